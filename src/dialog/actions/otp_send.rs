@@ -1,0 +1,169 @@
+//! `otp.send`: generate a code, keep its MAC in the session, email it.
+//!
+//! ```yaml
+//! send_code:
+//!   action: otp.send
+//!   with: { to: "{{ email }}", template: otp_email }   # optional: length, alphabet, ttl, max_attempts, resend_cooldown
+//!   on: { sent: ask_code, cooldown: wait_a_moment, limited: too_many, failed: send_failed }
+//! ```
+
+use std::time::Duration;
+
+use crate::diagnostic::Diagnostic;
+use crate::dialog::load::{Resolver, TextSrc};
+use crate::dialog::machine::Run;
+use crate::dialog::template::Template;
+use crate::otp::{Alphabet, Policy};
+use crate::reader::{Diagnostics, MapReader};
+use crate::yaml::Pos;
+
+pub const NAME: &str = "otp.send";
+
+/// `sent`: delivered to the provider. `cooldown`: asked again too soon. `limited`: too many
+/// codes for this address lately. `failed`: the email could not be sent.
+pub const OUTCOMES: [&str; 4] = ["sent", "cooldown", "limited", "failed"];
+
+pub const PROVIDES: [&str; 4] = [
+    "otp.length",
+    "otp.expires_in_minutes",
+    "otp.retry_after_seconds",
+    "otp.retry_after_minutes",
+];
+
+/// Per-node changes to the configured OTP policy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PolicyOverrides {
+    pub length: Option<u8>,
+    pub alphabet: Option<Alphabet>,
+    pub ttl: Option<Duration>,
+    pub max_attempts: Option<u8>,
+    pub resend_cooldown: Option<Duration>,
+}
+
+impl PolicyOverrides {
+    pub fn apply(&self, base: &Policy) -> Policy {
+        Policy {
+            length: self.length.unwrap_or(base.length),
+            alphabet: self.alphabet.unwrap_or(base.alphabet),
+            ttl: self.ttl.unwrap_or(base.ttl),
+            max_attempts: self.max_attempts.unwrap_or(base.max_attempts),
+            resend_cooldown: self.resend_cooldown.unwrap_or(base.resend_cooldown),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct RawParams {
+    to: TextSrc,
+    template: Option<(String, Pos)>,
+    overrides: PolicyOverrides,
+}
+
+#[derive(Debug)]
+pub struct Params {
+    pub to: Template,
+    pub template: Option<String>,
+    pub overrides: PolicyOverrides,
+}
+
+/// A rendered `otp.send`.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The address as rendered; the engine parses it again before sending.
+    pub to: String,
+    /// Email template name; `None` uses the built-in one.
+    pub template: Option<String>,
+    pub overrides: PolicyOverrides,
+}
+
+pub fn read(with: Option<MapReader<'_>>, d: &mut Diagnostics, node_pos: Pos) -> Option<RawParams> {
+    let Some(mut with) = with else {
+        d.push(
+            Diagnostic::error(node_pos, "`otp.send` needs `with: { to: ... }`")
+                .with_hint("for example `with: { to: \"{{ email }}\" }`"),
+        );
+        return None;
+    };
+    let to = with
+        .take("to")
+        .and_then(|n| d.text(n, "`to`").map(|text| TextSrc { text, pos: n.pos }));
+    if to.is_none() && !with.has("to") {
+        d.push(
+            Diagnostic::error(with.pos, "`otp.send` needs `to`")
+                .with_hint("the address to send the code to, such as \"{{ email }}\""),
+        );
+    }
+    let template = with
+        .take("template")
+        .and_then(|n| d.string(n, "`template`").map(|name| (name, n.pos)));
+    let mut overrides = PolicyOverrides::default();
+    if let Some(n) = with.take("length") {
+        overrides.length = d
+            .integer(
+                n,
+                "`length`",
+                i64::from(Policy::MIN_LENGTH),
+                i64::from(Policy::MAX_LENGTH),
+            )
+            .and_then(|v| u8::try_from(v).ok());
+    }
+    if let Some(n) = with.take("alphabet") {
+        overrides.alphabet = match d.string(n, "`alphabet`").as_deref() {
+            Some("digits") => Some(Alphabet::Digits),
+            Some("alphanumeric") => Some(Alphabet::Alphanumeric),
+            Some(other) => {
+                d.push(
+                    Diagnostic::error(n.pos, format!("unknown alphabet `{other}`"))
+                        .with_hint("use `digits` or `alphanumeric`"),
+                );
+                None
+            }
+            None => None,
+        };
+    }
+    if let Some(n) = with.take("ttl") {
+        overrides.ttl = d.duration(n, "`ttl`");
+    }
+    if let Some(n) = with.take("max_attempts") {
+        overrides.max_attempts = d
+            .integer(n, "`max_attempts`", 1, 10)
+            .and_then(|v| u8::try_from(v).ok());
+    }
+    if let Some(n) = with.take("resend_cooldown") {
+        overrides.resend_cooldown = d.duration(n, "`resend_cooldown`");
+    }
+    with.finish(d, "`with` of otp.send");
+    Some(RawParams {
+        to: to?,
+        template,
+        overrides,
+    })
+}
+
+impl RawParams {
+    pub fn resolve(self, r: &mut Resolver<'_>) -> Option<Params> {
+        let to = r.template(&self.to);
+        let template_ok = self
+            .template
+            .as_ref()
+            .is_none_or(|(name, pos)| r.email_template_name(name, *pos));
+        if !template_ok {
+            return None;
+        }
+        Some(Params {
+            to: to?,
+            template: self.template.map(|(name, _)| name),
+            overrides: self.overrides,
+        })
+    }
+}
+
+impl Params {
+    pub(crate) fn call(&self, run: &Run<'_>) -> Call {
+        Call {
+            to: run.render(&self.to),
+            template: self.template.clone(),
+            overrides: self.overrides,
+        }
+    }
+}

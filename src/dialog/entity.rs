@@ -1,0 +1,157 @@
+//! Entities: what an `ask` node extracts from the user's text.
+//!
+//! Each entity normalises what it accepts (a trimmed address with a lower-case domain, a code
+//! without spaces or dashes), so everything after an `ask` node sees clean values.
+
+use crate::address::EmailAddr;
+
+use super::value::Value;
+
+/// The entities an `ask` node can collect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entity {
+    /// An email address (validated, header-safe, domain lower-cased).
+    Email,
+    /// A one-time code: the issued code's length and alphabet; tolerates `12 34` and `12-34`.
+    OtpCode,
+    /// yes / no (and common variants), saved as a boolean.
+    YesNo,
+    /// A number, saved as a number.
+    Number,
+    /// Any non-empty text.
+    Text,
+}
+
+/// What an OTP-code answer must look like, taken from the code that was issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodeShape {
+    pub length: u8,
+    pub alphanumeric: bool,
+}
+
+impl Default for CodeShape {
+    fn default() -> Self {
+        Self {
+            length: 4,
+            alphanumeric: false,
+        }
+    }
+}
+
+impl Entity {
+    pub const ALL: [(&'static str, Entity); 5] = [
+        ("email", Entity::Email),
+        ("otp_code", Entity::OtpCode),
+        ("yes_no", Entity::YesNo),
+        ("number", Entity::Number),
+        ("text", Entity::Text),
+    ];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, e)| *e)
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, e)| *e == self)
+            .map_or("text", |(n, _)| n)
+    }
+
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        Self::ALL.iter().map(|(n, _)| *n)
+    }
+
+    /// Values of this entity never appear in history or logs, and live for one turn only.
+    pub fn is_sensitive(self) -> bool {
+        self == Entity::OtpCode
+    }
+
+    /// Extracts a value from what the user typed, or `None` when it is not acceptable.
+    pub fn extract(self, text: &str, code: CodeShape) -> Option<Value> {
+        let text = text.trim();
+        match self {
+            Entity::Email => EmailAddr::parse(text)
+                .ok()
+                .map(|a| Value::Text(a.as_str().to_owned())),
+            Entity::OtpCode => normalise_code(text, code).map(Value::Text),
+            Entity::YesNo => yes_no(text).map(Value::Bool),
+            Entity::Number => text
+                .replace(',', ".")
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .map(Value::Number),
+            Entity::Text => (!text.is_empty()).then(|| Value::Text(text.to_owned())),
+        }
+    }
+}
+
+/// Removes the separators people type inside codes and checks length and alphabet.
+pub fn normalise_code(text: &str, shape: CodeShape) -> Option<String> {
+    if text.chars().count() > 64 {
+        return None;
+    }
+    let code: String = text
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '\u{a0}'))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let fits = if shape.alphanumeric {
+        code.chars().all(|c| c.is_ascii_alphanumeric())
+    } else {
+        code.chars().all(|c| c.is_ascii_digit())
+    };
+    (fits && code.len() == usize::from(shape.length)).then_some(code)
+}
+
+fn yes_no(text: &str) -> Option<bool> {
+    let word = text.trim_end_matches(['.', '!']).to_lowercase();
+    match word.as_str() {
+        "yes" | "y" | "yeah" | "yep" | "sure" | "ok" | "okay" | "please do" => Some(true),
+        "no" | "n" | "nope" | "no thanks" | "no, thanks" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_tolerate_separators() {
+        let shape = CodeShape::default();
+        assert_eq!(normalise_code("12 34", shape).as_deref(), Some("1234"));
+        assert_eq!(normalise_code("12-34", shape).as_deref(), Some("1234"));
+        assert_eq!(normalise_code(" 0042 ", shape).as_deref(), Some("0042"));
+        assert_eq!(normalise_code("123", shape), None);
+        assert_eq!(normalise_code("12a4", shape), None);
+        assert_eq!(normalise_code("١٢٣٤", shape), None, "only ASCII digits");
+        let alnum = CodeShape {
+            length: 4,
+            alphanumeric: true,
+        };
+        assert_eq!(normalise_code("ab-2c", alnum).as_deref(), Some("AB2C"));
+    }
+
+    #[test]
+    fn entities_extract_clean_values() {
+        let shape = CodeShape::default();
+        assert_eq!(
+            Entity::Email.extract(" A@Example.com ", shape),
+            Some(Value::Text("A@example.com".into()))
+        );
+        assert_eq!(Entity::Email.extract("nope", shape), None);
+        assert_eq!(
+            Entity::YesNo.extract("Yes!", shape),
+            Some(Value::Bool(true))
+        );
+        assert_eq!(Entity::YesNo.extract("maybe", shape), None);
+        assert_eq!(
+            Entity::Number.extract("2,5", shape),
+            Some(Value::Number(2.5))
+        );
+        assert_eq!(Entity::Number.extract("inf", shape), None);
+        assert_eq!(Entity::Text.extract("   ", shape), None);
+    }
+}

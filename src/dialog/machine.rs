@@ -1,0 +1,253 @@
+//! The state machine: `step(dialog, session, input, env)` → replies and, at most, one action to
+//! run. Pure: the instant comes in `env`, actions come out as data, and their outcomes come
+//! back in as input. The engine drives it; tests and the `chat` command drive it the same way.
+
+use chrono::{DateTime, Utc};
+
+use super::actions::{ActionCall, Outcome};
+use super::model::{Dialog, NodeIdx, NodeKind, normalise_keyword};
+use super::session::{Session, Speaker, State};
+use super::template::{Escape, Template};
+
+/// What the machine is told.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// Start (or restart) the dialog from its `start` node.
+    Start,
+    /// The user said something.
+    Text(&'a str),
+    /// The action the machine asked for has finished.
+    Outcome(&'a Outcome),
+}
+
+/// The world as the machine may see it.
+#[derive(Debug, Clone, Copy)]
+pub struct StepEnv {
+    pub now: DateTime<Utc>,
+    /// Transcript lines kept per session.
+    pub history_limit: usize,
+    /// Node entries already made in this turn (a turn spans several steps when it runs actions).
+    pub transitions_used: u16,
+}
+
+/// What one step produced besides the replies.
+#[derive(Debug, Default)]
+pub struct Step {
+    /// An action to run; feed its outcome back with [`Input::Outcome`].
+    pub call: Option<ActionCall>,
+    /// Node entries made by this step.
+    pub transitions: u16,
+    /// The turn hit the transition cap (or met an impossible state) and the session was ended.
+    pub runaway: bool,
+}
+
+/// What the user is told when a turn cannot complete.
+pub const FALLBACK_REPLY: &str = "Sorry, something went wrong on our side. Please start again.";
+
+/// The result an aborted session ends with.
+pub const ERROR_RESULT: &str = "error";
+
+/// What the transcript shows instead of a code the user typed.
+pub const MASKED_INPUT: &str = "••••";
+
+/// Advances `session` by one input, appending the bot's replies to `replies`.
+pub fn step(
+    dialog: &Dialog,
+    session: &mut Session,
+    input: Input<'_>,
+    env: StepEnv,
+    replies: &mut Vec<String>,
+) -> Step {
+    let mut run = Run {
+        dialog,
+        session,
+        now: env.now,
+        replies,
+        history_limit: env.history_limit,
+    };
+    let first = match input {
+        Input::Start => run.restart(),
+        Input::Text(text) => run.user_text(text),
+        Input::Outcome(outcome) => run.outcome(outcome),
+    };
+    run.drive(first, env.transitions_used)
+}
+
+/// What to do after entering a node.
+#[derive(Debug)]
+pub(crate) enum Flow {
+    Goto(NodeIdx),
+    /// Stop the turn and wait for the user.
+    Wait,
+    /// Stop the turn until the engine has run this action.
+    Call(ActionCall),
+    /// The dialog ended.
+    Stop,
+    /// Something that cannot happen in a validated dialog did: end the session safely.
+    Abort,
+}
+
+/// One step in progress. Node kinds act on it.
+pub(crate) struct Run<'a> {
+    pub dialog: &'a Dialog,
+    pub session: &'a mut Session,
+    pub now: DateTime<Utc>,
+    replies: &'a mut Vec<String>,
+    history_limit: usize,
+}
+
+impl Run<'_> {
+    /// Renders a template against the session's context.
+    pub fn render(&self, template: &Template) -> String {
+        let context = &self.session.context;
+        let now = self.now;
+        template.render(Escape::None, |name, out| match context.get(name, now) {
+            Some(value) => {
+                value.write_to(out);
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// Sends a message to the user.
+    pub fn say(&mut self, template: &Template) {
+        let text = self.render(template);
+        self.say_text(text);
+    }
+
+    fn say_text(&mut self, text: String) {
+        self.session
+            .record(Speaker::Bot, &text, self.now, self.history_limit);
+        self.replies.push(text);
+    }
+
+    /// Ends the dialog with `result`.
+    pub fn finish(&mut self, result: &str) {
+        self.session.state = State::Ended;
+        self.session.result = Some(result.to_owned());
+    }
+
+    /// Forgets everything the session learned and goes to the start node.
+    fn restart(&mut self) -> Flow {
+        self.reset();
+        Flow::Goto(self.dialog.start)
+    }
+
+    fn reset(&mut self) {
+        let session = &mut *self.session;
+        session.context.clear();
+        for (name, value) in &self.dialog.defaults {
+            session.context.set(name, value.clone());
+        }
+        session.otp = None;
+        session.result = None;
+        session.invalid_answers = 0;
+        session.state = State::New;
+    }
+
+    fn user_text(&mut self, text: &str) -> Flow {
+        let waiting_at = match self.session.state {
+            State::Waiting => self.dialog.node_index(&self.session.node),
+            // A finished (or never started) conversation starts over on the next message.
+            State::New | State::Ended | State::Calling => None,
+        };
+        let ask = waiting_at.and_then(|idx| match &self.dialog.node(idx).kind {
+            NodeKind::Ask(ask) => Some(ask),
+            _ => None,
+        });
+        let Some(ask) = ask else {
+            self.session
+                .record(Speaker::User, text, self.now, self.history_limit);
+            return self.restart();
+        };
+        let word = normalise_keyword(text);
+        let global = self.dialog.keywords.iter().find(|k| k.matches(&word));
+        let is_keyword = global.is_some() || ask.keywords.iter().any(|k| k.matches(&word));
+        let shown = if ask.entity.is_sensitive() && !is_keyword {
+            MASKED_INPUT
+        } else {
+            text
+        };
+        self.session
+            .record(Speaker::User, shown, self.now, self.history_limit);
+        if let Some(keyword) = global {
+            if keyword.reset {
+                self.reset();
+            }
+            return Flow::Goto(keyword.target);
+        }
+        ask.answer(self, text)
+    }
+
+    fn outcome(&mut self, outcome: &Outcome) -> Flow {
+        let node = (self.session.state == State::Calling)
+            .then(|| self.dialog.node_index(&self.session.node))
+            .flatten()
+            .map(|idx| &self.dialog.node(idx).kind);
+        match node {
+            Some(NodeKind::Action(action)) => action
+                .outcome(self, outcome)
+                .map_or(Flow::Abort, Flow::Goto),
+            _ => Flow::Abort,
+        }
+    }
+
+    fn drive(mut self, mut flow: Flow, transitions_used: u16) -> Step {
+        let mut transitions: u16 = 0;
+        loop {
+            flow = match flow {
+                Flow::Goto(idx) => {
+                    transitions += 1;
+                    if transitions_used.saturating_add(transitions) > self.dialog.max_transitions {
+                        return self.abort(transitions);
+                    }
+                    let node = self.dialog.node(idx);
+                    node.id.clone_into(&mut self.session.node);
+                    self.session.state = State::New;
+                    match &node.kind {
+                        NodeKind::Say(say) => say.enter(&mut self),
+                        NodeKind::Ask(ask) => ask.enter(&mut self),
+                        NodeKind::Branch(branch) => branch.enter(&mut self),
+                        NodeKind::Action(action) => action.enter(&mut self),
+                        NodeKind::End(end) => end.enter(&mut self),
+                    }
+                }
+                Flow::Wait => {
+                    self.session.state = State::Waiting;
+                    return Step {
+                        call: None,
+                        transitions,
+                        runaway: false,
+                    };
+                }
+                Flow::Call(call) => {
+                    self.session.state = State::Calling;
+                    return Step {
+                        call: Some(call),
+                        transitions,
+                        runaway: false,
+                    };
+                }
+                Flow::Stop => {
+                    return Step {
+                        call: None,
+                        transitions,
+                        runaway: false,
+                    };
+                }
+                Flow::Abort => return self.abort(transitions),
+            };
+        }
+    }
+
+    fn abort(&mut self, transitions: u16) -> Step {
+        self.say_text(FALLBACK_REPLY.to_owned());
+        self.finish(ERROR_RESULT);
+        Step {
+            call: None,
+            transitions,
+            runaway: true,
+        }
+    }
+}

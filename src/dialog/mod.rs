@@ -1,0 +1,22 @@
+//! Dialogs: the YAML language, its validation, and the state machine that runs it.
+//!
+//! Pure: nothing here does I/O, reads the clock or the environment, or knows about tokio,
+//! HTTP, stores or email providers. The engine feeds it inputs and runs the actions it asks for.
+
+pub mod actions;
+pub mod condition;
+pub mod entity;
+pub mod lint;
+pub mod load;
+pub mod machine;
+pub mod model;
+pub mod nodes;
+pub mod session;
+pub mod template;
+pub mod value;
+
+pub use actions::{ActionCall, Outcome};
+pub use load::{Loaded, load};
+pub use machine::{Input, Step, StepEnv, step};
+pub use model::{Dialog, NodeIdx, NodeKind};
+pub use session::{Session, State};

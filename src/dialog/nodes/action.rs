@@ -1,0 +1,138 @@
+//! `action`: run an action and follow the edge named by its outcome.
+//!
+//! ```yaml
+//! verify:
+//!   action: otp.verify
+//!   on: { valid: success, invalid: wrong_code, expired: expired, locked: locked_out }
+//! ```
+//! Every outcome of the action must have an edge, so no outcome can strand a user.
+
+use crate::diagnostic::Diagnostic;
+use crate::dialog::actions::{ActionKind, Outcome, Params, RawParams};
+use crate::dialog::load::{Ref, Resolver};
+use crate::dialog::machine::{Flow, Run};
+use crate::dialog::model::{EdgeLabel, NodeIdx};
+use crate::reader::{Diagnostics, MapReader};
+
+#[derive(Debug)]
+pub struct RawAction {
+    pub kind: ActionKind,
+    params: RawParams,
+    edges: Vec<(&'static str, Ref)>,
+}
+
+#[derive(Debug)]
+pub struct Action {
+    pub kind: ActionKind,
+    pub params: Params,
+    /// `(outcome, target)`, one per outcome of the action.
+    pub edges: Vec<(&'static str, NodeIdx)>,
+}
+
+pub fn read(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<RawAction> {
+    let name_node = map.take("action")?;
+    let name = d.string(name_node, "`action`")?;
+    let with = map.take("with").and_then(|n| d.map(n, "`with`"));
+    let on = map.take_entry("on");
+    let Some(kind) = ActionKind::from_name(&name) else {
+        d.push(
+            Diagnostic::error(name_node.pos, format!("unknown action `{name}`"))
+                .suggest(&name, ActionKind::names())
+                .or_hint(|| {
+                    format!(
+                        "actions: {}",
+                        ActionKind::names().collect::<Vec<_>>().join(", ")
+                    )
+                }),
+        );
+        return None;
+    };
+    let params = kind.read_params(with, d, map.pos);
+    let Some((on_key, on_node)) = on else {
+        d.push(
+            Diagnostic::error(map.pos, format!("action node `{id}` has no `on:` edges")).with_hint(
+                format!(
+                    "map every outcome of `{name}` to a node: {}",
+                    kind.outcomes().join(", ")
+                ),
+            ),
+        );
+        return None;
+    };
+    let mut on_map = d.map(on_node, "`on`")?;
+    let mut edges = Vec::new();
+    for outcome in kind.outcomes() {
+        match on_map.take(outcome) {
+            Some(target) => {
+                if let Some(name) = d.string(target, &format!("`{outcome}`")) {
+                    edges.push((
+                        *outcome,
+                        Ref {
+                            name,
+                            pos: target.pos,
+                        },
+                    ));
+                }
+            }
+            None => d.push(
+                Diagnostic::error(
+                    on_key.pos,
+                    format!("action `{name}` in node `{id}` has no edge for outcome `{outcome}`"),
+                )
+                .with_hint(format!("add `{outcome}: <node id>` under `on:`")),
+            ),
+        }
+    }
+    on_map.finish(d, &format!("`on` of action `{name}`"));
+    Some(RawAction {
+        kind,
+        params: params?,
+        edges,
+    })
+}
+
+impl RawAction {
+    pub fn resolve(self, r: &mut Resolver<'_>, _id: &str) -> Option<Action> {
+        let params = self.params.resolve(r);
+        let edges: Vec<Option<(&'static str, NodeIdx)>> = self
+            .edges
+            .iter()
+            .map(|(outcome, target)| {
+                r.node(target, &format!("`{outcome}`"))
+                    .map(|t| (*outcome, t))
+            })
+            .collect();
+        let edges = edges.into_iter().collect::<Option<Vec<_>>>()?;
+        if edges.len() != self.kind.outcomes().len() {
+            return None;
+        }
+        Some(Action {
+            kind: self.kind,
+            params: params?,
+            edges,
+        })
+    }
+}
+
+impl Action {
+    pub(crate) fn enter(&self, run: &mut Run<'_>) -> Flow {
+        Flow::Call(self.params.call(run))
+    }
+
+    /// Follows the edge of an outcome the engine reports.
+    pub(crate) fn outcome(&self, run: &mut Run<'_>, outcome: &Outcome) -> Option<NodeIdx> {
+        for (name, value) in &outcome.vars {
+            run.session.context.set(name, value.clone());
+        }
+        self.edges
+            .iter()
+            .find(|(name, _)| *name == outcome.name)
+            .map(|(_, target)| *target)
+    }
+
+    pub fn for_each_edge(&self, f: &mut dyn FnMut(NodeIdx, EdgeLabel)) {
+        for (outcome, target) in &self.edges {
+            f(*target, EdgeLabel::Outcome(outcome));
+        }
+    }
+}

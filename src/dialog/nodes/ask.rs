@@ -1,0 +1,232 @@
+//! `ask`: prompt, wait for the answer, extract an entity, re-prompt when it is invalid.
+//!
+//! ```yaml
+//! ask_email:
+//!   ask: "What's your email address?"
+//!   entity: email              # saved as `email` unless `save_as` says otherwise
+//!   invalid: ["That doesn't look like an email address.", "Please type it like name@example.com."]
+//!   retries: 3                 # re-prompts; the 4th invalid answer takes `on_exhausted`
+//!   on_exhausted: give_up
+//!   keywords: { resend: send_code }
+//!   next: send_code
+//! ```
+
+use crate::diagnostic::Diagnostic;
+use crate::dialog::entity::{CodeShape, Entity};
+use crate::dialog::load::{RawKeyword, Ref, Resolver, TextSrc, read_keywords};
+use crate::dialog::machine::{Flow, Run};
+use crate::dialog::model::{EdgeLabel, Keyword, NodeIdx, normalise_keyword};
+use crate::dialog::template::{Template, is_variable_name};
+use crate::dialog::value::Slot;
+use crate::otp::Alphabet;
+use crate::reader::{Diagnostics, MapReader};
+use crate::yaml::Pos;
+
+/// Re-prompts before `on_exhausted` when `retries` is not given.
+pub const DEFAULT_RETRIES: u8 = 3;
+
+#[derive(Debug)]
+pub struct RawAsk {
+    pos: Pos,
+    prompts: Vec<TextSrc>,
+    pub entity: Entity,
+    pub save_as: String,
+    invalid: Vec<TextSrc>,
+    retries: u8,
+    on_exhausted: Ref,
+    keywords: Vec<RawKeyword>,
+    next: Ref,
+}
+
+#[derive(Debug)]
+pub struct Ask {
+    pub prompts: Vec<Template>,
+    pub entity: Entity,
+    pub save_as: String,
+    pub invalid: Vec<Template>,
+    pub retries: u8,
+    pub on_exhausted: NodeIdx,
+    pub keywords: Vec<Keyword>,
+    pub next: NodeIdx,
+}
+
+pub fn read(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<RawAsk> {
+    let prompts: Vec<TextSrc> = map
+        .take("ask")
+        .map(|n| d.texts(n, "`ask`"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(pos, text)| TextSrc { text, pos })
+        .collect();
+    let entity = read_entity(map, d, id);
+    let save_as = match map.take("save_as") {
+        Some(n) => d.string(n, "`save_as`").filter(|name| {
+            let ok = is_variable_name(name);
+            if !ok {
+                d.error(
+                    n.pos,
+                    format!("`{name}` is not a variable name (letters, digits, `_` and `.` only)"),
+                );
+            }
+            ok
+        }),
+        None => entity.map(|e| e.name().to_owned()),
+    };
+    let invalid: Vec<TextSrc> = map
+        .take("invalid")
+        .map(|n| d.texts(n, "`invalid`"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(pos, text)| TextSrc { text, pos })
+        .collect();
+    let retries = match map.take("retries") {
+        Some(n) => d
+            .integer(n, "`retries`", 0, 10)
+            .and_then(|v| u8::try_from(v).ok()),
+        None => Some(DEFAULT_RETRIES),
+    };
+    let on_exhausted = map.take("on_exhausted").and_then(|n| {
+        d.string(n, "`on_exhausted`")
+            .map(|name| Ref { name, pos: n.pos })
+    });
+    if on_exhausted.is_none() && !map.has("on_exhausted") {
+        d.push(
+            Diagnostic::error(map.pos, format!("ask node `{id}` has no exhaustion path"))
+                .with_hint("add `on_exhausted: <node id>`: where to go when every retry was answered invalidly"),
+        );
+    }
+    let keywords = map
+        .take("keywords")
+        .map(|n| read_keywords(n, d, "`keywords`"))
+        .unwrap_or_default();
+    let next = map
+        .take("next")
+        .and_then(|n| d.string(n, "`next`").map(|name| Ref { name, pos: n.pos }));
+    if next.is_none() && !map.has("next") {
+        super::dead_end(d, map.pos, id);
+    }
+    Some(RawAsk {
+        pos: map.pos,
+        prompts,
+        entity: entity?,
+        save_as: save_as?,
+        invalid,
+        retries: retries?,
+        on_exhausted: on_exhausted?,
+        keywords,
+        next: next?,
+    })
+}
+
+fn read_entity(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<Entity> {
+    let Some(node) = map.take("entity") else {
+        d.push(
+            Diagnostic::error(map.pos, format!("ask node `{id}` has no `entity`")).with_hint(
+                format!(
+                    "add `entity:` with one of: {}",
+                    Entity::names().collect::<Vec<_>>().join(", ")
+                ),
+            ),
+        );
+        return None;
+    };
+    let name = d.string(node, "`entity`")?;
+    let entity = Entity::from_name(&name);
+    if entity.is_none() {
+        d.push(
+            Diagnostic::error(node.pos, format!("unknown entity `{name}`"))
+                .suggest(&name, Entity::names())
+                .or_hint(|| {
+                    format!(
+                        "entities: {}",
+                        Entity::names().collect::<Vec<_>>().join(", ")
+                    )
+                }),
+        );
+    }
+    entity
+}
+
+impl RawAsk {
+    pub fn resolve(self, r: &mut Resolver<'_>, id: &str) -> Option<Ask> {
+        if self.prompts.is_empty() {
+            r.d.error(self.pos, format!("ask node `{id}` has an empty `ask`"));
+        }
+        let prompts: Vec<Option<Template>> = self.prompts.iter().map(|p| r.template(p)).collect();
+        let invalid: Vec<Option<Template>> = self.invalid.iter().map(|p| r.template(p)).collect();
+        let keywords: Vec<Option<Keyword>> = self.keywords.iter().map(|k| r.keyword(k)).collect();
+        let on_exhausted = r.node(&self.on_exhausted, "`on_exhausted`");
+        let next = r.node(&self.next, "`next`");
+        Some(Ask {
+            prompts: prompts.into_iter().collect::<Option<_>>()?,
+            entity: self.entity,
+            save_as: self.save_as,
+            invalid: invalid.into_iter().collect::<Option<_>>()?,
+            retries: self.retries,
+            on_exhausted: on_exhausted?,
+            keywords: keywords.into_iter().collect::<Option<_>>()?,
+            next: next?,
+        })
+    }
+}
+
+impl Ask {
+    pub(crate) fn enter(&self, run: &mut Run<'_>) -> Flow {
+        for prompt in &self.prompts {
+            run.say(prompt);
+        }
+        run.session.invalid_answers = 0;
+        Flow::Wait
+    }
+
+    /// Handles the user's answer while this node waits.
+    pub(crate) fn answer(&self, run: &mut Run<'_>, text: &str) -> Flow {
+        let word = normalise_keyword(text);
+        if let Some(keyword) = self.keywords.iter().find(|k| k.matches(&word)) {
+            return Flow::Goto(keyword.target);
+        }
+        let shape = run
+            .session
+            .otp
+            .as_ref()
+            .map_or_else(CodeShape::default, |otp| CodeShape {
+                length: otp.length,
+                alphanumeric: otp.alphabet == Alphabet::Alphanumeric,
+            });
+        if let Some(value) = self.entity.extract(text, shape) {
+            let sensitive = self.entity.is_sensitive();
+            run.session.context.set_slot(
+                &self.save_as,
+                Slot {
+                    value,
+                    sensitive,
+                    expires_at: None,
+                },
+            );
+            run.session.invalid_answers = 0;
+            return Flow::Goto(self.next);
+        }
+        run.session.invalid_answers = run.session.invalid_answers.saturating_add(1);
+        if run.session.invalid_answers > self.retries {
+            return Flow::Goto(self.on_exhausted);
+        }
+        let nth = usize::from(run.session.invalid_answers - 1);
+        match self.invalid.get(nth).or(self.invalid.last()) {
+            Some(prompt) => run.say(prompt),
+            None => {
+                for prompt in &self.prompts {
+                    run.say(prompt);
+                }
+            }
+        }
+        Flow::Wait
+    }
+
+    pub fn for_each_edge(&self, f: &mut dyn FnMut(NodeIdx, EdgeLabel)) {
+        f(self.next, EdgeLabel::Answer);
+        f(self.on_exhausted, EdgeLabel::Exhausted);
+        for keyword in &self.keywords {
+            f(keyword.target, EdgeLabel::Keyword(keyword.words[0].clone()));
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! `{{ var }}` text templates, compiled once when a dialog loads.
+//!
+//! Deliberately tiny: a template is literal text and variable references, nothing else, so
+//! every variable can be checked at load time and rendering costs one pass with no
+//! allocation beyond the output string.
+
+use std::fmt::Write as _;
+
+/// A compiled template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    Var(String),
+}
+
+/// Why a template does not compile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateError {
+    /// Byte offset of the problem in the template text.
+    pub offset: usize,
+    pub message: String,
+}
+
+/// How substituted values are escaped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Escape {
+    None,
+    /// For the HTML part of an email: values the user typed must not become markup.
+    Html,
+}
+
+impl Template {
+    /// Compiles `text`. Variable names are letters, digits, `_` and `.` (`otp.attempts_left`).
+    pub fn compile(text: &str) -> Result<Self, TemplateError> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        let mut consumed = 0;
+        while let Some(open) = rest.find("{{") {
+            if open > 0 {
+                parts.push(Part::Literal(rest[..open].to_owned()));
+            }
+            let after_open = &rest[open + 2..];
+            let Some(close) = after_open.find("}}") else {
+                return Err(TemplateError {
+                    offset: consumed + open,
+                    message: "`{{` is never closed with `}}`".to_owned(),
+                });
+            };
+            let name = after_open[..close].trim();
+            if name.is_empty() {
+                return Err(TemplateError {
+                    offset: consumed + open,
+                    message: "empty `{{ }}`".to_owned(),
+                });
+            }
+            if !is_variable_name(name) {
+                return Err(TemplateError {
+                    offset: consumed + open,
+                    message: format!(
+                        "`{name}` is not a variable name (letters, digits, `_` and `.` only)"
+                    ),
+                });
+            }
+            parts.push(Part::Var(name.to_owned()));
+            let advance = open + 2 + close + 2;
+            consumed += advance;
+            rest = &rest[advance..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Literal(rest.to_owned()));
+        }
+        Ok(Self { parts })
+    }
+
+    /// A template with no variables.
+    pub fn literal(text: &str) -> Self {
+        Self {
+            parts: vec![Part::Literal(text.to_owned())],
+        }
+    }
+
+    /// The variables the template reads, in order of appearance.
+    pub fn variables(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Var(name) => Some(name.as_str()),
+            Part::Literal(_) => None,
+        })
+    }
+
+    /// Renders with `lookup`; a variable it does not know renders as empty text.
+    pub fn render<F>(&self, escape: Escape, mut lookup: F) -> String
+    where
+        F: FnMut(&str, &mut String) -> bool,
+    {
+        let mut out = String::with_capacity(self.len_hint());
+        let mut value = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Var(name) => {
+                    value.clear();
+                    if lookup(name, &mut value) {
+                        match escape {
+                            Escape::None => out.push_str(&value),
+                            Escape::Html => push_html_escaped(&mut out, &value),
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn len_hint(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|part| match part {
+                Part::Literal(text) => text.len(),
+                Part::Var(_) => 16,
+            })
+            .sum()
+    }
+}
+
+pub fn is_variable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        && !name.starts_with('.')
+        && !name.ends_with('.')
+}
+
+fn push_html_escaped(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+}
+
+/// Writes a number without a trailing `.0` when it is whole.
+pub fn write_number(out: &mut String, n: f64) {
+    #[allow(clippy::cast_possible_truncation)]
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        let _ = write!(out, "{}", n as i64);
+    } else {
+        let _ = write!(out, "{n}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(t: &Template, escape: Escape) -> String {
+        t.render(escape, |name, out| {
+            if name == "email" {
+                out.push_str("<a@b.c>");
+                true
+            } else {
+                false
+            }
+        })
+    }
+
+    #[test]
+    fn renders_variables_and_literals() {
+        let t = Template::compile("Sent to {{ email }}, {{missing}}!").unwrap();
+        assert_eq!(t.variables().collect::<Vec<_>>(), ["email", "missing"]);
+        assert_eq!(render(&t, Escape::None), "Sent to <a@b.c>, !");
+        assert_eq!(render(&t, Escape::Html), "Sent to &lt;a@b.c&gt;, !");
+    }
+
+    #[test]
+    fn rejects_broken_templates() {
+        assert_eq!(Template::compile("a {{ b").unwrap_err().offset, 2);
+        assert!(Template::compile("{{ }}").is_err());
+        assert!(Template::compile("{{ a b }}").is_err());
+    }
+
+    #[test]
+    fn numbers_print_plainly() {
+        let mut s = String::new();
+        write_number(&mut s, 3.0);
+        s.push(' ');
+        write_number(&mut s, 2.5);
+        assert_eq!(s, "3 2.5");
+    }
+}
