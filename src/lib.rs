@@ -1,9 +1,18 @@
 //! colloquy: a dialog-task engine. See ARCHITECTURE.md for the map of this crate.
 
 pub mod address;
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
 pub mod diagnostic;
 pub mod dialog;
 pub mod duration;
+pub mod email;
+pub mod engine;
+pub mod http;
 pub mod otp;
 pub mod reader;
+pub mod store;
+pub mod telemetry;
 pub mod yaml;

@@ -73,7 +73,28 @@ pub fn load(source: &str) -> Loaded {
 const TOP_LEVEL_KEYS: &str =
     "id, version, title, start, keywords, context, settings, templates, nodes";
 
+/// A dialog as read, before references are resolved.
+struct RawDialog {
+    id: Option<String>,
+    id_pos: Pos,
+    version: Option<u32>,
+    title: Option<String>,
+    start: Option<Ref>,
+    keywords: Vec<RawKeyword>,
+    defaults: Vec<(String, Value)>,
+    max_transitions: u16,
+    templates: BTreeMap<String, RawTemplate>,
+    nodes: Vec<RawNode>,
+}
+
 fn read_dialog(tree: &YamlNode, source: &str, d: &mut Diagnostics) -> Option<Dialog> {
+    let raw = read_raw(tree, d)?;
+    let dialog = resolve(raw, source, d)?;
+    lint::check(&dialog, d);
+    Some(dialog)
+}
+
+fn read_raw(tree: &YamlNode, d: &mut Diagnostics) -> Option<RawDialog> {
     if tree.value == YamlValue::Null {
         d.push(
             Diagnostic::error(tree.pos, "the file is empty")
@@ -105,7 +126,7 @@ fn read_dialog(tree: &YamlNode, source: &str, d: &mut Diagnostics) -> Option<Dia
                 .with_hint("add `start: <node id>` naming the first node"),
         );
     }
-    let raw_keywords = top
+    let keywords = top
         .take("keywords")
         .map(|n| read_keywords(n, d, "global `keywords`"))
         .unwrap_or_default();
@@ -116,11 +137,11 @@ fn read_dialog(tree: &YamlNode, source: &str, d: &mut Diagnostics) -> Option<Dia
     let max_transitions = top
         .take("settings")
         .map_or(DEFAULT_MAX_TRANSITIONS, |n| read_settings(n, d));
-    let raw_templates = top
+    let templates = top
         .take("templates")
         .map(|n| read_templates(n, d))
         .unwrap_or_default();
-    let raw_nodes = match top.take("nodes") {
+    let nodes = match top.take("nodes") {
         Some(n) => read_nodes(n, d),
         None => {
             d.push(
@@ -131,18 +152,33 @@ fn read_dialog(tree: &YamlNode, source: &str, d: &mut Diagnostics) -> Option<Dia
         }
     };
     top.finish(d, "the dialog");
+    let id_pos = tree.get("id").map_or(tree.pos, |n| n.pos);
+    Some(RawDialog {
+        id,
+        id_pos,
+        version,
+        title,
+        start,
+        keywords,
+        defaults,
+        max_transitions,
+        templates,
+        nodes,
+    })
+}
 
-    // Resolve.
+fn resolve(raw: RawDialog, source: &str, d: &mut Diagnostics) -> Option<Dialog> {
     let mut index = HashMap::new();
-    for (i, node) in raw_nodes.iter().enumerate() {
+    for (i, node) in raw.nodes.iter().enumerate() {
         index.entry(node.id.clone()).or_insert(i);
     }
-    let known_vars = known_variables(&raw_nodes, &defaults);
-    let sensitive_vars: BTreeSet<String> = raw_nodes
+    let known_vars = known_variables(&raw.nodes, &raw.defaults);
+    let sensitive_vars: BTreeSet<String> = raw
+        .nodes
         .iter()
         .filter_map(RawNode::sensitive_variable)
         .collect();
-    let template_names: Vec<String> = raw_templates.keys().cloned().collect();
+    let template_names: Vec<String> = raw.templates.keys().cloned().collect();
     let mut resolver = Resolver {
         index: &index,
         d,
@@ -150,19 +186,21 @@ fn read_dialog(tree: &YamlNode, source: &str, d: &mut Diagnostics) -> Option<Dia
         sensitive_vars: &sensitive_vars,
         template_names: &template_names,
     };
-    let start = start.and_then(|r| resolver.node(&r, "`start`"));
-    let keywords: Vec<Keyword> = raw_keywords
+    let start = raw.start.and_then(|r| resolver.node(&r, "`start`"));
+    let keywords: Vec<Keyword> = raw
+        .keywords
         .iter()
         .filter_map(|k| resolver.keyword(k))
         .collect();
-    let templates = resolve_templates(raw_templates, &mut resolver);
-    let nodes: Vec<Option<Node>> = raw_nodes
+    let templates = resolve_templates(raw.templates, &mut resolver);
+    let nodes: Vec<Option<Node>> = raw
+        .nodes
         .into_iter()
-        .map(|raw| {
-            let kind = raw.kind.resolve(&mut resolver, &raw.id)?;
+        .map(|node| {
+            let kind = node.kind.resolve(&mut resolver, &node.id)?;
             Some(Node {
-                id: raw.id,
-                pos: raw.pos,
+                id: node.id,
+                pos: node.pos,
                 kind,
             })
         })
@@ -170,21 +208,20 @@ fn read_dialog(tree: &YamlNode, source: &str, d: &mut Diagnostics) -> Option<Dia
     if d.has_errors() {
         return None;
     }
-    let dialog = Dialog {
-        id: id?,
-        version: version?,
-        title,
+    Some(Dialog {
+        id: raw.id?,
+        id_pos: raw.id_pos,
+        version: raw.version?,
+        title: raw.title,
         start: start?,
         nodes: nodes.into_iter().collect::<Option<Vec<_>>>()?,
         index,
         keywords,
         templates,
-        defaults,
-        max_transitions,
+        defaults: raw.defaults,
+        max_transitions: raw.max_transitions,
         fingerprint: fingerprint(source),
-    };
-    lint::check(&dialog, d);
-    Some(dialog)
+    })
 }
 
 fn read_id(top: &mut MapReader<'_>, d: &mut Diagnostics) -> Option<String> {

@@ -16,6 +16,8 @@ pub type NodeIdx = usize;
 #[derive(Debug)]
 pub struct Dialog {
     pub id: String,
+    /// Where `id:` is written, for diagnostics that span files.
+    pub id_pos: Pos,
     pub version: u32,
     pub title: Option<String>,
     pub start: NodeIdx,

@@ -1,0 +1,131 @@
+//! `colloquy chat [DIALOG]`: the real engine in a terminal, for designers. Emails print
+//! instead of being sent. `/wait 5m` skips time (to try expiry), `/quit` leaves.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::app;
+use crate::clock::{Clock, OffsetClock};
+use crate::config::EmailProvider;
+use crate::duration::parse_duration;
+use crate::engine::TurnRequest;
+use crate::engine::registry::load_paths;
+
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config};
+
+pub fn run(dialog: Option<String>, config_path: Option<&Path>) -> u8 {
+    let Some(mut config) = load_config(config_path) else {
+        return EXIT_USAGE;
+    };
+    config.email.provider = EmailProvider::Outbox;
+    "warn".clone_into(&mut config.log.level);
+    if let Err(error) = crate::telemetry::init(&config.log) {
+        eprintln!("error: {error}");
+        return EXIT_USAGE;
+    }
+    let (registry, reports) = match load_paths(std::slice::from_ref(&config.dialogs.dir)) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            eprintln!("error: cannot load dialogs: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    if reports
+        .iter()
+        .any(crate::diagnostic::FileDiagnostics::has_errors)
+    {
+        for report in &reports {
+            eprint!("{report}");
+        }
+        return EXIT_FAILED;
+    }
+    let dialog = dialog.unwrap_or_else(|| config.dialogs.default.clone());
+    if registry.latest(&dialog).is_none() {
+        eprintln!(
+            "error: unknown dialog `{dialog}`; loaded: {}",
+            registry.ids().collect::<Vec<_>>().join(", ")
+        );
+        return EXIT_USAGE;
+    }
+    let clock = Arc::new(OffsetClock::default());
+    let app = match app::build(config, registry, clock.clone()) {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(talk(&app, &dialog, &clock)),
+        Err(error) => {
+            eprintln!("error: {error}");
+            EXIT_USAGE
+        }
+    }
+}
+
+async fn talk(app: &app::App, dialog: &str, clock: &OffsetClock) -> u8 {
+    println!("Talking to `{dialog}`. Type /wait 5m to skip time, /quit to leave.");
+    let session_id = format!("chat-{}", clock.now().timestamp_millis());
+    let mut last_email = 0;
+    let mut text = String::new();
+    let stdin = std::io::stdin();
+    loop {
+        let request = TurnRequest {
+            session_id: session_id.clone(),
+            text: text.clone(),
+            dialog: Some(dialog.to_owned()),
+        };
+        match app.engine.turn(request).await {
+            Ok(reply) => {
+                for line in &reply.replies {
+                    println!("bot> {line}");
+                }
+                if let Some(outbox) = &app.outbox {
+                    for email in outbox.since(last_email) {
+                        last_email = email.id;
+                        println!(
+                            "  [email to {}] {}\n  {}",
+                            email.to,
+                            email.subject,
+                            email.text.trim_end().replace('\n', "\n  ")
+                        );
+                    }
+                }
+                if let Some(result) = &reply.result {
+                    println!("(dialog ended: {result}; type anything to start again)");
+                }
+            }
+            Err(error) => println!("error: {error}"),
+        }
+        loop {
+            print!("you> ");
+            let _ = std::io::stdout().flush();
+            text.clear();
+            if stdin.lock().read_line(&mut text).unwrap_or(0) == 0 {
+                println!();
+                return EXIT_OK;
+            }
+            let line = text.trim();
+            if line == "/quit" {
+                return EXIT_OK;
+            }
+            if let Some(amount) = line.strip_prefix("/wait") {
+                match parse_duration(amount.trim()) {
+                    Ok(duration) => {
+                        clock.skip(duration);
+                        println!("(skipped {})", amount.trim());
+                    }
+                    Err(error) => println!("(/wait needs a duration such as 5m: {error})"),
+                }
+                continue;
+            }
+            text = line.to_owned();
+            break;
+        }
+    }
+}

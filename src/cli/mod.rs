@@ -1,0 +1,79 @@
+//! The command line: `serve`, `check`, `chat`. Behaves like a Unix tool: exit 0 when all is
+//! well, 1 when checks fail, 2 for usage and I/O errors; errors name their cause.
+
+mod chat;
+mod check;
+mod serve;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "colloquy",
+    version,
+    about = "A dialog-task engine: YAML state machines behind a chat webhook"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve {
+        /// Config file (default: ./config.yaml if present, else built-in defaults).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Listen address, overriding `server.addr`.
+        #[arg(long)]
+        addr: Option<String>,
+    },
+    /// Validate dialog files and report every problem.
+    Check {
+        /// Files or directories (default: `dialogs.dir` from the config).
+        paths: Vec<PathBuf>,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Talk to a dialog in the terminal (emails print instead of being sent).
+    Chat {
+        /// The dialog to run (default: `dialogs.default`).
+        dialog: Option<String>,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Exit codes.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+pub fn run(cli: Cli) -> ExitCode {
+    let code = match cli.command {
+        Command::Serve { config, addr } => serve::run(config.as_deref(), addr),
+        Command::Check { paths, config } => check::run(&paths, config.as_deref()),
+        Command::Chat { dialog, config } => chat::run(dialog, config.as_deref()),
+    };
+    ExitCode::from(code)
+}
+
+/// Loads the config: the given file, else `./config.yaml` when present, else defaults; then
+/// the `COLLOQUY__…` environment. Prints the error and returns `None` on failure.
+pub(crate) fn load_config(path: Option<&Path>) -> Option<Config> {
+    let default = Path::new("config.yaml");
+    let path = path.or_else(|| default.exists().then_some(default));
+    match Config::load(path, std::env::vars()) {
+        Ok(config) => Some(config),
+        Err(error) => {
+            eprintln!("error: {error}");
+            None
+        }
+    }
+}

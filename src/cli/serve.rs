@@ -1,0 +1,136 @@
+//! `colloquy serve`: load and check everything, then serve until SIGINT or SIGTERM.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::clock::SystemClock;
+use crate::engine::registry::load_paths;
+use crate::{app, http, telemetry};
+
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config};
+
+pub fn run(config_path: Option<&Path>, addr: Option<String>) -> u8 {
+    let Some(mut config) = load_config(config_path) else {
+        return EXIT_USAGE;
+    };
+    if let Some(addr) = addr {
+        config.server.addr = addr;
+    }
+    if let Err(error) = telemetry::init(&config.log) {
+        eprintln!("error: {error}");
+        return EXIT_USAGE;
+    }
+    let (registry, reports) = match load_paths(std::slice::from_ref(&config.dialogs.dir)) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            eprintln!("error: cannot load dialogs: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut failed = false;
+    for report in &reports {
+        for diagnostic in &report.diagnostics {
+            eprintln!("{}", diagnostic.render(&report.file));
+        }
+        failed |= report.has_errors();
+    }
+    if failed {
+        eprintln!(
+            "error: refusing to start: fix the dialogs above (`colloquy check` shows the same list)"
+        );
+        return EXIT_FAILED;
+    }
+    let app = match app::build(config, registry, Arc::new(SystemClock)) {
+        Ok(app) => app,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    runtime.block_on(serve(app))
+}
+
+async fn serve(app: app::App) -> u8 {
+    let addr = app.config.server.addr.clone();
+    let listener = match tokio::net::TcpListener::bind(&addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("error: cannot listen on {addr}: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    let local = listener.local_addr().map_or(addr, |a| a.to_string());
+    if app.random_otp_key {
+        tracing::warn!(
+            "no otp.secret configured: using a random key; codes will not survive a restart (set COLLOQUY__OTP__SECRET in production)"
+        );
+    }
+    if app.outbox.is_some() {
+        tracing::warn!(
+            "email provider is the dev outbox: emails are recorded, not sent (GET /v1/dev/outbox)"
+        );
+    }
+    let dialogs: Vec<String> = app
+        .engine
+        .dialogs()
+        .summaries()
+        .iter()
+        .map(|d| format!("{} v{}", d.id, d.version))
+        .collect();
+    tracing::info!(addr = %local, dialogs = %dialogs.join(", "), "colloquy listening on http://{local}");
+    let sweeper = tokio::spawn(sweep_forever(app.clone()));
+    let result = http::serve(listener, http::router(app), shutdown_signal()).await;
+    sweeper.abort();
+    match result {
+        Ok(()) => {
+            tracing::info!("stopped");
+            EXIT_OK
+        }
+        Err(error) => {
+            tracing::error!(%error, "server error");
+            EXIT_FAILED
+        }
+    }
+}
+
+async fn sweep_forever(app: app::App) {
+    let mut interval = tokio::time::interval(app.config.sessions.sweep_interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        match app.engine.sweep().await {
+            Ok(0) => {}
+            Ok(swept) => tracing::debug!(swept, "expired sessions swept"),
+            Err(error) => tracing::warn!(%error, "sweep failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

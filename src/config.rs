@@ -1,0 +1,543 @@
+//! `config.yaml`, typed and checked once at start-up.
+//!
+//! Unknown keys are errors that name the key, the file and the line. Every key can be set from
+//! the environment as `COLLOQUY__SECTION__KEY` (for example `COLLOQUY__OTP__SECRET`), which
+//! wins over the file. Secrets print as `[redacted]`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::duration::serde_human;
+use crate::otp::{Alphabet, Policy};
+use crate::yaml::{self, Pos};
+
+/// The prefix of environment variables that override the file.
+pub const ENV_PREFIX: &str = "COLLOQUY__";
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub dialogs: DialogsConfig,
+    pub sessions: SessionsConfig,
+    pub email: EmailConfig,
+    pub otp: OtpConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// `HOST:PORT` to listen on.
+    pub addr: String,
+    /// The longest a request may take before it is answered with 503.
+    #[serde(with = "serde_human")]
+    pub request_timeout: Duration,
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+    /// The longest user message accepted, in characters.
+    pub max_text_chars: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:8080".to_owned(),
+            request_timeout: Duration::from_secs(15),
+            max_body_bytes: 16 * 1024,
+            max_text_chars: 2000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialogsConfig {
+    /// Directory of `*.yaml` dialogs.
+    pub dir: PathBuf,
+    /// The dialog a new session runs when the request names none.
+    pub default: String,
+}
+
+impl Default for DialogsConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("dialogs"),
+            default: "otp_authentication".to_owned(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    #[default]
+    Memory,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    pub store: StoreKind,
+    /// A session untouched this long is forgotten.
+    #[serde(with = "serde_human")]
+    pub idle_ttl: Duration,
+    /// How often expired sessions are swept from memory.
+    #[serde(with = "serde_human")]
+    pub sweep_interval: Duration,
+    /// Transcript lines kept per session.
+    pub history: usize,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        Self {
+            store: StoreKind::Memory,
+            idle_ttl: Duration::from_secs(30 * 60),
+            sweep_interval: Duration::from_secs(60),
+            history: 20,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailProvider {
+    /// Development: log that an email was sent and keep it in an in-memory outbox.
+    #[default]
+    Outbox,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    pub provider: EmailProvider,
+    pub from: FromAddress,
+    /// The longest one delivery (with its retries) may take before the dialog hears `failed`.
+    #[serde(with = "serde_human")]
+    pub send_timeout: Duration,
+    pub outbox: OutboxConfig,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            provider: EmailProvider::Outbox,
+            from: FromAddress::default(),
+            send_timeout: Duration::from_secs(10),
+            outbox: OutboxConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FromAddress {
+    pub address: String,
+    pub name: String,
+}
+
+impl Default for FromAddress {
+    fn default() -> Self {
+        Self {
+            address: "no-reply@example.com".to_owned(),
+            name: "colloquy".to_owned(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Emails kept (oldest dropped first).
+    pub capacity: usize,
+    /// Addresses (`bob@example.com`) or domains (`*@bounce.test`) whose delivery fails, to
+    /// try the failure paths of a dialog.
+    pub fail_for: Vec<String>,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            capacity: 1000,
+            fail_for: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtpConfig {
+    /// The key codes are MAC'd with (at least 16 bytes). Without one, a random key is made
+    /// at start-up and codes do not survive a restart.
+    pub secret: Option<Secret>,
+    pub length: u8,
+    pub alphabet: Alphabet,
+    #[serde(with = "serde_human")]
+    pub ttl: Duration,
+    pub max_attempts: u8,
+    #[serde(with = "serde_human")]
+    pub resend_cooldown: Duration,
+    pub max_sends_per_address: u32,
+    #[serde(with = "serde_human")]
+    pub send_window: Duration,
+    pub max_failures_per_address: u32,
+    #[serde(with = "serde_human")]
+    pub failure_window: Duration,
+}
+
+impl Default for OtpConfig {
+    fn default() -> Self {
+        let policy = Policy::default();
+        Self {
+            secret: None,
+            length: policy.length,
+            alphabet: policy.alphabet,
+            ttl: policy.ttl,
+            max_attempts: policy.max_attempts,
+            resend_cooldown: policy.resend_cooldown,
+            max_sends_per_address: 5,
+            send_window: Duration::from_secs(10 * 60),
+            max_failures_per_address: 10,
+            failure_window: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl OtpConfig {
+    pub fn policy(&self) -> Policy {
+        Policy {
+            length: self.length,
+            alphabet: self.alphabet,
+            ttl: self.ttl,
+            max_attempts: self.max_attempts,
+            resend_cooldown: self.resend_cooldown,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `colloquy=debug`; `RUST_LOG` wins over it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// A secret string: `Debug` and serialisation print `[redacted]`.
+#[derive(Clone)]
+pub struct Secret(SecretString);
+
+impl Secret {
+    pub fn new(value: &str) -> Self {
+        Self(SecretString::from(value))
+    }
+
+    pub fn expose(&self) -> &SecretString {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.expose_secret().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|s| Secret::new(&s))
+    }
+}
+
+/// A configuration problem, with where it is.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {message}")]
+pub struct ConfigError {
+    /// `config.yaml:12:3`, or the name of an environment variable.
+    pub origin: String,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads `path` (when given) and applies environment overrides from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let (source, file_name) = match path {
+            Some(path) => {
+                let source = std::fs::read_to_string(path).map_err(|error| ConfigError {
+                    origin: path.display().to_string(),
+                    message: format!("cannot read the config file: {error}"),
+                })?;
+                (source, path.display().to_string())
+            }
+            None => (String::new(), "(defaults)".to_owned()),
+        };
+        Self::from_source(&source, &file_name, env)
+    }
+
+    /// Parses config text; `file_name` is used in error messages.
+    pub fn from_source(
+        source: &str,
+        file_name: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let tree = yaml::parse(source).map_err(|error| ConfigError {
+            origin: format!("{file_name}:{}", error.pos),
+            message: format!("YAML syntax: {}", error.message),
+        })?;
+        let mut value: serde_json::Value = if source.trim().is_empty() {
+            serde_json::Value::Object(serde_json::Map::new())
+        } else {
+            serde_saphyr::from_str(source).map_err(|error| ConfigError {
+                origin: file_name.to_owned(),
+                message: error.to_string(),
+            })?
+        };
+        if value.is_null() {
+            value = serde_json::Value::Object(serde_json::Map::new());
+        }
+        let mut from_env = Vec::new();
+        for (name, raw) in env {
+            if let Some(path) = name.strip_prefix(ENV_PREFIX) {
+                let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+                override_value(&mut value, &keys, &raw).map_err(|message| ConfigError {
+                    origin: name.clone(),
+                    message,
+                })?;
+                from_env.push((keys.join("."), name));
+            }
+        }
+        let config: Config = serde_path_to_error::deserialize(&value).map_err(|error| {
+            let path = error.path().to_string();
+            let origin = from_env
+                .iter()
+                .find(|(keys, _)| path.starts_with(keys.as_str()) || keys.starts_with(&path))
+                .map_or_else(
+                    || format!("{file_name}:{}", position_of(&tree, &path)),
+                    |(_, var)| var.clone(),
+                );
+            ConfigError {
+                origin,
+                message: format!("`{path}`: {}", error.inner()),
+            }
+        })?;
+        config.validate().map_err(|message| ConfigError {
+            origin: file_name.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let otp = &self.otp;
+        if !(Policy::MIN_LENGTH..=Policy::MAX_LENGTH).contains(&otp.length) {
+            return Err(format!(
+                "`otp.length` must be between {} and {}",
+                Policy::MIN_LENGTH,
+                Policy::MAX_LENGTH
+            ));
+        }
+        if otp.max_attempts == 0
+            || otp.max_sends_per_address == 0
+            || otp.max_failures_per_address == 0
+        {
+            return Err("`otp.max_attempts`, `otp.max_sends_per_address` and `otp.max_failures_per_address` must be at least 1".to_owned());
+        }
+        if otp.ttl.is_zero() {
+            return Err("`otp.ttl` must be longer than zero".to_owned());
+        }
+        if let Some(secret) = &otp.secret
+            && secret.len() < crate::otp::OtpKey::MIN_LEN
+        {
+            return Err(format!(
+                "`otp.secret` must be at least {} bytes long",
+                crate::otp::OtpKey::MIN_LEN
+            ));
+        }
+        if self.sessions.idle_ttl.is_zero() || self.sessions.sweep_interval.is_zero() {
+            return Err(
+                "`sessions.idle_ttl` and `sessions.sweep_interval` must be longer than zero"
+                    .to_owned(),
+            );
+        }
+        if crate::address::EmailAddr::parse(&self.email.from.address).is_err() {
+            return Err(format!(
+                "`email.from.address` is not a valid email address: `{}`",
+                self.email.from.address
+            ));
+        }
+        if self.server.max_text_chars == 0 || self.server.max_body_bytes < 256 {
+            return Err("`server.max_text_chars` must be at least 1 and `server.max_body_bytes` at least 256".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// Sets `keys` (a path of lower-case keys) in `root` to `raw`, typed like the default config
+/// value at that path: numbers and booleans are parsed, everything else stays text.
+fn override_value(root: &mut serde_json::Value, keys: &[String], raw: &str) -> Result<(), String> {
+    let defaults = serde_json::to_value(Config::default()).unwrap_or_default();
+    let mut default_here = Some(&defaults);
+    let mut node = root;
+    for (i, key) in keys.iter().enumerate() {
+        default_here = default_here.and_then(|d| d.get(key));
+        let serde_json::Value::Object(map) = node else {
+            return Err(format!("`{}` is not a section", keys[..i].join(".")));
+        };
+        if i + 1 == keys.len() {
+            let typed = match default_here {
+                Some(serde_json::Value::Number(_)) => raw
+                    .parse::<serde_json::Number>()
+                    .map(serde_json::Value::Number)
+                    .ok(),
+                Some(serde_json::Value::Bool(_)) => {
+                    raw.parse::<bool>().map(serde_json::Value::Bool).ok()
+                }
+                Some(serde_json::Value::Array(_)) => Some(serde_json::Value::Array(
+                    raw.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| serde_json::Value::String(s.to_owned()))
+                        .collect(),
+                )),
+                _ => None,
+            };
+            map.insert(
+                key.clone(),
+                typed.unwrap_or_else(|| serde_json::Value::String(raw.to_owned())),
+            );
+            return Ok(());
+        }
+        node = map
+            .entry(key.clone())
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    }
+    Err("the variable names no key".to_owned())
+}
+
+/// The position of a dotted path (`sessions.idle_tt`) in the YAML tree, as close as it goes.
+fn position_of(tree: &yaml::Node, path: &str) -> Pos {
+    let mut node = tree;
+    let mut pos = tree.pos;
+    for key in path.split('.') {
+        let Some(entries) = node.as_map() else { break };
+        let Some((k, v)) = entries.iter().find(|(k, _)| k.as_str() == Some(key)) else {
+            break;
+        };
+        pos = k.pos;
+        node = v;
+    }
+    pos
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let config = Config::from_source("", "config.yaml", env(&[])).unwrap();
+        assert_eq!(config.otp.length, 4);
+        assert_eq!(config.sessions.store, StoreKind::Memory);
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_the_file_and_the_line() {
+        let err =
+            Config::from_source("sessions:\n  idle_tt: 5m\n", "config.yaml", env(&[])).unwrap_err();
+        assert_eq!(err.origin, "config.yaml:2:3");
+        assert!(err.message.contains("idle_tt"), "{}", err.message);
+    }
+
+    #[test]
+    fn environment_wins_and_is_typed() {
+        let config = Config::from_source(
+            "otp:\n  length: 6\n",
+            "config.yaml",
+            env(&[
+                ("COLLOQUY__OTP__LENGTH", "8"),
+                ("COLLOQUY__OTP__TTL", "10m"),
+                ("COLLOQUY__OTP__SECRET", "12345678901234567890"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.otp.length, 8);
+        assert_eq!(config.otp.ttl, Duration::from_secs(600));
+        assert_eq!(config.otp.secret.unwrap().len(), 20);
+    }
+
+    #[test]
+    fn a_bad_environment_variable_is_named() {
+        let err = Config::from_source("", "config.yaml", env(&[("COLLOQUY__OTP__LENGHT", "8")]))
+            .unwrap_err();
+        assert_eq!(err.origin, "COLLOQUY__OTP__LENGHT");
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let config = Config::from_source(
+            "otp:\n  secret: hunter2hunter2hunter2\n",
+            "c.yaml",
+            env(&[]),
+        )
+        .unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("[redacted]"));
+    }
+
+    #[test]
+    fn values_are_checked() {
+        assert!(Config::from_source("otp:\n  length: 2\n", "c.yaml", env(&[])).is_err());
+        assert!(Config::from_source("otp:\n  secret: short\n", "c.yaml", env(&[])).is_err());
+        assert!(
+            Config::from_source("email:\n  from: { address: nope }\n", "c.yaml", env(&[])).is_err()
+        );
+    }
+}

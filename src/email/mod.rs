@@ -1,0 +1,87 @@
+//! Sending email. [`EmailSender`] is the port; the dev [`OutboxSender`] is the default adapter.
+//!
+//! A sender reports either a [`Delivery`] (with the provider's message id, when it gives one)
+//! or a [`SendError`] that says whether trying again could help, so a provider adapter can
+//! retry what is worth retrying and the dialog can tell the user something sensible.
+
+mod outbox;
+
+pub use outbox::{OutboxEmail, OutboxSender};
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::address::EmailAddr;
+
+/// One email to one recipient.
+#[derive(Clone)]
+pub struct EmailMessage {
+    pub to: EmailAddr,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+    /// A provider-side template and its data, used instead of the parts when set.
+    pub provider_template: Option<ProviderTemplate>,
+}
+
+/// A template stored at the provider (a SendGrid dynamic template) and the values it needs.
+#[derive(Clone)]
+pub struct ProviderTemplate {
+    pub id: String,
+    pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+// Template data carries the code: print the keys, never the values.
+impl fmt::Debug for ProviderTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderTemplate")
+            .field("id", &self.id)
+            .field("keys", &self.data.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+// Email bodies carry codes: never print them.
+impl fmt::Debug for EmailMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmailMessage")
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The provider accepted the email.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// The provider's id for the message (SendGrid's `X-Message-Id`), for support and tracing.
+    pub provider_message_id: Option<String>,
+}
+
+/// Why an email was not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// A passing failure (timeout, connection, rate limit, provider error): a later attempt may work.
+    #[error("temporary delivery failure: {0}")]
+    Temporary(String),
+    /// The provider refused this message for good (bad address, payload).
+    #[error("delivery rejected: {0}")]
+    Rejected(String),
+    /// The sender is misconfigured (bad key, unverified sender): an operator must act.
+    #[error("email sender misconfigured: {0}")]
+    Misconfigured(String),
+}
+
+impl SendError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, SendError::Temporary(_))
+    }
+}
+
+#[async_trait]
+pub trait EmailSender: Send + Sync + fmt::Debug {
+    async fn send(&self, message: &EmailMessage) -> Result<Delivery, SendError>;
+
+    /// A short name for logs and metrics (`outbox`, `sendgrid`).
+    fn name(&self) -> &'static str;
+}

@@ -1,0 +1,183 @@
+//! The development sender: logs that an email was sent (to a masked address, never the body)
+//! and keeps it in a bounded in-memory outbox that `GET /v1/dev/outbox`, `colloquy chat` and
+//! `colloquy test` read codes from. It can be told to fail for some addresses, to walk a
+//! dialog's delivery-failure path.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::clock::Clock;
+
+use super::{Delivery, EmailMessage, EmailSender, SendError};
+
+/// One email in the outbox.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OutboxEmail {
+    pub id: u64,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    pub sent_at: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+pub struct OutboxSender {
+    emails: Mutex<Outbox>,
+    capacity: usize,
+    fail_for: Vec<String>,
+    clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, Default)]
+struct Outbox {
+    emails: VecDeque<OutboxEmail>,
+    next_id: u64,
+}
+
+impl OutboxSender {
+    /// `fail_for` holds addresses or `*@domain` patterns whose delivery fails.
+    pub fn new(capacity: usize, fail_for: Vec<String>, clock: Arc<dyn Clock>) -> Self {
+        let fail_for = fail_for
+            .into_iter()
+            .map(|p| p.trim().to_lowercase())
+            .collect();
+        Self {
+            emails: Mutex::new(Outbox::default()),
+            capacity: capacity.max(1),
+            fail_for,
+            clock,
+        }
+    }
+
+    /// Emails kept, oldest first; only those to `to` when given (compared case-insensitively).
+    pub fn list(&self, to: Option<&str>) -> Vec<OutboxEmail> {
+        let outbox = self.emails.lock().unwrap_or_else(PoisonError::into_inner);
+        let to = to.map(|t| t.trim().to_lowercase());
+        outbox
+            .emails
+            .iter()
+            .filter(|e| to.as_ref().is_none_or(|t| e.to.to_lowercase() == *t))
+            .cloned()
+            .collect()
+    }
+
+    /// The newest email to `to`.
+    pub fn last_to(&self, to: &str) -> Option<OutboxEmail> {
+        self.list(Some(to)).pop()
+    }
+
+    /// Emails with an id above `after`, for callers that follow the outbox.
+    pub fn since(&self, after: u64) -> Vec<OutboxEmail> {
+        let outbox = self.emails.lock().unwrap_or_else(PoisonError::into_inner);
+        outbox
+            .emails
+            .iter()
+            .filter(|e| e.id > after)
+            .cloned()
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        self.emails
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .emails
+            .clear();
+    }
+
+    fn should_fail(&self, address: &str) -> bool {
+        let address = address.to_lowercase();
+        self.fail_for
+            .iter()
+            .any(|pattern| match pattern.strip_prefix("*@") {
+                Some(domain) => address.rsplit_once('@').is_some_and(|(_, d)| d == domain),
+                None => *pattern == address,
+            })
+    }
+}
+
+#[async_trait]
+impl EmailSender for OutboxSender {
+    async fn send(&self, message: &EmailMessage) -> Result<Delivery, SendError> {
+        if self.should_fail(message.to.as_str()) {
+            tracing::warn!(to = %message.to.masked(), "dev outbox: simulated delivery failure");
+            return Err(SendError::Temporary(
+                "simulated failure (email.outbox.fail_for)".to_owned(),
+            ));
+        }
+        let mut outbox = self.emails.lock().unwrap_or_else(PoisonError::into_inner);
+        outbox.next_id += 1;
+        let id = outbox.next_id;
+        if outbox.emails.len() >= self.capacity {
+            outbox.emails.pop_front();
+        }
+        outbox.emails.push_back(OutboxEmail {
+            id,
+            to: message.to.as_str().to_owned(),
+            subject: message.subject.clone(),
+            text: message.text.clone(),
+            html: message.html.clone(),
+            sent_at: self.clock.now(),
+        });
+        drop(outbox);
+        tracing::info!(to = %message.to.masked(), outbox_id = id, "dev outbox: email recorded (not sent)");
+        Ok(Delivery {
+            provider_message_id: Some(format!("outbox-{id}")),
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "outbox"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::EmailAddr;
+    use crate::clock::ManualClock;
+
+    fn message(to: &str) -> EmailMessage {
+        EmailMessage {
+            to: EmailAddr::parse(to).unwrap(),
+            subject: "s".into(),
+            text: "t".into(),
+            html: None,
+            provider_template: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn keeps_a_bounded_outbox() {
+        let outbox = OutboxSender::new(2, vec![], Arc::new(ManualClock::at_epoch()));
+        for to in ["a@x.io", "b@x.io", "c@x.io"] {
+            outbox.send(&message(to)).await.unwrap();
+        }
+        let all = outbox.list(None);
+        assert_eq!(
+            all.iter().map(|e| e.to.as_str()).collect::<Vec<_>>(),
+            ["b@x.io", "c@x.io"]
+        );
+        assert_eq!(outbox.last_to("C@X.io").unwrap().id, 3);
+        assert_eq!(outbox.since(2).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn fails_for_configured_addresses() {
+        let outbox = OutboxSender::new(
+            10,
+            vec!["*@bounce.test".into(), "bob@x.io".into()],
+            Arc::new(ManualClock::at_epoch()),
+        );
+        assert!(outbox.send(&message("any@bounce.test")).await.is_err());
+        assert!(outbox.send(&message("Bob@x.io")).await.is_err());
+        assert!(outbox.send(&message("alice@x.io")).await.is_ok());
+        assert_eq!(outbox.list(None).len(), 1);
+    }
+}

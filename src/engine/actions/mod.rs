@@ -1,0 +1,33 @@
+//! Runs the actions the machine asks for and turns what happened into an [`Outcome`].
+//! One file per action, mirroring `dialog/actions/`.
+
+mod otp_send;
+mod otp_verify;
+
+use chrono::{DateTime, Utc};
+
+use crate::dialog::{ActionCall, Dialog, Outcome, Session};
+
+use super::Engine;
+
+pub(super) async fn run(
+    engine: &Engine,
+    dialog: &Dialog,
+    session: &mut Session,
+    call: ActionCall,
+    now: DateTime<Utc>,
+) -> Outcome {
+    match call {
+        ActionCall::OtpSend(call) => otp_send::run(engine, dialog, session, call, now).await,
+        ActionCall::OtpVerify(call) => otp_verify::run(engine, session, call, now).await,
+    }
+}
+
+/// Counter keys for the per-address limits.
+pub(crate) fn send_key(address: &str) -> String {
+    format!("otp:send:{address}")
+}
+
+pub(crate) fn failure_key(address: &str) -> String {
+    format!("otp:fail:{address}")
+}

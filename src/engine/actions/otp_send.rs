@@ -1,0 +1,185 @@
+//! `otp.send`: cooldown (this session) → send cap (this address, all sessions) → generate →
+//! email → keep the MAC. The code exists in memory only between generation and the email.
+
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::address::EmailAddr;
+use crate::dialog::actions::otp_send::Call;
+use crate::dialog::model::EmailTemplate;
+use crate::dialog::template::{Escape, Template};
+use crate::dialog::value::Value;
+use crate::dialog::{Dialog, Outcome, Session};
+use crate::email::{EmailMessage, ProviderTemplate};
+use crate::otp::{self, Code};
+
+use super::super::Engine;
+use super::send_key;
+
+/// Used when `otp.send` names no template.
+static DEFAULT_TEMPLATE: LazyLock<EmailTemplate> = LazyLock::new(|| {
+    EmailTemplate {
+    subject: Template::literal("Your verification code"),
+    text: Template::compile("Your verification code is {{ code }}. It expires in {{ expires_in_minutes }} minutes.\n\nIf you didn't ask for it, you can ignore this email.")
+        .unwrap_or_else(|_| Template::literal("")),
+    html: None,
+    provider_template_id: None,
+}
+});
+
+pub(super) async fn run(
+    engine: &Engine,
+    dialog: &Dialog,
+    session: &mut Session,
+    call: Call,
+    now: DateTime<Utc>,
+) -> Outcome {
+    let policy = call.overrides.apply(&engine.otp.policy);
+    let minutes = ceil_minutes(policy.ttl);
+    let outcome = |name| {
+        Outcome::new(name)
+            .with("otp.length", Value::Number(f64::from(policy.length)))
+            .with("otp.expires_in_minutes", Value::Number(minutes))
+    };
+    let Ok(to) = EmailAddr::parse(&call.to) else {
+        tracing::warn!(node = %session.node, "otp.send: the rendered `to` is not a valid address");
+        return outcome("failed");
+    };
+    if let Some(wait) = otp::cooldown_left(session.otp.as_ref(), to.as_str(), &policy, now) {
+        return outcome("cooldown").with(
+            "otp.retry_after_seconds",
+            Value::Number(wait.as_secs_f64().ceil()),
+        );
+    }
+    let key = send_key(&to.limit_key());
+    let permit = match engine.counters.acquire(&key, engine.otp.send_limit).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(retry_after)) => {
+            tracing::info!(to = %to.masked(), "otp.send: send limit for this address reached");
+            return outcome("limited").with(
+                "otp.retry_after_minutes",
+                Value::Number(ceil_minutes(retry_after)),
+            );
+        }
+        Err(error) => {
+            tracing::error!(%error, "otp.send: cannot check the send limit");
+            return outcome("failed");
+        }
+    };
+    // Generated in a block: the thread-local generator must not live across an await.
+    let code = { otp::generate(&policy, &mut rand::rng()) };
+    let template = call
+        .template
+        .as_deref()
+        .and_then(|name| dialog.templates.get(name))
+        .unwrap_or(&DEFAULT_TEMPLATE);
+    let message = compose(template, &to, &code, minutes, session, now);
+    let started = Instant::now();
+    let sent =
+        tokio::time::timeout(engine.settings.send_timeout, engine.email.send(&message)).await;
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match sent {
+        Ok(Ok(delivery)) => {
+            session.otp = Some(otp::issue(
+                &engine.otp.key,
+                &session.id,
+                to.as_str(),
+                &code,
+                &policy,
+                session.otp.as_ref(),
+                now,
+            ));
+            tracing::info!(
+                to = %to.masked(),
+                sender = engine.email.name(),
+                provider_message_id = delivery.provider_message_id.as_deref().unwrap_or(""),
+                elapsed_ms,
+                "otp.send: code sent"
+            );
+            outcome("sent")
+        }
+        Ok(Err(error)) => {
+            log_failure(
+                &to,
+                engine.email.name(),
+                &error.to_string(),
+                error.is_retryable(),
+                elapsed_ms,
+            );
+            refund(engine, &key, permit).await;
+            outcome("failed")
+        }
+        Err(_elapsed) => {
+            log_failure(&to, engine.email.name(), "timed out", true, elapsed_ms);
+            refund(engine, &key, permit).await;
+            outcome("failed")
+        }
+    }
+}
+
+/// A send that did not reach the user does not count against the address's cap: a provider
+/// outage must not lock people out. Retries stay bounded by the dialog and the cooldown.
+async fn refund(engine: &Engine, key: &str, permit: crate::store::Permit) {
+    if let Err(error) = engine.counters.refund(key, permit).await {
+        tracing::warn!(%error, "otp.send: could not refund the send counter");
+    }
+}
+
+fn log_failure(to: &EmailAddr, sender: &str, error: &str, retryable: bool, elapsed_ms: u64) {
+    tracing::warn!(to = %to.masked(), sender, error, retryable, elapsed_ms, "otp.send: email not sent");
+}
+
+fn ceil_minutes(duration: Duration) -> f64 {
+    (duration.as_secs_f64() / 60.0).ceil()
+}
+
+/// Renders the email. `code`, `email` and `expires_in_minutes` are the template's own
+/// variables; the rest come from the session (never a sensitive value).
+fn compose(
+    template: &EmailTemplate,
+    to: &EmailAddr,
+    code: &Code,
+    minutes: f64,
+    session: &Session,
+    now: DateTime<Utc>,
+) -> EmailMessage {
+    let lookup = |name: &str, out: &mut String| {
+        match name {
+            "code" => out.push_str(code.reveal()),
+            "email" => out.push_str(to.as_str()),
+            "expires_in_minutes" => Value::Number(minutes).write_to(out),
+            _ => match session.context.get(name, now) {
+                Some(value) => value.write_to(out),
+                None => return false,
+            },
+        }
+        true
+    };
+    let provider_template = template.provider_template_id.as_ref().map(|id| {
+        let mut data = serde_json::Map::new();
+        for (name, slot) in session.context.iter().filter(|(_, slot)| !slot.sensitive) {
+            let mut text = String::new();
+            slot.value.write_to(&mut text);
+            data.insert(name.to_owned(), serde_json::Value::String(text));
+        }
+        data.insert("code".into(), code.reveal().into());
+        data.insert("email".into(), to.as_str().into());
+        data.insert("expires_in_minutes".into(), minutes.into());
+        ProviderTemplate {
+            id: id.clone(),
+            data,
+        }
+    });
+    EmailMessage {
+        to: to.clone(),
+        subject: template.subject.render(Escape::None, lookup),
+        text: template.text.render(Escape::None, lookup),
+        html: template
+            .html
+            .as_ref()
+            .map(|html| html.render(Escape::Html, lookup)),
+        provider_template,
+    }
+}

@@ -1,0 +1,251 @@
+//! The async shell around the pure machine: per turn, lock the session, load it, step the
+//! machine, run the actions it asks for, and save with compare-and-set.
+
+mod actions;
+mod locks;
+pub mod registry;
+
+pub use locks::SessionLocks;
+pub use registry::{DialogRegistry, DialogSummary};
+
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use crate::clock::Clock;
+use crate::dialog::machine::{Input, StepEnv, step};
+use crate::dialog::{NodeKind, Session, State};
+use crate::email::EmailSender;
+use crate::otp::{OtpKey, Policy};
+use crate::store::{Counters, RateLimit, SessionStore, StoreError};
+
+/// OTP rules and the key codes are MAC'd with.
+#[derive(Debug)]
+pub struct OtpSettings {
+    pub key: OtpKey,
+    pub policy: Policy,
+    /// Codes sent to one address, across sessions.
+    pub send_limit: RateLimit,
+    /// Verification attempts (charged before comparing, refunded by success) per address.
+    pub failure_limit: RateLimit,
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// The dialog a new session runs when the request names none.
+    pub default_dialog: String,
+    /// Transcript lines kept per session.
+    pub history_limit: usize,
+    /// The longest one email delivery may take.
+    pub send_timeout: Duration,
+}
+
+/// One user message for one session.
+#[derive(Debug, Clone)]
+pub struct TurnRequest {
+    pub session_id: String,
+    pub text: String,
+    /// The dialog to start when the session is new.
+    pub dialog: Option<String>,
+}
+
+/// What the bot answered, and where the session now stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnReply {
+    pub session_id: String,
+    pub dialog: String,
+    pub dialog_version: u32,
+    pub replies: Vec<String>,
+    pub node: String,
+    pub state: State,
+    pub result: Option<String>,
+    /// The entity the bot waits for (`email`, `otp_code`…), for widgets that adapt their input.
+    pub expecting: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("unknown dialog `{0}`")]
+    UnknownDialog(String),
+    #[error("dialog `{id}` version {version} is no longer loaded")]
+    DialogVersionGone { id: String, version: u32 },
+    #[error("the session was changed by another turn")]
+    Conflict,
+    #[error("session store unavailable")]
+    StoreUnavailable(String),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict => EngineError::Conflict,
+            StoreError::Unavailable(reason) => EngineError::StoreUnavailable(reason),
+        }
+    }
+}
+
+/// The engine. Cheap to share: wrap it in an `Arc`.
+#[derive(Debug)]
+pub struct Engine {
+    dialogs: RwLock<Arc<DialogRegistry>>,
+    pub(crate) store: Arc<dyn SessionStore>,
+    pub(crate) counters: Arc<dyn Counters>,
+    pub(crate) email: Arc<dyn EmailSender>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) otp: OtpSettings,
+    pub(crate) settings: EngineSettings,
+    locks: SessionLocks,
+}
+
+/// The ports and settings an engine is built from (see `app::build`).
+#[derive(Debug)]
+pub struct Parts {
+    pub dialogs: DialogRegistry,
+    pub store: Arc<dyn SessionStore>,
+    pub counters: Arc<dyn Counters>,
+    pub email: Arc<dyn EmailSender>,
+    pub clock: Arc<dyn Clock>,
+    pub otp: OtpSettings,
+    pub settings: EngineSettings,
+}
+
+impl Engine {
+    pub fn new(parts: Parts) -> Self {
+        Self {
+            dialogs: RwLock::new(Arc::new(parts.dialogs)),
+            store: parts.store,
+            counters: parts.counters,
+            email: parts.email,
+            clock: parts.clock,
+            otp: parts.otp,
+            settings: parts.settings,
+            locks: SessionLocks::default(),
+        }
+    }
+
+    /// The current set of dialogs (a snapshot; a reload swaps it whole).
+    pub fn dialogs(&self) -> Arc<DialogRegistry> {
+        self.dialogs
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Handles one user message. Turns of one session run one at a time, in arrival order.
+    #[tracing::instrument(name = "turn", skip_all, fields(session_id = %request.session_id, dialog, node))]
+    pub async fn turn(&self, request: TurnRequest) -> Result<TurnReply, EngineError> {
+        let _turn_lock = self.locks.lock(&request.session_id).await;
+        let now = self.clock.now();
+        let registry = self.dialogs();
+        let stored = self.store.load(&request.session_id).await?;
+        let (dialog, mut session, input) = match stored {
+            Some(session) if !session.is_ended() => {
+                let dialog = registry
+                    .get(&session.dialog_id, session.dialog_version)
+                    .cloned()
+                    .ok_or_else(|| EngineError::DialogVersionGone {
+                        id: session.dialog_id.clone(),
+                        version: session.dialog_version,
+                    })?;
+                (dialog, session, Input::Text(&request.text))
+            }
+            // A finished conversation starts over on the latest version of its dialog.
+            Some(mut session) => {
+                let dialog = registry
+                    .latest(&session.dialog_id)
+                    .cloned()
+                    .ok_or_else(|| EngineError::UnknownDialog(session.dialog_id.clone()))?;
+                session.dialog_version = dialog.version;
+                (dialog, session, Input::Text(&request.text))
+            }
+            None => {
+                let id = request
+                    .dialog
+                    .as_deref()
+                    .unwrap_or(&self.settings.default_dialog);
+                let dialog = registry
+                    .latest(id)
+                    .cloned()
+                    .ok_or_else(|| EngineError::UnknownDialog(id.to_owned()))?;
+                let mut session =
+                    Session::new(&request.session_id, &dialog.id, dialog.version, now);
+                if !request.text.trim().is_empty() {
+                    session.record(
+                        crate::dialog::session::Speaker::User,
+                        &request.text,
+                        now,
+                        self.settings.history_limit,
+                    );
+                }
+                (dialog, session, Input::Start)
+            }
+        };
+        let span = tracing::Span::current();
+        span.record("dialog", dialog.id.as_str());
+        let mut replies = Vec::new();
+        let mut env = StepEnv {
+            now,
+            history_limit: self.settings.history_limit,
+            transitions_used: 0,
+        };
+        let mut stepped = step(&dialog, &mut session, input, env, &mut replies);
+        while let Some(call) = stepped.call.take() {
+            span.record("node", session.node.as_str());
+            env.transitions_used = env.transitions_used.saturating_add(stepped.transitions);
+            let outcome = actions::run(self, &dialog, &mut session, call, now).await;
+            stepped = step(
+                &dialog,
+                &mut session,
+                Input::Outcome(&outcome),
+                env,
+                &mut replies,
+            );
+        }
+        if stepped.runaway {
+            tracing::error!(node = %session.node, "turn aborted: the transition cap was reached or the session was in an impossible state");
+        }
+        span.record("node", session.node.as_str());
+        session.context.end_turn(now);
+        session.turns = session.turns.saturating_add(1);
+        session.updated_at = now;
+        self.store.save(&mut session).await?;
+        let expecting = match (
+            &session.state,
+            dialog
+                .node_index(&session.node)
+                .map(|i| &dialog.node(i).kind),
+        ) {
+            (State::Waiting, Some(NodeKind::Ask(ask))) => Some(ask.entity.name()),
+            _ => None,
+        };
+        Ok(TurnReply {
+            session_id: session.id,
+            dialog: dialog.id.clone(),
+            dialog_version: dialog.version,
+            replies,
+            node: session.node,
+            state: session.state,
+            result: session.result,
+            expecting,
+        })
+    }
+
+    /// Frees expired sessions and stale counters. The server runs this periodically.
+    pub async fn sweep(&self) -> Result<usize, StoreError> {
+        let swept = self.store.sweep().await?;
+        let longest = self
+            .otp
+            .send_limit
+            .window
+            .max(self.otp.failure_limit.window);
+        self.counters.sweep(longest).await?;
+        Ok(swept)
+    }
+}

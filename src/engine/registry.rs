@@ -1,0 +1,158 @@
+//! The loaded dialogs, every version that has been loaded, and how files become dialogs.
+//!
+//! Sessions finish on the dialog version they started on, so the registry keeps old versions
+//! when a newer one is loaded.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::diagnostic::{Diagnostic, FileDiagnostics};
+use crate::dialog::{Dialog, load};
+
+#[derive(Debug, Default)]
+pub struct DialogRegistry {
+    dialogs: BTreeMap<String, BTreeMap<u32, Arc<Dialog>>>,
+    files: BTreeMap<String, PathBuf>,
+}
+
+/// What `GET /v1/dialogs` shows of a dialog.
+#[derive(Debug, Clone, Serialize)]
+pub struct DialogSummary {
+    pub id: String,
+    pub version: u32,
+    /// Older versions still kept for sessions that started on them.
+    pub older_versions: Vec<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub nodes: usize,
+    pub file: String,
+}
+
+impl DialogRegistry {
+    pub fn latest(&self, id: &str) -> Option<&Arc<Dialog>> {
+        self.dialogs.get(id)?.values().next_back()
+    }
+
+    pub fn get(&self, id: &str, version: u32) -> Option<&Arc<Dialog>> {
+        self.dialogs.get(id)?.get(&version)
+    }
+
+    pub fn len(&self) -> usize {
+        self.dialogs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dialogs.is_empty()
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.dialogs.keys().map(String::as_str)
+    }
+
+    /// Adds a dialog. The same id and version with different content is refused: change
+    /// the version when you change a dialog, so running sessions keep the one they began on.
+    pub fn insert(&mut self, dialog: Dialog, file: &Path) -> Result<(), String> {
+        let versions = self.dialogs.entry(dialog.id.clone()).or_default();
+        if let Some(existing) = versions.get(&dialog.version)
+            && existing.fingerprint != dialog.fingerprint
+        {
+            return Err(format!(
+                "dialog `{}` version {} is already loaded with different content from {}",
+                dialog.id,
+                dialog.version,
+                self.files
+                    .get(&dialog.id)
+                    .map_or_else(String::new, |f| f.display().to_string())
+            ));
+        }
+        self.files.insert(dialog.id.clone(), file.to_owned());
+        versions.insert(dialog.version, Arc::new(dialog));
+        Ok(())
+    }
+
+    pub fn summaries(&self) -> Vec<DialogSummary> {
+        self.dialogs
+            .iter()
+            .filter_map(|(id, versions)| {
+                let latest = versions.values().next_back()?;
+                Some(DialogSummary {
+                    id: id.clone(),
+                    version: latest.version,
+                    older_versions: versions
+                        .keys()
+                        .copied()
+                        .filter(|v| *v != latest.version)
+                        .collect(),
+                    title: latest.title.clone(),
+                    nodes: latest.nodes.len(),
+                    file: self
+                        .files
+                        .get(id)
+                        .map(|f| f.display().to_string())
+                        .unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The dialog files named by `paths`: files as given, directories expanded to their
+/// `*.yaml` / `*.yml` files in name order.
+pub fn dialog_files(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        let metadata = std::fs::metadata(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        if metadata.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Loads every dialog under `paths`. Returns the registry of the valid ones and the
+/// diagnostics of every file (empty for clean files). I/O errors end the load.
+pub fn load_paths(paths: &[PathBuf]) -> io::Result<(DialogRegistry, Vec<FileDiagnostics>)> {
+    let mut registry = DialogRegistry::default();
+    let mut reports = Vec::new();
+    let mut seen_ids: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for file in dialog_files(paths)? {
+        let source = std::fs::read_to_string(&file)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", file.display())))?;
+        let loaded = load(&source);
+        let mut diagnostics = loaded.diagnostics;
+        if let Some(dialog) = loaded.dialog {
+            if let Some(first) = seen_ids.get(&dialog.id) {
+                diagnostics.push(
+                    Diagnostic::error(
+                        dialog.id_pos,
+                        format!(
+                            "dialog id `{}` is also used by {}",
+                            dialog.id,
+                            first.display()
+                        ),
+                    )
+                    .with_hint("every dialog needs its own id"),
+                );
+            } else {
+                seen_ids.insert(dialog.id.clone(), file.clone());
+                registry.insert(dialog, &file).map_err(io::Error::other)?;
+            }
+        }
+        reports.push(FileDiagnostics { file, diagnostics });
+    }
+    Ok((registry, reports))
+}

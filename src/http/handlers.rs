@@ -1,0 +1,106 @@
+//! Request handlers, one small function per route.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::engine::TurnRequest;
+
+use super::AppState;
+use super::dto::{WebhookRequest, WebhookResponse, validate};
+use super::error::ApiError;
+use super::extract::ApiJson;
+
+type Shared = State<Arc<AppState>>;
+
+/// `POST /v1/webhook`: one user message in, the bot's replies out.
+pub async fn webhook(
+    State(state): Shared,
+    ApiJson(request): ApiJson<WebhookRequest>,
+) -> Result<Json<WebhookResponse>, ApiError> {
+    let config = &state.app.config.server;
+    validate(&request, config.max_text_chars).map_err(ApiError::InvalidRequest)?;
+    let engine = state.app.engine.clone();
+    let turn = TurnRequest {
+        session_id: request.session_id,
+        text: request.text,
+        dialog: request.dialog,
+    };
+    // The turn runs in its own task: a client that gives up (or a timeout) cannot cancel a
+    // turn halfway, after its email went out but before its session was saved.
+    let task = tokio::spawn(async move { engine.turn(turn).await });
+    match tokio::time::timeout(config.request_timeout, task).await {
+        Ok(Ok(Ok(reply))) => Ok(Json(reply.into())),
+        Ok(Ok(Err(error))) => Err(error.into()),
+        Ok(Err(join_error)) => {
+            tracing::error!(%join_error, "a turn panicked");
+            Err(ApiError::Internal)
+        }
+        Err(_) => Err(ApiError::Timeout),
+    }
+}
+
+/// `GET /v1/dialogs`: loaded dialogs and their versions.
+pub async fn dialogs(State(state): Shared) -> Json<serde_json::Value> {
+    let dialogs = state.app.engine.dialogs();
+    Json(json!({ "dialogs": dialogs.summaries() }))
+}
+
+/// `GET /healthz`: 200 when the engine can serve turns, 503 otherwise.
+pub async fn health(State(state): Shared) -> Response {
+    let engine = &state.app.engine;
+    let store = engine.store();
+    match (store.ping().await, store.count().await) {
+        (Ok(()), Ok(sessions)) => {
+            Json(json!({ "status": "ok", "store": "ok", "sessions": sessions, "dialogs": engine.dialogs().len() })).into_response()
+        }
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::warn!(%error, "health check: store unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "store": "unavailable" }))).into_response()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxQuery {
+    to: Option<String>,
+}
+
+/// `GET /v1/dev/outbox[?to=address]`: what the dev sender "sent", oldest first.
+pub async fn outbox(
+    State(state): Shared,
+    query: Result<Query<OutboxQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) =
+        query.map_err(|rejection| ApiError::InvalidRequest(rejection.body_text()))?;
+    let outbox = state.app.outbox.as_ref().ok_or(ApiError::NotFound)?;
+    Ok(Json(json!({ "emails": outbox.list(query.to.as_deref()) })).into_response())
+}
+
+/// `DELETE /v1/dev/outbox`: empties the dev outbox.
+pub async fn clear_outbox(State(state): Shared) -> Result<StatusCode, ApiError> {
+    let outbox = state.app.outbox.as_ref().ok_or(ApiError::NotFound)?;
+    outbox.clear();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+#[allow(clippy::needless_pass_by_value)] // the signature CatchPanicLayer wants
+pub fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::Internal.into_response()
+}

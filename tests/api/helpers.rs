@@ -1,0 +1,168 @@
+//! Spawns the real application on 127.0.0.1:0 with a manual clock and the dev outbox, and
+//! talks to it over HTTP like a chat widget would.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use colloquy::app::{self, App};
+use colloquy::clock::ManualClock;
+use colloquy::config::{Config, Secret};
+use colloquy::email::OutboxSender;
+use colloquy::engine::registry::load_paths;
+use colloquy::http::dto::WebhookResponse;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub fn dialogs_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dialogs")
+}
+
+/// The configuration tests run with: project defaults, a fixed OTP key, the outbox sender.
+pub fn test_config() -> Config {
+    let mut config = Config::default();
+    config.dialogs.dir = dialogs_dir();
+    config.otp.secret = Some(Secret::new("test-secret-0123456789"));
+    config.email.outbox.fail_for = vec!["*@bounce.test".to_owned()];
+    config
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub outbox: Arc<OutboxSender>,
+    pub app: App,
+    message_ids: AtomicU64,
+    _shutdown: oneshot::Sender<()>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(test_config()).await
+}
+
+pub async fn spawn_app_with(config: Config) -> TestApp {
+    let (registry, reports) =
+        load_paths(std::slice::from_ref(&config.dialogs.dir)).expect("dialogs load");
+    assert!(
+        reports.iter().all(|r| !r.has_errors()),
+        "dialogs have errors: {reports:?}"
+    );
+    let clock = Arc::new(ManualClock::at_epoch());
+    let app = app::build(config, registry, clock.clone()).expect("app builds");
+    let outbox = app.outbox.clone().expect("tests use the outbox sender");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let addr = listener.local_addr().expect("local addr");
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let router = colloquy::http::router(app.clone());
+    tokio::spawn(async move {
+        let _ = colloquy::http::serve(listener, router, async {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    TestApp {
+        addr,
+        client,
+        clock,
+        outbox,
+        app,
+        message_ids: AtomicU64::new(0),
+        _shutdown: shutdown,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Posts a user message; panics unless the answer is 200.
+    pub async fn say(&self, session: &str, text: &str) -> WebhookResponse {
+        let id = self.message_ids.fetch_add(1, Ordering::Relaxed);
+        let (status, body) = self
+            .post_json(
+                &json!({ "session_id": session, "message_id": format!("m{id}"), "text": text }),
+            )
+            .await;
+        assert_eq!(status, 200, "unexpected answer to {text:?}: {body}");
+        serde_json::from_value(body).expect("a webhook response")
+    }
+
+    pub async fn post_json(&self, body: &Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url("/v1/webhook"))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Posts raw bytes with the given content type.
+    #[allow(dead_code)] // not every test module sends raw bodies
+    pub async fn post_raw(
+        &self,
+        body: impl Into<reqwest::Body>,
+        content_type: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = self.client.post(self.url("/v1/webhook")).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The code in the newest email to `to`, read from the dev outbox over HTTP.
+    pub async fn last_code(&self, to: &str) -> String {
+        let outbox: Value = self
+            .client
+            .get(self.url(&format!("/v1/dev/outbox?to={to}")))
+            .send()
+            .await
+            .expect("outbox request")
+            .json()
+            .await
+            .expect("outbox json");
+        let text = outbox["emails"]
+            .as_array()
+            .and_then(|e| e.last())
+            .and_then(|e| e["text"].as_str())
+            .expect("an email to that address");
+        text.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 4)
+            .expect("a 4-digit code in the email")
+            .to_owned()
+    }
+
+    pub fn emails_to(&self, to: &str) -> usize {
+        self.outbox.list(Some(to)).len()
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+}
+
+/// The bot's replies joined, for `contains` assertions.
+pub fn said(reply: &WebhookResponse) -> String {
+    reply
+        .replies
+        .iter()
+        .map(|r| r.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}

@@ -1,0 +1,7 @@
+//! The one integration-test binary: the real application over real HTTP on port 0.
+
+// Test code may panic on a broken expectation; that is how it fails.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod helpers;
+mod otp_dialog;

@@ -1,0 +1,343 @@
+//! The flagship dialog over HTTP: the happy path and every unhappy one. Time moves only
+//! through the manual clock: nothing here sleeps.
+
+use std::time::Duration;
+
+use crate::helpers::{said, spawn_app};
+
+const ALICE: &str = "alice@example.com";
+
+/// Starts a session and gives the address; returns with the code sent.
+async fn up_to_code(app: &crate::helpers::TestApp, session: &str, address: &str) {
+    let greeting = app.say(session, "hi").await;
+    assert_eq!(greeting.node, "ask_email");
+    let sent = app.say(session, address).await;
+    assert_eq!(sent.node, "ask_code", "{}", said(&sent));
+}
+
+#[tokio::test]
+async fn happy_path_authenticates_with_the_emailed_code() {
+    let app = spawn_app().await;
+    let first = app.say("s", "hello").await;
+    assert_eq!(
+        said(&first),
+        "Hi! I'll verify your email address with a one-time code. | What's your email address?"
+    );
+    assert_eq!(first.expecting.as_deref(), Some("email"));
+    let asked = app.say("s", "  Alice@Example.COM ").await;
+    assert!(
+        said(&asked).contains("emailed a 4-digit code to Alice@example.com"),
+        "{}",
+        said(&asked)
+    );
+    assert!(said(&asked).contains("expires in 5 minutes"));
+    assert_eq!(asked.expecting.as_deref(), Some("otp_code"));
+    let code = app.last_code(ALICE).await;
+    let done = app.say("s", &code).await;
+    assert_eq!(done.status, "ended");
+    assert!(done.ended);
+    assert_eq!(done.result.as_deref(), Some("authenticated"));
+    assert_eq!(said(&done), "Thanks, Alice@example.com is verified.");
+}
+
+#[tokio::test]
+async fn codes_are_accepted_with_spaces_or_dashes() {
+    let app = spawn_app().await;
+    up_to_code(&app, "s", ALICE).await;
+    let code = app.last_code(ALICE).await;
+    let done = app
+        .say("s", &format!("{}-{}", &code[..2], &code[2..]))
+        .await;
+    assert_eq!(done.result.as_deref(), Some("authenticated"));
+}
+
+#[tokio::test]
+async fn invalid_addresses_get_ordered_prompts_then_exhaust() {
+    let app = spawn_app().await;
+    app.say("s", "hi").await;
+    let first = app.say("s", "not an email").await;
+    assert!(
+        said(&first).starts_with("That doesn't look like an email address"),
+        "{}",
+        said(&first)
+    );
+    let second = app.say("s", "alice at example dot com").await;
+    assert_eq!(said(&second), "Please type it like name@example.com.");
+    let third = app
+        .say("s", "alice@example.com\r\nBcc: eve@evil.test")
+        .await;
+    assert!(
+        said(&third).starts_with("Still not an address"),
+        "header injection is refused: {}",
+        said(&third)
+    );
+    assert_eq!(third.node, "ask_email");
+    let gave_up = app.say("s", "nope").await;
+    assert_eq!(gave_up.result.as_deref(), Some("no_email"));
+    assert_eq!(app.outbox.list(None).len(), 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn an_invalid_address_then_a_valid_one_continues() {
+    let app = spawn_app().await;
+    app.say("s", "hi").await;
+    app.say("s", "bob@").await;
+    let sent = app.say("s", "bob@example.org").await;
+    assert_eq!(sent.node, "ask_code");
+    assert_eq!(app.emails_to("bob@example.org"), 1);
+}
+
+#[tokio::test]
+async fn a_wrong_code_tells_how_many_attempts_are_left_then_the_right_one_works() {
+    let app = spawn_app().await;
+    up_to_code(&app, "s", ALICE).await;
+    let code = app.last_code(ALICE).await;
+    let wrong = if code == "0000" { "1111" } else { "0000" };
+    let answer = app.say("s", wrong).await;
+    assert_eq!(answer.node, "wrong_code");
+    assert!(
+        said(&answer).contains("You have 2 attempt(s) left"),
+        "{}",
+        said(&answer)
+    );
+    let done = app.say("s", &code).await;
+    assert_eq!(done.result.as_deref(), Some("authenticated"));
+}
+
+#[tokio::test]
+async fn three_wrong_codes_lock_the_verification() {
+    let app = spawn_app().await;
+    up_to_code(&app, "s", ALICE).await;
+    let code = app.last_code(ALICE).await;
+    let wrong = if code == "0000" { "1111" } else { "0000" };
+    assert!(said(&app.say("s", wrong).await).contains("2 attempt(s) left"));
+    assert!(said(&app.say("s", wrong).await).contains("1 attempt(s) left"));
+    let locked = app.say("s", wrong).await;
+    assert_eq!(locked.result.as_deref(), Some("locked"));
+    assert!(
+        said(&locked).contains("too many wrong codes"),
+        "{}",
+        said(&locked)
+    );
+    // The conversation starts over; the old code is gone with it.
+    let again = app.say("s", &code).await;
+    assert_eq!(again.node, "ask_email");
+}
+
+#[tokio::test]
+async fn a_code_expires_after_five_minutes_and_a_new_one_can_be_sent() {
+    let app = spawn_app().await;
+    up_to_code(&app, "s", ALICE).await;
+    let old = app.last_code(ALICE).await;
+    app.advance(Duration::from_secs(5 * 60));
+    let expired = app.say("s", &old).await;
+    assert_eq!(expired.node, "code_expired");
+    assert!(
+        said(&expired).contains("That code has expired"),
+        "{}",
+        said(&expired)
+    );
+    let resent = app.say("s", "yes").await;
+    assert_eq!(resent.node, "ask_code");
+    assert_eq!(app.emails_to(ALICE), 2);
+    let new = app.last_code(ALICE).await;
+    let done = app.say("s", &new).await;
+    assert_eq!(done.result.as_deref(), Some("authenticated"));
+}
+
+#[tokio::test]
+async fn a_code_still_works_a_second_before_it_expires() {
+    let app = spawn_app().await;
+    up_to_code(&app, "s", ALICE).await;
+    let code = app.last_code(ALICE).await;
+    app.advance(Duration::from_secs(5 * 60 - 1));
+    assert_eq!(
+        app.say("s", &code).await.result.as_deref(),
+        Some("authenticated")
+    );
+}
+
+#[tokio::test]
+async fn declining_a_new_code_after_expiry_cancels() {
+    let app = spawn_app().await;
+    up_to_code(&app, "s", ALICE).await;
+    app.advance(Duration::from_secs(301));
+    app.say("s", "1234").await;
+    assert_eq!(
+        app.say("s", "no").await.result.as_deref(),
+        Some("cancelled")
+    );
+}
+
+#[tokio::test]
+async fn resend_replaces_the_code_and_the_old_one_stops_working() {
+    let app = spawn_app().await;
+    up_to_code(&app, "s", ALICE).await;
+    let old = app.last_code(ALICE).await;
+    app.advance(Duration::from_secs(31));
+    let resent = app.say("s", "resend").await;
+    assert_eq!(resent.node, "ask_code");
+    assert_eq!(app.emails_to(ALICE), 2);
+    let new = app.last_code(ALICE).await;
+    if old != new {
+        let rejected = app.say("s", &old).await;
+        assert_eq!(rejected.node, "wrong_code", "the old code no longer works");
+    }
+    assert_eq!(
+        app.say("s", &new).await.result.as_deref(),
+        Some("authenticated")
+    );
+}
+
+#[tokio::test]
+async fn resend_within_the_cooldown_asks_to_wait() {
+    let app = spawn_app().await;
+    up_to_code(&app, "s", ALICE).await;
+    app.advance(Duration::from_secs(10));
+    let wait = app.say("s", "resend").await;
+    assert_eq!(wait.node, "wait_to_resend");
+    assert!(said(&wait).contains("wait 20 seconds"), "{}", said(&wait));
+    assert_eq!(
+        app.emails_to(ALICE),
+        1,
+        "no second email inside the cooldown"
+    );
+    // The first code still works.
+    let code = app.last_code(ALICE).await;
+    assert_eq!(
+        app.say("s", &code).await.result.as_deref(),
+        Some("authenticated")
+    );
+}
+
+#[tokio::test]
+async fn cancel_and_restart_work_at_any_question() {
+    let app = spawn_app().await;
+    app.say("a", "hi").await;
+    assert_eq!(
+        app.say("a", "Cancel").await.result.as_deref(),
+        Some("cancelled")
+    );
+    up_to_code(&app, "b", ALICE).await;
+    assert_eq!(
+        app.say("b", "stop").await.result.as_deref(),
+        Some("cancelled")
+    );
+    up_to_code(&app, "c", "carol@example.com").await;
+    let restarted = app.say("c", "restart").await;
+    assert_eq!(restarted.node, "ask_email");
+    assert!(said(&restarted).starts_with("Hi!"));
+    // Restart forgot the address and the code.
+    let code = app.last_code("carol@example.com").await;
+    assert_eq!(
+        app.say("c", &code).await.node,
+        "ask_email",
+        "a code is not an email address"
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_failure_offers_retry_or_another_address() {
+    let app = spawn_app().await;
+    app.say("s", "hi").await;
+    let failed = app.say("s", "dan@bounce.test").await;
+    assert_eq!(failed.node, "send_failed");
+    assert!(
+        said(&failed).contains("couldn't send the email to dan@bounce.test"),
+        "{}",
+        said(&failed)
+    );
+    assert_eq!(
+        app.say("s", "retry").await.node,
+        "send_failed",
+        "retrying still fails"
+    );
+    let other = app.say("s", "dan@example.com").await;
+    assert_eq!(other.node, "ask_code");
+    let code = app.last_code("dan@example.com").await;
+    assert_eq!(
+        app.say("s", &code).await.result.as_deref(),
+        Some("authenticated")
+    );
+}
+
+#[tokio::test]
+async fn at_most_five_codes_per_address_per_ten_minutes_across_sessions() {
+    let app = spawn_app().await;
+    for i in 0..5 {
+        up_to_code(&app, &format!("s{i}"), ALICE).await;
+    }
+    app.say("s5", "hi").await;
+    let limited = app.say("s5", ALICE).await;
+    assert_eq!(limited.result.as_deref(), Some("send_limited"));
+    assert!(
+        said(&limited).contains("try again in"),
+        "{}",
+        said(&limited)
+    );
+    assert_eq!(app.emails_to(ALICE), 5);
+    // Another address is not affected, and the window slides.
+    up_to_code(&app, "other", "bob@example.com").await;
+    app.advance(Duration::from_secs(10 * 60));
+    up_to_code(&app, "later", ALICE).await;
+}
+
+#[tokio::test]
+async fn failed_verifications_are_capped_per_address_across_sessions() {
+    let app = spawn_app().await;
+    // 10 wrong guesses spread over sessions (3 per code) spend the address's daily budget.
+    let mut guesses = 0;
+    let mut session = 0;
+    while guesses < 10 {
+        session += 1;
+        app.advance(Duration::from_secs(31));
+        up_to_code(&app, &format!("g{session}"), ALICE).await;
+        let code = app.last_code(ALICE).await;
+        let wrong = if code == "0000" { "1111" } else { "0000" };
+        for _ in 0..3 {
+            if guesses == 10 {
+                break;
+            }
+            app.say(&format!("g{session}"), wrong).await;
+            guesses += 1;
+        }
+        app.advance(Duration::from_secs(10 * 60));
+    }
+    // A fresh, correct code is refused without being compared.
+    up_to_code(&app, "final", ALICE).await;
+    let code = app.last_code(ALICE).await;
+    assert_eq!(
+        app.say("final", &code).await.result.as_deref(),
+        Some("locked")
+    );
+    // A day later the budget is back.
+    app.advance(Duration::from_secs(24 * 3600));
+    up_to_code(&app, "tomorrow", ALICE).await;
+    let code = app.last_code(ALICE).await;
+    assert_eq!(
+        app.say("tomorrow", &code).await.result.as_deref(),
+        Some("authenticated")
+    );
+}
+
+#[tokio::test]
+async fn an_ended_conversation_starts_over_on_the_next_message() {
+    let app = spawn_app().await;
+    app.say("s", "hi").await;
+    app.say("s", "cancel").await;
+    let again = app.say("s", "hello").await;
+    assert_eq!(again.node, "ask_email");
+    assert!(!again.ended);
+}
+
+#[tokio::test]
+async fn idle_sessions_expire_and_are_swept() {
+    let app = spawn_app().await;
+    up_to_code(&app, "s", ALICE).await;
+    assert_eq!(app.app.engine.store().count().await.unwrap(), 1);
+    app.advance(Duration::from_secs(30 * 60));
+    assert_eq!(app.app.engine.sweep().await.unwrap(), 1);
+    assert_eq!(app.app.engine.store().count().await.unwrap(), 0);
+    let fresh = app.say("s", "1234").await;
+    assert_eq!(fresh.node, "ask_email", "an expired session starts over");
+}
