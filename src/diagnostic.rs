@@ -96,10 +96,22 @@ pub fn did_you_mean<'a>(
 ) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|candidate| (strsim::jaro_winkler(wrong, candidate), candidate))
+        .map(|candidate| (similarity(wrong, candidate), candidate))
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, candidate)| candidate)
+}
+
+/// Jaro-Winkler similarity, raised to the threshold for a single swapped, missing, extra or
+/// changed letter: short names have too few letters for Jaro-Winkler alone to see `sya` as
+/// `say` or `bey` as `bye`. Below three letters one edit is too much of the name to guess.
+fn similarity(wrong: &str, candidate: &str) -> f64 {
+    let score = strsim::jaro_winkler(wrong, candidate);
+    if wrong.chars().count() >= 3 && strsim::osa_distance(wrong, candidate) <= 1 {
+        score.max(0.8)
+    } else {
+        score
+    }
 }
 
 /// All problems of one file.
@@ -135,6 +147,9 @@ mod tests {
             Some("ask_email")
         );
         assert_eq!(did_you_mean("zzz", ["ask_email", "greet"]), None);
+        assert_eq!(did_you_mean("sya", ["say", "next"]), Some("say"));
+        assert_eq!(did_you_mean("bey", ["bye", "greet"]), Some("bye"));
+        assert_eq!(did_you_mean("lr", ["lt"]), None);
     }
 
     #[test]

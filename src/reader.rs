@@ -46,10 +46,19 @@ impl Diagnostics {
         if let Some(s) = node.scalar_text() {
             return Some(s);
         }
-        self.error(
+        let diagnostic = Diagnostic::error(
             node.pos,
             format!("{what} must be text, found {}", node.value.kind()),
         );
+        // Unquoted, `{{ name }}` is YAML for a mapping inside a mapping.
+        let unquoted_template = node
+            .as_map()
+            .is_some_and(|entries| entries.iter().any(|(key, _)| key.as_map().is_some()));
+        self.push(if unquoted_template {
+            diagnostic.with_hint("put text that starts with `{{` in quotes: \"{{ name }}\"")
+        } else {
+            diagnostic
+        });
         None
     }
 
@@ -159,6 +168,20 @@ impl<'n> MapReader<'n> {
     /// Whether the key is present (without taking it).
     pub fn has(&self, key: &str) -> bool {
         self.entries.iter().any(|(k, _)| k.as_str() == Some(key))
+    }
+
+    /// Whether the key is absent and no key nobody took looks like a typo of it. A
+    /// "missing `next`" report would only repeat what [`finish`] says about `nxt` ("did you
+    /// mean `next`?"), so callers report a missing key only when this holds.
+    ///
+    /// [`finish`]: MapReader::finish
+    pub fn lacks(&self, key: &str) -> bool {
+        !self.has(key)
+            && !self.entries.iter().zip(&self.taken).any(|((k, _), taken)| {
+                !taken
+                    && k.as_str()
+                        .is_some_and(|name| crate::diagnostic::did_you_mean(name, [key]).is_some())
+            })
     }
 
     /// Takes a key's value (the first occurrence; a repeated key is reported by [`finish`]).

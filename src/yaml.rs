@@ -130,23 +130,25 @@ pub fn parse(source: &str) -> Result<Node, SyntaxError> {
 }
 
 fn syntax_error(error: &serde_saphyr::Error) -> SyntaxError {
-    let pos = error
-        .location()
+    let location = error.location();
+    let pos = location
         .map(|loc| Pos::new(clamp(loc.line()), clamp(loc.column())))
         .unwrap_or_default();
     let text = error.to_string();
-    // The library prefixes "error: line L column C: "; we print our own position.
-    let message = text
-        .lines()
-        .next()
-        .unwrap_or("invalid YAML")
+    // The library prefixes "error: line L column C: " or appends " at line L, column C";
+    // we print our own position, so either would say it twice.
+    let first = text.lines().next().unwrap_or("invalid YAML");
+    let message = first
         .trim_start_matches("error: ")
         .split_once(": ")
         .filter(|(prefix, _)| prefix.starts_with("line "))
-        .map_or_else(
-            || text.lines().next().unwrap_or("invalid YAML").to_owned(),
-            |(_, rest)| rest.to_owned(),
-        );
+        .map_or(first, |(_, rest)| rest);
+    let message = location
+        .and_then(|loc| {
+            message.strip_suffix(&format!(" at line {}, column {}", loc.line(), loc.column()))
+        })
+        .unwrap_or(message)
+        .to_owned();
     SyntaxError { pos, message }
 }
 
@@ -257,6 +259,7 @@ mod tests {
         let err = parse("a: [1, 2\nb: c\n").unwrap_err();
         assert_eq!(err.pos.line, 2);
         assert!(!err.message.starts_with("error"), "{}", err.message);
+        assert!(!err.message.contains(" at line "), "{}", err.message);
     }
 
     #[test]

@@ -116,12 +116,13 @@ pub fn read(
             tests.push((op, operand));
         }
     }
+    // A misspelt `var` or operator is reported as an unknown key; saying it is missing too
+    // would report one typo twice.
+    let lacks_var = map.lacks("var") && map.lacks("all") && map.lacks("any");
+    let misspelt_operator = tests.is_empty() && OPERATORS.iter().any(|op| !map.lacks(op));
     map.finish(d, "a condition");
     let Some(var) = var else {
-        if !node
-            .as_map()
-            .is_some_and(|m| m.iter().any(|(k, _)| k.as_str() == Some("var")))
-        {
+        if lacks_var {
             d.push(
                 Diagnostic::error(
                     node.pos,
@@ -134,6 +135,7 @@ pub fn read(
     };
     let (op, operand) = match tests.as_slice() {
         [one] => *one,
+        [] if misspelt_operator => return None,
         [] => {
             d.push(
                 Diagnostic::error(

@@ -90,21 +90,18 @@ fn loops_without_input(dialog: &Dialog, d: &mut Diagnostics) {
         let mut members = component.clone();
         members.sort_by_key(|&idx| dialog.node(idx).pos);
         let first = members[0];
-        let names: Vec<&str> = members
+        let names: Vec<String> = members
             .iter()
-            .map(|&idx| dialog.node(idx).id.as_str())
+            .map(|&idx| format!("`{}`", dialog.node(idx).id))
             .collect();
+        let subject = match names.as_slice() {
+            [one] => format!("node {one} forms"),
+            several => format!("nodes {} form", several.join(", ")),
+        };
         d.push(
             Diagnostic::error(
                 dialog.node(first).pos,
-                format!(
-                    "nodes {} form a loop that never waits for input",
-                    names
-                        .iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                format!("{subject} a loop that never waits for input"),
             )
             .with_hint("put an `ask` node in the loop, or route one of its edges out of it"),
         );

@@ -109,10 +109,12 @@ fn read_raw(tree: &YamlNode, d: &mut Diagnostics) -> Option<RawDialog> {
             .integer(node, "`version`", 1, i64::from(u32::MAX))
             .and_then(|v| u32::try_from(v).ok()),
         None => {
-            d.push(
-                Diagnostic::error(top.pos, "missing `version`")
-                    .with_hint("add `version: 1`; raise it when you change the dialog"),
-            );
+            if top.lacks("version") {
+                d.push(
+                    Diagnostic::error(top.pos, "missing `version`")
+                        .with_hint("add `version: 1`; raise it when you change the dialog"),
+                );
+            }
             None
         }
     };
@@ -120,7 +122,7 @@ fn read_raw(tree: &YamlNode, d: &mut Diagnostics) -> Option<RawDialog> {
     let start = top
         .take("start")
         .and_then(|n| d.string(n, "`start`").map(|name| Ref { name, pos: n.pos }));
-    if start.is_none() && !top.has("start") {
+    if start.is_none() && top.lacks("start") {
         d.push(
             Diagnostic::error(top.pos, "missing `start`")
                 .with_hint("add `start: <node id>` naming the first node"),
@@ -144,10 +146,12 @@ fn read_raw(tree: &YamlNode, d: &mut Diagnostics) -> Option<RawDialog> {
     let nodes = match top.take("nodes") {
         Some(n) => read_nodes(n, d),
         None => {
-            d.push(
-                Diagnostic::error(top.pos, "missing `nodes`")
-                    .with_hint("add `nodes:` with at least one node"),
-            );
+            if top.lacks("nodes") {
+                d.push(
+                    Diagnostic::error(top.pos, "missing `nodes`")
+                        .with_hint("add `nodes:` with at least one node"),
+                );
+            }
             Vec::new()
         }
     };
@@ -176,7 +180,9 @@ fn resolve(raw: RawDialog, source: &str, d: &mut Diagnostics) -> Option<Dialog> 
     let sensitive_vars: BTreeSet<String> = raw
         .nodes
         .iter()
-        .filter_map(RawNode::sensitive_variable)
+        .flat_map(|node| &node.sets)
+        .filter(|var| var.sensitive)
+        .map(|var| var.name.clone())
         .collect();
     let template_names: Vec<String> = raw.templates.keys().cloned().collect();
     let mut resolver = Resolver {
@@ -197,7 +203,8 @@ fn resolve(raw: RawDialog, source: &str, d: &mut Diagnostics) -> Option<Dialog> 
         .nodes
         .into_iter()
         .map(|node| {
-            let kind = node.kind.resolve(&mut resolver, &node.id)?;
+            // A node with errors resolves to nothing; the dialog is not built then.
+            let kind = node.kind?.resolve(&mut resolver, &node.id)?;
             Some(Node {
                 id: node.id,
                 pos: node.pos,
@@ -226,10 +233,12 @@ fn resolve(raw: RawDialog, source: &str, d: &mut Diagnostics) -> Option<Dialog> 
 
 fn read_id(top: &mut MapReader<'_>, d: &mut Diagnostics) -> Option<String> {
     let Some(node) = top.take("id") else {
-        d.push(
-            Diagnostic::error(top.pos, "missing `id`")
-                .with_hint("add `id: my_dialog` (letters, digits, `_` and `-`)"),
-        );
+        if top.lacks("id") {
+            d.push(
+                Diagnostic::error(top.pos, "missing `id`")
+                    .with_hint("add `id: my_dialog` (letters, digits, `_` and `-`)"),
+            );
+        }
         return None;
     };
     let id = d.string(node, "`id`")?;
@@ -438,13 +447,14 @@ fn read_nodes(node: &YamlNode, d: &mut Diagnostics) -> Vec<RawNode> {
             continue;
         }
         seen.insert(id.clone(), key.pos);
-        if let Some(kind) = nodes::read(value, &id, d) {
-            raw_nodes.push(RawNode {
-                id,
-                pos: key.pos,
-                kind,
-            });
-        }
+        let mut sets = Vec::new();
+        let kind = nodes::read(value, &id, key.pos, d, &mut sets);
+        raw_nodes.push(RawNode {
+            id,
+            pos: key.pos,
+            kind,
+            sets,
+        });
     }
     raw_nodes
 }
@@ -505,12 +515,15 @@ pub fn read_keywords(node: &YamlNode, d: &mut Diagnostics, what: &str) -> Vec<Ra
                 .take("reset")
                 .and_then(|n| d.boolean(n, "`reset`"))
                 .unwrap_or(false);
+            let lacks_goto = map.lacks("goto");
             map.finish(d, &format!("keyword `{word}`"));
             let Some(target) = target else {
-                d.push(
-                    Diagnostic::error(value.pos, format!("keyword `{word}` has no `goto`"))
-                        .with_hint("add `goto: <node id>`"),
-                );
+                if lacks_goto {
+                    d.push(
+                        Diagnostic::error(value.pos, format!("keyword `{word}` has no `goto`"))
+                            .with_hint("add `goto: <node id>`"),
+                    );
+                }
                 continue;
             };
             RawKeyword {
@@ -526,11 +539,12 @@ pub fn read_keywords(node: &YamlNode, d: &mut Diagnostics, what: &str) -> Vec<Ra
 
 fn known_variables(nodes: &[RawNode], defaults: &[(String, Value)]) -> BTreeSet<String> {
     let mut vars: BTreeSet<String> = defaults.iter().map(|(name, _)| name.clone()).collect();
-    for node in nodes {
-        node.kind.declare_variables(&mut |name| {
-            vars.insert(name.to_owned());
-        });
-    }
+    vars.extend(
+        nodes
+            .iter()
+            .flat_map(|node| &node.sets)
+            .map(|var| var.name.clone()),
+    );
     vars
 }
 
@@ -555,6 +569,11 @@ impl Resolver<'_> {
     pub fn node(&mut self, r: &Ref, what: &str) -> Option<NodeIdx> {
         if let Some(idx) = self.index.get(&r.name) {
             return Some(*idx);
+        }
+        // With no nodes at all (reported where `nodes` is, or is missing), every name would
+        // be reported as unknown.
+        if self.index.is_empty() {
+            return None;
         }
         let diagnostic =
             Diagnostic::error(r.pos, format!("{what} points to unknown node `{}`", r.name));
@@ -656,6 +675,11 @@ impl Resolver<'_> {
             )),
         };
         self.d.push(diagnostic);
+    }
+
+    /// Whether a node sets the variable or `context:` gives it a default.
+    pub fn is_set(&self, var: &str) -> bool {
+        self.known_vars.contains(var)
     }
 
     /// Checks that a condition's variable is set somewhere in the dialog.

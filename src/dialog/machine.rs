@@ -198,10 +198,12 @@ impl Run<'_> {
         loop {
             flow = match flow {
                 Flow::Goto(idx) => {
-                    transitions += 1;
-                    if transitions_used.saturating_add(transitions) > self.dialog.max_transitions {
+                    // The entry that would pass the cap is not made, so it is not counted:
+                    // `Step::transitions` never exceeds the cap, even for a runaway turn.
+                    if transitions_used.saturating_add(transitions) >= self.dialog.max_transitions {
                         return self.abort(transitions);
                     }
+                    transitions += 1;
                     let node = self.dialog.node(idx);
                     node.id.clone_into(&mut self.session.node);
                     self.session.state = State::New;

@@ -3,5 +3,9 @@
 // Test code may panic on a broken expectation; that is how it fails.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod check;
 mod helpers;
+mod logs;
 mod otp_dialog;
+mod properties;
+mod robustness;

@@ -66,7 +66,7 @@ impl ActionKind {
     ) -> Option<RawParams> {
         match self {
             ActionKind::OtpSend => otp_send::read(with, d, pos).map(RawParams::OtpSend),
-            ActionKind::OtpVerify => otp_verify::read(with, d).map(RawParams::OtpVerify),
+            ActionKind::OtpVerify => otp_verify::read(with, d, pos).map(RawParams::OtpVerify),
         }
     }
 }

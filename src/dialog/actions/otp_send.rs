@@ -87,7 +87,7 @@ pub fn read(with: Option<MapReader<'_>>, d: &mut Diagnostics, node_pos: Pos) -> 
     let to = with
         .take("to")
         .and_then(|n| d.text(n, "`to`").map(|text| TextSrc { text, pos: n.pos }));
-    if to.is_none() && !with.has("to") {
+    if to.is_none() && with.lacks("to") {
         d.push(
             Diagnostic::error(with.pos, "`otp.send` needs `to`")
                 .with_hint("the address to send the code to, such as \"{{ email }}\""),

@@ -7,6 +7,7 @@
 //!   on: { valid: success, invalid: wrong_code, expired: expired, locked: locked_out }
 //! ```
 
+use crate::diagnostic::Diagnostic;
 use crate::dialog::load::{Resolver, TextSrc};
 use crate::dialog::machine::Run;
 use crate::dialog::template::Template;
@@ -21,11 +22,16 @@ pub const OUTCOMES: [&str; 4] = ["valid", "invalid", "expired", "locked"];
 
 pub const PROVIDES: [&str; 1] = ["otp.attempts_left"];
 
+/// The variable the code is read from unless `with: { code: … }` says otherwise.
+const DEFAULT_VARIABLE: &str = "otp_code";
 const DEFAULT_CODE: &str = "{{ otp_code }}";
 
 #[derive(Debug)]
 pub struct RawParams {
-    code: TextSrc,
+    /// `None` for the default, [`DEFAULT_CODE`].
+    code: Option<TextSrc>,
+    /// Where the node is: the default is written nowhere, so its problems are reported here.
+    node_pos: Pos,
 }
 
 #[derive(Debug)]
@@ -45,30 +51,40 @@ impl std::fmt::Debug for Call {
     }
 }
 
-pub fn read(with: Option<MapReader<'_>>, d: &mut Diagnostics) -> Option<RawParams> {
+pub fn read(with: Option<MapReader<'_>>, d: &mut Diagnostics, node_pos: Pos) -> Option<RawParams> {
     let Some(mut with) = with else {
         return Some(RawParams {
-            code: TextSrc {
-                text: DEFAULT_CODE.to_owned(),
-                pos: Pos::default(),
-            },
+            code: None,
+            node_pos,
         });
     };
     let code = with
         .take("code")
         .and_then(|n| d.text(n, "`code`").map(|text| TextSrc { text, pos: n.pos }));
-    let code = code.unwrap_or(TextSrc {
-        text: DEFAULT_CODE.to_owned(),
-        pos: with.pos,
-    });
     with.finish(d, "`with` of otp.verify");
-    Some(RawParams { code })
+    Some(RawParams { code, node_pos })
 }
 
 impl RawParams {
     pub fn resolve(self, r: &mut Resolver<'_>) -> Option<Params> {
+        let code = self.code.unwrap_or_else(|| TextSrc {
+            text: DEFAULT_CODE.to_owned(),
+            pos: self.node_pos,
+        });
+        if code.text == DEFAULT_CODE && !r.is_set(DEFAULT_VARIABLE) {
+            r.d.push(
+                Diagnostic::error(
+                    code.pos,
+                    format!("`{NAME}` checks the code in `{DEFAULT_VARIABLE}`, which nothing sets"),
+                )
+                .with_hint(format!(
+                    "ask for the code first with `entity: {DEFAULT_VARIABLE}`, or name the variable that holds it with `with: {{ code: \"{{{{ name }}}}\" }}`"
+                )),
+            );
+            return None;
+        }
         // The entered code is the one place a sensitive variable may be read.
-        let code = r.secret_template(&self.code)?;
+        let code = r.secret_template(&code)?;
         Some(Params { code })
     }
 }

@@ -7,12 +7,14 @@
 //! ```
 //! Every outcome of the action must have an edge, so no outcome can strand a user.
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::dialog::actions::{ActionKind, Outcome, Params, RawParams};
 use crate::dialog::load::{Ref, Resolver};
 use crate::dialog::machine::{Flow, Run};
 use crate::dialog::model::{EdgeLabel, NodeIdx};
 use crate::reader::{Diagnostics, MapReader};
+
+use super::SetVariable;
 
 #[derive(Debug)]
 pub struct RawAction {
@@ -29,11 +31,26 @@ pub struct Action {
     pub edges: Vec<(&'static str, NodeIdx)>,
 }
 
-pub fn read(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<RawAction> {
+pub fn read(
+    map: &mut MapReader<'_>,
+    d: &mut Diagnostics,
+    id: &str,
+    sets: &mut Vec<SetVariable>,
+) -> Option<RawAction> {
     let name_node = map.take("action")?;
     let name = d.string(name_node, "`action`")?;
     let with = map.take("with").and_then(|n| d.map(n, "`with`"));
     let on = map.take_entry("on");
+    // The variables of the action its author most likely meant (`otp.send` for `otp.sned`),
+    // so the templates that use them are not reported too.
+    let meant = ActionKind::from_name(&name)
+        .or_else(|| did_you_mean(&name, ActionKind::names()).and_then(ActionKind::from_name));
+    sets.extend(meant.iter().flat_map(|kind| {
+        kind.provides().iter().map(|name| SetVariable {
+            name: (*name).to_owned(),
+            sensitive: false,
+        })
+    }));
     let Some(kind) = ActionKind::from_name(&name) else {
         d.push(
             Diagnostic::error(name_node.pos, format!("unknown action `{name}`"))
@@ -49,14 +66,15 @@ pub fn read(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<Ra
     };
     let params = kind.read_params(with, d, map.pos);
     let Some((on_key, on_node)) = on else {
-        d.push(
-            Diagnostic::error(map.pos, format!("action node `{id}` has no `on:` edges")).with_hint(
-                format!(
-                    "map every outcome of `{name}` to a node: {}",
-                    kind.outcomes().join(", ")
-                ),
-            ),
-        );
+        if map.lacks("on") {
+            d.push(
+                Diagnostic::error(map.pos, format!("action node `{id}` has no `on:` edges"))
+                    .with_hint(format!(
+                        "map every outcome of `{name}` to a node: {}",
+                        kind.outcomes().join(", ")
+                    )),
+            );
+        }
         return None;
     };
     let mut on_map = d.map(on_node, "`on`")?;

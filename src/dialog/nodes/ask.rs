@@ -11,7 +11,7 @@
 //!   next: send_code
 //! ```
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::dialog::entity::{CodeShape, Entity};
 use crate::dialog::load::{RawKeyword, Ref, Resolver, TextSrc, read_keywords};
 use crate::dialog::machine::{Flow, Run};
@@ -21,6 +21,8 @@ use crate::dialog::value::Slot;
 use crate::otp::Alphabet;
 use crate::reader::{Diagnostics, MapReader};
 use crate::yaml::Pos;
+
+use super::SetVariable;
 
 /// Re-prompts before `on_exhausted` when `retries` is not given.
 pub const DEFAULT_RETRIES: u8 = 3;
@@ -50,7 +52,12 @@ pub struct Ask {
     pub next: NodeIdx,
 }
 
-pub fn read(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<RawAsk> {
+pub fn read(
+    map: &mut MapReader<'_>,
+    d: &mut Diagnostics,
+    id: &str,
+    sets: &mut Vec<SetVariable>,
+) -> Option<RawAsk> {
     let prompts: Vec<TextSrc> = map
         .take("ask")
         .map(|n| d.texts(n, "`ask`"))
@@ -58,7 +65,10 @@ pub fn read(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<Ra
         .into_iter()
         .map(|(pos, text)| TextSrc { text, pos })
         .collect();
-    let entity = read_entity(map, d, id);
+    let (entity, meant) = match read_entity(map, d, id) {
+        Ok(entity) => (Some(entity), Some(entity)),
+        Err(meant) => (None, meant),
+    };
     let save_as = match map.take("save_as") {
         Some(n) => d.string(n, "`save_as`").filter(|name| {
             let ok = is_variable_name(name);
@@ -70,8 +80,14 @@ pub fn read(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<Ra
             }
             ok
         }),
-        None => entity.map(|e| e.name().to_owned()),
+        None => meant.map(|e| e.name().to_owned()),
     };
+    if let Some(name) = &save_as {
+        sets.push(SetVariable {
+            name: name.clone(),
+            sensitive: meant.is_some_and(Entity::is_sensitive),
+        });
+    }
     let invalid: Vec<TextSrc> = map
         .take("invalid")
         .map(|n| d.texts(n, "`invalid`"))
@@ -89,7 +105,7 @@ pub fn read(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<Ra
         d.string(n, "`on_exhausted`")
             .map(|name| Ref { name, pos: n.pos })
     });
-    if on_exhausted.is_none() && !map.has("on_exhausted") {
+    if on_exhausted.is_none() && map.lacks("on_exhausted") {
         d.push(
             Diagnostic::error(map.pos, format!("ask node `{id}` has no exhaustion path"))
                 .with_hint("add `on_exhausted: <node id>`: where to go when every retry was answered invalidly"),
@@ -102,7 +118,7 @@ pub fn read(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<Ra
     let next = map
         .take("next")
         .and_then(|n| d.string(n, "`next`").map(|name| Ref { name, pos: n.pos }));
-    if next.is_none() && !map.has("next") {
+    if next.is_none() && map.lacks("next") {
         super::dead_end(d, map.pos, id);
     }
     Some(RawAsk {
@@ -118,33 +134,41 @@ pub fn read(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<Ra
     })
 }
 
-fn read_entity(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<Entity> {
+/// The node's entity; on error, the entity its author most likely meant (`otp_code` for
+/// `otp_cod`), so the variable it sets is still known.
+fn read_entity(
+    map: &mut MapReader<'_>,
+    d: &mut Diagnostics,
+    id: &str,
+) -> Result<Entity, Option<Entity>> {
     let Some(node) = map.take("entity") else {
-        d.push(
-            Diagnostic::error(map.pos, format!("ask node `{id}` has no `entity`")).with_hint(
-                format!(
-                    "add `entity:` with one of: {}",
-                    Entity::names().collect::<Vec<_>>().join(", ")
-                ),
-            ),
-        );
-        return None;
-    };
-    let name = d.string(node, "`entity`")?;
-    let entity = Entity::from_name(&name);
-    if entity.is_none() {
-        d.push(
-            Diagnostic::error(node.pos, format!("unknown entity `{name}`"))
-                .suggest(&name, Entity::names())
-                .or_hint(|| {
+        if map.lacks("entity") {
+            d.push(
+                Diagnostic::error(map.pos, format!("ask node `{id}` has no `entity`")).with_hint(
                     format!(
-                        "entities: {}",
+                        "add `entity:` with one of: {}",
                         Entity::names().collect::<Vec<_>>().join(", ")
-                    )
-                }),
-        );
+                    ),
+                ),
+            );
+        }
+        return Err(None);
+    };
+    let name = d.string(node, "`entity`").ok_or(None)?;
+    if let Some(entity) = Entity::from_name(&name) {
+        return Ok(entity);
     }
-    entity
+    d.push(
+        Diagnostic::error(node.pos, format!("unknown entity `{name}`"))
+            .suggest(&name, Entity::names())
+            .or_hint(|| {
+                format!(
+                    "entities: {}",
+                    Entity::names().collect::<Vec<_>>().join(", ")
+                )
+            }),
+    );
+    Err(did_you_mean(&name, Entity::names()).and_then(Entity::from_name))
 }
 
 impl RawAsk {

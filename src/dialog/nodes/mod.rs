@@ -26,7 +26,20 @@ use super::model::NodeKind;
 pub struct RawNode {
     pub id: String,
     pub pos: Pos,
-    pub kind: RawKind,
+    /// `None` when the node has errors, which are reported. The node still counts as
+    /// defined, so `next:` naming it is not reported as an unknown node on top.
+    pub kind: Option<RawKind>,
+    /// The variables the node sets, known even when it has errors, so the templates that
+    /// use them are not reported on top.
+    pub sets: Vec<SetVariable>,
+}
+
+/// A context variable a node sets.
+#[derive(Debug)]
+pub struct SetVariable {
+    pub name: String,
+    /// Holds an entered one-time code, which may never be shown in a message.
+    pub sensitive: bool,
 }
 
 #[derive(Debug)]
@@ -41,24 +54,56 @@ pub enum RawKind {
 /// The keys that decide a node's kind.
 const KIND_KEYS: [&str; 5] = ["say", "ask", "branch", "action", "end"];
 
-/// Reads one node, deciding its kind from its keys.
-pub fn read(node: &YamlNode, id: &str, d: &mut Diagnostics) -> Option<RawKind> {
+/// Every key some kind of node reads. A node whose kind is unclear accepts them all: which
+/// ones are wrong depends on the kind its author settles on.
+const NODE_KEYS: [&str; 14] = [
+    "say",
+    "ask",
+    "branch",
+    "action",
+    "end",
+    "next",
+    "on",
+    "with",
+    "keywords",
+    "entity",
+    "save_as",
+    "invalid",
+    "retries",
+    "on_exhausted",
+];
+
+/// Reads one node, deciding its kind from its keys. Pushes the variables it sets to `sets`
+/// as soon as they are known, even if the node turns out to have errors.
+pub fn read(
+    node: &YamlNode,
+    id: &str,
+    id_pos: Pos,
+    d: &mut Diagnostics,
+    sets: &mut Vec<SetVariable>,
+) -> Option<RawKind> {
     let what = format!("node `{id}`");
     let mut map = d.map(node, &what)?;
+    // Problems of the whole node ("is a dead end") point at its id, as "unreachable" does,
+    // rather than at whichever key happens to come first in it.
+    map.pos = id_pos;
     let present: Vec<&str> = KIND_KEYS.iter().copied().filter(|k| map.has(k)).collect();
     // `say` goes with `end`: a farewell and the end of the dialog.
     let kind = match present.as_slice() {
         ["say", "end"] | ["end"] => end::read(&mut map, d, id).map(RawKind::End),
         ["say"] => say::read(&mut map, d, id).map(RawKind::Say),
-        ["ask"] => ask::read(&mut map, d, id).map(RawKind::Ask),
+        ["ask"] => ask::read(&mut map, d, id, sets).map(RawKind::Ask),
         ["branch"] => branch::read(&mut map, d, id).map(RawKind::Branch),
-        ["action"] => action::read(&mut map, d, id).map(RawKind::Action),
+        ["action"] => action::read(&mut map, d, id, sets).map(RawKind::Action),
         [] => {
-            d.push(
-                Diagnostic::error(map.pos, format!("{what} does nothing"))
-                    .with_hint("give it one of `say`, `ask`, `branch`, `action` or `end`"),
-            );
-            map.allow(&["next", "on", "with", "keywords"]);
+            // A misspelt kind (`sya: hi`) is reported as an unknown key, with the fix.
+            if KIND_KEYS.iter().all(|k| map.lacks(k)) {
+                d.push(
+                    Diagnostic::error(map.pos, format!("{what} does nothing"))
+                        .with_hint("give it one of `say`, `ask`, `branch`, `action` or `end`"),
+                );
+            }
+            map.allow(&NODE_KEYS);
             None
         }
         several => {
@@ -71,7 +116,16 @@ pub fn read(node: &YamlNode, id: &str, d: &mut Diagnostics) -> Option<RawKind> {
                     "split it into several nodes joined with `next` (only `say` may go with `end`)",
                 ),
             );
-            map.allow(&KIND_KEYS);
+            // Read it as the kinds that set variables only to learn those variables: the
+            // templates that use them are not wrong. Its other problems wait for the split.
+            let mut unreported = Diagnostics::default();
+            if several.contains(&"ask") {
+                let _ = ask::read(&mut map, &mut unreported, id, sets);
+            }
+            if several.contains(&"action") {
+                let _ = action::read(&mut map, &mut unreported, id, sets);
+            }
+            map.allow(&NODE_KEYS);
             None
         }
     };
@@ -92,25 +146,6 @@ impl RawKind {
             RawKind::Branch(raw) => raw.resolve(r).map(NodeKind::Branch),
             RawKind::Action(raw) => raw.resolve(r, id).map(NodeKind::Action),
             RawKind::End(raw) => raw.resolve(r).map(NodeKind::End),
-        }
-    }
-
-    /// Reports the context variables this node sets.
-    pub fn declare_variables(&self, f: &mut dyn FnMut(&str)) {
-        match self {
-            RawKind::Ask(ask) => f(&ask.save_as),
-            RawKind::Action(action) => action.kind.provides().iter().for_each(|v| f(v)),
-            RawKind::Say(_) | RawKind::Branch(_) | RawKind::End(_) => {}
-        }
-    }
-}
-
-impl RawNode {
-    /// The variable this node fills with a secret (an entered code), if any.
-    pub fn sensitive_variable(&self) -> Option<String> {
-        match &self.kind {
-            RawKind::Ask(ask) if ask.entity.is_sensitive() => Some(ask.save_as.clone()),
-            _ => None,
         }
     }
 }

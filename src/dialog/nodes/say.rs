@@ -32,8 +32,11 @@ pub fn read(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<Ra
     let next = map
         .take("next")
         .and_then(|n| d.string(n, "`next`").map(|name| Ref { name, pos: n.pos }));
+    // `end` is not here (that would make this an end node) but is a key a say node may
+    // have: `ned: done` is then reported as a typo of it, and not as a dead end too.
+    map.allow(&["end"]);
     let Some(next) = next else {
-        if !map.has("next") {
+        if map.lacks("next") && map.lacks("end") {
             super::dead_end(d, map.pos, id);
         }
         return None;

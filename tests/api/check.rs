@@ -1,0 +1,906 @@
+//! `colloquy check` and `serve` on broken dialogs: every diagnostic kind, with its position.
+//!
+//! Each test writes a small dialog into a temporary directory and runs the real binary there,
+//! so paths print as written (`d.yaml:6:5: error: …`) and the whole output can be compared.
+//! Positions are 1-based: a problem with a key points at the key, one with a value at the
+//! value, and one with a whole node at the node's id.
+
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::helpers::dialogs_dir;
+
+/// What a run of the binary printed, and how it exited.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+}
+
+/// The binary, run in `dir`, with no `COLLOQUY__…` settings leaking in from the environment.
+fn colloquy(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_colloquy"));
+    command.current_dir(dir);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("COLLOQUY") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+fn run(mut command: Command) -> Run {
+    let output = command.output().expect("the binary runs");
+    Run {
+        code: output.status.code().expect("an exit code, not a signal"),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    }
+}
+
+/// `colloquy check d.yaml` on one dialog.
+fn check_source(source: &str) -> Run {
+    let dir = TempDir::new().expect("temp dir");
+    fs::write(dir.path().join("d.yaml"), source).expect("write the dialog");
+    let mut command = colloquy(dir.path());
+    command.args(["check", "d.yaml"]);
+    run(command)
+}
+
+/// Asserts the exact output of `check` on one dialog, and exit code 1.
+#[track_caller]
+fn assert_reports(source: &str, expected: &[&str]) {
+    let run = check_source(source);
+    assert_eq!(run.lines(), expected, "stderr: {}", run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn yaml_syntax_error_points_at_the_offending_character() {
+    assert_reports(
+        "\
+id: greeting
+version: 1
+start: hello
+nodes:
+  hello:
+    say: Hi: welcome
+    end: done
+",
+        &[
+            "d.yaml:6:12: error: YAML syntax: mapping values are not allowed in this context",
+            "  hint: check indentation, quotes and that every `key:` has a space after the colon",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn unknown_key_in_a_node_suggests_the_key_meant_and_nothing_else() {
+    // Not also "a dead end: it has no `next`": that would report the one typo twice.
+    assert_reports(
+        "\
+id: greeting
+version: 1
+start: hello
+nodes:
+  hello:
+    say: Hi!
+    nxet: bye
+  bye:
+    end: done
+",
+        &[
+            "d.yaml:7:5: error: unknown key `nxet` in node `hello`",
+            "  hint: did you mean `next`?",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn misspelt_node_kind_is_one_unknown_key() {
+    // Not also "does nothing", nor "a dead end".
+    assert_reports(
+        "\
+id: greeting
+version: 1
+start: hello
+nodes:
+  hello:
+    sya: Hi!
+    next: bye
+  bye:
+    say: Bye!
+    ned: done
+",
+        &[
+            "d.yaml:6:5: error: unknown key `sya` in node `hello`",
+            "  hint: did you mean `say`?",
+            "d.yaml:10:5: error: unknown key `ned` in node `bye`",
+            "  hint: did you mean `end`?",
+            "2 errors in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn unknown_top_level_keys_suggest_the_key_meant() {
+    // `strat` is not also reported as a missing `start`.
+    assert_reports(
+        "\
+id: greeting
+version: 1
+tilte: Greeting
+strat: hello
+nodes:
+  hello:
+    say: Hi!
+    end: done
+",
+        &[
+            "d.yaml:3:1: error: unknown key `tilte` in the dialog",
+            "  hint: did you mean `title`?",
+            "d.yaml:4:1: error: unknown key `strat` in the dialog",
+            "  hint: did you mean `start`?",
+            "2 errors in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn unknown_node_references_point_at_the_name_and_suggest_one() {
+    assert_reports(
+        r#"id: signup
+version: 1
+start: greet
+keywords:
+  cancel: cancled
+nodes:
+  greet:
+    say: Hi!
+    next: ask_emial
+  ask_email:
+    ask: Your email?
+    entity: email
+    on_exhausted: cancelled
+    next: send
+  send:
+    action: otp.send
+    with: { to: "{{ email }}" }
+    on: { sent: chek, cooldown: check, limited: cancelled, failed: cancelled }
+  check:
+    branch:
+      - if: { var: email, exists: true }
+        then: cancellled
+      - else: cancelled
+  cancelled:
+    end: cancelled
+"#,
+        &[
+            "d.yaml:5:11: error: keyword `cancel` points to unknown node `cancled`",
+            "  hint: did you mean `cancelled`?",
+            "d.yaml:9:11: error: `next` points to unknown node `ask_emial`",
+            "  hint: did you mean `ask_email`?",
+            "d.yaml:18:17: error: `sent` points to unknown node `chek`",
+            "  hint: did you mean `check`?",
+            "d.yaml:22:15: error: `then` points to unknown node `cancellled`",
+            "  hint: did you mean `cancelled`?",
+            "4 errors in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn unknown_reference_without_a_close_name_says_how_to_fix_it() {
+    assert_reports(
+        "\
+id: greeting
+version: 1
+start: hello
+nodes:
+  hello:
+    say: Hi!
+    next: zzz
+  bye:
+    end: done
+",
+        &[
+            "d.yaml:7:11: error: `next` points to unknown node `zzz`",
+            "  hint: define that node under `nodes:`, or fix the name",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn unreachable_node_is_reported_at_its_id() {
+    assert_reports(
+        "\
+id: greeting
+version: 1
+start: hello
+nodes:
+  hello:
+    say: Hi!
+    end: done
+  lost:
+    say: Nobody comes here.
+    next: hello
+",
+        &[
+            "d.yaml:8:3: error: node `lost` is unreachable: no path from `hello` leads to it",
+            "  hint: link it with `next`, `then`, `on` or a keyword, or remove it",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn say_node_without_next_or_end_is_a_dead_end() {
+    assert_reports(
+        "\
+id: greeting
+version: 1
+start: hello
+nodes:
+  hello:
+    say: Hi!
+",
+        &[
+            "d.yaml:5:3: error: node `hello` is a dead end: it has no `next` and is not an end node",
+            "  hint: add `next: <node id>`, or `end: <result>` to finish the dialog here",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn ask_node_without_on_exhausted() {
+    assert_reports(
+        "\
+id: signup
+version: 1
+start: ask_email
+nodes:
+  ask_email:
+    ask: Your email?
+    entity: email
+    next: done
+  done:
+    end: done
+",
+        &[
+            "d.yaml:5:3: error: ask node `ask_email` has no exhaustion path",
+            "  hint: add `on_exhausted: <node id>`: where to go when every retry was answered invalidly",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn unknown_action_suggests_the_action_meant() {
+    assert_reports(
+        "\
+id: signup
+version: 1
+start: send
+nodes:
+  send:
+    action: otp.sned
+    with: { to: someone@example.com }
+    on: { sent: done, cooldown: done, limited: done, failed: done }
+  done:
+    end: done
+",
+        &[
+            "d.yaml:6:13: error: unknown action `otp.sned`",
+            "  hint: did you mean `otp.send`?",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn unknown_entity_suggests_the_entity_meant() {
+    assert_reports(
+        "\
+id: signup
+version: 1
+start: ask_code
+nodes:
+  ask_code:
+    ask: Your code?
+    entity: otp_cod
+    on_exhausted: done
+    next: done
+  done:
+    end: done
+",
+        &[
+            "d.yaml:7:13: error: unknown entity `otp_cod`",
+            "  hint: did you mean `otp_code`?",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn unknown_template_variable_suggests_the_variable_meant() {
+    assert_reports(
+        r#"id: signup
+version: 1
+start: ask_email
+nodes:
+  ask_email:
+    ask: Your email?
+    entity: email
+    on_exhausted: done
+    next: done
+  done:
+    say: "Thanks, {{ emial }}."
+    end: done
+"#,
+        &[
+            "d.yaml:11:10: error: unknown variable `emial` in template",
+            "  hint: did you mean `email`?",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn unquoted_template_gets_a_quoting_hint() {
+    assert_reports(
+        "\
+id: greeting
+version: 1
+start: hello
+nodes:
+  hello:
+    say: {{ name }}
+    end: done
+",
+        &[
+            "d.yaml:6:10: error: `say` must be text, found a mapping",
+            "  hint: put text that starts with `{{` in quotes: \"{{ name }}\"",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn missing_start() {
+    assert_reports(
+        "\
+id: greeting
+version: 1
+nodes:
+  hello:
+    say: Hi!
+    end: done
+",
+        &[
+            "d.yaml:1:1: error: missing `start`",
+            "  hint: add `start: <node id>` naming the first node",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn start_pointing_to_an_unknown_node() {
+    assert_reports(
+        "\
+id: greeting
+version: 1
+start: helo
+nodes:
+  hello:
+    say: Hi!
+    end: done
+",
+        &[
+            "d.yaml:3:8: error: `start` points to unknown node `helo`",
+            "  hint: did you mean `hello`?",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn nodes_that_are_not_a_mapping_hide_no_start_error_behind_them() {
+    // Not also "`start` points to unknown node `hello`": there are no nodes to point to.
+    assert_reports(
+        "\
+id: greeting
+version: 1
+start: hello
+nodes:
+  - hello
+",
+        &[
+            "d.yaml:5:3: error: `nodes` must be a mapping of node ids to nodes, found a list",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_node_id_names_both_places() {
+    assert_reports(
+        "\
+id: greeting
+version: 1
+start: hello
+nodes:
+  hello:
+    say: Hi!
+    next: bye
+  bye:
+    end: done
+  hello:
+    say: Hello again!
+    next: bye
+",
+        &[
+            "d.yaml:10:3: error: duplicate node id `hello`",
+            "  hint: `hello` is first defined at 5:3; rename one of them",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn loop_through_say_and_branch_never_waits_for_input() {
+    assert_reports(
+        "\
+id: counting
+version: 1
+start: ask_number
+nodes:
+  ask_number:
+    ask: A number?
+    entity: number
+    on_exhausted: done
+    next: again
+  again:
+    say: Once more.
+    next: decide
+  decide:
+    branch:
+      - if: { var: number, gt: 10 }
+        then: done
+      - else: again
+  done:
+    end: done
+",
+        &[
+            "d.yaml:10:3: error: nodes `again`, `decide` form a loop that never waits for input",
+            "  hint: put an `ask` node in the loop, or route one of its edges out of it",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn node_looping_to_itself_never_waits_for_input() {
+    assert_reports(
+        "\
+id: echo
+version: 1
+start: again
+nodes:
+  again:
+    say: Again!
+    next: again
+",
+        &[
+            "d.yaml:5:3: error: node `again` forms a loop that never waits for input",
+            "  hint: put an `ask` node in the loop, or route one of its edges out of it",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn action_missing_an_outcome_edge() {
+    assert_reports(
+        "\
+id: signup
+version: 1
+start: send
+nodes:
+  send:
+    action: otp.send
+    with: { to: someone@example.com }
+    on:
+      sent: done
+      cooldown: done
+      failed: done
+  done:
+    end: done
+",
+        &[
+            "d.yaml:8:5: error: action `otp.send` in node `send` has no edge for outcome `limited`",
+            "  hint: add `limited: <node id>` under `on:`",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn branch_without_else() {
+    assert_reports(
+        "\
+id: plans
+version: 1
+start: route
+context:
+  plan: free
+nodes:
+  route:
+    branch:
+      - if: { var: plan, equals: pro }
+        then: done
+  done:
+    end: done
+",
+        &[
+            "d.yaml:9:7: error: branch `route` has no `else` arm",
+            "  hint: add `- else: <node id>` as the last arm so the branch always goes somewhere",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn one_time_code_cannot_be_shown_in_a_message() {
+    assert_reports(
+        r#"id: signup
+version: 1
+start: ask_code
+nodes:
+  ask_code:
+    ask: Your code?
+    entity: otp_code
+    on_exhausted: done
+    next: done
+  done:
+    say: "You typed {{ otp_code }}."
+    end: done
+"#,
+        &[
+            "d.yaml:11:10: error: `otp_code` holds a one-time code and cannot be shown in a message",
+            "  hint: codes never appear in replies, history or logs",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn node_with_two_kinds_is_one_error() {
+    // Its other keys are not unknown, and the `email` it asks for is still a known variable.
+    assert_reports(
+        r#"id: signup
+version: 1
+start: ask_email
+nodes:
+  ask_email:
+    say: Hi!
+    ask: Your email?
+    entity: email
+    on_exhausted: done
+    next: done
+  done:
+    say: "Bye, {{ email }}."
+    end: done
+"#,
+        &[
+            "d.yaml:5:3: error: node `ask_email` has `say` and `ask`: a node does one thing",
+            "  hint: split it into several nodes joined with `next` (only `say` may go with `end`)",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn otp_verify_without_a_code_to_check_points_at_the_node() {
+    assert_reports(
+        "\
+id: verify_only
+version: 1
+start: verify
+nodes:
+  verify:
+    action: otp.verify
+    on: { valid: done, invalid: done, expired: done, locked: done }
+  done:
+    end: done
+",
+        &[
+            "d.yaml:5:3: error: `otp.verify` checks the code in `otp_code`, which nothing sets",
+            "  hint: ask for the code first with `entity: otp_code`, or name the variable that holds it with `with: { code: \"{{ name }}\" }`",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn errors_in_a_node_do_not_cascade_to_the_nodes_around_it() {
+    // Both broken nodes are still defined (no "unknown node `send`" for `start`), and the
+    // variables they would set are still known (no "unknown variable `otp.length`", nor
+    // `otp_code` for `otp.verify`).
+    assert_reports(
+        r#"id: signup
+version: 1
+start: send
+nodes:
+  send:
+    action: otp.sned
+    with: { to: someone@example.com }
+    on: { sent: ask_code, cooldown: ask_code, limited: done, failed: done }
+  ask_code:
+    ask: "Enter the {{ otp.length }}-digit code."
+    entity: otp_cod
+    on_exhausted: done
+    next: verify
+  verify:
+    action: otp.verify
+    on: { valid: done, invalid: ask_code, expired: done, locked: done }
+  done:
+    say: Bye.
+    end: done
+"#,
+        &[
+            "d.yaml:6:13: error: unknown action `otp.sned`",
+            "  hint: did you mean `otp.send`?",
+            "d.yaml:11:13: error: unknown entity `otp_cod`",
+            "  hint: did you mean `otp_code`?",
+            "2 errors in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_in_one_run_in_position_order() {
+    // Found in different passes (reading, then resolving names), printed by position.
+    assert_reports(
+        r#"id: signup
+version: 1
+start: greet
+nodes:
+  greet:
+    say: "Hi {{ nme }}!"
+    next: ask_emial
+  ask_email:
+    ask: Your email?
+    entity: emale
+    on_exhausted: bye
+    next: bye
+  bye:
+    say: Bye.
+    colour: blue
+"#,
+        &[
+            "d.yaml:6:10: error: unknown variable `nme` in template",
+            "  hint: variables set in this dialog: email",
+            "d.yaml:7:11: error: `next` points to unknown node `ask_emial`",
+            "  hint: did you mean `ask_email`?",
+            "d.yaml:10:13: error: unknown entity `emale`",
+            "  hint: did you mean `email`?",
+            "d.yaml:13:3: error: node `bye` is a dead end: it has no `next` and is not an end node",
+            "  hint: add `next: <node id>`, or `end: <result>` to finish the dialog here",
+            "d.yaml:15:5: error: unknown key `colour` in node `bye`",
+            "  hint: expected one of: end, next, say",
+            "5 errors in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn the_flagship_dialog_is_clean() {
+    let mut command = colloquy(&dialogs_dir());
+    command.args(["check", "."]);
+    let run = run(command);
+    assert_eq!(run.lines(), ["ok: 1 file (1 dialog, 16 nodes)"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.stderr, "");
+}
+
+const GOOD: &str = "\
+id: greeting
+version: 1
+start: hello
+nodes:
+  hello:
+    say: Hi!
+    end: done
+";
+
+const DEAD_END: &str = "\
+id: farewell
+version: 1
+start: bye
+nodes:
+  bye:
+    say: Bye!
+";
+
+/// A temp dir with `dialogs/` holding `files`.
+fn dialogs_with(files: &[(&str, &str)]) -> TempDir {
+    let dir = TempDir::new().expect("temp dir");
+    fs::create_dir(dir.path().join("dialogs")).expect("dialogs dir");
+    for (name, source) in files {
+        fs::write(dir.path().join("dialogs").join(name), source).expect("write a dialog");
+    }
+    dir
+}
+
+#[test]
+fn directory_with_a_good_and_a_bad_file_reports_the_bad_one() {
+    let dir = dialogs_with(&[("a_good.yaml", GOOD), ("b_bad.yaml", DEAD_END)]);
+    let mut command = colloquy(dir.path());
+    command.args(["check", "dialogs"]);
+    let run = run(command);
+    assert_eq!(
+        run.lines(),
+        [
+            "dialogs/b_bad.yaml:5:3: error: node `bye` is a dead end: it has no `next` and is not an end node",
+            "  hint: add `next: <node id>`, or `end: <result>` to finish the dialog here",
+            "1 error in 1 file",
+        ]
+    );
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn two_files_with_one_dialog_id() {
+    let other = GOOD.replace("Hi!", "Hello!");
+    let dir = dialogs_with(&[("a.yaml", GOOD), ("b.yaml", &other)]);
+    let mut command = colloquy(dir.path());
+    command.args(["check", "dialogs"]);
+    let run = run(command);
+    assert_eq!(
+        run.lines(),
+        [
+            "dialogs/b.yaml:1:5: error: dialog id `greeting` is also used by dialogs/a.yaml",
+            "  hint: every dialog needs its own id",
+            "1 error in 1 file",
+        ]
+    );
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn nonexistent_path_is_a_usage_error() {
+    let dir = TempDir::new().expect("temp dir");
+    let mut command = colloquy(dir.path());
+    command.args(["check", "missing.yaml"]);
+    let run = run(command);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.starts_with("error: missing.yaml: "),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn directory_without_dialogs_is_a_usage_error() {
+    let dir = TempDir::new().expect("temp dir");
+    fs::create_dir(dir.path().join("empty")).expect("empty dir");
+    fs::create_dir(dir.path().join("notes")).expect("notes dir");
+    fs::write(dir.path().join("notes").join("README.txt"), GOOD).expect("write a note");
+    for name in ["empty", "notes"] {
+        let mut command = colloquy(dir.path());
+        command.args(["check", name]);
+        let run = run(command);
+        assert_eq!(run.code, 2, "{name}");
+        assert_eq!(run.stdout, "", "{name}");
+        assert_eq!(
+            run.stderr,
+            format!("error: no dialog files (*.yaml, *.yml) under {name}\n")
+        );
+    }
+}
+
+/// Reads a pipe to its end on another thread, sending what it read.
+fn read_to_end_in_background(
+    mut pipe: impl Read + Send + 'static,
+    sender: mpsc::Sender<(usize, String)>,
+    which: usize,
+) {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        let _ = sender.send((which, text));
+    });
+}
+
+/// Waits for a child that should exit on its own, killing it (and failing) after 20 s.
+fn wait_with_timeout(mut child: Child) -> Run {
+    // The pipes close when the child exits. Both are read at once, so a chatty one cannot
+    // fill up and block the child, and off this thread, so the wait can time out.
+    let (sender, receiver) = mpsc::channel();
+    read_to_end_in_background(
+        child.stdout.take().expect("piped stdout"),
+        sender.clone(),
+        0,
+    );
+    read_to_end_in_background(child.stderr.take().expect("piped stderr"), sender, 1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut output = [String::new(), String::new()];
+    for _ in 0..2 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match receiver.recv_timeout(left) {
+            Ok((which, text)) => output[which] = text,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("`colloquy serve` still runs after 20 s: it should refuse to start");
+            }
+        }
+    }
+    let status = child.wait().expect("the child exits");
+    let [stdout, stderr] = output;
+    Run {
+        code: status.code().expect("an exit code, not a signal"),
+        stdout,
+        stderr,
+    }
+}
+
+#[test]
+fn serve_refuses_to_start_with_a_broken_dialog() {
+    let dir = dialogs_with(&[("bye.yaml", DEAD_END)]);
+    let dialogs = dir.path().join("dialogs");
+    let config = dir.path().join("config.yaml");
+    fs::write(
+        &config,
+        format!(
+            "dialogs: {{ dir: {:?} }}\nserver: {{ addr: 127.0.0.1:0 }}\n",
+            dialogs.display().to_string()
+        ),
+    )
+    .expect("write the config");
+    let child = colloquy(dir.path())
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let run = wait_with_timeout(child);
+    assert_eq!(run.code, 1, "stderr: {}", run.stderr);
+    let expected = format!(
+        "{}:5:3: error: node `bye` is a dead end: it has no `next` and is not an end node",
+        dialogs.join("bye.yaml").display()
+    );
+    assert!(
+        run.stderr.lines().any(|line| line == expected),
+        "expected {expected:?} in:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("refusing to start"),
+        "stderr: {}",
+        run.stderr
+    );
+}

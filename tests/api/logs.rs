@@ -1,0 +1,272 @@
+//! What the logs of whole conversations contain: masked addresses, never a code or a full
+//! address. Each test installs a thread-local subscriber and runs the server, the client and
+//! every turn on its one thread (a current-thread runtime), so the subscriber sees them all.
+
+use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tracing::Level;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+use crate::helpers::{TestApp, said, spawn_app};
+
+/// Log output, shared between the subscriber's writers and the test.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the conversations revealed to the test (and must not reveal to the logs).
+struct Secrets {
+    /// Every code emailed, and every code typed.
+    codes: Vec<String>,
+    /// Every address given.
+    addresses: Vec<String>,
+}
+
+fn wrong_code(code: &str) -> &'static str {
+    if code == "0000" { "1111" } else { "0000" }
+}
+
+async fn start(app: &TestApp, session: &str, address: &str) -> String {
+    assert_eq!(app.say(session, "hi").await.node, "ask_email");
+    let asked = app.say(session, address).await;
+    assert_eq!(asked.node, "ask_code", "{}", said(&asked));
+    app.last_code(address).await
+}
+
+/// The happy path and every unhappy one the flagship dialog has.
+async fn conversations(app: &TestApp) -> Secrets {
+    let mut typed = Vec::new();
+
+    // Happy path.
+    let code = start(app, "happy", "alice@example.com").await;
+    let done = app.say("happy", &code).await;
+    assert_eq!(done.result.as_deref(), Some("authenticated"));
+
+    // A wrong code, then the right one.
+    let code = start(app, "wrong", "Bob.Smith@Example.org").await;
+    let wrong = wrong_code(&code);
+    typed.push(wrong.to_owned());
+    assert_eq!(app.say("wrong", wrong).await.node, "wrong_code");
+    let done = app
+        .say("wrong", &format!("{}-{}", &code[..2], &code[2..]))
+        .await;
+    assert_eq!(done.result.as_deref(), Some("authenticated"));
+
+    // A resend, within the cooldown and after it.
+    start(app, "resend", "carol@example.com").await;
+    assert_eq!(app.say("resend", "resend").await.node, "wait_to_resend");
+    app.advance(Duration::from_secs(31));
+    assert_eq!(app.say("resend", "resend").await.node, "ask_code");
+    let code = app.last_code("carol@example.com").await;
+    let done = app.say("resend", &code).await;
+    assert_eq!(done.result.as_deref(), Some("authenticated"));
+
+    // An expired code, and a new one.
+    let old = start(app, "expired", "erin@example.com").await;
+    typed.push(old.clone());
+    app.advance(Duration::from_secs(5 * 60));
+    assert_eq!(app.say("expired", &old).await.node, "code_expired");
+    assert_eq!(app.say("expired", "yes").await.node, "ask_code");
+    let code = app.last_code("erin@example.com").await;
+    let done = app.say("expired", &code).await;
+    assert_eq!(done.result.as_deref(), Some("authenticated"));
+
+    // A delivery failure, a retry, and another address.
+    assert_eq!(app.say("bounce", "hi").await.node, "ask_email");
+    assert_eq!(
+        app.say("bounce", "dan@bounce.test").await.node,
+        "send_failed"
+    );
+    assert_eq!(app.say("bounce", "retry").await.node, "send_failed");
+    assert_eq!(app.say("bounce", "dan@example.net").await.node, "ask_code");
+
+    // Three wrong codes lock the verification.
+    let code = start(app, "lockout", "frank@example.com").await;
+    let wrong = wrong_code(&code);
+    typed.push(wrong.to_owned());
+    for _ in 0..3 {
+        app.say("lockout", wrong).await;
+    }
+    assert_eq!(
+        app.say("lockout", &code).await.node,
+        "ask_email",
+        "locked, then started over"
+    );
+
+    // Too many codes to one address.
+    for session in ["limit-a", "limit-b", "limit-c", "limit-d", "limit-e"] {
+        app.advance(Duration::from_secs(31));
+        start(app, session, "grace@example.com").await;
+    }
+    assert_eq!(app.say("limit-f", "hi").await.node, "ask_email");
+    let limited = app.say("limit-f", "grace@example.com").await;
+    assert_eq!(limited.result.as_deref(), Some("send_limited"));
+
+    let mut codes: Vec<String> = app
+        .outbox
+        .list(None)
+        .iter()
+        .filter_map(|email| {
+            email
+                .text
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 4)
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(
+        codes.len(),
+        app.outbox.list(None).len(),
+        "one code per email"
+    );
+    codes.extend(typed);
+    codes.sort();
+    codes.dedup();
+    Secrets {
+        codes,
+        addresses: [
+            "alice@example.com",
+            "Bob.Smith@example.org",
+            "carol@example.com",
+            "erin@example.com",
+            "dan@bounce.test",
+            "dan@example.net",
+            "frank@example.com",
+            "grace@example.com",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    }
+}
+
+/// Whether `code` appears in `logs` as a number of its own (not inside a longer one, such as
+/// a port or a byte count).
+fn contains_number(logs: &str, code: &str) -> bool {
+    logs.match_indices(code).any(|(at, _)| {
+        let before = logs[..at].chars().next_back();
+        let after = logs[at + code.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
+fn assert_clean(logs: &str, secrets: &Secrets) {
+    assert!(!logs.trim().is_empty(), "nothing was logged");
+    for expected in [
+        "a***@example.com",
+        "B***@example.org",
+        "d***@bounce.test",
+        "otp.send: code sent",
+        "otp.send: email not sent",
+        "otp.verify: wrong code",
+        "otp.verify: too many wrong codes",
+        "otp.send: send limit for this address reached",
+        "session_id",
+    ] {
+        assert!(
+            logs.contains(expected),
+            "the logs lack {expected:?}:\n{logs}"
+        );
+    }
+    let lower = logs.to_lowercase();
+    for address in &secrets.addresses {
+        assert!(
+            !lower.contains(&address.to_lowercase()),
+            "the logs show the address {address}"
+        );
+        let (local, _) = address.split_once('@').expect("an address");
+        if local.len() > 1 {
+            assert!(
+                !lower.contains(&format!("{}@", local.to_lowercase())),
+                "the logs show the local part of {address}"
+            );
+        }
+    }
+    assert!(secrets.codes.len() >= 10, "codes: {:?}", secrets.codes);
+    for code in &secrets.codes {
+        assert!(
+            !contains_number(logs, code),
+            "the logs show the code {code}:\n{logs}"
+        );
+    }
+}
+
+#[test]
+fn contains_number_finds_codes_only_as_whole_numbers() {
+    assert!(contains_number("code=1234", "1234"));
+    assert!(contains_number("1234", "1234"));
+    assert!(contains_number("is 1234.", "1234"));
+    assert!(!contains_number("port 41234", "1234"));
+    assert!(!contains_number("12345 bytes", "1234"));
+    assert!(!contains_number("", "1234"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_pretty_logs_of_whole_conversations_show_no_code_and_no_address() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(Level::TRACE)
+        .with_ansi(false)
+        .with_span_events(FmtSpan::NEW | FmtSpan::CLOSE)
+        .without_time()
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = spawn_app().await;
+    let secrets = conversations(&app).await;
+    drop(app);
+    assert_clean(&capture.text(), &secrets);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_json_logs_of_whole_conversations_show_no_code_and_no_address() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(Level::TRACE)
+        .with_span_events(FmtSpan::NEW | FmtSpan::CLOSE)
+        .without_time()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(true)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = spawn_app().await;
+    let secrets = conversations(&app).await;
+    drop(app);
+    let logs = capture.text();
+    for line in logs.lines() {
+        let parsed: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: a JSON line: {line}"));
+        assert!(parsed.is_object(), "{line}");
+    }
+    assert!(
+        logs.contains(r#""session_id":"happy""#),
+        "span fields are logged:\n{logs}"
+    );
+    assert_clean(&logs, &secrets);
+}
