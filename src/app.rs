@@ -28,7 +28,11 @@ pub fn build(
     clock: Arc<dyn Clock>,
 ) -> Result<App, String> {
     let store: Arc<dyn SessionStore> = match config.sessions.store {
-        StoreKind::Memory => Arc::new(MemoryStore::new(config.sessions.idle_ttl, clock.clone())),
+        StoreKind::Memory => Arc::new(MemoryStore::new(
+            config.sessions.idle_ttl,
+            config.sessions.idempotency_window,
+            clock.clone(),
+        )),
     };
     let counters: Arc<dyn Counters> = Arc::new(MemoryCounters::new(clock.clone()));
     let (email, outbox): (Arc<dyn EmailSender>, _) = match config.email.provider {

@@ -91,6 +91,10 @@ pub struct SessionsConfig {
     pub sweep_interval: Duration,
     /// Transcript lines kept per session.
     pub history: usize,
+    /// How long a processed message id is remembered, so a retry of it gets the first
+    /// answer instead of running again. Bounded by `idle_ttl` (records go with their session).
+    #[serde(with = "serde_human")]
+    pub idempotency_window: Duration,
 }
 
 impl Default for SessionsConfig {
@@ -100,6 +104,7 @@ impl Default for SessionsConfig {
             idle_ttl: Duration::from_secs(30 * 60),
             sweep_interval: Duration::from_secs(60),
             history: 20,
+            idempotency_window: Duration::from_secs(10 * 60),
         }
     }
 }

@@ -73,10 +73,13 @@ async fn talk(app: &app::App, dialog: &str, clock: &OffsetClock) -> u8 {
     let session_id = format!("chat-{}", clock.now().timestamp_millis());
     let mut last_email = 0;
     let mut text = String::new();
+    let mut message_number = 0_u64;
     let stdin = std::io::stdin();
     loop {
+        message_number += 1;
         let request = TurnRequest {
             session_id: session_id.clone(),
+            message_id: format!("m{message_number}"),
             text: text.clone(),
             dialog: Some(dialog.to_owned()),
         };

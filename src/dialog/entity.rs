@@ -3,12 +3,15 @@
 //! Each entity normalises what it accepts (a trimmed address with a lower-case domain, a code
 //! without spaces or dashes), so everything after an `ask` node sees clean values.
 
+use serde::{Deserialize, Serialize};
+
 use crate::address::EmailAddr;
 
 use super::value::Value;
 
-/// The entities an `ask` node can collect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The entities an `ask` node can collect. Serialised by name (`otp_code`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Entity {
     /// An email address (validated, header-safe, domain lower-cased).
     Email,

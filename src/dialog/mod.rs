@@ -11,6 +11,7 @@ pub mod load;
 pub mod machine;
 pub mod model;
 pub mod nodes;
+pub mod reply;
 pub mod session;
 pub mod template;
 pub mod value;

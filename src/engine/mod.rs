@@ -5,18 +5,22 @@ mod actions;
 mod locks;
 pub mod registry;
 
+pub use crate::dialog::reply::TurnReply;
 pub use locks::SessionLocks;
 pub use registry::{DialogRegistry, DialogSummary};
 
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use crate::clock::Clock;
 use crate::dialog::machine::{Input, StepEnv, step};
-use crate::dialog::{NodeKind, Session, State};
+use crate::dialog::session::Speaker;
+use crate::dialog::{Dialog, NodeKind, Session, State};
 use crate::email::EmailSender;
 use crate::otp::{OtpKey, Policy};
-use crate::store::{Counters, RateLimit, SessionStore, StoreError};
+use crate::store::{Counters, Processed, RateLimit, SessionStore, StoreError};
 
 /// OTP rules and the key codes are MAC'd with.
 #[derive(Debug)]
@@ -43,23 +47,11 @@ pub struct EngineSettings {
 #[derive(Debug, Clone)]
 pub struct TurnRequest {
     pub session_id: String,
+    /// Unique per user message; a retry reuses it and gets the first delivery's answer.
+    pub message_id: String,
     pub text: String,
     /// The dialog to start when the session is new.
     pub dialog: Option<String>,
-}
-
-/// What the bot answered, and where the session now stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TurnReply {
-    pub session_id: String,
-    pub dialog: String,
-    pub dialog_version: u32,
-    pub replies: Vec<String>,
-    pub node: String,
-    pub state: State,
-    pub result: Option<String>,
-    /// The entity the bot waits for (`email`, `otp_code`…), for widgets that adapt their input.
-    pub expecting: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,6 +62,8 @@ pub enum EngineError {
     DialogVersionGone { id: String, version: u32 },
     #[error("the session was changed by another turn")]
     Conflict,
+    #[error("message id `{0}` was already used for a different text in this session")]
+    MessageIdReused(String),
     #[error("session store unavailable")]
     StoreUnavailable(String),
 }
@@ -139,13 +133,57 @@ impl Engine {
     }
 
     /// Handles one user message. Turns of one session run one at a time, in arrival order.
-    #[tracing::instrument(name = "turn", skip_all, fields(session_id = %request.session_id, dialog, node))]
+    /// A message id seen within the idempotency window returns the first answer and changes
+    /// nothing; a retry that arrives while the first delivery runs waits for it.
+    #[tracing::instrument(name = "turn", skip_all, fields(session_id = %loggable_id(&request.session_id), dialog, node))]
     pub async fn turn(&self, request: TurnRequest) -> Result<TurnReply, EngineError> {
         let _turn_lock = self.locks.lock(&request.session_id).await;
+        let digest = Processed::digest(&request.text);
+        if let Some(earlier) = self
+            .store
+            .processed(&request.session_id, &request.message_id)
+            .await?
+        {
+            if earlier.text_digest != digest {
+                return Err(EngineError::MessageIdReused(request.message_id));
+            }
+            tracing::info!(message_id = %request.message_id, "duplicate delivery: answering as the first time");
+            return Ok(earlier.reply);
+        }
         let now = self.clock.now();
+        let (dialog, mut session, start) = self.open_session(&request, now).await?;
+        let span = tracing::Span::current();
+        span.record("dialog", dialog.id.as_str());
+        let input = if start {
+            Input::Start
+        } else {
+            Input::Text(&request.text)
+        };
+        let replies = self.run_steps(&dialog, &mut session, input, now).await;
+        span.record("node", session.node.as_str());
+        session.context.end_turn(now);
+        session.turns = session.turns.saturating_add(1);
+        session.updated_at = now;
+        let reply = reply_of(&dialog, &session, replies);
+        let processed = Processed {
+            message_id: request.message_id,
+            text_digest: digest,
+            reply: reply.clone(),
+            at: now,
+        };
+        self.store.save(&mut session, Some(processed)).await?;
+        Ok(reply)
+    }
+
+    /// Loads the session, or creates it on the requested dialog. Returns whether the dialog
+    /// must start (a new session) rather than read the message as an answer.
+    async fn open_session(
+        &self,
+        request: &TurnRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(Arc<Dialog>, Session, bool), EngineError> {
         let registry = self.dialogs();
-        let stored = self.store.load(&request.session_id).await?;
-        let (dialog, mut session, input) = match stored {
+        match self.store.load(&request.session_id).await? {
             Some(session) if !session.is_ended() => {
                 let dialog = registry
                     .get(&session.dialog_id, session.dialog_version)
@@ -154,7 +192,7 @@ impl Engine {
                         id: session.dialog_id.clone(),
                         version: session.dialog_version,
                     })?;
-                (dialog, session, Input::Text(&request.text))
+                Ok((dialog, session, false))
             }
             // A finished conversation starts over on the latest version of its dialog.
             Some(mut session) => {
@@ -163,7 +201,7 @@ impl Engine {
                     .cloned()
                     .ok_or_else(|| EngineError::UnknownDialog(session.dialog_id.clone()))?;
                 session.dialog_version = dialog.version;
-                (dialog, session, Input::Text(&request.text))
+                Ok((dialog, session, false))
             }
             None => {
                 let id = request
@@ -178,63 +216,41 @@ impl Engine {
                     Session::new(&request.session_id, &dialog.id, dialog.version, now);
                 if !request.text.trim().is_empty() {
                     session.record(
-                        crate::dialog::session::Speaker::User,
+                        Speaker::User,
                         &request.text,
                         now,
                         self.settings.history_limit,
                     );
                 }
-                (dialog, session, Input::Start)
+                Ok((dialog, session, true))
             }
-        };
-        let span = tracing::Span::current();
-        span.record("dialog", dialog.id.as_str());
+        }
+    }
+
+    /// Steps the machine, running the actions it asks for, until it waits or ends.
+    async fn run_steps(
+        &self,
+        dialog: &Dialog,
+        session: &mut Session,
+        input: Input<'_>,
+        now: DateTime<Utc>,
+    ) -> Vec<String> {
         let mut replies = Vec::new();
         let mut env = StepEnv {
             now,
             history_limit: self.settings.history_limit,
             transitions_used: 0,
         };
-        let mut stepped = step(&dialog, &mut session, input, env, &mut replies);
+        let mut stepped = step(dialog, session, input, env, &mut replies);
         while let Some(call) = stepped.call.take() {
-            span.record("node", session.node.as_str());
             env.transitions_used = env.transitions_used.saturating_add(stepped.transitions);
-            let outcome = actions::run(self, &dialog, &mut session, call, now).await;
-            stepped = step(
-                &dialog,
-                &mut session,
-                Input::Outcome(&outcome),
-                env,
-                &mut replies,
-            );
+            let outcome = actions::run(self, dialog, session, call, now).await;
+            stepped = step(dialog, session, Input::Outcome(&outcome), env, &mut replies);
         }
         if stepped.runaway {
             tracing::error!(node = %session.node, "turn aborted: the transition cap was reached or the session was in an impossible state");
         }
-        span.record("node", session.node.as_str());
-        session.context.end_turn(now);
-        session.turns = session.turns.saturating_add(1);
-        session.updated_at = now;
-        self.store.save(&mut session).await?;
-        let expecting = match (
-            &session.state,
-            dialog
-                .node_index(&session.node)
-                .map(|i| &dialog.node(i).kind),
-        ) {
-            (State::Waiting, Some(NodeKind::Ask(ask))) => Some(ask.entity.name()),
-            _ => None,
-        };
-        Ok(TurnReply {
-            session_id: session.id,
-            dialog: dialog.id.clone(),
-            dialog_version: dialog.version,
-            replies,
-            node: session.node,
-            state: session.state,
-            result: session.result,
-            expecting,
-        })
+        replies
     }
 
     /// Frees expired sessions and stale counters. The server runs this periodically.
@@ -247,5 +263,36 @@ impl Engine {
             .max(self.otp.failure_limit.window);
         self.counters.sweep(longest).await?;
         Ok(swept)
+    }
+}
+
+fn reply_of(dialog: &Dialog, session: &Session, replies: Vec<String>) -> TurnReply {
+    let waiting_for = match (
+        session.state,
+        dialog
+            .node_index(&session.node)
+            .map(|i| &dialog.node(i).kind),
+    ) {
+        (State::Waiting, Some(NodeKind::Ask(ask))) => Some(ask.entity),
+        _ => None,
+    };
+    TurnReply {
+        session_id: session.id.clone(),
+        dialog: dialog.id.clone(),
+        dialog_version: dialog.version,
+        replies,
+        node: session.node.clone(),
+        state: session.state,
+        result: session.result.clone(),
+        expecting: waiting_for,
+    }
+}
+
+/// Session ids are chosen by clients, and some use the user's address: mask it in logs.
+fn loggable_id(session_id: &str) -> std::borrow::Cow<'_, str> {
+    if session_id.contains('@') {
+        std::borrow::Cow::Owned(crate::address::mask_emails_in(session_id))
+    } else {
+        std::borrow::Cow::Borrowed(session_id)
     }
 }

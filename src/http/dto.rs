@@ -66,7 +66,7 @@ impl From<TurnReply> for WebhookResponse {
             node: reply.node,
             ended,
             result: reply.result,
-            expecting: reply.expecting.map(str::to_owned),
+            expecting: reply.expecting.map(|entity| entity.name().to_owned()),
         }
     }
 }

@@ -22,6 +22,8 @@ pub enum ApiError {
     MethodNotAllowed,
     /// The session changed under this turn (another instance, or a version gone).
     Conflict(String),
+    /// The same message id came with a different text.
+    MessageIdReused(String),
     /// A dependency (the session store) is down.
     Unavailable,
     /// The turn did not finish in time; it keeps running and its result is saved.
@@ -53,6 +55,7 @@ impl ApiError {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such endpoint".to_owned()),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method".to_owned()),
             ApiError::Conflict(detail) => (StatusCode::CONFLICT, "conflict", detail.clone()),
+            ApiError::MessageIdReused(detail) => (StatusCode::CONFLICT, "message_id_reused", detail.clone()),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the session store is unavailable; try again shortly".to_owned()),
             ApiError::Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -84,6 +87,7 @@ impl From<EngineError> for ApiError {
             EngineError::DialogVersionGone { .. } | EngineError::Conflict => {
                 ApiError::Conflict(error.to_string())
             }
+            EngineError::MessageIdReused(_) => ApiError::MessageIdReused(error.to_string()),
             EngineError::StoreUnavailable(reason) => {
                 tracing::error!(reason, "session store unavailable");
                 ApiError::Unavailable

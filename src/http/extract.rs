@@ -45,9 +45,11 @@ where
 }
 
 /// axum prefixes its messages with what it was doing; keep the part a client can act on.
+/// An empty JSON path (a key `""`) leaves a bare `: ` behind, which goes too.
 fn clean(text: &str) -> String {
     text.split_once(": ")
         .map_or(text, |(_, rest)| rest)
+        .trim_start_matches(": ")
         .to_owned()
 }
 

@@ -29,6 +29,7 @@ pub async fn webhook(
     let engine = state.app.engine.clone();
     let turn = TurnRequest {
         session_id: request.session_id,
+        message_id: request.message_id,
         text: request.text,
         dialog: request.dialog,
     };

@@ -7,11 +7,40 @@ mod counters;
 mod memory;
 
 pub use counters::{Counters, MemoryCounters, Permit, RateLimit};
-pub use memory::MemoryStore;
+pub use memory::{MAX_PROCESSED_PER_SESSION, MemoryStore};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::dialog::Session;
+use crate::dialog::reply::TurnReply;
+
+/// A message a session has processed, kept for the idempotency window so a retry of it gets
+/// the first delivery's answer and changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Processed {
+    pub message_id: String,
+    /// A digest of the text, to tell a retry from a different message that reuses the id.
+    pub text_digest: String,
+    pub reply: TurnReply,
+    pub at: DateTime<Utc>,
+}
+
+impl Processed {
+    /// The digest stored for `text` (SHA-256, first 16 bytes, hex).
+    pub fn digest(text: &str) -> String {
+        use sha2::{Digest, Sha256};
+        use std::fmt::Write as _;
+        let hash = Sha256::digest(text.as_bytes());
+        hash.iter()
+            .take(16)
+            .fold(String::with_capacity(32), |mut hex, byte| {
+                let _ = write!(hex, "{byte:02x}");
+                hex
+            })
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -28,9 +57,22 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     /// The session, unless it does not exist or has been idle past the TTL.
     async fn load(&self, id: &str) -> Result<Option<Session>, StoreError>;
 
+    /// The record of `message_id` if the session processed it within the idempotency window.
+    async fn processed(
+        &self,
+        session_id: &str,
+        message_id: &str,
+    ) -> Result<Option<Processed>, StoreError>;
+
     /// Saves `session` if the stored version is still `session.version` (0: must not exist
-    /// yet), then increments `session.version` to the saved one.
-    async fn save(&self, session: &mut Session) -> Result<(), StoreError>;
+    /// yet), then increments `session.version` to the saved one. `processed`, when given, is
+    /// recorded in the same atomic step: a turn's effect and its idempotency record are never
+    /// written apart.
+    async fn save(
+        &self,
+        session: &mut Session,
+        processed: Option<Processed>,
+    ) -> Result<(), StoreError>;
 
     /// Removes a session; `true` if it existed.
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;

@@ -5,7 +5,7 @@
 
 mod check;
 mod helpers;
-mod logs;
+mod idempotency;
 mod otp_dialog;
 mod properties;
 mod robustness;

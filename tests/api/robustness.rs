@@ -21,7 +21,7 @@ fn codes_for(status: u16) -> Option<&'static [&'static str]> {
         400 => &["invalid_json"],
         404 => &["unknown_dialog", "not_found"],
         405 => &["method_not_allowed"],
-        409 => &["conflict"],
+        409 => &["conflict", "message_id_reused"],
         413 => &["payload_too_large"],
         415 => &["unsupported_media_type"],
         422 => &["invalid_request"],

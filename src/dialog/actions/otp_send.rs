@@ -66,14 +66,24 @@ pub struct Params {
     pub overrides: PolicyOverrides,
 }
 
-/// A rendered `otp.send`.
-#[derive(Debug, Clone)]
+/// A rendered `otp.send`. Its `Debug` masks the address.
+#[derive(Clone)]
 pub struct Call {
     /// The address as rendered; the engine parses it again before sending.
     pub to: String,
     /// Email template name; `None` uses the built-in one.
     pub template: Option<String>,
     pub overrides: PolicyOverrides,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("to", &crate::address::mask_email(&self.to))
+            .field("template", &self.template)
+            .field("overrides", &self.overrides)
+            .finish()
+    }
 }
 
 pub fn read(with: Option<MapReader<'_>>, d: &mut Diagnostics, node_pos: Pos) -> Option<RawParams> {

@@ -1,6 +1,16 @@
 //! What the logs of whole conversations contain: masked addresses, never a code or a full
 //! address. Each test installs a thread-local subscriber and runs the server, the client and
 //! every turn on its one thread (a current-thread runtime), so the subscriber sees them all.
+//!
+//! This is a test binary of its own: tracing caches whether a callsite is enabled, and a
+//! test thread without a subscriber racing a thread with one can cache "disabled" for a
+//! span the capturing test needs. Here every test thread has a subscriber.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code)] // the log tests use part of the shared harness
+mod helpers;
 
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,7 +19,7 @@ use std::time::Duration;
 use tracing::Level;
 use tracing_subscriber::fmt::format::FmtSpan;
 
-use crate::helpers::{TestApp, said, spawn_app};
+use helpers::{TestApp, said, spawn_app};
 
 /// Log output, shared between the subscriber's writers and the test.
 #[derive(Clone, Default)]
