@@ -11,6 +11,7 @@ pub mod duration;
 pub mod email;
 pub mod engine;
 pub mod http;
+pub mod metrics;
 pub mod otp;
 pub mod reader;
 pub mod store;

@@ -50,6 +50,37 @@ pub const ERROR_RESULT: &str = "error";
 /// What the transcript shows instead of a code the user typed.
 pub const MASKED_INPUT: &str = "••••";
 
+/// Why the machine moved to a node. With the node it came from, it names the edge taken
+/// (see [`Dialog::edge_label`]); indices are into the source node's keywords, arms or
+/// outcome edges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Via {
+    /// The dialog started (or restarted) at its `start` node.
+    Start,
+    Next,
+    Answer,
+    Exhausted,
+    Keyword(u16),
+    /// A global keyword (index into [`Dialog::keywords`]), typed at any question.
+    GlobalKeyword(u16),
+    If(u16),
+    Else,
+    Outcome(u16),
+}
+
+/// One move of the machine: from a node (none when the dialog starts) to a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Transition {
+    pub from: Option<NodeIdx>,
+    pub to: NodeIdx,
+    pub via: Via,
+}
+
+/// A list position as a [`Via`] index (lists in a dialog are far shorter than `u16::MAX`).
+pub(crate) fn index(i: usize) -> u16 {
+    u16::try_from(i).unwrap_or(u16::MAX)
+}
+
 /// Advances `session` by one input, appending the bot's replies to `replies`.
 pub fn step(
     dialog: &Dialog,
@@ -58,12 +89,36 @@ pub fn step(
     env: StepEnv,
     replies: &mut Vec<String>,
 ) -> Step {
+    step_inner(dialog, session, input, env, replies, None)
+}
+
+/// Like [`step`], also appending every transition taken to `trace` (for coverage).
+pub fn step_traced(
+    dialog: &Dialog,
+    session: &mut Session,
+    input: Input<'_>,
+    env: StepEnv,
+    replies: &mut Vec<String>,
+    trace: &mut Vec<Transition>,
+) -> Step {
+    step_inner(dialog, session, input, env, replies, Some(trace))
+}
+
+fn step_inner(
+    dialog: &Dialog,
+    session: &mut Session,
+    input: Input<'_>,
+    env: StepEnv,
+    replies: &mut Vec<String>,
+    trace: Option<&mut Vec<Transition>>,
+) -> Step {
     let mut run = Run {
         dialog,
         session,
         now: env.now,
         replies,
         history_limit: env.history_limit,
+        trace,
     };
     let first = match input {
         Input::Start => run.restart(),
@@ -76,7 +131,7 @@ pub fn step(
 /// What to do after entering a node.
 #[derive(Debug)]
 pub(crate) enum Flow {
-    Goto(NodeIdx),
+    Goto(NodeIdx, Via),
     /// Stop the turn and wait for the user.
     Wait,
     /// Stop the turn until the engine has run this action.
@@ -94,6 +149,7 @@ pub(crate) struct Run<'a> {
     pub now: DateTime<Utc>,
     replies: &'a mut Vec<String>,
     history_limit: usize,
+    trace: Option<&'a mut Vec<Transition>>,
 }
 
 impl Run<'_> {
@@ -131,7 +187,7 @@ impl Run<'_> {
     /// Forgets everything the session learned and goes to the start node.
     fn restart(&mut self) -> Flow {
         self.reset();
-        Flow::Goto(self.dialog.start)
+        Flow::Goto(self.dialog.start, Via::Start)
     }
 
     fn reset(&mut self) {
@@ -162,7 +218,7 @@ impl Run<'_> {
             return self.restart();
         };
         let word = normalise_keyword(text);
-        let global = self.dialog.keywords.iter().find(|k| k.matches(&word));
+        let global = self.dialog.keywords.iter().position(|k| k.matches(&word));
         let is_keyword = global.is_some() || ask.keywords.iter().any(|k| k.matches(&word));
         let shown = if ask.entity.is_sensitive() && !is_keyword {
             MASKED_INPUT
@@ -171,11 +227,12 @@ impl Run<'_> {
         };
         self.session
             .record(Speaker::User, shown, self.now, self.history_limit);
-        if let Some(keyword) = global {
+        if let Some(i) = global {
+            let keyword = &self.dialog.keywords[i];
             if keyword.reset {
                 self.reset();
             }
-            return Flow::Goto(keyword.target);
+            return Flow::Goto(keyword.target, Via::GlobalKeyword(index(i)));
         }
         ask.answer(self, text)
     }
@@ -186,9 +243,7 @@ impl Run<'_> {
             .flatten()
             .map(|idx| &self.dialog.node(idx).kind);
         match node {
-            Some(NodeKind::Action(action)) => action
-                .outcome(self, outcome)
-                .map_or(Flow::Abort, Flow::Goto),
+            Some(NodeKind::Action(action)) => action.outcome(self, outcome),
             _ => Flow::Abort,
         }
     }
@@ -197,13 +252,21 @@ impl Run<'_> {
         let mut transitions: u16 = 0;
         loop {
             flow = match flow {
-                Flow::Goto(idx) => {
+                Flow::Goto(idx, via) => {
                     // The entry that would pass the cap is not made, so it is not counted:
                     // `Step::transitions` never exceeds the cap, even for a runaway turn.
                     if transitions_used.saturating_add(transitions) >= self.dialog.max_transitions {
                         return self.abort(transitions);
                     }
                     transitions += 1;
+                    if let Some(trace) = self.trace.as_deref_mut() {
+                        let from = if via == Via::Start {
+                            None
+                        } else {
+                            self.dialog.node_index(&self.session.node)
+                        };
+                        trace.push(Transition { from, to: idx, via });
+                    }
                     let node = self.dialog.node(idx);
                     node.id.clone_into(&mut self.session.node);
                     self.session.state = State::New;

@@ -44,6 +44,27 @@ impl Dialog {
         &self.nodes[idx]
     }
 
+    /// The label of the edge a transition took from `from`, as [`Dialog::edges`] names it.
+    /// Starts and global keywords, which leave no particular node, have none.
+    pub fn edge_label(&self, from: NodeIdx, via: crate::dialog::machine::Via) -> Option<EdgeLabel> {
+        use crate::dialog::machine::Via;
+        let kind = &self.nodes.get(from)?.kind;
+        Some(match (kind, via) {
+            (NodeKind::Say(_), Via::Next) => EdgeLabel::Next,
+            (NodeKind::Ask(_), Via::Answer) => EdgeLabel::Answer,
+            (NodeKind::Ask(_), Via::Exhausted) => EdgeLabel::Exhausted,
+            (NodeKind::Ask(ask), Via::Keyword(i)) => {
+                EdgeLabel::Keyword(ask.keywords.get(usize::from(i))?.words[0].clone())
+            }
+            (NodeKind::Branch(_), Via::If(i)) => EdgeLabel::If(usize::from(i)),
+            (NodeKind::Branch(_), Via::Else) => EdgeLabel::Else,
+            (NodeKind::Action(action), Via::Outcome(i)) => {
+                EdgeLabel::Outcome(action.edges.get(usize::from(i))?.0)
+            }
+            _ => return None,
+        })
+    }
+
     /// Every `(from, to, label)` edge, for the graph view, coverage and lints.
     pub fn edges(&self) -> Vec<Edge> {
         let mut edges = Vec::new();

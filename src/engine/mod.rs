@@ -15,10 +15,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
-use crate::dialog::machine::{Input, StepEnv, step};
+use crate::dialog::machine::{Input, StepEnv, Transition, step, step_traced};
 use crate::dialog::session::Speaker;
 use crate::dialog::{Dialog, NodeKind, Session, State};
 use crate::email::EmailSender;
+use crate::metrics::Metrics;
 use crate::otp::{OtpKey, Policy};
 use crate::store::{Counters, Processed, RateLimit, SessionStore, StoreError};
 
@@ -87,6 +88,7 @@ pub struct Engine {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) otp: OtpSettings,
     pub(crate) settings: EngineSettings,
+    pub(crate) metrics: Arc<Metrics>,
     locks: SessionLocks,
 }
 
@@ -112,6 +114,7 @@ impl Engine {
             clock: parts.clock,
             otp: parts.otp,
             settings: parts.settings,
+            metrics: Arc::new(Metrics::default()),
             locks: SessionLocks::default(),
         }
     }
@@ -132,11 +135,34 @@ impl Engine {
         &self.clock
     }
 
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     /// Handles one user message. Turns of one session run one at a time, in arrival order.
     /// A message id seen within the idempotency window returns the first answer and changes
     /// nothing; a retry that arrives while the first delivery runs waits for it.
     #[tracing::instrument(name = "turn", skip_all, fields(session_id = %loggable_id(&request.session_id), dialog, node))]
     pub async fn turn(&self, request: TurnRequest) -> Result<TurnReply, EngineError> {
+        self.turn_inner(request, None).await
+    }
+
+    /// Like [`Engine::turn`], also returning the transitions the turn took (for coverage).
+    /// A duplicate delivery took none.
+    pub async fn turn_traced(
+        &self,
+        request: TurnRequest,
+    ) -> Result<(TurnReply, Vec<Transition>), EngineError> {
+        let mut trace = Vec::new();
+        let reply = self.turn_inner(request, Some(&mut trace)).await?;
+        Ok((reply, trace))
+    }
+
+    async fn turn_inner(
+        &self,
+        request: TurnRequest,
+        trace: Option<&mut Vec<Transition>>,
+    ) -> Result<TurnReply, EngineError> {
         let _turn_lock = self.locks.lock(&request.session_id).await;
         let digest = Processed::digest(&request.text);
         if let Some(earlier) = self
@@ -148,8 +174,10 @@ impl Engine {
                 return Err(EngineError::MessageIdReused(request.message_id));
             }
             tracing::info!(message_id = %request.message_id, "duplicate delivery: answering as the first time");
+            Metrics::inc(&self.metrics.duplicate_deliveries);
             return Ok(earlier.reply);
         }
+        let started = std::time::Instant::now();
         let now = self.clock.now();
         let (dialog, mut session, start) = self.open_session(&request, now).await?;
         let span = tracing::Span::current();
@@ -159,7 +187,9 @@ impl Engine {
         } else {
             Input::Text(&request.text)
         };
-        let replies = self.run_steps(&dialog, &mut session, input, now).await;
+        let replies = self
+            .run_steps(&dialog, &mut session, input, now, trace)
+            .await;
         span.record("node", session.node.as_str());
         session.context.end_turn(now);
         session.turns = session.turns.saturating_add(1);
@@ -172,6 +202,8 @@ impl Engine {
             at: now,
         };
         self.store.save(&mut session, Some(processed)).await?;
+        Metrics::inc(&self.metrics.turns);
+        self.metrics.turn_latency.observe(started.elapsed());
         Ok(reply)
     }
 
@@ -234,6 +266,7 @@ impl Engine {
         session: &mut Session,
         input: Input<'_>,
         now: DateTime<Utc>,
+        mut trace: Option<&mut Vec<Transition>>,
     ) -> Vec<String> {
         let mut replies = Vec::new();
         let mut env = StepEnv {
@@ -241,13 +274,21 @@ impl Engine {
             history_limit: self.settings.history_limit,
             transitions_used: 0,
         };
-        let mut stepped = step(dialog, session, input, env, &mut replies);
+        let mut step =
+            |session: &mut Session, input: Input<'_>, env: StepEnv, replies: &mut Vec<String>| {
+                match trace.as_deref_mut() {
+                    Some(trace) => step_traced(dialog, session, input, env, replies, trace),
+                    None => step(dialog, session, input, env, replies),
+                }
+            };
+        let mut stepped = step(session, input, env, &mut replies);
         while let Some(call) = stepped.call.take() {
             env.transitions_used = env.transitions_used.saturating_add(stepped.transitions);
             let outcome = actions::run(self, dialog, session, call, now).await;
-            stepped = step(dialog, session, Input::Outcome(&outcome), env, &mut replies);
+            stepped = step(session, Input::Outcome(&outcome), env, &mut replies);
         }
         if stepped.runaway {
+            Metrics::inc(&self.metrics.runaway_turns);
             tracing::error!(node = %session.node, "turn aborted: the transition cap was reached or the session was in an impossible state");
         }
         replies

@@ -67,16 +67,22 @@ impl ApiError {
     }
 }
 
+/// The error code of a response, for the metrics middleware.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
-        (
+        let mut response = (
             status,
             Json(Body {
                 error: Detail { code, message },
             }),
         )
-            .into_response()
+            .into_response();
+        response.extensions_mut().insert(ErrorCode(code));
+        response
     }
 }
 

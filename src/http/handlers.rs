@@ -92,6 +92,34 @@ pub async fn clear_outbox(State(state): Shared) -> Result<StatusCode, ApiError> 
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /metrics`: Prometheus text.
+pub async fn metrics(State(state): Shared) -> Response {
+    let engine = &state.app.engine;
+    let live = engine.store().count().await.ok();
+    let body = engine.metrics().render(live);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Counts every error answer by its code.
+pub async fn count_errors(
+    State(state): Shared,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    if let Some(super::error::ErrorCode(code)) = response.extensions().get() {
+        state.app.engine.metrics().errors.inc(&[("code", code)]);
+    }
+    response
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::NotFound
 }

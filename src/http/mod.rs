@@ -33,7 +33,8 @@ pub fn router(app: App) -> Router {
     let mut router = Router::new()
         .route("/v1/webhook", post(handlers::webhook))
         .route("/v1/dialogs", get(handlers::dialogs))
-        .route("/healthz", get(handlers::health));
+        .route("/healthz", get(handlers::health))
+        .route("/metrics", get(handlers::metrics));
     if has_outbox {
         router = router.route(
             "/v1/dev/outbox",
@@ -44,6 +45,10 @@ pub fn router(app: App) -> Router {
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            handlers::count_errors,
+        ))
         .layer(CatchPanicLayer::custom(handlers::panic_response))
         .with_state(state)
 }

@@ -6,6 +6,7 @@
 mod check;
 mod helpers;
 mod idempotency;
+mod metrics;
 mod otp_dialog;
 mod properties;
 mod robustness;

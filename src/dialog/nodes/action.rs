@@ -10,7 +10,7 @@
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::dialog::actions::{ActionKind, Outcome, Params, RawParams};
 use crate::dialog::load::{Ref, Resolver};
-use crate::dialog::machine::{Flow, Run};
+use crate::dialog::machine::{Flow, Run, Via, index};
 use crate::dialog::model::{EdgeLabel, NodeIdx};
 use crate::reader::{Diagnostics, MapReader};
 
@@ -138,14 +138,18 @@ impl Action {
     }
 
     /// Follows the edge of an outcome the engine reports.
-    pub(crate) fn outcome(&self, run: &mut Run<'_>, outcome: &Outcome) -> Option<NodeIdx> {
+    pub(crate) fn outcome(&self, run: &mut Run<'_>, outcome: &Outcome) -> Flow {
         for (name, value) in &outcome.vars {
             run.session.context.set(name, value.clone());
         }
-        self.edges
+        match self
+            .edges
             .iter()
-            .find(|(name, _)| *name == outcome.name)
-            .map(|(_, target)| *target)
+            .position(|(name, _)| *name == outcome.name)
+        {
+            Some(i) => Flow::Goto(self.edges[i].1, Via::Outcome(index(i))),
+            None => Flow::Abort,
+        }
     }
 
     pub fn for_each_edge(&self, f: &mut dyn FnMut(NodeIdx, EdgeLabel)) {

@@ -14,7 +14,7 @@
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::dialog::entity::{CodeShape, Entity};
 use crate::dialog::load::{RawKeyword, Ref, Resolver, TextSrc, read_keywords};
-use crate::dialog::machine::{Flow, Run};
+use crate::dialog::machine::{Flow, Run, Via, index};
 use crate::dialog::model::{EdgeLabel, Keyword, NodeIdx, normalise_keyword};
 use crate::dialog::template::{Template, is_variable_name};
 use crate::dialog::value::Slot;
@@ -206,8 +206,13 @@ impl Ask {
     /// Handles the user's answer while this node waits.
     pub(crate) fn answer(&self, run: &mut Run<'_>, text: &str) -> Flow {
         let word = normalise_keyword(text);
-        if let Some(keyword) = self.keywords.iter().find(|k| k.matches(&word)) {
-            return Flow::Goto(keyword.target);
+        if let Some((i, keyword)) = self
+            .keywords
+            .iter()
+            .enumerate()
+            .find(|(_, k)| k.matches(&word))
+        {
+            return Flow::Goto(keyword.target, Via::Keyword(index(i)));
         }
         let shape = run
             .session
@@ -228,11 +233,11 @@ impl Ask {
                 },
             );
             run.session.invalid_answers = 0;
-            return Flow::Goto(self.next);
+            return Flow::Goto(self.next, Via::Answer);
         }
         run.session.invalid_answers = run.session.invalid_answers.saturating_add(1);
         if run.session.invalid_answers > self.retries {
-            return Flow::Goto(self.on_exhausted);
+            return Flow::Goto(self.on_exhausted, Via::Exhausted);
         }
         let nth = usize::from(run.session.invalid_answers - 1);
         match self.invalid.get(nth).or(self.invalid.last()) {

@@ -12,7 +12,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::dialog::condition::{self, Condition};
 use crate::dialog::load::{Ref, Resolver};
-use crate::dialog::machine::{Flow, Run};
+use crate::dialog::machine::{Flow, Run, Via, index};
 use crate::dialog::model::{EdgeLabel, NodeIdx};
 use crate::reader::{Diagnostics, MapReader};
 use crate::yaml::{Pos, Value as YamlValue};
@@ -128,12 +128,14 @@ impl RawBranch {
 impl Branch {
     pub(crate) fn enter(&self, run: &mut Run<'_>) -> Flow {
         let context = &run.session.context;
-        let target = self
+        match self
             .arms
             .iter()
-            .find(|(condition, _)| condition.eval(context, run.now))
-            .map_or(self.otherwise, |(_, target)| *target);
-        Flow::Goto(target)
+            .position(|(condition, _)| condition.eval(context, run.now))
+        {
+            Some(i) => Flow::Goto(self.arms[i].1, Via::If(index(i))),
+            None => Flow::Goto(self.otherwise, Via::Else),
+        }
     }
 
     pub fn for_each_edge(&self, f: &mut dyn FnMut(NodeIdx, EdgeLabel)) {

@@ -7,7 +7,7 @@
 //! ```
 
 use crate::dialog::load::{Ref, Resolver, TextSrc};
-use crate::dialog::machine::{Flow, Run};
+use crate::dialog::machine::{Flow, Run, Via};
 use crate::dialog::model::NodeIdx;
 use crate::dialog::template::Template;
 use crate::reader::{Diagnostics, MapReader};
@@ -66,6 +66,6 @@ impl Say {
         for message in &self.messages {
             run.say(message);
         }
-        Flow::Goto(self.next)
+        Flow::Goto(self.next, Via::Next)
     }
 }

@@ -36,6 +36,18 @@ pub(super) async fn run(
     call: Call,
     now: DateTime<Utc>,
 ) -> Outcome {
+    let outcome = send(engine, dialog, session, call, now).await;
+    engine.metrics.otp_sends.inc(&[("outcome", outcome.name)]);
+    outcome
+}
+
+async fn send(
+    engine: &Engine,
+    dialog: &Dialog,
+    session: &mut Session,
+    call: Call,
+    now: DateTime<Utc>,
+) -> Outcome {
     let policy = call.overrides.apply(&engine.otp.policy);
     let minutes = ceil_minutes(policy.ttl);
     let outcome = |name| {
@@ -79,7 +91,14 @@ pub(super) async fn run(
     let started = Instant::now();
     let sent =
         tokio::time::timeout(engine.settings.send_timeout, engine.email.send(&message)).await;
-    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let elapsed = started.elapsed();
+    engine.metrics.email_latency.observe(elapsed);
+    let delivered = matches!(sent, Ok(Ok(_)));
+    engine.metrics.emails.inc(&[
+        ("sender", engine.email.name()),
+        ("outcome", if delivered { "sent" } else { "failed" }),
+    ]);
+    let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     match sent {
         Ok(Ok(delivery)) => {
             session.otp = Some(otp::issue(

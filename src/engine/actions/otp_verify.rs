@@ -17,6 +17,15 @@ pub(super) async fn run(
     call: Call,
     now: DateTime<Utc>,
 ) -> Outcome {
+    let outcome = verify(engine, session, call, now).await;
+    engine
+        .metrics
+        .otp_verifications
+        .inc(&[("outcome", outcome.name)]);
+    outcome
+}
+
+async fn verify(engine: &Engine, session: &mut Session, call: Call, now: DateTime<Utc>) -> Outcome {
     let Some(state) = session.otp.as_mut() else {
         return Outcome::new("expired");
     };

@@ -1,0 +1,242 @@
+//! Prometheus metrics, kept per engine (not in a process-global registry, so parallel tests
+//! each see their own) and rendered as text for `GET /metrics`.
+//!
+//! Hot-path counters are plain atomics; labelled families (errors by code, emails by outcome)
+//! use a small concurrent map, touched once per event.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use dashmap::DashMap;
+
+/// Latency buckets, in seconds: from 100 µs to 10 s.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5, 10.0,
+];
+
+/// A cumulative histogram over [`LATENCY_BUCKETS`].
+#[derive(Debug, Default)]
+pub struct Histogram {
+    counts: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        if let Some(i) = LATENCY_BUCKETS.iter().position(|&bound| seconds <= bound) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str, labels: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (bound, count) in LATENCY_BUCKETS.iter().zip(&self.counts) {
+            cumulative += count.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let total = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {total}");
+        #[allow(clippy::cast_precision_loss)]
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(
+            out,
+            "{name}_sum{braces} {sum}\n{name}_count{braces} {total}"
+        );
+    }
+}
+
+/// A counter family with one label set per entry.
+#[derive(Debug, Default)]
+pub struct Family {
+    values: DashMap<Vec<(&'static str, String)>, AtomicU64>,
+}
+
+impl Family {
+    pub fn inc(&self, labels: &[(&'static str, &str)]) {
+        let key: Vec<(&'static str, String)> =
+            labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        self.values
+            .entry(key)
+            .or_default()
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The value for one label set (0 when never incremented).
+    pub fn get(&self, labels: &[(&'static str, &str)]) -> u64 {
+        let key: Vec<(&'static str, String)> =
+            labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        self.values
+            .get(&key)
+            .map_or(0, |v| v.load(Ordering::Relaxed))
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        let mut rows: Vec<(String, u64)> = self
+            .values
+            .iter()
+            .map(|entry| {
+                let labels: Vec<String> = entry
+                    .key()
+                    .iter()
+                    .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                    .collect();
+                (labels.join(","), entry.value().load(Ordering::Relaxed))
+            })
+            .collect();
+        rows.sort();
+        for (labels, value) in rows {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    }
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Everything the engine and the HTTP layer count.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Turns run (duplicates excluded).
+    pub turns: AtomicU64,
+    pub turn_latency: Histogram,
+    /// Deliveries answered from the idempotency record.
+    pub duplicate_deliveries: AtomicU64,
+    /// Turns ended by the transition cap.
+    pub runaway_turns: AtomicU64,
+    /// Requests answered with an error, by error code.
+    pub errors: Family,
+    /// Emails by sender and outcome (`sent`, `failed`).
+    pub emails: Family,
+    pub email_latency: Histogram,
+    /// `otp.send` outcomes.
+    pub otp_sends: Family,
+    /// `otp.verify` outcomes.
+    pub otp_verifications: Family,
+}
+
+impl Metrics {
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition. `live_sessions` comes from the store at render time.
+    pub fn render(&self, live_sessions: Option<usize>) -> String {
+        let mut out = String::with_capacity(4096);
+        let counter = |out: &mut String, name: &str, help: &str, value: &AtomicU64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
+        };
+        counter(
+            &mut out,
+            "colloquy_turns_total",
+            "Turns run (duplicate deliveries excluded).",
+            &self.turns,
+        );
+        self.turn_latency.render(
+            &mut out,
+            "colloquy_turn_duration_seconds",
+            "Time to run one turn, actions included.",
+            "",
+        );
+        counter(
+            &mut out,
+            "colloquy_duplicate_deliveries_total",
+            "Messages answered from their idempotency record.",
+            &self.duplicate_deliveries,
+        );
+        counter(
+            &mut out,
+            "colloquy_runaway_turns_total",
+            "Turns ended by the transition cap.",
+            &self.runaway_turns,
+        );
+        self.errors.render(
+            &mut out,
+            "colloquy_http_errors_total",
+            "Requests answered with an error, by code.",
+        );
+        self.emails.render(
+            &mut out,
+            "colloquy_emails_total",
+            "Emails by sender and outcome.",
+        );
+        self.email_latency.render(
+            &mut out,
+            "colloquy_email_send_duration_seconds",
+            "Time to hand one email to the sender, retries included.",
+            "",
+        );
+        self.otp_sends
+            .render(&mut out, "colloquy_otp_sends_total", "otp.send outcomes.");
+        self.otp_verifications.render(
+            &mut out,
+            "colloquy_otp_verifications_total",
+            "otp.verify outcomes.",
+        );
+        if let Some(live) = live_sessions {
+            let _ = writeln!(
+                out,
+                "# HELP colloquy_sessions Live sessions in the store.\n# TYPE colloquy_sessions gauge\ncolloquy_sessions {live}"
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let metrics = Metrics::default();
+        Metrics::inc(&metrics.turns);
+        metrics.turn_latency.observe(Duration::from_micros(300));
+        metrics.errors.inc(&[("code", "invalid_json")]);
+        metrics.errors.inc(&[("code", "invalid_json")]);
+        let text = metrics.render(Some(3));
+        assert!(text.contains("colloquy_turns_total 1\n"), "{text}");
+        assert!(
+            text.contains("colloquy_turn_duration_seconds_bucket{le=\"0.00025\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("colloquy_turn_duration_seconds_bucket{le=\"0.0005\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("colloquy_turn_duration_seconds_count 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("colloquy_http_errors_total{code=\"invalid_json\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("colloquy_sessions 3\n"), "{text}");
+        assert_eq!(metrics.errors.get(&[("code", "invalid_json")]), 2);
+    }
+}
