@@ -10,3 +10,5 @@ mod metrics;
 mod otp_dialog;
 mod properties;
 mod robustness;
+mod runner;
+mod sendgrid;

@@ -1,0 +1,1 @@
+//! `colloquy test`: the scripted-conversation runner, including scripts that must fail.
