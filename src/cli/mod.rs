@@ -3,6 +3,7 @@
 
 mod chat;
 mod check;
+mod graph;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,16 @@ pub enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Draw a dialog as a graph (Mermaid or Graphviz DOT) on stdout.
+    Graph {
+        /// A dialog id (default: `dialogs.default`) or a dialog file.
+        dialog: Option<String>,
+        /// `mermaid` (renders on GitHub) or `dot` (pipe to `dot -Tsvg`).
+        #[arg(long, default_value = "mermaid", value_parser = ["mermaid", "dot"])]
+        format: String,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Talk to a dialog in the terminal (emails print instead of being sent).
     Chat {
         /// The dialog to run (default: `dialogs.default`).
@@ -60,6 +71,18 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve { config, addr } => serve::run(config.as_deref(), addr),
         Command::Check { paths, config } => check::run(&paths, config.as_deref()),
         Command::Chat { dialog, config } => chat::run(dialog, config.as_deref()),
+        Command::Graph {
+            dialog,
+            format,
+            config,
+        } => {
+            let format = if format == "dot" {
+                crate::dialog::graph::Format::Dot
+            } else {
+                crate::dialog::graph::Format::Mermaid
+            };
+            graph::run(dialog.as_deref(), format, config.as_deref())
+        }
     };
     ExitCode::from(code)
 }

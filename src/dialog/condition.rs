@@ -66,6 +66,48 @@ impl Condition {
     }
 }
 
+impl std::fmt::Display for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let join = |f: &mut std::fmt::Formatter<'_>, parts: &[Condition], word: &str| {
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    write!(f, " {word} ")?;
+                }
+                match part {
+                    Condition::Test { .. } => write!(f, "{part}")?,
+                    _ => write!(f, "({part})")?,
+                }
+            }
+            Ok(())
+        };
+        match self {
+            Condition::All(parts) => join(f, parts, "and"),
+            Condition::Any(parts) => join(f, parts, "or"),
+            Condition::Test { var, test } => {
+                let mut value = String::new();
+                let (op, operand) = match test {
+                    Test::Exists(true) => return write!(f, "{var} exists"),
+                    Test::Exists(false) => return write!(f, "{var} missing"),
+                    Test::Equals(v) => ("=", {
+                        v.write_to(&mut value);
+                        value
+                    }),
+                    Test::NotEquals(v) => ("≠", {
+                        v.write_to(&mut value);
+                        value
+                    }),
+                    Test::Lt(n) => ("<", n.to_string()),
+                    Test::Lte(n) => ("≤", n.to_string()),
+                    Test::Gt(n) => (">", n.to_string()),
+                    Test::Gte(n) => ("≥", n.to_string()),
+                    Test::Contains(s) => ("contains", format!("'{s}'")),
+                };
+                write!(f, "{var} {op} {operand}")
+            }
+        }
+    }
+}
+
 impl Test {
     fn eval(&self, value: Option<&Value>) -> bool {
         let number = value.and_then(Value::as_number);

@@ -1,0 +1,192 @@
+//! A dialog as a picture: Mermaid (renders in GitHub, GitLab and most wikis) or Graphviz DOT.
+//! Node shapes say what a node does; edges carry what takes them.
+
+use std::fmt::Write as _;
+
+use super::model::{Dialog, EdgeLabel, NodeKind};
+
+/// Output formats of [`render`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Mermaid,
+    Dot,
+}
+
+/// Renders the dialog's nodes, edges, and global keywords (from "any question").
+pub fn render(dialog: &Dialog, format: Format) -> String {
+    match format {
+        Format::Mermaid => mermaid(dialog),
+        Format::Dot => dot(dialog),
+    }
+}
+
+fn caption(kind: &NodeKind, id: &str) -> String {
+    match kind {
+        NodeKind::Say(_) => format!("{id}\nsay"),
+        NodeKind::Ask(ask) => format!("{id}\nask {}", ask.entity.name()),
+        NodeKind::Branch(_) => format!("{id}\nbranch"),
+        NodeKind::Action(action) => format!("{id}\n{}", action.kind.name()),
+        NodeKind::End(end) => format!("{id}\nend: {}", end.result),
+    }
+}
+
+/// The edge's label; a branch arm shows its condition.
+fn edge_text(dialog: &Dialog, from: usize, label: &EdgeLabel) -> String {
+    match (&dialog.node(from).kind, label) {
+        (NodeKind::Branch(branch), EdgeLabel::If(i)) => branch
+            .arms
+            .get(*i)
+            .map_or_else(|| label.to_string(), |(c, _)| c.to_string()),
+        _ => label.to_string(),
+    }
+}
+
+/// Mermaid ids must be plain words; node ids may contain `-`.
+fn mermaid_id(id: &str) -> String {
+    format!("n_{}", id.replace('-', "_"))
+}
+
+fn mermaid(dialog: &Dialog) -> String {
+    let mut out = String::from("flowchart TD\n");
+    let _ = writeln!(
+        out,
+        "    start(((start))) --> {}",
+        mermaid_id(&dialog.node(dialog.start).id)
+    );
+    for node in &dialog.nodes {
+        let text = caption(&node.kind, &node.id)
+            .replace('"', "#quot;")
+            .replace('\n', "<br/>");
+        let id = mermaid_id(&node.id);
+        let shape = match node.kind {
+            NodeKind::Say(_) => format!("{id}[\"{text}\"]"),
+            NodeKind::Ask(_) => format!("{id}([\"{text}\"])"),
+            NodeKind::Branch(_) => format!("{id}{{\"{text}\"}}"),
+            NodeKind::Action(_) => format!("{id}[[\"{text}\"]]"),
+            NodeKind::End(_) => format!("{id}(((\"{text}\")))"),
+        };
+        let _ = writeln!(out, "    {shape}");
+    }
+    for edge in dialog.edges() {
+        let from = mermaid_id(&dialog.node(edge.from).id);
+        let to = mermaid_id(&dialog.node(edge.to).id);
+        let _ = writeln!(
+            out,
+            "    {from} -->|\"{}\"| {to}",
+            edge_text(dialog, edge.from, &edge.label).replace('"', "#quot;")
+        );
+    }
+    if !dialog.keywords.is_empty() {
+        out.push_str("    any>\"any question\"]\n");
+        for keyword in &dialog.keywords {
+            let _ = writeln!(
+                out,
+                "    any -.->|\"'{}'\"| {}",
+                keyword.words.join("' / '"),
+                mermaid_id(&dialog.node(keyword.target).id)
+            );
+        }
+    }
+    out
+}
+
+fn dot_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn dot(dialog: &Dialog) -> String {
+    let mut out = format!(
+        "digraph \"{}\" {{\n    rankdir=TB;\n    node [fontname=\"Helvetica\"];\n",
+        dot_escape(&dialog.id)
+    );
+    out.push_str("    \"@start\" [shape=circle, label=\"start\"];\n");
+    let _ = writeln!(
+        out,
+        "    \"@start\" -> \"{}\";",
+        dot_escape(&dialog.node(dialog.start).id)
+    );
+    for node in &dialog.nodes {
+        let shape = match node.kind {
+            NodeKind::Say(_) => "box",
+            NodeKind::Ask(_) => "box, style=rounded",
+            NodeKind::Branch(_) => "diamond",
+            NodeKind::Action(_) => "hexagon",
+            NodeKind::End(_) => "doublecircle",
+        };
+        let _ = writeln!(
+            out,
+            "    \"{}\" [shape={shape}, label=\"{}\"];",
+            dot_escape(&node.id),
+            dot_escape(&caption(&node.kind, &node.id))
+        );
+    }
+    for edge in dialog.edges() {
+        let _ = writeln!(
+            out,
+            "    \"{}\" -> \"{}\" [label=\"{}\"];",
+            dot_escape(&dialog.node(edge.from).id),
+            dot_escape(&dialog.node(edge.to).id),
+            dot_escape(&edge_text(dialog, edge.from, &edge.label))
+        );
+    }
+    if !dialog.keywords.is_empty() {
+        out.push_str("    \"@any\" [shape=plaintext, label=\"any question\"];\n");
+        for keyword in &dialog.keywords {
+            let _ = writeln!(
+                out,
+                "    \"@any\" -> \"{}\" [style=dashed, label=\"'{}'\"];",
+                dot_escape(&dialog.node(keyword.target).id),
+                dot_escape(&keyword.words.join("' / '"))
+            );
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialog::load;
+
+    fn flagship() -> Dialog {
+        load(include_str!("../../dialogs/otp_authentication.yaml"))
+            .dialog
+            .unwrap()
+    }
+
+    #[test]
+    fn mermaid_has_every_node_and_edge() {
+        let dialog = flagship();
+        let text = render(&dialog, Format::Mermaid);
+        assert!(text.starts_with("flowchart TD\n"));
+        assert!(text.contains("n_verify -->|\"valid\"| n_success"), "{text}");
+        assert!(
+            text.contains("n_ask_code -->|\"'resend'\"| n_send_code"),
+            "{text}"
+        );
+        assert!(
+            text.contains("any -.->|\"'cancel' / 'stop' / 'quit'\"| n_cancelled"),
+            "{text}"
+        );
+        assert_eq!(text.matches(" -->|").count(), dialog.edges().len());
+    }
+
+    #[test]
+    fn dot_is_well_formed() {
+        let text = render(&flagship(), Format::Dot);
+        assert!(text.starts_with("digraph \"otp_authentication\" {"));
+        assert!(text.trim_end().ends_with('}'));
+        assert!(
+            text.contains("\"verify\" -> \"locked_out\" [label=\"locked\"];"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"after_expired\" -> \"send_code\" [label=\"send_new_code = true\"];"),
+            "{text}"
+        );
+        assert_eq!(text.matches('{').count(), text.matches('}').count());
+    }
+}
