@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::{Config, EmailProvider, StoreKind};
-use crate::email::{EmailSender, OutboxSender};
+use crate::email::{ApiKey, EmailSender, OutboxSender, SendgridSender};
 use crate::engine::{DialogRegistry, Engine, EngineSettings, OtpSettings, Parts};
+use crate::metrics::Metrics;
 use crate::otp::OtpKey;
 use crate::store::{Counters, MemoryCounters, MemoryStore, RateLimit, SessionStore};
 
@@ -27,24 +28,21 @@ pub fn build(
     dialogs: DialogRegistry,
     clock: Arc<dyn Clock>,
 ) -> Result<App, String> {
+    config.auth.validate()?;
+    config.kore.validate()?;
     let store: Arc<dyn SessionStore> = match config.sessions.store {
-        StoreKind::Memory => Arc::new(MemoryStore::new(
-            config.sessions.idle_ttl,
-            config.sessions.idempotency_window,
-            clock.clone(),
-        )),
+        StoreKind::Memory => Arc::new(
+            MemoryStore::new(
+                config.sessions.idle_ttl,
+                config.sessions.idempotency_window,
+                clock.clone(),
+            )
+            .with_max_sessions(config.limits.max_sessions),
+        ),
     };
     let counters: Arc<dyn Counters> = Arc::new(MemoryCounters::new(clock.clone()));
-    let (email, outbox): (Arc<dyn EmailSender>, _) = match config.email.provider {
-        EmailProvider::Outbox => {
-            let outbox = Arc::new(OutboxSender::new(
-                config.email.outbox.capacity,
-                config.email.outbox.fail_for.clone(),
-                clock.clone(),
-            ));
-            (outbox.clone(), Some(outbox))
-        }
-    };
+    let metrics = Arc::new(Metrics::default());
+    let (email, outbox) = email_sender(&config, &clock, &metrics)?;
     let (key, random_otp_key) = match &config.otp.secret {
         Some(secret) => (OtpKey::from_secret(secret.expose())?, false),
         None => (OtpKey::random(&mut rand::rng()), true),
@@ -65,6 +63,8 @@ pub fn build(
         default_dialog: config.dialogs.default.clone(),
         history_limit: config.sessions.history,
         send_timeout: config.email.send_timeout,
+        session_queue: config.limits.session_queue,
+        queue_timeout: config.limits.queue_timeout,
     };
     if dialogs.latest(&settings.default_dialog).is_none() {
         return Err(format!(
@@ -81,6 +81,7 @@ pub fn build(
         clock,
         otp,
         settings,
+        metrics,
     });
     Ok(App {
         engine: Arc::new(engine),
@@ -88,4 +89,46 @@ pub fn build(
         config: Arc::new(config),
         random_otp_key,
     })
+}
+
+/// The sender the engine uses, and the dev outbox again when that is it.
+type Senders = (Arc<dyn EmailSender>, Option<Arc<OutboxSender>>);
+
+/// The configured sender. SendGrid's key is checked here, so `serve` refuses to start
+/// without a usable one.
+fn email_sender(
+    config: &Config,
+    clock: &Arc<dyn Clock>,
+    metrics: &Arc<Metrics>,
+) -> Result<Senders, String> {
+    match config.email.provider {
+        EmailProvider::Outbox => {
+            let outbox = Arc::new(
+                OutboxSender::new(
+                    config.email.outbox.capacity,
+                    config.email.outbox.fail_for.clone(),
+                    clock.clone(),
+                )
+                .with_delay(config.email.outbox.delay),
+            );
+            Ok((outbox.clone(), Some(outbox)))
+        }
+        EmailProvider::Sendgrid => {
+            let key = ApiKey::parse(config.email.sendgrid.api_key.as_ref())
+                .map_err(|error| error.to_string())?;
+            let sender = SendgridSender::new(&config.email, &key, clock.clone(), metrics.clone())?;
+            tracing::info!(
+                endpoint = sender.endpoint(),
+                sandbox = config.email.sendgrid.sandbox,
+                template_id = config.email.sendgrid.template_id.as_deref().unwrap_or(""),
+                "email: sending through SendGrid"
+            );
+            if config.email.sendgrid.sandbox {
+                tracing::warn!(
+                    "SendGrid sandbox mode is on: requests are validated, no email is delivered"
+                );
+            }
+            Ok((Arc::new(sender), None))
+        }
+    }
 }

@@ -15,6 +15,16 @@ use crate::duration::serde_human;
 use crate::otp::{Alphabet, Policy};
 use crate::yaml::{self, Pos};
 
+mod auth;
+mod kore;
+mod limits;
+mod sendgrid;
+
+pub use auth::{AuthConfig, ClientConfig};
+pub use kore::{KoreClient, KoreConfig};
+pub use limits::{LimitsConfig, Rate};
+pub use sendgrid::{SENDGRID_API_KEY_VAR, SendgridConfig};
+
 /// The prefix of environment variables that override the file.
 pub const ENV_PREFIX: &str = "COLLOQUY__";
 
@@ -22,6 +32,9 @@ pub const ENV_PREFIX: &str = "COLLOQUY__";
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+    pub kore: KoreConfig,
     pub dialogs: DialogsConfig,
     pub sessions: SessionsConfig,
     pub email: EmailConfig,
@@ -37,6 +50,14 @@ pub struct ServerConfig {
     /// The longest a request may take before it is answered with 503.
     #[serde(with = "serde_human")]
     pub request_timeout: Duration,
+    /// After SIGTERM/SIGINT, how long new requests are still accepted to be answered 503
+    /// (so load balancers move them elsewhere) before the listener closes; turns in flight
+    /// always finish.
+    #[serde(with = "serde_human")]
+    pub drain_grace: Duration,
+    /// Origins allowed to call the API from a browser (CORS), e.g. `https://shop.example.com`;
+    /// `*` allows any. Empty: no CORS headers.
+    pub cors_origins: Vec<String>,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
     /// The longest user message accepted, in characters.
@@ -48,6 +69,8 @@ impl Default for ServerConfig {
         Self {
             addr: "127.0.0.1:8080".to_owned(),
             request_timeout: Duration::from_secs(15),
+            drain_grace: Duration::from_secs(1),
+            cors_origins: Vec::new(),
             max_body_bytes: 16 * 1024,
             max_text_chars: 2000,
         }
@@ -115,6 +138,8 @@ pub enum EmailProvider {
     /// Development: log that an email was sent and keep it in an in-memory outbox.
     #[default]
     Outbox,
+    /// SendGrid's v3 Mail Send API (`email.sendgrid`, key in `SENDGRID_API_KEY`).
+    Sendgrid,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -126,6 +151,7 @@ pub struct EmailConfig {
     #[serde(with = "serde_human")]
     pub send_timeout: Duration,
     pub outbox: OutboxConfig,
+    pub sendgrid: SendgridConfig,
 }
 
 impl Default for EmailConfig {
@@ -135,6 +161,7 @@ impl Default for EmailConfig {
             from: FromAddress::default(),
             send_timeout: Duration::from_secs(10),
             outbox: OutboxConfig::default(),
+            sendgrid: SendgridConfig::default(),
         }
     }
 }
@@ -163,6 +190,9 @@ pub struct OutboxConfig {
     /// Addresses (`bob@example.com`) or domains (`*@bounce.test`) whose delivery fails, to
     /// try the failure paths of a dialog.
     pub fail_for: Vec<String>,
+    /// How long each "delivery" takes, to try slow-provider behaviour (timeouts, busy sessions).
+    #[serde(with = "serde_human")]
+    pub delay: Duration,
 }
 
 impl Default for OutboxConfig {
@@ -170,6 +200,7 @@ impl Default for OutboxConfig {
         Self {
             capacity: 1000,
             fail_for: Vec::new(),
+            delay: Duration::ZERO,
         }
     }
 }
@@ -263,6 +294,25 @@ impl Secret {
         &self.0
     }
 
+    /// Reads `env:NAME` secrets from `env`; the error is the missing variable's name.
+    fn resolve(&mut self, env: &[(String, String)]) -> Result<(), String> {
+        let Some(name) = self
+            .0
+            .expose_secret()
+            .strip_prefix("env:")
+            .map(str::to_owned)
+        else {
+            return Ok(());
+        };
+        let value = env
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+            .ok_or(name)?;
+        self.0 = SecretString::from(value);
+        Ok(())
+    }
+
     pub fn len(&self) -> usize {
         self.0.expose_secret().len()
     }
@@ -339,8 +389,9 @@ impl Config {
         if value.is_null() {
             value = serde_json::Value::Object(serde_json::Map::new());
         }
+        let env: Vec<(String, String)> = env.into_iter().collect();
         let mut from_env = Vec::new();
-        for (name, raw) in env {
+        for (name, raw) in env.iter().cloned() {
             if let Some(path) = name.strip_prefix(ENV_PREFIX) {
                 let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
                 override_value(&mut value, &keys, &raw).map_err(|message| ConfigError {
@@ -350,7 +401,7 @@ impl Config {
                 from_env.push((keys.join("."), name));
             }
         }
-        let config: Config = serde_path_to_error::deserialize(&value).map_err(|error| {
+        let mut config: Config = serde_path_to_error::deserialize(&value).map_err(|error| {
             let path = error.path().to_string();
             let origin = from_env
                 .iter()
@@ -364,11 +415,40 @@ impl Config {
                 message: format!("`{path}`: {}", error.inner()),
             }
         })?;
+        config.resolve_secrets(&env)?;
+        config.email.sendgrid.api_key = env
+            .iter()
+            .find(|(name, value)| name == SENDGRID_API_KEY_VAR && !value.is_empty())
+            .map(|(_, value)| Secret::new(value));
         config.validate().map_err(|message| ConfigError {
             origin: file_name.to_owned(),
             message,
         })?;
         Ok(config)
+    }
+
+    /// Replaces every `env:NAME` secret with the value of that environment variable.
+    fn resolve_secrets(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
+        let secrets = self
+            .otp
+            .secret
+            .iter_mut()
+            .chain(
+                self.auth
+                    .clients
+                    .iter_mut()
+                    .flat_map(|c| c.api_keys.iter_mut().chain(c.signing_secrets.iter_mut())),
+            )
+            .chain(self.kore.clients.iter_mut().map(|c| &mut c.secret));
+        for secret in secrets {
+            secret.resolve(env).map_err(|name| ConfigError {
+                origin: name.clone(),
+                message: format!(
+                    "the config refers to `env:{name}`, but that environment variable is not set"
+                ),
+            })?;
+        }
+        Ok(())
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -409,6 +489,9 @@ impl Config {
                 self.email.from.address
             ));
         }
+        self.limits.validate()?;
+        self.kore.validate()?;
+        self.email.sendgrid.validate(self.email.send_timeout)?;
         if self.server.max_text_chars == 0 || self.server.max_body_bytes < 256 {
             return Err("`server.max_text_chars` must be at least 1 and `server.max_body_bytes` at least 256".to_owned());
         }

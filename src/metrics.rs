@@ -122,6 +122,8 @@ pub struct Metrics {
     pub turn_latency: Histogram,
     /// Deliveries answered from the idempotency record.
     pub duplicate_deliveries: AtomicU64,
+    /// Sessions the store evicted to stay under its cap (copied from the store when rendering).
+    pub sessions_evicted: AtomicU64,
     /// Turns ended by the transition cap.
     pub runaway_turns: AtomicU64,
     /// Requests answered with an error, by error code.
@@ -133,11 +135,43 @@ pub struct Metrics {
     pub otp_sends: Family,
     /// `otp.verify` outcomes.
     pub otp_verifications: Family,
+    /// SendGrid answers, one per attempt, by status (`202`, `429`, `timeout`, `connect_error`…).
+    pub sendgrid_responses: Family,
+    /// SendGrid attempts followed by another one.
+    pub sendgrid_retries: AtomicU64,
+    /// The time of one SendGrid attempt.
+    pub sendgrid_latency: Histogram,
+    /// SendGrid sends by final outcome (`delivered`, `temporary`, `rejected`, `misconfigured`).
+    pub sendgrid_sends: Family,
 }
 
 impl Metrics {
     pub fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render_sendgrid(&self, out: &mut String) {
+        self.sendgrid_sends.render(
+            out,
+            "colloquy_sendgrid_sends_total",
+            "Emails handed to SendGrid, by final outcome (retries included).",
+        );
+        self.sendgrid_responses.render(
+            out,
+            "colloquy_sendgrid_responses_total",
+            "SendGrid answers per attempt, by HTTP status or transport failure.",
+        );
+        let _ = writeln!(
+            out,
+            "# HELP colloquy_sendgrid_retries_total SendGrid attempts that were retried.\n# TYPE colloquy_sendgrid_retries_total counter\ncolloquy_sendgrid_retries_total {}",
+            self.sendgrid_retries.load(Ordering::Relaxed)
+        );
+        self.sendgrid_latency.render(
+            out,
+            "colloquy_sendgrid_request_duration_seconds",
+            "Time of one SendGrid attempt.",
+            "",
+        );
     }
 
     /// The Prometheus text exposition. `live_sessions` comes from the store at render time.
@@ -196,6 +230,13 @@ impl Metrics {
             &mut out,
             "colloquy_otp_verifications_total",
             "otp.verify outcomes.",
+        );
+        self.render_sendgrid(&mut out);
+        counter(
+            &mut out,
+            "colloquy_sessions_evicted_total",
+            "Sessions evicted to stay under limits.max_sessions.",
+            &self.sessions_evicted,
         );
         if let Some(live) = live_sessions {
             let _ = writeln!(

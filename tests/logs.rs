@@ -12,6 +12,10 @@
 #[allow(dead_code)] // the log tests use part of the shared harness
 mod helpers;
 
+#[path = "api/sendgrid/mock.rs"]
+#[allow(dead_code)] // the log tests use part of the SendGrid mock
+mod mock;
+
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -135,7 +139,7 @@ async fn conversations(app: &TestApp) -> Secrets {
     assert_eq!(limited.result.as_deref(), Some("send_limited"));
 
     let mut codes: Vec<String> = app
-        .outbox
+        .outbox()
         .list(None)
         .iter()
         .filter_map(|email| {
@@ -148,7 +152,7 @@ async fn conversations(app: &TestApp) -> Secrets {
         .collect();
     assert_eq!(
         codes.len(),
-        app.outbox.list(None).len(),
+        app.outbox().list(None).len(),
         "one code per email"
     );
     codes.extend(typed);
@@ -279,4 +283,65 @@ async fn the_json_logs_of_whole_conversations_show_no_code_and_no_address() {
         "span fields are logged:\n{logs}"
     );
     assert_clean(&logs, &secrets);
+}
+
+/// SendGrid's one line per attempt: the masked address, status, duration, attempt and (on
+/// success) `X-Message-Id`; never the code, the address or the key.
+#[tokio::test(flavor = "current_thread")]
+async fn sendgrid_logs_one_line_per_attempt_and_no_secret() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(Level::TRACE)
+        .without_time()
+        .json()
+        .flatten_event(true)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let sendgrid = mock::SendgridMock::start().await;
+    sendgrid.then(mock::Step::status(500));
+    let mut config = helpers::test_config();
+    config.email.provider = colloquy::config::EmailProvider::Sendgrid;
+    mock::VERIFIED_SENDER.clone_into(&mut config.email.from.address);
+    config.email.sendgrid.base_url = sendgrid.base_url();
+    config.email.sendgrid.backoff_base = Duration::from_millis(1);
+    config.email.sendgrid.api_key = Some(colloquy::config::Secret::new(&mock::test_key()));
+    let app = helpers::spawn_app_with(config).await;
+    app.say("s", "hi").await;
+    assert_eq!(app.say("s", "alice@example.com").await.node, "ask_code");
+    let code = sendgrid.requests()[1].code();
+    assert_eq!(
+        app.say("s", &code).await.result.as_deref(),
+        Some("authenticated")
+    );
+    drop(app);
+
+    let logs = capture.text();
+    let attempts: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("sendgrid: "))
+        })
+        .collect();
+    assert_eq!(attempts.len(), 2, "one line per attempt:\n{logs}");
+    let (failed, accepted) = (&attempts[0], &attempts[1]);
+    assert_eq!(failed["message"], "sendgrid: attempt failed; retrying");
+    assert_eq!(failed["level"], "WARN");
+    assert_eq!(failed["status"], "500");
+    assert!(failed["retry_in_ms"].is_u64(), "{failed}");
+    assert_eq!(accepted["message"], "sendgrid: email accepted");
+    assert_eq!(accepted["status"], "202");
+    assert_eq!(accepted["attempt"], 2);
+    assert_eq!(accepted["message_id"], "mockMsgId0000000000001");
+    assert!(accepted["elapsed_ms"].is_u64(), "{accepted}");
+    for line in &attempts {
+        assert_eq!(line["to"], "a***@example.com");
+    }
+    assert!(!logs.contains("alice@example.com"), "{logs}");
+    assert!(!logs.contains("colloquy-test-key"), "the key: {logs}");
+    assert!(!contains_number(&logs, &code), "the code {code}: {logs}");
 }

@@ -19,6 +19,8 @@ pub fn run(dialog: Option<String>, config_path: Option<&Path>) -> u8 {
         return EXIT_USAGE;
     };
     config.email.provider = EmailProvider::Outbox;
+    // The terminal is the only client.
+    config.auth.enabled = false;
     "warn".clone_into(&mut config.log.level);
     if let Err(error) = crate::telemetry::init(&config.log) {
         eprintln!("error: {error}");

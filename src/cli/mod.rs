@@ -1,10 +1,11 @@
-//! The command line: `serve`, `check`, `chat`. Behaves like a Unix tool: exit 0 when all is
-//! well, 1 when checks fail, 2 for usage and I/O errors; errors name their cause.
+//! The command line: `serve`, `check`, `chat`, `test`. Behaves like a Unix tool: exit 0 when
+//! all is well, 1 when checks fail, 2 for usage and I/O errors; errors name their cause.
 
 mod chat;
 mod check;
 mod graph;
 mod serve;
+mod test;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,6 +53,8 @@ pub enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Run scripted conversations (tests/conversations by default) and report coverage.
+    Test(test::TestArgs),
     /// Talk to a dialog in the terminal (emails print instead of being sent).
     Chat {
         /// The dialog to run (default: `dialogs.default`).
@@ -71,6 +74,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve { config, addr } => serve::run(config.as_deref(), addr),
         Command::Check { paths, config } => check::run(&paths, config.as_deref()),
         Command::Chat { dialog, config } => chat::run(dialog, config.as_deref()),
+        Command::Test(args) => test::run(&args),
         Command::Graph {
             dialog,
             format,

@@ -67,6 +67,10 @@ async fn serve(app: app::App) -> u8 {
         }
     };
     let local = listener.local_addr().map_or(addr, |a| a.to_string());
+    let public = listener.local_addr().is_ok_and(|a| !a.ip().is_loopback());
+    if public && !app.config.auth.enabled {
+        tracing::warn!(addr = %local, "auth is OFF on a non-loopback address: anyone who can reach it can talk to any session (set auth.enabled: true and add clients)");
+    }
     if app.random_otp_key {
         tracing::warn!(
             "no otp.secret configured: using a random key; codes will not survive a restart (set COLLOQUY__OTP__SECRET in production)"
@@ -85,8 +89,17 @@ async fn serve(app: app::App) -> u8 {
         .map(|d| format!("{} v{}", d.id, d.version))
         .collect();
     tracing::info!(addr = %local, dialogs = %dialogs.join(", "), "colloquy listening on http://{local}");
-    let sweeper = tokio::spawn(sweep_forever(app.clone()));
-    let result = http::serve(listener, http::router(app), shutdown_signal()).await;
+    let state = http::AppState::new(app.clone());
+    let sweeper = tokio::spawn(sweep_forever(state.clone()));
+    let draining = state.clone();
+    let grace = app.config.server.drain_grace;
+    let shutdown = async move {
+        shutdown_signal().await;
+        draining.start_draining();
+        tokio::time::sleep(grace).await;
+        tracing::info!("closing the listener; waiting for turns in flight");
+    };
+    let result = http::serve(listener, http::router_with(state), shutdown).await;
     sweeper.abort();
     match result {
         Ok(()) => {
@@ -100,11 +113,13 @@ async fn serve(app: app::App) -> u8 {
     }
 }
 
-async fn sweep_forever(app: app::App) {
+async fn sweep_forever(state: std::sync::Arc<http::AppState>) {
+    let app = &state.app;
     let mut interval = tokio::time::interval(app.config.sessions.sweep_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
+        state.sweep();
         match app.engine.sweep().await {
             Ok(0) => {}
             Ok(swept) => tracing::debug!(swept, "expired sessions swept"),

@@ -9,6 +9,8 @@ use super::session::State;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TurnReply {
     pub session_id: String,
+    /// The session's turn count after this turn: the order in which the server applied them.
+    pub turn: u32,
     pub dialog: String,
     pub dialog_version: u32,
     pub replies: Vec<String>,

@@ -1,12 +1,15 @@
-//! Sending email. [`EmailSender`] is the port; the dev [`OutboxSender`] is the default adapter.
+//! Sending email. [`EmailSender`] is the port; the dev [`OutboxSender`] is the default adapter
+//! and [`SendgridSender`] the production one.
 //!
 //! A sender reports either a [`Delivery`] (with the provider's message id, when it gives one)
 //! or a [`SendError`] that says whether trying again could help, so a provider adapter can
 //! retry what is worth retrying and the dialog can tell the user something sensible.
 
 mod outbox;
+mod sendgrid;
 
 pub use outbox::{OutboxEmail, OutboxSender};
+pub use sendgrid::{ApiKey, KeyError, SendgridSender, Sleeper, TokioSleeper};
 
 use std::fmt;
 
@@ -21,14 +24,17 @@ pub struct EmailMessage {
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
-    /// A provider-side template and its data, used instead of the parts when set.
+    /// The values a provider-side template renders; used instead of the parts when the
+    /// provider has a template for this email (named here, or its configured default).
     pub provider_template: Option<ProviderTemplate>,
 }
 
 /// A template stored at the provider (a SendGrid dynamic template) and the values it needs.
 #[derive(Clone)]
 pub struct ProviderTemplate {
-    pub id: String,
+    /// The template the dialog names (`sendgrid_template_id`); `None` leaves the choice to
+    /// the provider's configuration (`email.sendgrid.template_id`), or to the parts.
+    pub id: Option<String>,
     pub data: serde_json::Map<String, serde_json::Value>,
 }
 

@@ -31,6 +31,7 @@ pub struct OutboxSender {
     emails: Mutex<Outbox>,
     capacity: usize,
     fail_for: Vec<String>,
+    delay: std::time::Duration,
     clock: Arc<dyn Clock>,
 }
 
@@ -52,7 +53,15 @@ impl OutboxSender {
             capacity: capacity.max(1),
             fail_for,
             clock,
+            delay: std::time::Duration::ZERO,
         }
+    }
+
+    /// Makes every delivery take `delay` (a slow provider, for trying timeouts).
+    #[must_use]
+    pub fn with_delay(mut self, delay: std::time::Duration) -> Self {
+        self.delay = delay;
+        self
     }
 
     /// Emails kept, oldest first; only those to `to` when given (compared case-insensitively).
@@ -105,6 +114,9 @@ impl OutboxSender {
 #[async_trait]
 impl EmailSender for OutboxSender {
     async fn send(&self, message: &EmailMessage) -> Result<Delivery, SendError> {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
         if self.should_fail(message.to.as_str()) {
             tracing::warn!(to = %message.to.masked(), "dev outbox: simulated delivery failure");
             return Err(SendError::Temporary(

@@ -42,6 +42,10 @@ pub struct EngineSettings {
     pub history_limit: usize,
     /// The longest one email delivery may take.
     pub send_timeout: Duration,
+    /// Turns that may wait for a busy session.
+    pub session_queue: usize,
+    /// How long a turn may wait for its session.
+    pub queue_timeout: Duration,
 }
 
 /// One user message for one session.
@@ -65,6 +69,8 @@ pub enum EngineError {
     Conflict,
     #[error("message id `{0}` was already used for a different text in this session")]
     MessageIdReused(String),
+    #[error("the session is busy with other turns")]
+    SessionBusy,
     #[error("session store unavailable")]
     StoreUnavailable(String),
 }
@@ -102,10 +108,13 @@ pub struct Parts {
     pub clock: Arc<dyn Clock>,
     pub otp: OtpSettings,
     pub settings: EngineSettings,
+    /// Shared with adapters that count their own work (the SendGrid sender).
+    pub metrics: Arc<Metrics>,
 }
 
 impl Engine {
     pub fn new(parts: Parts) -> Self {
+        let locks = SessionLocks::new(parts.settings.session_queue, parts.settings.queue_timeout);
         Self {
             dialogs: RwLock::new(Arc::new(parts.dialogs)),
             store: parts.store,
@@ -114,8 +123,8 @@ impl Engine {
             clock: parts.clock,
             otp: parts.otp,
             settings: parts.settings,
-            metrics: Arc::new(Metrics::default()),
-            locks: SessionLocks::default(),
+            metrics: parts.metrics,
+            locks,
         }
     }
 
@@ -163,7 +172,10 @@ impl Engine {
         request: TurnRequest,
         trace: Option<&mut Vec<Transition>>,
     ) -> Result<TurnReply, EngineError> {
-        let _turn_lock = self.locks.lock(&request.session_id).await;
+        let _turn_lock = self.locks.lock(&request.session_id).await.map_err(|busy| {
+            tracing::warn!(?busy, "session busy: turn refused");
+            EngineError::SessionBusy
+        })?;
         let digest = Processed::digest(&request.text);
         if let Some(earlier) = self
             .store
@@ -294,6 +306,27 @@ impl Engine {
         replies
     }
 
+    /// Sessions with a turn running or waiting right now.
+    pub fn busy_sessions(&self) -> usize {
+        self.locks.len()
+    }
+
+    /// A session as stored (for support views).
+    pub async fn session(&self, id: &str) -> Result<Option<Session>, EngineError> {
+        Ok(self.store.load(id).await?)
+    }
+
+    /// Ends a session now: waits for a running turn, then forgets the session and its
+    /// idempotency records. `false` when there was none.
+    pub async fn end_session(&self, id: &str) -> Result<bool, EngineError> {
+        let _turn_lock = self
+            .locks
+            .lock(id)
+            .await
+            .map_err(|_| EngineError::SessionBusy)?;
+        Ok(self.store.delete(id).await?)
+    }
+
     /// Frees expired sessions and stale counters. The server runs this periodically.
     pub async fn sweep(&self) -> Result<usize, StoreError> {
         let swept = self.store.sweep().await?;
@@ -319,6 +352,7 @@ fn reply_of(dialog: &Dialog, session: &Session, replies: Vec<String>) -> TurnRep
     };
     TurnReply {
         session_id: session.id.clone(),
+        turn: session.turns,
         dialog: dialog.id.clone(),
         dialog_version: dialog.version,
         replies,

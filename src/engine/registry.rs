@@ -13,7 +13,9 @@ use serde::Serialize;
 use crate::diagnostic::{Diagnostic, FileDiagnostics};
 use crate::dialog::{Dialog, load};
 
-#[derive(Debug, Default)]
+/// Cloning is cheap and shares the dialogs (`Arc`): `colloquy test` gives each script an
+/// engine of its own over one loaded set.
+#[derive(Debug, Default, Clone)]
 pub struct DialogRegistry {
     dialogs: BTreeMap<String, BTreeMap<u32, Arc<Dialog>>>,
     files: BTreeMap<String, PathBuf>,

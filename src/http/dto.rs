@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dialog::State;
+use crate::address::{mask_email, mask_emails_in};
+use crate::dialog::session::Speaker;
+use crate::dialog::{Session, State};
 use crate::engine::TurnReply;
 
 /// `POST /v1/webhook` body.
@@ -33,6 +35,8 @@ pub struct ReplyDto {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct WebhookResponse {
     pub session_id: String,
+    /// The session's turn count after this message: the order the server applied messages in.
+    pub turn: u32,
     pub dialog: String,
     pub dialog_version: u32,
     pub replies: Vec<ReplyDto>,
@@ -52,6 +56,7 @@ impl From<TurnReply> for WebhookResponse {
         let ended = reply.state == State::Ended;
         Self {
             session_id: reply.session_id,
+            turn: reply.turn,
             dialog: reply.dialog,
             dialog_version: reply.dialog_version,
             replies: reply
@@ -105,4 +110,84 @@ fn check_id(field: &str, value: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// `GET /v1/sessions/{id}`: what support staff may see. Addresses are masked; codes never
+/// reach a session's history (entered codes are recorded as `••••`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionView {
+    pub session_id: String,
+    pub dialog: String,
+    pub dialog_version: u32,
+    pub node: String,
+    /// `new`, `waiting` or `ended`.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    pub turns: u32,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otp: Option<OtpView>,
+    pub history: Vec<HistoryView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OtpView {
+    pub to: String,
+    pub status: String,
+    pub sends: u16,
+    pub attempts: u8,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HistoryView {
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// `user` or `bot`.
+    pub from: String,
+    pub text: String,
+    pub node: String,
+}
+
+impl From<&Session> for SessionView {
+    fn from(session: &Session) -> Self {
+        let status = match session.state {
+            State::New => "new",
+            State::Waiting | State::Calling => "waiting",
+            State::Ended => "ended",
+        };
+        Self {
+            session_id: session.id.clone(),
+            dialog: session.dialog_id.clone(),
+            dialog_version: session.dialog_version,
+            node: session.node.clone(),
+            status: status.to_owned(),
+            result: session.result.clone(),
+            turns: session.turns,
+            created_at: session.created_at,
+            updated_at: session.updated_at,
+            otp: session.otp.as_ref().map(|otp| OtpView {
+                to: mask_email(&otp.address),
+                status: format!("{:?}", otp.status).to_lowercase(),
+                sends: otp.sends,
+                attempts: otp.attempts,
+                expires_at: otp.expires_at,
+            }),
+            history: session
+                .history
+                .iter()
+                .map(|entry| HistoryView {
+                    at: entry.at,
+                    from: match entry.speaker {
+                        Speaker::User => "user",
+                        Speaker::Bot => "bot",
+                    }
+                    .to_owned(),
+                    text: mask_emails_in(&entry.text),
+                    node: entry.node.clone(),
+                })
+                .collect(),
+        }
+    }
 }

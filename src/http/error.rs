@@ -16,14 +16,25 @@ pub enum ApiError {
     /// JSON, but a field is missing, unknown, of the wrong type or out of range.
     InvalidRequest(String),
     UnsupportedMediaType,
+    /// Too many requests; try again after the delay.
+    RateLimited {
+        retry_after: std::time::Duration,
+    },
+    /// No valid credentials. Deliberately says nothing more.
+    Unauthorized,
     PayloadTooLarge,
     UnknownDialog(String),
     NotFound,
+    UnknownSession,
     MethodNotAllowed,
     /// The session changed under this turn (another instance, or a version gone).
     Conflict(String),
     /// The same message id came with a different text.
     MessageIdReused(String),
+    /// Too many turns wait for this session, or it stayed busy too long.
+    SessionBusy,
+    /// The server is shutting down.
+    ShuttingDown,
     /// A dependency (the session store) is down.
     Unavailable,
     /// The turn did not finish in time; it keeps running and its result is saved.
@@ -47,15 +58,24 @@ impl ApiError {
         match self {
             ApiError::InvalidJson(detail) => (StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {detail}")),
             ApiError::InvalidRequest(detail) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", detail.clone()),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down and retry after the time in Retry-After".to_owned()),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "authentication required".to_owned()),
             ApiError::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the body as `Content-Type: application/json`".to_owned())
             }
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is larger than this server accepts".to_owned()),
             ApiError::UnknownDialog(id) => (StatusCode::NOT_FOUND, "unknown_dialog", format!("no dialog `{id}` is loaded")),
+            ApiError::UnknownSession => (StatusCode::NOT_FOUND, "unknown_session", "no such session (it may have expired)".to_owned()),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such endpoint".to_owned()),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method".to_owned()),
             ApiError::Conflict(detail) => (StatusCode::CONFLICT, "conflict", detail.clone()),
             ApiError::MessageIdReused(detail) => (StatusCode::CONFLICT, "message_id_reused", detail.clone()),
+            ApiError::SessionBusy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "session_busy",
+                "this session is busy with other messages; retry shortly with the same message_id".to_owned(),
+            ),
+            ApiError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "this server is shutting down; retry on another".to_owned()),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the session store is unavailable; try again shortly".to_owned()),
             ApiError::Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -74,6 +94,14 @@ pub struct ErrorCode(pub &'static str);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
+        let retry_after = match self {
+            ApiError::RateLimited { retry_after } => Some(retry_after),
+            ApiError::SessionBusy
+            | ApiError::Timeout
+            | ApiError::Unavailable
+            | ApiError::ShuttingDown => Some(std::time::Duration::from_secs(1)),
+            _ => None,
+        };
         let mut response = (
             status,
             Json(Body {
@@ -82,6 +110,19 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         response.extensions_mut().insert(ErrorCode(code));
+        if let Some(retry_after) = retry_after {
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds.max(1)),
+            );
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
         response
     }
 }
@@ -94,6 +135,7 @@ impl From<EngineError> for ApiError {
                 ApiError::Conflict(error.to_string())
             }
             EngineError::MessageIdReused(_) => ApiError::MessageIdReused(error.to_string()),
+            EngineError::SessionBusy => ApiError::SessionBusy,
             EngineError::StoreUnavailable(reason) => {
                 tracing::error!(reason, "session store unavailable");
                 ApiError::Unavailable

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::engine::TurnRequest;
 
 use super::AppState;
-use super::dto::{WebhookRequest, WebhookResponse, validate};
+use super::dto::{SessionView, WebhookRequest, WebhookResponse, validate};
 use super::error::ApiError;
 use super::extract::ApiJson;
 
@@ -47,6 +47,32 @@ pub async fn webhook(
     }
 }
 
+/// `GET /v1/sessions/{id}`: a session for support staff, addresses masked.
+pub async fn session(
+    State(state): Shared,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<SessionView>, ApiError> {
+    let session = state
+        .app
+        .engine
+        .session(&id)
+        .await?
+        .ok_or(ApiError::UnknownSession)?;
+    Ok(Json(SessionView::from(&session)))
+}
+
+/// `DELETE /v1/sessions/{id}`: ends a session now (after a turn in progress).
+pub async fn end_session(
+    State(state): Shared,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.app.engine.end_session(&id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::UnknownSession)
+    }
+}
+
 /// `GET /v1/dialogs`: loaded dialogs and their versions.
 pub async fn dialogs(State(state): Shared) -> Json<serde_json::Value> {
     let dialogs = state.app.engine.dialogs();
@@ -55,6 +81,13 @@ pub async fn dialogs(State(state): Shared) -> Json<serde_json::Value> {
 
 /// `GET /healthz`: 200 when the engine can serve turns, 503 otherwise.
 pub async fn health(State(state): Shared) -> Response {
+    if state.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "draining" })),
+        )
+            .into_response();
+    }
     let engine = &state.app.engine;
     let store = engine.store();
     match (store.ping().await, store.count().await) {
@@ -96,7 +129,12 @@ pub async fn clear_outbox(State(state): Shared) -> Result<StatusCode, ApiError> 
 pub async fn metrics(State(state): Shared) -> Response {
     let engine = &state.app.engine;
     let live = engine.store().count().await.ok();
-    let body = engine.metrics().render(live);
+    let metrics = engine.metrics();
+    metrics.sessions_evicted.store(
+        engine.store().evictions(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let body = metrics.render(live);
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -105,6 +143,23 @@ pub async fn metrics(State(state): Shared) -> Response {
         body,
     )
         .into_response()
+}
+
+/// While shutting down, new requests get 503 `shutting_down`; `/healthz` answers itself.
+pub async fn refuse_when_draining(
+    State(state): Shared,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if state.is_draining() && request.uri().path() != "/healthz" {
+        let mut response = ApiError::ShuttingDown.into_response();
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        return response;
+    }
+    next.run(request).await
 }
 
 /// Counts every error answer by its code.

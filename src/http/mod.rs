@@ -1,10 +1,13 @@
 //! The HTTP API (axum). Handlers are thin: extract, call the engine, convert to DTOs.
 //! `router(state)` is separate from serving, so tests can call it without a socket.
 
+pub mod auth;
 pub mod dto;
 mod error;
 mod extract;
 mod handlers;
+mod kore;
+mod limits;
 
 pub use error::ApiError;
 
@@ -19,38 +22,115 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::app::App;
 
-/// What handlers share.
-#[derive(Debug, Clone)]
+/// What handlers and middleware share.
+#[derive(Debug)]
 pub struct AppState {
     pub app: App,
+    /// Set on shutdown: new requests get 503 while turns in flight finish.
+    pub draining: std::sync::atomic::AtomicBool,
+    pub auth: auth::Authenticator,
+    pub limits: limits::RateLimits,
 }
 
-/// The routes. `/v1/dev/outbox` exists only when the dev outbox is the configured sender.
+impl AppState {
+    pub fn new(app: App) -> Arc<Self> {
+        let clock = app.engine.clock().clone();
+        let auth = auth::Authenticator::new(&app.config.auth, clock.clone());
+        let limits = limits::RateLimits::new(&app.config.limits, clock);
+        Arc::new(Self {
+            app,
+            auth,
+            limits,
+            draining: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Starts refusing new requests with 503 (health checks report `draining`).
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Forgets what only matters for a while (seen signatures). The server runs it periodically.
+    pub fn sweep(&self) {
+        self.auth.sweep();
+        self.limits.sweep();
+    }
+}
+
+/// The routes for `app`.
 pub fn router(app: App) -> Router {
-    let max_body = app.config.server.max_body_bytes;
-    let has_outbox = app.outbox.is_some();
-    let state = Arc::new(AppState { app });
-    let mut router = Router::new()
+    router_with(AppState::new(app))
+}
+
+/// The routes. `/v1/…` needs authentication (unless `auth.enabled` is false); `/healthz`
+/// and `/metrics` do not. `/v1/dev/outbox` exists only with the dev outbox sender.
+pub fn router_with(state: Arc<AppState>) -> Router {
+    let max_body = state.app.config.server.max_body_bytes;
+    let mut protected = Router::new()
         .route("/v1/webhook", post(handlers::webhook))
         .route("/v1/dialogs", get(handlers::dialogs))
-        .route("/healthz", get(handlers::health))
-        .route("/metrics", get(handlers::metrics));
-    if has_outbox {
-        router = router.route(
+        .route(
+            "/v1/sessions/{id}",
+            get(handlers::session).delete(handlers::end_session),
+        );
+    if state.app.outbox.is_some() {
+        protected = protected.route(
             "/v1/dev/outbox",
             get(handlers::outbox).delete(handlers::clear_outbox),
         );
     }
-    router
+    // The last layer added runs first: per-IP limit, then authentication, then per-client limit.
+    let protected = protected
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::per_client,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::per_ip,
+        ));
+    let cors = cors(&state.app.config.server.cors_origins);
+    let mut router = Router::new()
+        .route("/healthz", get(handlers::health))
+        .route("/metrics", get(handlers::metrics))
+        .merge(protected);
+    if state.app.config.kore.enabled {
+        // Kore clients authenticate with their own JWTs, checked by the handler.
+        let kore = Router::new()
+            .route("/chatbot/v2/webhook/{bot}", post(kore::webhook))
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                limits::per_ip,
+            ));
+        router = router.merge(kore);
+    }
+    let router = router
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            handlers::refuse_when_draining,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             handlers::count_errors,
         ))
         .layer(CatchPanicLayer::custom(handlers::panic_response))
-        .with_state(state)
+        .with_state(state);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
@@ -59,7 +139,35 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    // The peer address feeds the per-IP rate limit.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// CORS for browser widgets. Outermost, so preflight requests are answered before
+/// authentication (they carry no credentials by design).
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderName, Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    let layer = CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static(auth::SIGNATURE_HEADER),
+        ])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600));
+    Some(layer)
 }

@@ -267,27 +267,16 @@ fn to_delta(duration: Duration) -> TimeDelta {
 
 mod hex_tag {
     use serde::{Deserialize, Deserializer, Serializer};
-    use std::fmt::Write as _;
 
     pub fn serialize<S: Serializer>(tag: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
-        let mut hex = String::with_capacity(64);
-        for byte in tag {
-            let _ = write!(hex, "{byte:02x}");
-        }
-        serializer.serialize_str(&hex)
+        serializer.serialize_str(&crate::hex::encode(tag))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 32], D::Error> {
-        let hex = String::deserialize(deserializer)?;
-        let mut tag = [0_u8; 32];
-        if hex.len() != 64 || !hex.is_ascii() {
-            return Err(serde::de::Error::custom("tag must be 64 hex digits"));
-        }
-        for (i, byte) in tag.iter_mut().enumerate() {
-            *byte =
-                u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(serde::de::Error::custom)?;
-        }
-        Ok(tag)
+        let text = String::deserialize(deserializer)?;
+        crate::hex::decode(&text)
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            .ok_or_else(|| serde::de::Error::custom("tag must be 64 hex digits"))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,6 +25,8 @@ pub struct MemoryStore {
     sessions: DashMap<String, Stored>,
     idle_ttl: TimeDelta,
     idempotency_window: TimeDelta,
+    max_sessions: usize,
+    evictions: AtomicU64,
     clock: Arc<dyn Clock>,
 }
 
@@ -43,7 +46,47 @@ impl MemoryStore {
             sessions: DashMap::new(),
             idle_ttl: delta(idle_ttl),
             idempotency_window: delta(idempotency_window),
+            max_sessions: usize::MAX,
+            evictions: AtomicU64::new(0),
             clock,
+        }
+    }
+
+    /// Caps live sessions: creating one beyond `max` first evicts the longest-idle ones.
+    #[must_use]
+    pub fn with_max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = max.max(1);
+        self
+    }
+
+    /// Makes room for one new session: evicts the longest-idle 1 % (at least one), so the
+    /// O(n) scan is paid once per many creations. Runs before the new entry is locked, so
+    /// concurrent creators may overshoot the cap by their number, never more.
+    fn make_room(&self) {
+        let excess = (self.sessions.len() + 1).saturating_sub(self.max_sessions);
+        if excess == 0 {
+            return;
+        }
+        let batch = excess.max(self.max_sessions / 100).max(1);
+        let mut idle: Vec<(chrono::DateTime<chrono::Utc>, String)> = self
+            .sessions
+            .iter()
+            .map(|entry| (entry.session.updated_at, entry.key().clone()))
+            .collect();
+        let batch = batch.min(idle.len());
+        if batch == 0 {
+            return;
+        }
+        idle.select_nth_unstable(batch - 1);
+        for (updated_at, id) in idle.into_iter().take(batch) {
+            // Evict only if no turn saved it since the scan.
+            if self
+                .sessions
+                .remove_if(&id, |_, stored| stored.session.updated_at == updated_at)
+                .is_some()
+            {
+                self.evictions.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -89,6 +132,10 @@ impl SessionStore for MemoryStore {
         processed: Option<Processed>,
     ) -> Result<(), StoreError> {
         let expected = session.version;
+        if expected == 0 {
+            // Before any shard lock is taken: eviction scans every shard.
+            self.make_room();
+        }
         let mut saved = session.clone();
         saved.version = expected + 1;
         match self.sessions.entry(session.id.clone()) {
@@ -154,6 +201,10 @@ impl SessionStore for MemoryStore {
         Ok(self.sessions.len())
     }
 
+    fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
@@ -165,5 +216,66 @@ fn record(processed: &mut VecDeque<Processed>, new: Option<Processed>) {
             processed.pop_front();
         }
         processed.push_back(new);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    #[tokio::test]
+    async fn the_longest_idle_sessions_make_room_for_new_ones() {
+        let clock = Arc::new(ManualClock::at_epoch());
+        let store = MemoryStore::new(
+            Duration::from_secs(3600),
+            Duration::from_secs(600),
+            clock.clone(),
+        )
+        .with_max_sessions(3);
+        for id in ["a", "b", "c"] {
+            clock.advance(Duration::from_secs(1));
+            let mut session = Session::new(id, "d", 1, clock.now());
+            store.save(&mut session, None).await.unwrap();
+        }
+        // "a" is touched again, so "b" is now the longest idle.
+        clock.advance(Duration::from_secs(1));
+        let mut a = store.load("a").await.unwrap().unwrap();
+        a.updated_at = clock.now();
+        store.save(&mut a, None).await.unwrap();
+        let mut d = Session::new("d", "d", 1, clock.now());
+        store.save(&mut d, None).await.unwrap();
+        assert_eq!(store.count().await.unwrap(), 3);
+        assert!(
+            store.load("b").await.unwrap().is_none(),
+            "the longest-idle session was evicted"
+        );
+        assert!(store.load("a").await.unwrap().is_some());
+        assert_eq!(store.evictions(), 1);
+    }
+
+    #[tokio::test]
+    async fn saves_are_compare_and_set() {
+        let clock = Arc::new(ManualClock::at_epoch());
+        let store = MemoryStore::new(
+            Duration::from_secs(3600),
+            Duration::from_secs(600),
+            clock.clone(),
+        );
+        let mut first = Session::new("s", "d", 1, clock.now());
+        store.save(&mut first, None).await.unwrap();
+        let mut stale = first.clone();
+        store.save(&mut first, None).await.unwrap();
+        stale.version = 1;
+        assert_eq!(
+            store.save(&mut stale, None).await,
+            Err(StoreError::Conflict)
+        );
+        let mut again = Session::new("s", "d", 1, clock.now());
+        assert_eq!(
+            store.save(&mut again, None).await,
+            Err(StoreError::Conflict),
+            "a second creation loses"
+        );
     }
 }

@@ -31,14 +31,7 @@ impl Processed {
     /// The digest stored for `text` (SHA-256, first 16 bytes, hex).
     pub fn digest(text: &str) -> String {
         use sha2::{Digest, Sha256};
-        use std::fmt::Write as _;
-        let hash = Sha256::digest(text.as_bytes());
-        hash.iter()
-            .take(16)
-            .fold(String::with_capacity(32), |mut hex, byte| {
-                let _ = write!(hex, "{byte:02x}");
-                hex
-            })
+        crate::hex::encode(&Sha256::digest(text.as_bytes())[..16])
     }
 }
 
@@ -82,6 +75,11 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
 
     /// Live sessions.
     async fn count(&self) -> Result<usize, StoreError>;
+
+    /// Sessions evicted so far to stay under the session cap.
+    fn evictions(&self) -> u64 {
+        0
+    }
 
     /// Whether the store can serve requests.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -1,5 +1,6 @@
-//! Spawns the real application on 127.0.0.1:0 with a manual clock and the dev outbox, and
-//! talks to it over HTTP like a chat widget would.
+//! Spawns the real application on 127.0.0.1:0 with a manual clock and the dev outbox (or the
+//! sender the config picks, such as SendGrid pointed at a mock), and talks to it over HTTP
+//! like a chat widget would.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ pub fn dialogs_dir() -> PathBuf {
 /// The configuration tests run with: project defaults, a fixed OTP key, the outbox sender.
 pub fn test_config() -> Config {
     let mut config = Config::default();
+    config.auth.enabled = false;
     config.dialogs.dir = dialogs_dir();
     config.otp.secret = Some(Secret::new("test-secret-0123456789"));
     config.email.outbox.fail_for = vec!["*@bounce.test".to_owned()];
@@ -33,9 +35,13 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
-    pub outbox: Arc<OutboxSender>,
+    /// What the HTTP layer shares (to start draining, as a shutdown would).
+    pub state: Arc<colloquy::http::AppState>,
+    /// The dev outbox, unless the config picks another sender (see [`TestApp::outbox`]).
+    pub outbox: Option<Arc<OutboxSender>>,
     pub app: App,
     message_ids: AtomicU64,
+    /// Dropping it shuts the server down gracefully.
     _shutdown: oneshot::Sender<()>,
 }
 
@@ -52,13 +58,14 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
     );
     let clock = Arc::new(ManualClock::at_epoch());
     let app = app::build(config, registry, clock.clone()).expect("app builds");
-    let outbox = app.outbox.clone().expect("tests use the outbox sender");
+    let outbox = app.outbox.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind port 0");
     let addr = listener.local_addr().expect("local addr");
     let (shutdown, stopped) = oneshot::channel::<()>();
-    let router = colloquy::http::router(app.clone());
+    let state = colloquy::http::AppState::new(app.clone());
+    let router = colloquy::http::router_with(state.clone());
     tokio::spawn(async move {
         let _ = colloquy::http::serve(listener, router, async {
             let _ = stopped.await;
@@ -74,6 +81,7 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
         addr,
         client,
         clock,
+        state,
         outbox,
         app,
         message_ids: AtomicU64::new(0),
@@ -149,7 +157,14 @@ impl TestApp {
     }
 
     pub fn emails_to(&self, to: &str) -> usize {
-        self.outbox.list(Some(to)).len()
+        self.outbox().list(Some(to)).len()
+    }
+
+    /// The dev outbox; panics when the app runs another sender.
+    pub fn outbox(&self) -> &OutboxSender {
+        self.outbox
+            .as_deref()
+            .expect("this app uses the dev outbox")
     }
 
     pub fn advance(&self, by: Duration) {

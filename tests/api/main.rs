@@ -6,9 +6,11 @@
 mod check;
 mod helpers;
 mod idempotency;
+mod kore;
 mod metrics;
 mod otp_dialog;
 mod properties;
 mod robustness;
 mod runner;
 mod sendgrid;
+mod trust;

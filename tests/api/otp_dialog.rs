@@ -74,7 +74,7 @@ async fn invalid_addresses_get_ordered_prompts_then_exhaust() {
     assert_eq!(third.node, "ask_email");
     let gave_up = app.say("s", "nope").await;
     assert_eq!(gave_up.result.as_deref(), Some("no_email"));
-    assert_eq!(app.outbox.list(None).len(), 0, "nothing was sent");
+    assert_eq!(app.outbox().list(None).len(), 0, "nothing was sent");
 }
 
 #[tokio::test]

@@ -154,6 +154,14 @@ fn ceil_minutes(duration: Duration) -> f64 {
     (duration.as_secs_f64() / 60.0).ceil()
 }
 
+/// `5`, not `5.0`: provider templates print numbers as JSON has them.
+fn whole_number(value: f64) -> serde_json::Value {
+    // A whole, small, non-negative number of minutes: the cast is exact.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let whole = value.max(0.0).round() as u64;
+    whole.into()
+}
+
 /// Renders the email. `code`, `email` and `expires_in_minutes` are the template's own
 /// variables; the rest come from the session (never a sensitive value).
 fn compose(
@@ -176,7 +184,8 @@ fn compose(
         }
         true
     };
-    let provider_template = template.provider_template_id.as_ref().map(|id| {
+    // Always built: a provider may have a default template even when the dialog names none.
+    let provider_template = {
         let mut data = serde_json::Map::new();
         for (name, slot) in session.context.iter().filter(|(_, slot)| !slot.sensitive) {
             let mut text = String::new();
@@ -185,12 +194,12 @@ fn compose(
         }
         data.insert("code".into(), code.reveal().into());
         data.insert("email".into(), to.as_str().into());
-        data.insert("expires_in_minutes".into(), minutes.into());
-        ProviderTemplate {
-            id: id.clone(),
+        data.insert("expires_in_minutes".into(), whole_number(minutes));
+        Some(ProviderTemplate {
+            id: template.provider_template_id.clone(),
             data,
-        }
-    });
+        })
+    };
     EmailMessage {
         to: to.clone(),
         subject: template.subject.render(Escape::None, lookup),

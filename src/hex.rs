@@ -1,0 +1,34 @@
+//! Lower-case hexadecimal, for digests and signatures in headers, ids and stored records.
+
+use std::fmt::Write as _;
+
+pub fn encode(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
+}
+
+/// Decodes hex (either case); `None` for odd lengths or other characters.
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn round_trips() {
+        assert_eq!(super::encode(&[0, 15, 255]), "000fff");
+        assert_eq!(super::decode("000FfF"), Some(vec![0, 15, 255]));
+        assert_eq!(super::decode("abc"), None);
+        assert_eq!(super::decode("zz"), None);
+    }
+}
