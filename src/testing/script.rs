@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::diagnostic::{Diagnostic, FileDiagnostics};
-use crate::dialog::template::{Template, is_variable_name};
+use crate::dialog::template::Template;
 use crate::engine::DialogRegistry;
 use crate::engine::registry::dialog_files;
 use crate::reader::{Diagnostics, MapReader};
@@ -29,7 +29,7 @@ use crate::yaml::{self, Node, Pos, Value};
 
 use super::settings::{Settings, read_settings};
 use super::steps::{Step, StepKind, read_steps};
-use super::vars::Scope;
+use super::vars::{Scope, read_vars};
 
 /// One scripted conversation.
 #[derive(Debug, Clone)]
@@ -263,6 +263,7 @@ fn read_script(item: &Node, defaults: &FileDefaults<'_>, d: &mut Diagnostics) ->
     if let Some(node) = map.take("tags") {
         tags.extend(read_tags(node, d));
     }
+    tags.sort();
     tags.dedup();
     let settings = map
         .take("settings")
@@ -319,46 +320,6 @@ fn read_tags(node: &Node, d: &mut Diagnostics) -> Vec<String> {
         .collect()
 }
 
-fn read_vars(
-    node: &Node,
-    d: &mut Diagnostics,
-    scope: &mut Scope,
-) -> Option<Vec<(String, Template)>> {
-    let Some(entries) = node.as_map() else {
-        d.error(
-            node.pos,
-            format!(
-                "`vars` must map names to texts, found {}",
-                node.value.kind()
-            ),
-        );
-        return None;
-    };
-    let mut vars = Vec::new();
-    let mut ok = true;
-    for (key, value) in entries {
-        let name = d.string(key, "a variable name").filter(|name| {
-            let valid = is_variable_name(name);
-            if !valid {
-                d.error(
-                    key.pos,
-                    format!("`{name}` is not a variable name (letters, digits, `_` and `.`)"),
-                );
-            }
-            valid
-        });
-        let template = scope.template(value, d, "a variable");
-        match (name, template) {
-            (Some(name), Some(template)) => {
-                scope.define(&name);
-                vars.push((name, template));
-            }
-            _ => ok = false,
-        }
-    }
-    ok.then_some(vars)
-}
-
 /// Checks what only the loaded dialogs can tell: that each script's dialog exists and that
 /// `expect.node` names one of its nodes. Problems are added to the file's diagnostics.
 pub fn check_against(file: &mut ScriptFile, registry: &DialogRegistry) {
@@ -403,5 +364,43 @@ pub fn check_against(file: &mut ScriptFile, registry: &DialogRegistry) {
         file.diagnostics.extend(problems);
         file.diagnostics.sort_by_key(|p| p.pos);
         file.scripts.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_inherit_the_file_defaults_and_keep_their_steps_as_written() {
+        let source = "\
+dialog: d
+tags: [otp]
+vars: { email: 'a+{{ run }}@x.io' }
+scripts:
+  - name: one
+    tags: [smoke]
+    vars: { other: '{{ email }}' }
+    steps:
+      - user: hi
+      - bot: { contains: hello }
+  - name: two
+    dialog: e
+    steps:
+      - user: hi
+";
+        let file = parse(Path::new("f.yaml"), source);
+        assert!(file.diagnostics.is_empty(), "{:?}", file.diagnostics);
+        assert_eq!(file.default_dialog, Some(("d".to_owned(), Pos::new(1, 9))));
+        let one = &file.scripts[0];
+        assert_eq!((one.dialog.as_str(), one.pos), ("d", Pos::new(5, 5)));
+        assert_eq!(one.tags, ["otp", "smoke"]);
+        let vars: Vec<&str> = one.vars.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(vars, ["email", "other"]);
+        assert_eq!(one.steps[1].source, "bot: { contains: hello }");
+        assert_eq!(one.steps[1].pos, Pos::new(10, 9));
+        assert_eq!(one.location(), "f.yaml:5");
+        assert_eq!(file.scripts[1].dialog, "e");
+        assert_eq!(file.scripts[1].tags, ["otp"]);
     }
 }

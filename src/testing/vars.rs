@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::dialog::template::{Escape, Template};
+use crate::dialog::template::{Escape, Template, is_variable_name};
 use crate::reader::Diagnostics;
 use crate::yaml::Node;
 
@@ -120,6 +120,48 @@ impl Scope {
         }
         ok.then_some(template)
     }
+}
+
+/// Reads `vars:` (names to templated texts, each may use the ones before it), defining them
+/// in `scope`.
+pub fn read_vars(
+    node: &Node,
+    d: &mut Diagnostics,
+    scope: &mut Scope,
+) -> Option<Vec<(String, Template)>> {
+    let Some(entries) = node.as_map() else {
+        d.error(
+            node.pos,
+            format!(
+                "`vars` must map names to texts, found {}",
+                node.value.kind()
+            ),
+        );
+        return None;
+    };
+    let mut vars = Vec::new();
+    let mut ok = true;
+    for (key, value) in entries {
+        let name = d.string(key, "a variable name").filter(|name| {
+            let valid = is_variable_name(name);
+            if !valid {
+                d.error(
+                    key.pos,
+                    format!("`{name}` is not a variable name (letters, digits, `_` and `.`)"),
+                );
+            }
+            valid
+        });
+        let template = scope.template(value, d, "a variable");
+        match (name, template) {
+            (Some(name), Some(template)) => {
+                scope.define(&name);
+                vars.push((name, template));
+            }
+            _ => ok = false,
+        }
+    }
+    ok.then_some(vars)
 }
 
 #[cfg(test)]
