@@ -84,6 +84,8 @@ pub struct DialogsConfig {
     pub dir: PathBuf,
     /// The dialog a new session runs when the request names none.
     pub default: String,
+    /// Reload dialogs when their files change (`serve --watch` turns it on too).
+    pub watch: bool,
 }
 
 impl Default for DialogsConfig {
@@ -91,6 +93,7 @@ impl Default for DialogsConfig {
         Self {
             dir: PathBuf::from("dialogs"),
             default: "otp_authentication".to_owned(),
+            watch: false,
         }
     }
 }

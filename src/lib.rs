@@ -15,6 +15,7 @@ pub mod http;
 pub mod metrics;
 pub mod otp;
 pub mod reader;
+pub mod reload;
 pub mod store;
 pub mod telemetry;
 pub mod testing;

@@ -35,6 +35,9 @@ pub enum Command {
         /// Listen address, overriding `server.addr`.
         #[arg(long)]
         addr: Option<String>,
+        /// Reload dialogs when their files change (also `dialogs.watch`); SIGHUP always reloads.
+        #[arg(long)]
+        watch: bool,
     },
     /// Validate dialog files and report every problem.
     Check {
@@ -71,7 +74,11 @@ pub const EXIT_USAGE: u8 = 2;
 
 pub fn run(cli: Cli) -> ExitCode {
     let code = match cli.command {
-        Command::Serve { config, addr } => serve::run(config.as_deref(), addr),
+        Command::Serve {
+            config,
+            addr,
+            watch,
+        } => serve::run(config.as_deref(), addr, watch),
         Command::Check { paths, config } => check::run(&paths, config.as_deref()),
         Command::Chat { dialog, config } => chat::run(dialog, config.as_deref()),
         Command::Test(args) => test::run(&args),

@@ -9,10 +9,11 @@ use crate::{app, http, telemetry};
 
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config};
 
-pub fn run(config_path: Option<&Path>, addr: Option<String>) -> u8 {
+pub fn run(config_path: Option<&Path>, addr: Option<String>, watch: bool) -> u8 {
     let Some(mut config) = load_config(config_path) else {
         return EXIT_USAGE;
     };
+    config.dialogs.watch |= watch;
     if let Some(addr) = addr {
         config.server.addr = addr;
     }
@@ -89,6 +90,13 @@ async fn serve(app: app::App) -> u8 {
         .map(|d| format!("{} v{}", d.id, d.version))
         .collect();
     tracing::info!(addr = %local, dialogs = %dialogs.join(", "), "colloquy listening on http://{local}");
+    let dir = app.config.dialogs.dir.clone();
+    let hangups = tokio::spawn(crate::reload::on_hangup(app.engine.clone(), dir.clone()));
+    let watcher = app
+        .config
+        .dialogs
+        .watch
+        .then(|| tokio::spawn(crate::reload::watch(app.engine.clone(), dir)));
     let state = http::AppState::new(app.clone());
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
     let draining = state.clone();
@@ -101,6 +109,10 @@ async fn serve(app: app::App) -> u8 {
     };
     let result = http::serve(listener, http::router_with(state), shutdown).await;
     sweeper.abort();
+    hangups.abort();
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
     match result {
         Ok(()) => {
             tracing::info!("stopped");

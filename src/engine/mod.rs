@@ -88,6 +88,7 @@ impl From<StoreError> for EngineError {
 #[derive(Debug)]
 pub struct Engine {
     dialogs: RwLock<Arc<DialogRegistry>>,
+    load_problems: RwLock<Vec<String>>,
     pub(crate) store: Arc<dyn SessionStore>,
     pub(crate) counters: Arc<dyn Counters>,
     pub(crate) email: Arc<dyn EmailSender>,
@@ -117,6 +118,7 @@ impl Engine {
         let locks = SessionLocks::new(parts.settings.session_queue, parts.settings.queue_timeout);
         Self {
             dialogs: RwLock::new(Arc::new(parts.dialogs)),
+            load_problems: RwLock::new(Vec::new()),
             store: parts.store,
             counters: parts.counters,
             email: parts.email,
@@ -126,6 +128,31 @@ impl Engine {
             metrics: parts.metrics,
             locks,
         }
+    }
+
+    /// Adds freshly loaded dialogs (see [`DialogRegistry::merged_with`]) and swaps the set in
+    /// one step: turns already running keep the snapshot they started with. Returns what was
+    /// refused.
+    pub fn reload(&self, loaded: &DialogRegistry) -> Vec<String> {
+        let mut current = self.dialogs.write().unwrap_or_else(PoisonError::into_inner);
+        let (merged, refused) = current.merged_with(loaded);
+        *current = Arc::new(merged);
+        refused
+    }
+
+    /// Problems of the last reload (`GET /v1/dialogs` shows them), empty when it was clean.
+    pub fn load_problems(&self) -> Vec<String> {
+        self.load_problems
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn set_load_problems(&self, problems: Vec<String>) {
+        *self
+            .load_problems
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = problems;
     }
 
     /// The current set of dialogs (a snapshot; a reload swaps it whole).

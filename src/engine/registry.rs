@@ -76,6 +76,32 @@ impl DialogRegistry {
         Ok(())
     }
 
+    /// Adds what `loaded` holds to a copy of this registry: new dialogs and new versions join,
+    /// old versions stay (sessions may still run on them). A version already loaded with other
+    /// content is refused, with the reason, and the loaded one keeps serving.
+    pub fn merged_with(&self, loaded: &DialogRegistry) -> (DialogRegistry, Vec<String>) {
+        let mut merged = self.clone();
+        let mut refused = Vec::new();
+        for (id, versions) in &loaded.dialogs {
+            for dialog in versions.values() {
+                let file = loaded.files.get(id).cloned().unwrap_or_default();
+                let entry = merged.dialogs.entry(id.clone()).or_default();
+                match entry.get(&dialog.version) {
+                    Some(existing) if existing.fingerprint != dialog.fingerprint => refused.push(format!(
+                        "{}: dialog `{id}` version {} changed without a new version number; raise `version` so running sessions keep the one they started on",
+                        file.display(),
+                        dialog.version
+                    )),
+                    _ => {
+                        entry.insert(dialog.version, dialog.clone());
+                        merged.files.insert(id.clone(), file);
+                    }
+                }
+            }
+        }
+        (merged, refused)
+    }
+
     pub fn summaries(&self) -> Vec<DialogSummary> {
         self.dialogs
             .iter()

@@ -76,7 +76,7 @@ pub async fn end_session(
 /// `GET /v1/dialogs`: loaded dialogs and their versions.
 pub async fn dialogs(State(state): Shared) -> Json<serde_json::Value> {
     let dialogs = state.app.engine.dialogs();
-    Json(json!({ "dialogs": dialogs.summaries() }))
+    Json(json!({ "dialogs": dialogs.summaries(), "load_errors": state.app.engine.load_problems() }))
 }
 
 /// `GET /healthz`: 200 when the engine can serve turns, 503 otherwise.
