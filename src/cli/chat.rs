@@ -10,9 +10,8 @@ use crate::clock::{Clock, OffsetClock};
 use crate::config::EmailProvider;
 use crate::duration::parse_duration;
 use crate::engine::TurnRequest;
-use crate::engine::registry::load_paths;
 
-use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config};
+use super::{EXIT_OK, EXIT_USAGE, load_config, load_valid_dialogs};
 
 pub fn run(dialog: Option<String>, config_path: Option<&Path>) -> u8 {
     let Some(mut config) = load_config(config_path) else {
@@ -26,22 +25,10 @@ pub fn run(dialog: Option<String>, config_path: Option<&Path>) -> u8 {
         eprintln!("error: {error}");
         return EXIT_USAGE;
     }
-    let (registry, reports) = match load_paths(std::slice::from_ref(&config.dialogs.dir)) {
-        Ok(loaded) => loaded,
-        Err(error) => {
-            eprintln!("error: cannot load dialogs: {error}");
-            return EXIT_USAGE;
-        }
+    let registry = match load_valid_dialogs(&config.dialogs.dir, "fix the dialogs above first") {
+        Ok(registry) => registry,
+        Err(code) => return code,
     };
-    if reports
-        .iter()
-        .any(crate::diagnostic::FileDiagnostics::has_errors)
-    {
-        for report in &reports {
-            eprint!("{report}");
-        }
-        return EXIT_FAILED;
-    }
     let dialog = dialog.unwrap_or_else(|| config.dialogs.default.clone());
     if registry.latest(&dialog).is_none() {
         eprintln!(

@@ -111,3 +111,34 @@ pub(crate) fn load_config(path: Option<&Path>) -> Option<Config> {
         }
     }
 }
+
+/// Loads the dialogs under `dir`, printing every diagnostic to stderr. Returns the exit code
+/// to stop with when they cannot be read (2) or any has an error (1, after `refusal`).
+pub(crate) fn load_valid_dialogs(
+    dir: &Path,
+    refusal: &str,
+) -> Result<crate::engine::DialogRegistry, u8> {
+    let (registry, reports) =
+        crate::engine::registry::load_paths(&[dir.to_path_buf()]).map_err(|error| {
+            eprintln!("error: cannot load dialogs: {error}");
+            EXIT_USAGE
+        })?;
+    let mut failed = false;
+    for report in &reports {
+        eprint!("{report}");
+        failed |= report.has_errors();
+    }
+    if failed {
+        eprintln!("error: {refusal} (`colloquy check` shows the same list)");
+        return Err(EXIT_FAILED);
+    }
+    Ok(registry)
+}
+
+/// A multi-threaded tokio runtime, or the exit code after saying why there is none.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Runtime::new().map_err(|error| {
+        eprintln!("error: cannot start the async runtime: {error}");
+        EXIT_USAGE
+    })
+}

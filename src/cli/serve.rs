@@ -4,10 +4,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::clock::SystemClock;
-use crate::engine::registry::load_paths;
 use crate::{app, http, telemetry};
 
-use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config};
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config, load_valid_dialogs, runtime};
 
 pub fn run(config_path: Option<&Path>, addr: Option<String>, watch: bool) -> u8 {
     let Some(mut config) = load_config(config_path) else {
@@ -21,26 +20,13 @@ pub fn run(config_path: Option<&Path>, addr: Option<String>, watch: bool) -> u8 
         eprintln!("error: {error}");
         return EXIT_USAGE;
     }
-    let (registry, reports) = match load_paths(std::slice::from_ref(&config.dialogs.dir)) {
-        Ok(loaded) => loaded,
-        Err(error) => {
-            eprintln!("error: cannot load dialogs: {error}");
-            return EXIT_USAGE;
-        }
+    let registry = match load_valid_dialogs(
+        &config.dialogs.dir,
+        "refusing to start: fix the dialogs above",
+    ) {
+        Ok(registry) => registry,
+        Err(code) => return code,
     };
-    let mut failed = false;
-    for report in &reports {
-        for diagnostic in &report.diagnostics {
-            eprintln!("{}", diagnostic.render(&report.file));
-        }
-        failed |= report.has_errors();
-    }
-    if failed {
-        eprintln!(
-            "error: refusing to start: fix the dialogs above (`colloquy check` shows the same list)"
-        );
-        return EXIT_FAILED;
-    }
     let app = match app::build(config, registry, Arc::new(SystemClock)) {
         Ok(app) => app,
         Err(error) => {
@@ -48,14 +34,10 @@ pub fn run(config_path: Option<&Path>, addr: Option<String>, watch: bool) -> u8 
             return EXIT_USAGE;
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return EXIT_USAGE;
-        }
-    };
-    runtime.block_on(serve(app))
+    match runtime() {
+        Ok(runtime) => runtime.block_on(serve(app)),
+        Err(code) => code,
+    }
 }
 
 async fn serve(app: app::App) -> u8 {

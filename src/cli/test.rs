@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::engine::registry::load_paths;
 use crate::testing::coverage::{self, DialogCoverage};
 use crate::testing::remote::Remote;
 use crate::testing::runner::InProcess;
@@ -16,7 +15,7 @@ use crate::testing::{
     Script, ScriptFile, ScriptResult, Selection, Verdict, check_against, junit, read_files, report,
 };
 
-use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config};
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config, load_valid_dialogs};
 
 /// Where scripts are looked for when no path is given.
 pub const DEFAULT_DIR: &str = "tests/conversations";
@@ -90,12 +89,9 @@ pub fn run(args: &TestArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match super::runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     match &args.url {
         Some(url) => runtime.block_on(remote(args, url, &files)),
@@ -107,25 +103,11 @@ async fn in_process(args: &TestArgs, mut files: Vec<ScriptFile>) -> u8 {
     let Some(config) = load_config(args.config.as_deref()) else {
         return EXIT_USAGE;
     };
-    let (registry, reports) = match load_paths(std::slice::from_ref(&config.dialogs.dir)) {
-        Ok(loaded) => loaded,
-        Err(error) => {
-            eprintln!("error: cannot load dialogs: {error}");
-            return EXIT_USAGE;
-        }
-    };
-    if reports
-        .iter()
-        .any(crate::diagnostic::FileDiagnostics::has_errors)
-    {
-        for report in &reports {
-            eprint!("{report}");
-        }
-        eprintln!(
-            "error: the dialogs under test are invalid (`colloquy check` shows the same list)"
-        );
-        return EXIT_FAILED;
-    }
+    let registry =
+        match load_valid_dialogs(&config.dialogs.dir, "the dialogs under test are invalid") {
+            Ok(registry) => registry,
+            Err(code) => return code,
+        };
     for file in &mut files {
         check_against(file, &registry);
     }
