@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::config::{Config, EmailProvider, StoreKind};
+use crate::config::{Config, EmailProvider};
 use crate::email::{ApiKey, EmailSender, OutboxSender, SendgridSender};
 use crate::engine::{DialogRegistry, Engine, EngineSettings, OtpSettings, Parts};
 use crate::metrics::Metrics;
 use crate::otp::OtpKey;
-use crate::store::{Counters, MemoryCounters, MemoryStore, RateLimit, SessionStore};
+use crate::store::{Backends, RateLimit, RateLimiter};
 
 /// A built application: the engine and the adapters the HTTP layer exposes directly.
 #[derive(Debug, Clone)]
@@ -18,6 +18,8 @@ pub struct App {
     /// The dev outbox, when it is the configured sender.
     pub outbox: Option<Arc<OutboxSender>>,
     pub config: Arc<Config>,
+    /// The request rate limits' buckets (in memory, or shared in Redis).
+    pub limiter: Arc<dyn RateLimiter>,
     /// No `otp.secret` was configured: codes are MAC'd with a random per-process key.
     pub random_otp_key: bool,
 }
@@ -30,17 +32,7 @@ pub fn build(
 ) -> Result<App, String> {
     config.auth.validate()?;
     config.kore.validate()?;
-    let store: Arc<dyn SessionStore> = match config.sessions.store {
-        StoreKind::Memory => Arc::new(
-            MemoryStore::new(
-                config.sessions.idle_ttl,
-                config.sessions.idempotency_window,
-                clock.clone(),
-            )
-            .with_max_sessions(config.limits.max_sessions),
-        ),
-    };
-    let counters: Arc<dyn Counters> = Arc::new(MemoryCounters::new(clock.clone()));
+    let backends = Backends::from_config(&config, &clock)?;
     let metrics = Arc::new(Metrics::default());
     let (email, outbox) = email_sender(&config, &clock, &metrics)?;
     let (key, random_otp_key) = match &config.otp.secret {
@@ -75,8 +67,10 @@ pub fn build(
     }
     let engine = Engine::new(Parts {
         dialogs,
-        store,
-        counters,
+        store: backends.store,
+        counters: backends.counters,
+        lease: backends.lease,
+        archive: backends.archive,
         email,
         clock,
         otp,
@@ -87,6 +81,7 @@ pub fn build(
         engine: Arc::new(engine),
         outbox,
         config: Arc::new(config),
+        limiter: backends.limiter,
         random_otp_key,
     })
 }

@@ -18,11 +18,13 @@ use crate::yaml::{self, Pos};
 mod auth;
 mod kore;
 mod limits;
+mod redis;
 mod sendgrid;
 
 pub use auth::{AuthConfig, ClientConfig};
 pub use kore::{KoreClient, KoreConfig};
 pub use limits::{LimitsConfig, Rate};
+pub use redis::{RedisConfig, redacted_url};
 pub use sendgrid::{SENDGRID_API_KEY_VAR, SendgridConfig};
 
 /// The prefix of environment variables that override the file.
@@ -103,6 +105,8 @@ impl Default for DialogsConfig {
 pub enum StoreKind {
     #[default]
     Memory,
+    /// Shared by every instance: sessions, limits and leases in Redis (`sessions.redis`).
+    Redis,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -121,6 +125,8 @@ pub struct SessionsConfig {
     /// answer instead of running again. Bounded by `idle_ttl` (records go with their session).
     #[serde(with = "serde_human")]
     pub idempotency_window: Duration,
+    /// Used with `store: redis`.
+    pub redis: RedisConfig,
 }
 
 impl Default for SessionsConfig {
@@ -131,6 +137,7 @@ impl Default for SessionsConfig {
             sweep_interval: Duration::from_secs(60),
             history: 20,
             idempotency_window: Duration::from_secs(10 * 60),
+            redis: RedisConfig::default(),
         }
     }
 }
@@ -442,7 +449,10 @@ impl Config {
                     .iter_mut()
                     .flat_map(|c| c.api_keys.iter_mut().chain(c.signing_secrets.iter_mut())),
             )
-            .chain(self.kore.clients.iter_mut().map(|c| &mut c.secret));
+            .chain(self.kore.clients.iter_mut().map(|c| &mut c.secret))
+            .chain(
+                (self.sessions.store == StoreKind::Redis).then_some(&mut self.sessions.redis.url),
+            );
         for secret in secrets {
             secret.resolve(env).map_err(|name| ConfigError {
                 origin: name.clone(),
@@ -493,6 +503,9 @@ impl Config {
             ));
         }
         self.limits.validate()?;
+        if self.sessions.store == StoreKind::Redis {
+            self.sessions.redis.validate()?;
+        }
         self.kore.validate()?;
         self.email.sendgrid.validate(self.email.send_timeout)?;
         if self.server.max_text_chars == 0 || self.server.max_body_bytes < 256 {

@@ -228,6 +228,7 @@ fn resolve(raw: RawDialog, source: &str, d: &mut Diagnostics) -> Option<Dialog> 
         defaults: raw.defaults,
         max_transitions: raw.max_transitions,
         fingerprint: fingerprint(source),
+        source: source.into(),
     })
 }
 

@@ -33,6 +33,9 @@ pub struct Dialog {
     pub max_transitions: u16,
     /// A hash of the source, so two files claiming one version can be told apart.
     pub fingerprint: u64,
+    /// The YAML it was loaded from, so a shared store can archive the version sessions start
+    /// on and another instance can load it again after a restart.
+    pub source: std::sync::Arc<str>,
 }
 
 impl Dialog {

@@ -4,6 +4,7 @@
 mod actions;
 mod locks;
 pub mod registry;
+mod shared;
 
 pub use crate::dialog::reply::TurnReply;
 pub use locks::SessionLocks;
@@ -21,7 +22,9 @@ use crate::dialog::{Dialog, NodeKind, Session, State};
 use crate::email::EmailSender;
 use crate::metrics::Metrics;
 use crate::otp::{OtpKey, Policy};
-use crate::store::{Counters, Processed, RateLimit, SessionStore, StoreError};
+use crate::store::{
+    Counters, DialogArchive, Processed, RateLimit, SessionStore, StoreError, TurnLease,
+};
 
 /// OTP rules and the key codes are MAC'd with.
 #[derive(Debug)]
@@ -97,6 +100,8 @@ pub struct Engine {
     pub(crate) settings: EngineSettings,
     pub(crate) metrics: Arc<Metrics>,
     locks: SessionLocks,
+    lease: Arc<dyn TurnLease>,
+    archive: Arc<dyn DialogArchive>,
 }
 
 /// The ports and settings an engine is built from (see `app::build`).
@@ -105,6 +110,10 @@ pub struct Parts {
     pub dialogs: DialogRegistry,
     pub store: Arc<dyn SessionStore>,
     pub counters: Arc<dyn Counters>,
+    /// One turn of a session at a time across instances sharing the store.
+    pub lease: Arc<dyn TurnLease>,
+    /// Keeps the dialog versions sessions start on, for instances restarted without them.
+    pub archive: Arc<dyn DialogArchive>,
     pub email: Arc<dyn EmailSender>,
     pub clock: Arc<dyn Clock>,
     pub otp: OtpSettings,
@@ -127,6 +136,8 @@ impl Engine {
             settings: parts.settings,
             metrics: parts.metrics,
             locks,
+            lease: parts.lease,
+            archive: parts.archive,
         }
     }
 
@@ -199,10 +210,24 @@ impl Engine {
         request: TurnRequest,
         trace: Option<&mut Vec<Transition>>,
     ) -> Result<TurnReply, EngineError> {
+        let arrived = std::time::Instant::now();
         let _turn_lock = self.locks.lock(&request.session_id).await.map_err(|busy| {
             tracing::warn!(?busy, "session busy: turn refused");
             EngineError::SessionBusy
         })?;
+        // Across instances: the lease, taken before the session (or its records) is read.
+        let lease = self.take_lease(&request.session_id, arrived).await?;
+        let result = self.leased_turn(request, trace).await;
+        self.lease.release(lease).await;
+        result
+    }
+
+    /// The turn itself, under the session's lock and lease.
+    async fn leased_turn(
+        &self,
+        request: TurnRequest,
+        trace: Option<&mut Vec<Transition>>,
+    ) -> Result<TurnReply, EngineError> {
         let digest = Processed::digest(&request.text);
         if let Some(earlier) = self
             .store
@@ -228,7 +253,7 @@ impl Engine {
         };
         let replies = self
             .run_steps(&dialog, &mut session, input, now, trace)
-            .await;
+            .await?;
         span.record("node", session.node.as_str());
         session.context.end_turn(now);
         session.turns = session.turns.saturating_add(1);
@@ -256,13 +281,9 @@ impl Engine {
         let registry = self.dialogs();
         match self.store.load(&request.session_id).await? {
             Some(session) if !session.is_ended() => {
-                let dialog = registry
-                    .get(&session.dialog_id, session.dialog_version)
-                    .cloned()
-                    .ok_or_else(|| EngineError::DialogVersionGone {
-                        id: session.dialog_id.clone(),
-                        version: session.dialog_version,
-                    })?;
+                let dialog = self
+                    .dialog_version(&session.dialog_id, session.dialog_version)
+                    .await?;
                 Ok((dialog, session, false))
             }
             // A finished conversation starts over on the latest version of its dialog.
@@ -271,6 +292,7 @@ impl Engine {
                     .latest(&session.dialog_id)
                     .cloned()
                     .ok_or_else(|| EngineError::UnknownDialog(session.dialog_id.clone()))?;
+                self.archive_version(&dialog).await?;
                 session.dialog_version = dialog.version;
                 Ok((dialog, session, false))
             }
@@ -283,6 +305,7 @@ impl Engine {
                     .latest(id)
                     .cloned()
                     .ok_or_else(|| EngineError::UnknownDialog(id.to_owned()))?;
+                self.archive_version(&dialog).await?;
                 let mut session =
                     Session::new(&request.session_id, &dialog.id, dialog.version, now);
                 if !request.text.trim().is_empty() {
@@ -298,7 +321,9 @@ impl Engine {
         }
     }
 
-    /// Steps the machine, running the actions it asks for, until it waits or ends.
+    /// Steps the machine, running the actions it asks for, until it waits or ends. A store
+    /// that fails inside an action ends the turn unsaved (a shared limit that cannot be
+    /// checked must not become a dialog outcome).
     async fn run_steps(
         &self,
         dialog: &Dialog,
@@ -306,7 +331,7 @@ impl Engine {
         input: Input<'_>,
         now: DateTime<Utc>,
         mut trace: Option<&mut Vec<Transition>>,
-    ) -> Vec<String> {
+    ) -> Result<Vec<String>, StoreError> {
         let mut replies = Vec::new();
         let mut env = StepEnv {
             now,
@@ -323,14 +348,14 @@ impl Engine {
         let mut stepped = step(session, input, env, &mut replies);
         while let Some(call) = stepped.call.take() {
             env.transitions_used = env.transitions_used.saturating_add(stepped.transitions);
-            let outcome = actions::run(self, dialog, session, call, now).await;
+            let outcome = actions::run(self, dialog, session, call, now).await?;
             stepped = step(session, Input::Outcome(&outcome), env, &mut replies);
         }
         if stepped.runaway {
             Metrics::inc(&self.metrics.runaway_turns);
             tracing::error!(node = %session.node, "turn aborted: the transition cap was reached or the session was in an impossible state");
         }
-        replies
+        Ok(replies)
     }
 
     /// Sessions with a turn running or waiting right now.
@@ -346,12 +371,16 @@ impl Engine {
     /// Ends a session now: waits for a running turn, then forgets the session and its
     /// idempotency records. `false` when there was none.
     pub async fn end_session(&self, id: &str) -> Result<bool, EngineError> {
+        let arrived = std::time::Instant::now();
         let _turn_lock = self
             .locks
             .lock(id)
             .await
             .map_err(|_| EngineError::SessionBusy)?;
-        Ok(self.store.delete(id).await?)
+        let lease = self.take_lease(id, arrived).await?;
+        let deleted = self.store.delete(id).await;
+        self.lease.release(lease).await;
+        Ok(deleted?)
     }
 
     /// Frees expired sessions and stale counters. The server runs this periodically.

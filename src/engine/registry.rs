@@ -76,6 +76,16 @@ impl DialogRegistry {
         Ok(())
     }
 
+    /// Adds a version restored from a shared store's archive for the sessions that started on
+    /// it. A version loaded from a file wins, and the file shown for the dialog stays as it is.
+    pub fn insert_archived(&mut self, dialog: Dialog) {
+        self.dialogs
+            .entry(dialog.id.clone())
+            .or_default()
+            .entry(dialog.version)
+            .or_insert_with(|| Arc::new(dialog));
+    }
+
     /// Adds what `loaded` holds to a copy of this registry: new dialogs and new versions join,
     /// old versions stay (sessions may still run on them). A version already loaded with other
     /// content is refused, with the reason, and the loaded one keeps serving.

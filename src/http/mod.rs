@@ -35,8 +35,8 @@ pub struct AppState {
 impl AppState {
     pub fn new(app: App) -> Arc<Self> {
         let clock = app.engine.clock().clone();
-        let auth = auth::Authenticator::new(&app.config.auth, clock.clone());
-        let limits = limits::RateLimits::new(&app.config.limits, clock);
+        let auth = auth::Authenticator::new(&app.config.auth, clock);
+        let limits = limits::RateLimits::new(app.limiter.clone());
         Arc::new(Self {
             app,
             auth,

@@ -24,6 +24,9 @@ pub struct RateLimit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Permit {
     pub at: DateTime<Utc>,
+    /// Tells apart events at the same instant (random in shared stores; 0 in memory, which
+    /// refunds the newest event at `at`).
+    pub id: u64,
 }
 
 #[async_trait]
@@ -85,7 +88,7 @@ impl Counters for MemoryCounters {
             return Ok(Err((oldest + window - now).to_std().unwrap_or_default()));
         }
         log.push_back(now);
-        Ok(Ok(Permit { at: now }))
+        Ok(Ok(Permit { at: now, id: 0 }))
     }
 
     async fn refund(&self, key: &str, permit: Permit) -> Result<(), StoreError> {

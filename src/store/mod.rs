@@ -1,12 +1,25 @@
 //! Where sessions (and the counters limits need) live between turns.
 //!
 //! [`SessionStore`] saves with compare-and-set on [`Session::version`], so two writers can
-//! never silently overwrite each other: the loser gets [`StoreError::Conflict`].
+//! never silently overwrite each other: the loser gets [`StoreError::Conflict`]. Next to it
+//! are the other ports a shared store must back for several instances to act as one:
+//! [`Counters`] (per-address limits), [`RateLimiter`] (request buckets), [`TurnLease`] (one
+//! turn of a session at a time) and [`DialogArchive`] (dialog versions outlive restarts).
+//! Each has an in-process adapter and a Redis one (`redis/`).
 
+mod archive;
+mod backends;
 mod counters;
+mod lease;
+mod limiter;
 mod memory;
+pub mod redis;
 
+pub use archive::{DialogArchive, NoArchive};
+pub use backends::Backends;
 pub use counters::{Counters, MemoryCounters, Permit, RateLimit};
+pub use lease::{Lease, LocalLease, TurnLease};
+pub use limiter::{LocalLimiter, RateLimiter, Scope};
 pub use memory::{MAX_PROCESSED_PER_SESSION, MemoryStore};
 
 use async_trait::async_trait;

@@ -10,6 +10,7 @@ mod kore;
 mod metrics;
 mod otp_dialog;
 mod properties;
+mod redis;
 mod reload;
 mod robustness;
 mod runner;

@@ -7,6 +7,7 @@ mod otp_verify;
 use chrono::{DateTime, Utc};
 
 use crate::dialog::{ActionCall, Dialog, Outcome, Session};
+use crate::store::StoreError;
 
 use super::Engine;
 
@@ -16,7 +17,7 @@ pub(super) async fn run(
     session: &mut Session,
     call: ActionCall,
     now: DateTime<Utc>,
-) -> Outcome {
+) -> Result<Outcome, StoreError> {
     match call {
         ActionCall::OtpSend(call) => otp_send::run(engine, dialog, session, call, now).await,
         ActionCall::OtpVerify(call) => otp_verify::run(engine, session, call, now).await,

@@ -14,6 +14,7 @@ use crate::dialog::value::Value;
 use crate::dialog::{Dialog, Outcome, Session};
 use crate::email::{EmailMessage, ProviderTemplate};
 use crate::otp::{self, Code};
+use crate::store::StoreError;
 
 use super::super::Engine;
 use super::send_key;
@@ -35,10 +36,10 @@ pub(super) async fn run(
     session: &mut Session,
     call: Call,
     now: DateTime<Utc>,
-) -> Outcome {
-    let outcome = send(engine, dialog, session, call, now).await;
+) -> Result<Outcome, StoreError> {
+    let outcome = send(engine, dialog, session, call, now).await?;
     engine.metrics.otp_sends.inc(&[("outcome", outcome.name)]);
-    outcome
+    Ok(outcome)
 }
 
 async fn send(
@@ -47,7 +48,7 @@ async fn send(
     session: &mut Session,
     call: Call,
     now: DateTime<Utc>,
-) -> Outcome {
+) -> Result<Outcome, StoreError> {
     let policy = call.overrides.apply(&engine.otp.policy);
     let minutes = ceil_minutes(policy.ttl);
     let outcome = |name| {
@@ -57,27 +58,25 @@ async fn send(
     };
     let Ok(to) = EmailAddr::parse(&call.to) else {
         tracing::warn!(node = %session.node, "otp.send: the rendered `to` is not a valid address");
-        return outcome("failed");
+        return Ok(outcome("failed"));
     };
     if let Some(wait) = otp::cooldown_left(session.otp.as_ref(), to.as_str(), &policy, now) {
-        return outcome("cooldown").with(
+        return Ok(outcome("cooldown").with(
             "otp.retry_after_seconds",
             Value::Number(wait.as_secs_f64().ceil()),
-        );
+        ));
     }
     let key = send_key(&to.limit_key());
-    let permit = match engine.counters.acquire(&key, engine.otp.send_limit).await {
-        Ok(Ok(permit)) => permit,
-        Ok(Err(retry_after)) => {
+    // A send limit that cannot be checked ends the turn unsaved (503): no email goes out
+    // unchecked, and the user's retry finds the session as it was.
+    let permit = match engine.counters.acquire(&key, engine.otp.send_limit).await? {
+        Ok(permit) => permit,
+        Err(retry_after) => {
             tracing::info!(to = %to.masked(), "otp.send: send limit for this address reached");
-            return outcome("limited").with(
+            return Ok(outcome("limited").with(
                 "otp.retry_after_minutes",
                 Value::Number(ceil_minutes(retry_after)),
-            );
-        }
-        Err(error) => {
-            tracing::error!(%error, "otp.send: cannot check the send limit");
-            return outcome("failed");
+            ));
         }
     };
     // Generated in a block: the thread-local generator must not live across an await.
@@ -117,7 +116,7 @@ async fn send(
                 elapsed_ms,
                 "otp.send: code sent"
             );
-            outcome("sent")
+            Ok(outcome("sent"))
         }
         Ok(Err(error)) => {
             log_failure(
@@ -128,12 +127,12 @@ async fn send(
                 elapsed_ms,
             );
             refund(engine, &key, permit).await;
-            outcome("failed")
+            Ok(outcome("failed"))
         }
         Err(_elapsed) => {
             log_failure(&to, engine.email.name(), "timed out", true, elapsed_ms);
             refund(engine, &key, permit).await;
-            outcome("failed")
+            Ok(outcome("failed"))
         }
     }
 }

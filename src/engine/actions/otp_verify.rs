@@ -7,6 +7,7 @@ use crate::dialog::actions::otp_verify::Call;
 use crate::dialog::value::Value;
 use crate::dialog::{Outcome, Session};
 use crate::otp::{self, CodeStatus, Verdict};
+use crate::store::StoreError;
 
 use super::super::Engine;
 use super::failure_key;
@@ -16,43 +17,42 @@ pub(super) async fn run(
     session: &mut Session,
     call: Call,
     now: DateTime<Utc>,
-) -> Outcome {
-    let outcome = verify(engine, session, call, now).await;
+) -> Result<Outcome, StoreError> {
+    let outcome = verify(engine, session, call, now).await?;
     engine
         .metrics
         .otp_verifications
         .inc(&[("outcome", outcome.name)]);
-    outcome
+    Ok(outcome)
 }
 
-async fn verify(engine: &Engine, session: &mut Session, call: Call, now: DateTime<Utc>) -> Outcome {
+async fn verify(
+    engine: &Engine,
+    session: &mut Session,
+    call: Call,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
     let Some(state) = session.otp.as_mut() else {
-        return Outcome::new("expired");
+        return Ok(Outcome::new("expired"));
     };
     // Outcomes that need no comparison spend no budget.
     match state.status {
-        CodeStatus::Used => return Outcome::new("expired"),
-        CodeStatus::Locked => return Outcome::new("locked"),
-        CodeStatus::Active if now >= state.expires_at => return Outcome::new("expired"),
+        CodeStatus::Used => return Ok(Outcome::new("expired")),
+        CodeStatus::Locked => return Ok(Outcome::new("locked")),
+        CodeStatus::Active if now >= state.expires_at => return Ok(Outcome::new("expired")),
         CodeStatus::Active => {}
     }
     let key = failure_key(&state.address.to_lowercase());
-    match engine
+    // Without the shared budget a guesser could exceed it: when it cannot be charged, the
+    // turn ends unsaved (503) rather than compare, and the code stays as it was.
+    if let Err(_retry_after) = engine
         .counters
         .acquire(&key, engine.otp.failure_limit)
-        .await
+        .await?
     {
-        Ok(Ok(_permit)) => {}
-        Ok(Err(_retry_after)) => {
-            state.status = CodeStatus::Locked;
-            tracing::warn!(to = %crate::address::mask_email(&state.address), "otp.verify: daily failure budget of this address spent");
-            return Outcome::new("locked");
-        }
-        Err(error) => {
-            // Without the shared budget a guesser could exceed it: refuse rather than compare.
-            tracing::error!(%error, "otp.verify: cannot check the failure budget");
-            return Outcome::new("locked");
-        }
+        state.status = CodeStatus::Locked;
+        tracing::warn!(to = %crate::address::mask_email(&state.address), "otp.verify: daily failure budget of this address spent");
+        return Ok(Outcome::new("locked"));
     }
     let verdict = otp::verify(&engine.otp.key, &session.id, state, &call.code, now);
     let masked = crate::address::mask_email(&state.address);
@@ -62,17 +62,17 @@ async fn verify(engine: &Engine, session: &mut Session, call: Call, now: DateTim
                 tracing::warn!(%error, "otp.verify: could not reset the failure budget");
             }
             tracing::info!(to = %masked, "otp.verify: code accepted");
-            Outcome::new("valid")
+            Ok(Outcome::new("valid"))
         }
         Verdict::Invalid { attempts_left } => {
             tracing::info!(to = %masked, attempts_left, "otp.verify: wrong code");
-            Outcome::new("invalid")
-                .with("otp.attempts_left", Value::Number(f64::from(attempts_left)))
+            Ok(Outcome::new("invalid")
+                .with("otp.attempts_left", Value::Number(f64::from(attempts_left))))
         }
         Verdict::Locked => {
             tracing::warn!(to = %masked, "otp.verify: too many wrong codes, code locked");
-            Outcome::new("locked")
+            Ok(Outcome::new("locked"))
         }
-        Verdict::Expired | Verdict::NoCode => Outcome::new("expired"),
+        Verdict::Expired | Verdict::NoCode => Ok(Outcome::new("expired")),
     }
 }

@@ -1,0 +1,74 @@
+//! Every adapter that holds shared state, built together from `sessions.store`: all in this
+//! process's memory, or all in one Redis so that several instances behave as one.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::{Config, StoreKind};
+
+use super::redis::{RedisArchive, RedisCounters, RedisLease, RedisLimiter, RedisPool, RedisStore};
+use super::{
+    Counters, DialogArchive, LocalLease, LocalLimiter, MemoryCounters, MemoryStore, NoArchive,
+    RateLimiter, SessionStore, TurnLease,
+};
+
+#[derive(Debug, Clone)]
+pub struct Backends {
+    pub store: Arc<dyn SessionStore>,
+    pub counters: Arc<dyn Counters>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub lease: Arc<dyn TurnLease>,
+    pub archive: Arc<dyn DialogArchive>,
+}
+
+impl Backends {
+    /// Builds the configured adapters. Nothing connects yet: a Redis that is down at start-up
+    /// makes requests fail with 503 until it answers, not the start.
+    pub fn from_config(config: &Config, clock: &Arc<dyn Clock>) -> Result<Self, String> {
+        let sessions = &config.sessions;
+        match sessions.store {
+            StoreKind::Memory => Ok(Self {
+                store: Arc::new(
+                    MemoryStore::new(
+                        sessions.idle_ttl,
+                        sessions.idempotency_window,
+                        clock.clone(),
+                    )
+                    .with_max_sessions(config.limits.max_sessions),
+                ),
+                counters: Arc::new(MemoryCounters::new(clock.clone())),
+                limiter: Arc::new(LocalLimiter::new(&config.limits, clock.clone())),
+                lease: Arc::new(LocalLease),
+                archive: Arc::new(NoArchive),
+            }),
+            StoreKind::Redis => {
+                let pool = Arc::new(RedisPool::new(&sessions.redis)?);
+                tracing::info!(
+                    url = pool.url(),
+                    key_prefix = %sessions.redis.key_prefix,
+                    pool_size = sessions.redis.pool_size,
+                    "sessions: in Redis, shared with every instance that uses it"
+                );
+                Ok(Self {
+                    store: Arc::new(
+                        RedisStore::new(
+                            pool.clone(),
+                            sessions.idle_ttl,
+                            sessions.idempotency_window,
+                            clock.clone(),
+                        )
+                        .with_max_sessions(config.limits.max_sessions),
+                    ),
+                    counters: Arc::new(RedisCounters::new(pool.clone(), clock.clone())),
+                    limiter: Arc::new(RedisLimiter::new(
+                        pool.clone(),
+                        &config.limits,
+                        clock.clone(),
+                    )),
+                    lease: Arc::new(RedisLease::new(pool.clone(), sessions.redis.lease_ttl)),
+                    archive: Arc::new(RedisArchive::new(pool)),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! What the Redis store writes: a versioned JSON document per session and per idempotency
+//! record, defined here field by field and converted explicitly from and to the core types.
+//! Changing [`Session`] or [`TurnReply`] therefore cannot change what is stored without a
+//! compile error here; a change to this format raises [`FORMAT_VERSION`], and a reader refuses
+//! versions it does not know (an older instance never overwrites a newer document it cannot
+//! read). The format is documented in `docs/redis.md`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::dialog::entity::Entity;
+use crate::dialog::reply::TurnReply;
+use crate::dialog::session::{HistoryEntry, Speaker};
+use crate::dialog::value::{Context, Slot, Value};
+use crate::dialog::{Session, State};
+use crate::otp::{Alphabet, CodeStatus, OtpState};
+use crate::store::Processed;
+
+/// The version of both documents. Raise it with every change to a struct below.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Why a stored document cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("stored in format v{0}, which this build does not read (it reads v{FORMAT_VERSION})")]
+    UnknownVersion(u32),
+    #[error("not a valid v{FORMAT_VERSION} document: {0}")]
+    Invalid(#[from] serde_json::Error),
+    #[error("the one-time code's tag is not 32 bytes of hex")]
+    BadTag,
+}
+
+#[derive(Deserialize)]
+struct Versioned {
+    v: u32,
+}
+
+fn check_version(json: &str) -> Result<(), FormatError> {
+    let Versioned { v } = serde_json::from_str(json)?;
+    if v == FORMAT_VERSION {
+        Ok(())
+    } else {
+        Err(FormatError::UnknownVersion(v))
+    }
+}
+
+/// A session. Its compare-and-set version is not in here: it is the `version` field of the
+/// session's hash, next to this document.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionDoc {
+    v: u32,
+    id: String,
+    dialog: String,
+    dialog_version: u32,
+    node: String,
+    state: StateDoc,
+    result: Option<String>,
+    context: BTreeMap<String, SlotDoc>,
+    invalid_answers: u8,
+    otp: Option<OtpDoc>,
+    history: Vec<LineDoc>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    turns: u32,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StateDoc {
+    New,
+    Waiting,
+    Calling,
+    Ended,
+}
+
+/// A context variable. `value` is a JSON boolean, number or string, as the variable's type.
+/// A number that is not finite (no entity or action makes one) is stored as `null` and read
+/// back as an unset variable.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlotDoc {
+    value: serde_json::Value,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    sensitive: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OtpDoc {
+    address: String,
+    /// HMAC-SHA256 of the code, lower-case hex (never the code).
+    tag: String,
+    length: u8,
+    alphabet: AlphabetDoc,
+    issued_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    attempts: u8,
+    max_attempts: u8,
+    status: CodeStatusDoc,
+    sends: u16,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum AlphabetDoc {
+    Digits,
+    Alphanumeric,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum CodeStatusDoc {
+    Active,
+    Used,
+    Locked,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineDoc {
+    at: DateTime<Utc>,
+    from: SpeakerDoc,
+    text: String,
+    node: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SpeakerDoc {
+    User,
+    Bot,
+}
+
+/// An idempotency record: a processed message and the answer it got.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordDoc {
+    v: u32,
+    message_id: String,
+    /// SHA-256 of the text, first 16 bytes, hex.
+    text_digest: String,
+    at: DateTime<Utc>,
+    reply: ReplyDoc,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplyDoc {
+    session_id: String,
+    turn: u32,
+    dialog: String,
+    dialog_version: u32,
+    replies: Vec<String>,
+    node: String,
+    state: StateDoc,
+    result: Option<String>,
+    expecting: Option<EntityDoc>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum EntityDoc {
+    Email,
+    OtpCode,
+    YesNo,
+    Number,
+    Text,
+}
+
+/// The document stored for `session` (its version is stored beside it).
+pub fn encode_session(session: &Session) -> Result<String, FormatError> {
+    let doc = SessionDoc {
+        v: FORMAT_VERSION,
+        id: session.id.clone(),
+        dialog: session.dialog_id.clone(),
+        dialog_version: session.dialog_version,
+        node: session.node.clone(),
+        state: session.state.into(),
+        result: session.result.clone(),
+        context: session
+            .context
+            .iter()
+            .map(|(name, slot)| (name.to_owned(), SlotDoc::from(slot)))
+            .collect(),
+        invalid_answers: session.invalid_answers,
+        otp: session.otp.as_ref().map(OtpDoc::from),
+        history: session.history.iter().map(LineDoc::from).collect(),
+        created_at: session.created_at,
+        updated_at: session.updated_at,
+        turns: session.turns,
+    };
+    Ok(serde_json::to_string(&doc)?)
+}
+
+/// The session in `json`, at compare-and-set version `version`.
+pub fn decode_session(json: &str, version: u64) -> Result<Session, FormatError> {
+    check_version(json)?;
+    let doc: SessionDoc = serde_json::from_str(json)?;
+    let mut context = Context::default();
+    for (name, slot) in doc.context {
+        if let Some(value) = value_of(slot.value) {
+            context.set_slot(
+                &name,
+                Slot {
+                    value,
+                    sensitive: slot.sensitive,
+                    expires_at: slot.expires_at,
+                },
+            );
+        }
+    }
+    Ok(Session {
+        id: doc.id,
+        dialog_id: doc.dialog,
+        dialog_version: doc.dialog_version,
+        node: doc.node,
+        state: doc.state.into(),
+        result: doc.result,
+        context,
+        invalid_answers: doc.invalid_answers,
+        otp: doc.otp.map(OtpState::try_from).transpose()?,
+        history: doc.history.into_iter().map(HistoryEntry::from).collect(),
+        created_at: doc.created_at,
+        updated_at: doc.updated_at,
+        turns: doc.turns,
+        version,
+    })
+}
+
+pub fn encode_record(processed: &Processed) -> Result<String, FormatError> {
+    let reply = &processed.reply;
+    let doc = RecordDoc {
+        v: FORMAT_VERSION,
+        message_id: processed.message_id.clone(),
+        text_digest: processed.text_digest.clone(),
+        at: processed.at,
+        reply: ReplyDoc {
+            session_id: reply.session_id.clone(),
+            turn: reply.turn,
+            dialog: reply.dialog.clone(),
+            dialog_version: reply.dialog_version,
+            replies: reply.replies.clone(),
+            node: reply.node.clone(),
+            state: reply.state.into(),
+            result: reply.result.clone(),
+            expecting: reply.expecting.map(EntityDoc::from),
+        },
+    };
+    Ok(serde_json::to_string(&doc)?)
+}
+
+pub fn decode_record(json: &str) -> Result<Processed, FormatError> {
+    check_version(json)?;
+    let doc: RecordDoc = serde_json::from_str(json)?;
+    let reply = doc.reply;
+    Ok(Processed {
+        message_id: doc.message_id,
+        text_digest: doc.text_digest,
+        at: doc.at,
+        reply: TurnReply {
+            session_id: reply.session_id,
+            turn: reply.turn,
+            dialog: reply.dialog,
+            dialog_version: reply.dialog_version,
+            replies: reply.replies,
+            node: reply.node,
+            state: reply.state.into(),
+            result: reply.result,
+            expecting: reply.expecting.map(Entity::from),
+        },
+    })
+}
+
+fn value_of(json: serde_json::Value) -> Option<Value> {
+    match json {
+        serde_json::Value::Bool(b) => Some(Value::Bool(b)),
+        serde_json::Value::Number(n) => n.as_f64().map(Value::Number),
+        serde_json::Value::String(s) => Some(Value::Text(s)),
+        _ => None,
+    }
+}
+
+impl From<&Slot> for SlotDoc {
+    fn from(slot: &Slot) -> Self {
+        let value = match &slot.value {
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Number(n) => serde_json::Number::from_f64(*n)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Value::Text(t) => serde_json::Value::String(t.clone()),
+        };
+        Self {
+            value,
+            sensitive: slot.sensitive,
+            expires_at: slot.expires_at,
+        }
+    }
+}
+
+impl From<&OtpState> for OtpDoc {
+    fn from(otp: &OtpState) -> Self {
+        Self {
+            address: otp.address.clone(),
+            tag: crate::hex::encode(&otp.tag),
+            length: otp.length,
+            alphabet: match otp.alphabet {
+                Alphabet::Digits => AlphabetDoc::Digits,
+                Alphabet::Alphanumeric => AlphabetDoc::Alphanumeric,
+            },
+            issued_at: otp.issued_at,
+            expires_at: otp.expires_at,
+            attempts: otp.attempts,
+            max_attempts: otp.max_attempts,
+            status: match otp.status {
+                CodeStatus::Active => CodeStatusDoc::Active,
+                CodeStatus::Used => CodeStatusDoc::Used,
+                CodeStatus::Locked => CodeStatusDoc::Locked,
+            },
+            sends: otp.sends,
+        }
+    }
+}
+
+impl TryFrom<OtpDoc> for OtpState {
+    type Error = FormatError;
+
+    fn try_from(doc: OtpDoc) -> Result<Self, FormatError> {
+        let tag = crate::hex::decode(&doc.tag)
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            .ok_or(FormatError::BadTag)?;
+        Ok(Self {
+            address: doc.address,
+            tag,
+            length: doc.length,
+            alphabet: match doc.alphabet {
+                AlphabetDoc::Digits => Alphabet::Digits,
+                AlphabetDoc::Alphanumeric => Alphabet::Alphanumeric,
+            },
+            issued_at: doc.issued_at,
+            expires_at: doc.expires_at,
+            attempts: doc.attempts,
+            max_attempts: doc.max_attempts,
+            status: match doc.status {
+                CodeStatusDoc::Active => CodeStatus::Active,
+                CodeStatusDoc::Used => CodeStatus::Used,
+                CodeStatusDoc::Locked => CodeStatus::Locked,
+            },
+            sends: doc.sends,
+        })
+    }
+}
+
+impl From<&HistoryEntry> for LineDoc {
+    fn from(line: &HistoryEntry) -> Self {
+        Self {
+            at: line.at,
+            from: match line.speaker {
+                Speaker::User => SpeakerDoc::User,
+                Speaker::Bot => SpeakerDoc::Bot,
+            },
+            text: line.text.clone(),
+            node: line.node.clone(),
+        }
+    }
+}
+
+impl From<LineDoc> for HistoryEntry {
+    fn from(line: LineDoc) -> Self {
+        Self {
+            at: line.at,
+            speaker: match line.from {
+                SpeakerDoc::User => Speaker::User,
+                SpeakerDoc::Bot => Speaker::Bot,
+            },
+            text: line.text,
+            node: line.node,
+        }
+    }
+}
+
+impl From<State> for StateDoc {
+    fn from(state: State) -> Self {
+        match state {
+            State::New => StateDoc::New,
+            State::Waiting => StateDoc::Waiting,
+            State::Calling => StateDoc::Calling,
+            State::Ended => StateDoc::Ended,
+        }
+    }
+}
+
+impl From<StateDoc> for State {
+    fn from(state: StateDoc) -> Self {
+        match state {
+            StateDoc::New => State::New,
+            StateDoc::Waiting => State::Waiting,
+            StateDoc::Calling => State::Calling,
+            StateDoc::Ended => State::Ended,
+        }
+    }
+}
+
+impl From<Entity> for EntityDoc {
+    fn from(entity: Entity) -> Self {
+        match entity {
+            Entity::Email => EntityDoc::Email,
+            Entity::OtpCode => EntityDoc::OtpCode,
+            Entity::YesNo => EntityDoc::YesNo,
+            Entity::Number => EntityDoc::Number,
+            Entity::Text => EntityDoc::Text,
+        }
+    }
+}
+
+impl From<EntityDoc> for Entity {
+    fn from(entity: EntityDoc) -> Self {
+        match entity {
+            EntityDoc::Email => Entity::Email,
+            EntityDoc::OtpCode => Entity::OtpCode,
+            EntityDoc::YesNo => Entity::YesNo,
+            EntityDoc::Number => Entity::Number,
+            EntityDoc::Text => Entity::Text,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "format_tests.rs"]
+mod tests;

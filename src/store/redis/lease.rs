@@ -1,0 +1,112 @@
+//! [`TurnLease`] in Redis: `SET lease:{ID} TOKEN NX PX lease_ttl`, renewed every third of the
+//! TTL while the turn runs, freed by a compare-and-delete script. A turn waiting for another
+//! instance's lease polls (2 ms, doubling to 50 ms) until its wait is over.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use rand::RngExt;
+
+use crate::store::{Lease, StoreError, TurnLease};
+
+use super::{RedisPool, scripts};
+
+const FIRST_POLL: Duration = Duration::from_millis(2);
+const LONGEST_POLL: Duration = Duration::from_millis(50);
+
+#[derive(Debug)]
+pub struct RedisLease {
+    pool: Arc<RedisPool>,
+    ttl: Duration,
+}
+
+impl RedisLease {
+    pub fn new(pool: Arc<RedisPool>, ttl: Duration) -> Self {
+        Self { pool, ttl }
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        u64::try_from(self.ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    async fn try_take(&self, key: &str, token: &str) -> Result<bool, StoreError> {
+        let answer: Option<String> = self
+            .pool
+            .command(
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(token)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(self.ttl_ms()),
+            )
+            .await?;
+        Ok(answer.is_some())
+    }
+
+    /// Keeps the lease alive while the turn runs; stops when the lease is released or lost.
+    fn renew(&self, key: String, token: String) -> tokio::task::JoinHandle<()> {
+        let (pool, ttl, ttl_ms) = (self.pool.clone(), self.ttl, self.ttl_ms());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(ttl / 3).await;
+                let renewed: Result<i64, _> = pool
+                    .script(scripts::RENEW.key(&key).arg(&token).arg(ttl_ms))
+                    .await;
+                match renewed {
+                    Ok(1) => {}
+                    Ok(_) => {
+                        // The version check on save keeps a late writer from overwriting.
+                        tracing::warn!(
+                            "turn lease lost: the turn ran longer than the lease and another instance may have taken the session"
+                        );
+                        return;
+                    }
+                    Err(error) => tracing::warn!(%error, "turn lease: renewal failed"),
+                }
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl TurnLease for RedisLease {
+    async fn acquire(&self, session_id: &str, wait: Duration) -> Result<Option<Lease>, StoreError> {
+        let key = self.pool.key(&format!("lease:{{{session_id}}}"));
+        let token = crate::hex::encode(&rand::rng().random::<[u8; 16]>());
+        let deadline = Instant::now() + wait;
+        let mut pause = FIRST_POLL;
+        loop {
+            if self.try_take(&key, &token).await? {
+                let renewal = self.renew(key.clone(), token.clone());
+                return Ok(Some(Lease {
+                    key,
+                    token,
+                    renewal: Some(renewal),
+                }));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(pause.min(deadline - now)).await;
+            pause = (pause * 2).min(LONGEST_POLL);
+        }
+    }
+
+    async fn release(&self, mut lease: Lease) {
+        if let Some(renewal) = lease.renewal.take() {
+            renewal.abort();
+        }
+        let released: Result<i64, _> = self
+            .pool
+            .script(scripts::RELEASE.key(&lease.key).arg(&lease.token))
+            .await;
+        if let Err(error) = released {
+            tracing::warn!(%error, "turn lease: release failed; it expires by itself");
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! The Redis store: sessions, idempotency records, per-address counters, rate-limit buckets,
+//! turn leases and dialog sources in one Redis, shared by every instance of the engine.
+//!
+//! Keys (all behind `sessions.redis.key_prefix`, `colloquy:` by default; `{id}` is a hash tag,
+//! so one session's keys would share a Redis Cluster slot):
+//!
+//! | key | type | holds | expires |
+//! |---|---|---|---|
+//! | `session:{ID}` | hash | `version` (compare-and-set), `updated` (ms), `doc` ([`format`]) | idle TTL |
+//! | `seen:{ID}` | hash | message id → idempotency record ([`format`]) | idle TTL |
+//! | `seen-order:{ID}` | list | message ids, oldest first (at most 16 kept) | idle TTL |
+//! | `sessions` | sorted set | session id by `updated` (ms): counting, sweeping, the cap | never (swept) |
+//! | `lease:{ID}` | string | the token of the instance running a turn | `lease_ttl`, renewed |
+//! | `count:KEY` | sorted set | sliding-window events (`otp:send:…`, `otp:fail:…`) | the window |
+//! | `rate:SCOPE:KEY` | string | GCRA theoretical arrival time (µs) | when the bucket is full again |
+//! | `dialog:ID:VERSION` | string | the YAML source of a dialog version sessions started on | never |
+
+mod archive;
+mod counters;
+pub mod format;
+mod lease;
+mod limiter;
+mod pool;
+mod scripts;
+
+pub use archive::RedisArchive;
+pub use counters::RedisCounters;
+pub use lease::RedisLease;
+pub use limiter::RedisLimiter;
+pub use pool::RedisPool;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::clock::Clock;
+use crate::dialog::Session;
+
+use super::{MAX_PROCESSED_PER_SESSION, Processed, SessionStore, StoreError};
+
+/// Index entries looked at per round trip when sweeping or evicting.
+const BATCH: usize = 256;
+
+#[derive(Debug)]
+pub struct RedisStore {
+    pool: Arc<RedisPool>,
+    clock: Arc<dyn Clock>,
+    idle_ttl: Duration,
+    idempotency_window: Duration,
+    max_sessions: usize,
+    evictions: AtomicU64,
+}
+
+/// Milliseconds since the Unix epoch, the unit of every stored instant.
+pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn millis_of(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn unreadable(what: &str, error: &format::FormatError) -> StoreError {
+    tracing::error!(%error, "redis store: cannot read a stored {what}");
+    StoreError::Unavailable(format!("a stored {what} cannot be read: {error}"))
+}
+
+impl RedisStore {
+    pub fn new(
+        pool: Arc<RedisPool>,
+        idle_ttl: Duration,
+        idempotency_window: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            pool,
+            clock,
+            idle_ttl,
+            idempotency_window,
+            max_sessions: usize::MAX,
+            evictions: AtomicU64::new(0),
+        }
+    }
+
+    /// Caps live sessions: beyond `max`, the longest-idle ones are evicted.
+    #[must_use]
+    pub fn with_max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = max.max(1);
+        self
+    }
+
+    /// The keys of one session: hash, records, records order, and the shared index.
+    fn keys(&self, id: &str) -> [String; 4] {
+        [
+            self.pool.key(&format!("session:{{{id}}}")),
+            self.pool.key(&format!("seen:{{{id}}}")),
+            self.pool.key(&format!("seen-order:{{{id}}}")),
+            self.pool.key("sessions"),
+        ]
+    }
+
+    fn is_expired(&self, updated_ms: i64) -> bool {
+        updated_ms.saturating_add(millis_of(self.idle_ttl)) <= millis(self.clock.now())
+    }
+
+    /// Evicts the longest-idle sessions once `live` exceeds the cap, never `keep` (the one just
+    /// created). Runs after the save, so concurrent creators may overshoot by their number.
+    async fn make_room(&self, live: usize, keep: &str) -> Result<(), StoreError> {
+        let excess = live.saturating_sub(self.max_sessions);
+        if excess == 0 {
+            return Ok(());
+        }
+        let batch = excess.max(self.max_sessions / 100).min(BATCH);
+        let oldest: Vec<(String, f64)> = self
+            .pool
+            .command(
+                redis::cmd("ZRANGE")
+                    .arg(self.pool.key("sessions"))
+                    .arg(0)
+                    .arg(batch)
+                    .arg("WITHSCORES"),
+            )
+            .await?;
+        let mut evicted = 0;
+        for (id, updated) in oldest.into_iter().filter(|(id, _)| id != keep) {
+            if evicted == batch {
+                break;
+            }
+            #[allow(clippy::cast_possible_truncation)]
+            if self.evict(&id, updated as i64).await? {
+                evicted += 1;
+                self.evictions.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes `id` if it was not saved since `updated_ms`; `true` when it left the index.
+    async fn evict(&self, id: &str, updated_ms: i64) -> Result<bool, StoreError> {
+        let [session, seen, order, index] = self.keys(id);
+        let evicted: i64 = self
+            .pool
+            .script(
+                scripts::EVICT
+                    .key(session)
+                    .key(seen)
+                    .key(order)
+                    .key(index)
+                    .arg(id)
+                    .arg(updated_ms),
+            )
+            .await?;
+        Ok(evicted == 1)
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn load(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        let [session, ..] = self.keys(id);
+        let (version, updated, doc): (Option<u64>, Option<i64>, Option<String>) = self
+            .pool
+            .command(
+                redis::cmd("HMGET")
+                    .arg(session)
+                    .arg("version")
+                    .arg("updated")
+                    .arg("doc"),
+            )
+            .await?;
+        let (Some(version), Some(updated), Some(doc)) = (version, updated, doc) else {
+            return Ok(None);
+        };
+        if self.is_expired(updated) {
+            return Ok(None);
+        }
+        format::decode_session(&doc, version)
+            .map(Some)
+            .map_err(|error| unreadable("session", &error))
+    }
+
+    async fn processed(
+        &self,
+        session_id: &str,
+        message_id: &str,
+    ) -> Result<Option<Processed>, StoreError> {
+        let [session, seen, ..] = self.keys(session_id);
+        let (updated, record): (Option<i64>, Option<String>) = self
+            .pool
+            .pipeline(
+                redis::pipe()
+                    .cmd("HGET")
+                    .arg(session)
+                    .arg("updated")
+                    .cmd("HGET")
+                    .arg(seen)
+                    .arg(message_id),
+            )
+            .await?;
+        let (Some(updated), Some(record)) = (updated, record) else {
+            return Ok(None);
+        };
+        if self.is_expired(updated) {
+            return Ok(None);
+        }
+        let record = format::decode_record(&record)
+            .map_err(|error| unreadable("idempotency record", &error))?;
+        let window = TimeDelta::from_std(self.idempotency_window).unwrap_or(TimeDelta::MAX);
+        Ok((record.at > self.clock.now() - window).then_some(record))
+    }
+
+    async fn save(
+        &self,
+        session: &mut Session,
+        processed: Option<Processed>,
+    ) -> Result<(), StoreError> {
+        let expected = session.version;
+        let doc = format::encode_session(session).map_err(|error| unreadable("session", &error))?;
+        let (message_id, record) = match &processed {
+            Some(processed) => (
+                processed.message_id.as_str(),
+                format::encode_record(processed)
+                    .map_err(|error| unreadable("idempotency record", &error))?,
+            ),
+            None => ("", String::new()),
+        };
+        let [session_key, seen, order, index] = self.keys(&session.id);
+        let (saved, live): (i64, usize) = self
+            .pool
+            .script(
+                scripts::SAVE
+                    .key(session_key)
+                    .key(seen)
+                    .key(order)
+                    .key(index)
+                    .arg(expected)
+                    .arg(millis(session.updated_at))
+                    .arg(millis(self.clock.now()))
+                    .arg(millis_of(self.idle_ttl).max(1))
+                    .arg(doc)
+                    .arg(&session.id)
+                    .arg(message_id)
+                    .arg(record)
+                    .arg(MAX_PROCESSED_PER_SESSION),
+            )
+            .await?;
+        if saved != 1 {
+            return Err(StoreError::Conflict);
+        }
+        session.version = expected + 1;
+        if expected == 0 && live > self.max_sessions {
+            // The session is saved; a failed eviction only delays freeing room.
+            if let Err(error) = self.make_room(live, &session.id).await {
+                tracing::warn!(%error, "redis store: could not evict idle sessions");
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let [session, seen, order, index] = self.keys(id);
+        let existed: i64 = self
+            .pool
+            .script(
+                scripts::DELETE
+                    .key(session)
+                    .key(seen)
+                    .key(order)
+                    .key(index)
+                    .arg(id),
+            )
+            .await?;
+        Ok(existed == 1)
+    }
+
+    /// Deletes sessions idle past the TTL on the engine's clock (Redis's own expiry, on its
+    /// clock, frees them too) and drops index entries of sessions Redis already expired.
+    async fn sweep(&self) -> Result<usize, StoreError> {
+        let horizon = millis(self.clock.now()) - millis_of(self.idle_ttl);
+        let mut swept = 0;
+        loop {
+            let idle: Vec<(String, f64)> = self
+                .pool
+                .command(
+                    redis::cmd("ZRANGE")
+                        .arg(self.pool.key("sessions"))
+                        .arg("-inf")
+                        .arg(horizon)
+                        .arg("BYSCORE")
+                        .arg("LIMIT")
+                        .arg(0)
+                        .arg(BATCH)
+                        .arg("WITHSCORES"),
+                )
+                .await?;
+            let found = idle.len();
+            let before = swept;
+            for (id, updated) in idle {
+                #[allow(clippy::cast_possible_truncation)]
+                if self.evict(&id, updated as i64).await? {
+                    swept += 1;
+                }
+            }
+            // A short batch was the last; a batch of sessions all saved meanwhile ends it too.
+            if found < BATCH || swept == before {
+                return Ok(swept);
+            }
+        }
+    }
+
+    async fn count(&self) -> Result<usize, StoreError> {
+        let horizon = millis(self.clock.now()) - millis_of(self.idle_ttl);
+        self.pool
+            .command(
+                redis::cmd("ZCOUNT")
+                    .arg(self.pool.key("sessions"))
+                    .arg(format!("({horizon}"))
+                    .arg("+inf"),
+            )
+            .await
+    }
+
+    fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let pong: String = self.pool.command(&redis::cmd("PING")).await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable(format!(
+                "Redis answered PING with {pong:?}"
+            )))
+        }
+    }
+}

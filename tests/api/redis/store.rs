@@ -1,0 +1,288 @@
+//! What only the Redis adapters do: expiries in Redis, the stored format, leases, the
+//! archive, and an outage healing by itself.
+
+use std::time::{Duration, Instant};
+
+use colloquy::clock::Clock;
+use colloquy::dialog::Session;
+use colloquy::store::{Scope, StoreError};
+use redis::aio::MultiplexedConnection;
+use serde_json::Value;
+
+use super::contract::{IDLE, WINDOW, config, fixture};
+use super::server::RedisServer;
+
+async fn raw(server: &RedisServer) -> MultiplexedConnection {
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+async fn pttl(connection: &mut MultiplexedConnection, key: &str) -> i64 {
+    redis::cmd("PTTL")
+        .arg(key)
+        .query_async(connection)
+        .await
+        .unwrap()
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap()
+}
+
+#[tokio::test]
+async fn expiries_are_set_in_redis() {
+    let server = RedisServer::start();
+    let fx = fixture(&config(Some(&server.url()), usize::MAX));
+    let mut session = Session::new("s", "otp_authentication", 1, fx.clock.now());
+    let processed = colloquy::store::Processed {
+        message_id: "m1".into(),
+        text_digest: colloquy::store::Processed::digest("hi"),
+        reply: colloquy::dialog::reply::TurnReply {
+            session_id: "s".into(),
+            turn: 1,
+            dialog: "otp_authentication".into(),
+            dialog_version: 1,
+            replies: vec![],
+            node: "greet".into(),
+            state: colloquy::dialog::State::Waiting,
+            result: None,
+            expecting: None,
+        },
+        at: fx.clock.now(),
+    };
+    fx.backends
+        .store
+        .save(&mut session, Some(processed))
+        .await
+        .unwrap();
+    let limit = colloquy::store::RateLimit {
+        max: 5,
+        window: WINDOW,
+    };
+    fx.backends
+        .counters
+        .acquire("k", limit)
+        .await
+        .unwrap()
+        .unwrap();
+    fx.backends
+        .limiter
+        .check(Scope::Ip, "10.0.0.1")
+        .await
+        .unwrap();
+    fx.backends.archive.keep("d", 1, "id: d").await.unwrap();
+
+    let mut redis = raw(&server).await;
+    for key in [
+        "contract:session:{s}",
+        "contract:seen:{s}",
+        "contract:seen-order:{s}",
+    ] {
+        let ttl = pttl(&mut redis, key).await;
+        assert!(
+            ttl > millis(IDLE) - 60_000 && ttl <= millis(IDLE),
+            "{key}: the idle TTL is its expiry, got {ttl} ms"
+        );
+    }
+    let ttl = pttl(&mut redis, "contract:count:k").await;
+    assert!(
+        ttl > 0 && ttl <= millis(WINDOW),
+        "a counter lives one window: {ttl}"
+    );
+    // 1 request/s, burst 3: one token taken is back in a second.
+    let ttl = pttl(&mut redis, "contract:rate:ip:10.0.0.1").await;
+    assert!(
+        ttl > 0 && ttl <= 1000,
+        "a bucket lives until it is full again: {ttl}"
+    );
+    assert_eq!(
+        pttl(&mut redis, "contract:dialog:d:1").await,
+        -1,
+        "dialog sources stay"
+    );
+}
+
+#[tokio::test]
+async fn sessions_are_stored_in_the_documented_format() {
+    let server = RedisServer::start();
+    let fx = fixture(&config(Some(&server.url()), usize::MAX));
+    let mut session = Session::new("s", "otp_authentication", 1, fx.clock.now());
+    fx.backends.store.save(&mut session, None).await.unwrap();
+    let mut redis = raw(&server).await;
+    let (version, updated, doc): (u64, i64, String) = redis::cmd("HMGET")
+        .arg("contract:session:{s}")
+        .arg("version")
+        .arg("updated")
+        .arg("doc")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(version, 1);
+    assert_eq!(updated, fx.clock.now().timestamp_millis());
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc["v"], 1);
+    assert_eq!(doc["id"], "s");
+    assert_eq!(doc["dialog"], "otp_authentication");
+    assert_eq!(doc["state"], "new");
+
+    // A document from a newer build is refused, not misread or overwritten.
+    let newer = serde_json::to_string(&serde_json::json!({ "v": 2, "anything": true })).unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg("contract:session:{s}")
+        .arg("doc")
+        .arg(newer)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    match fx.backends.store.load("s").await {
+        Err(StoreError::Unavailable(reason)) => {
+            assert!(reason.contains("format v2"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let mut fresh = Session::new("s", "otp_authentication", 1, fx.clock.now());
+    assert_eq!(
+        fx.backends.store.save(&mut fresh, None).await,
+        Err(StoreError::Conflict)
+    );
+}
+
+#[tokio::test]
+async fn a_lease_is_held_by_one_turn_at_a_time() {
+    let server = RedisServer::start();
+    let fx = fixture(&config(Some(&server.url()), usize::MAX));
+    let lease = &fx.backends.lease;
+    let held = lease.acquire("s", Duration::ZERO).await.unwrap().unwrap();
+    assert!(
+        lease
+            .acquire("s", Duration::from_millis(50))
+            .await
+            .unwrap()
+            .is_none(),
+        "taken: the wait ends empty-handed"
+    );
+    let other = lease.acquire("t", Duration::ZERO).await.unwrap();
+    assert!(other.is_some(), "other sessions are free");
+    lease.release(held).await;
+    let again = lease.acquire("s", Duration::ZERO).await.unwrap();
+    assert!(again.is_some(), "released: free again");
+}
+
+#[tokio::test]
+async fn a_dead_holders_lease_runs_out_and_a_live_one_is_renewed() {
+    let server = RedisServer::start();
+    let mut config = config(Some(&server.url()), usize::MAX);
+    config.sessions.redis.lease_ttl = Duration::from_millis(150);
+    let fx = fixture(&config);
+    let lease = &fx.backends.lease;
+    // What an instance killed mid-turn leaves behind: a lease nobody renews.
+    let mut redis = raw(&server).await;
+    let _: () = redis::cmd("SET")
+        .arg("contract:lease:{s}")
+        .arg("dead-instance")
+        .arg("PX")
+        .arg(150)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let waited = Instant::now();
+    let taken = lease.acquire("s", Duration::from_secs(5)).await.unwrap();
+    assert!(taken.is_some(), "the dead holder's lease expired");
+    assert!(
+        waited.elapsed() >= Duration::from_millis(100),
+        "after it ran out"
+    );
+    // A live holder renews: three lease lengths later it still holds the session.
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(
+        lease.acquire("s", Duration::ZERO).await.unwrap().is_none(),
+        "a running turn keeps its lease"
+    );
+    lease.release(taken.unwrap()).await;
+    assert!(lease.acquire("s", Duration::ZERO).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn the_archive_keeps_the_first_source_of_a_version() {
+    let server = RedisServer::start();
+    let fx = fixture(&config(Some(&server.url()), usize::MAX));
+    let archive = &fx.backends.archive;
+    archive.keep("d", 1, "first").await.unwrap();
+    archive.keep("d", 1, "changed").await.unwrap();
+    assert_eq!(
+        archive.fetch("d", 1).await.unwrap().as_deref(),
+        Some("first")
+    );
+    assert_eq!(archive.fetch("d", 2).await.unwrap(), None);
+    // Another instance (a fresh adapter) sees it too.
+    let other = fixture(&config(Some(&server.url()), usize::MAX));
+    assert_eq!(
+        other
+            .backends
+            .archive
+            .fetch("d", 1)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("first")
+    );
+}
+
+#[tokio::test]
+async fn an_outage_is_unavailable_and_heals_by_itself() {
+    let mut server = RedisServer::start();
+    let fx = fixture(&config(Some(&server.url()), usize::MAX));
+    let store = &fx.backends.store;
+    let mut session = Session::new("s", "otp_authentication", 1, fx.clock.now());
+    store.save(&mut session, None).await.unwrap();
+    server.stop();
+
+    let unavailable =
+        |result: Result<_, StoreError>| matches!(result, Err(StoreError::Unavailable(_)));
+    assert!(unavailable(store.ping().await));
+    assert!(unavailable(store.load("s").await.map(drop)));
+    assert!(unavailable(store.save(&mut session, None).await));
+    assert_eq!(session.version, 1, "a failed save changes nothing");
+    let limit = colloquy::store::RateLimit {
+        max: 1,
+        window: WINDOW,
+    };
+    assert!(unavailable(
+        fx.backends.counters.acquire("k", limit).await.map(drop)
+    ));
+    assert!(unavailable(
+        fx.backends
+            .lease
+            .acquire("s", Duration::ZERO)
+            .await
+            .map(drop)
+    ));
+    // Rate limits fall back to this instance's own buckets (1/s, burst 3).
+    for _ in 0..3 {
+        fx.backends
+            .limiter
+            .check(Scope::Ip, "10.0.0.9")
+            .await
+            .unwrap();
+    }
+    assert!(
+        fx.backends
+            .limiter
+            .check(Scope::Ip, "10.0.0.9")
+            .await
+            .is_err()
+    );
+
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.ping().await.is_err() {
+        assert!(Instant::now() < deadline, "the store never reconnected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut fresh = Session::new("t", "otp_authentication", 1, fx.clock.now());
+    store.save(&mut fresh, None).await.unwrap();
+    assert!(store.load("t").await.unwrap().is_some());
+}
