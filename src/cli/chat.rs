@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::app;
 use crate::clock::{Clock, OffsetClock};
-use crate::config::EmailProvider;
+use crate::config::{EmailProvider, StoreKind};
 use crate::duration::parse_duration;
 use crate::engine::TurnRequest;
 
@@ -18,8 +18,10 @@ pub fn run(dialog: Option<String>, config_path: Option<&Path>) -> u8 {
         return EXIT_USAGE;
     };
     config.email.provider = EmailProvider::Outbox;
-    // The terminal is the only client.
+    // The terminal is the only client, and its clock can skip ahead: its session and limits
+    // stay in this process, never in a store shared with servers.
     config.auth.enabled = false;
+    config.sessions.store = StoreKind::Memory;
     "warn".clone_into(&mut config.log.level);
     if let Err(error) = crate::telemetry::init(&config.log) {
         eprintln!("error: {error}");

@@ -64,6 +64,10 @@ async fn serve(app: app::App) -> u8 {
             "email provider is the dev outbox: emails are recorded, not sent (GET /v1/dev/outbox)"
         );
     }
+    // Starting without the store is allowed: requests get 503 until it answers.
+    if let Err(error) = app.engine.store().ping().await {
+        tracing::warn!(%error, "the session store does not answer: requests get 503 `unavailable` and /healthz says so until it does; service resumes by itself");
+    }
     let dialogs: Vec<String> = app
         .engine
         .dialogs()

@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 
 use crate::app;
 use crate::clock::{Clock, ManualClock};
-use crate::config::{Config, EmailProvider};
+use crate::config::{Config, EmailProvider, StoreKind};
 use crate::dialog::State;
 use crate::dialog::Transition;
 use crate::dialog::value::Value as ContextValue;
@@ -37,10 +37,12 @@ pub struct InProcess {
 
 impl InProcess {
     /// Prepares `config` for test runs: the dev outbox is the sender (emails are read from
-    /// it, never sent), and the runner, the only client, needs no API key.
+    /// it, never sent), the runner, the only client, needs no API key, and sessions and
+    /// limits stay in each script's own memory even when the config shares them in Redis.
     pub fn new(mut config: Config, registry: DialogRegistry, jobs: usize) -> Self {
         config.email.provider = EmailProvider::Outbox;
         config.auth.enabled = false;
+        config.sessions.store = StoreKind::Memory;
         Self {
             config,
             registry,

@@ -5,6 +5,7 @@
 
 mod contract;
 mod instances;
+mod processes;
 mod server;
 mod store;
 
