@@ -1,6 +1,7 @@
 //! The command line: `serve`, `check`, `chat`, `test`. Behaves like a Unix tool: exit 0 when
 //! all is well, 1 when checks fail, 2 for usage and I/O errors; errors name their cause.
 
+mod bench;
 mod chat;
 mod check;
 mod graph;
@@ -58,6 +59,9 @@ pub enum Command {
     },
     /// Run scripted conversations (tests/conversations by default) and report coverage.
     Test(test::TestArgs),
+    /// Benchmark the engine: simulated users doing whole OTP conversations over HTTP, next to
+    /// a bare axum baseline (or, with `--scale N`, N idle sessions). See BENCHMARKS.md.
+    Bench(bench::BenchArgs),
     /// Talk to a dialog in the terminal (emails print instead of being sent).
     Chat {
         /// The dialog to run (default: `dialogs.default`).
@@ -82,6 +86,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check { paths, config } => check::run(&paths, config.as_deref()),
         Command::Chat { dialog, config } => chat::run(dialog, config.as_deref()),
         Command::Test(args) => test::run(&args),
+        Command::Bench(args) => bench::run(&args),
         Command::Graph {
             dialog,
             format,

@@ -3,7 +3,7 @@
 //! `colloquy test` read codes from. It can be told to fail for some addresses, to walk a
 //! dialog's delivery-failure path.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -35,10 +35,41 @@ pub struct OutboxSender {
     clock: Arc<dyn Clock>,
 }
 
+/// The emails, oldest first, with consecutive ids (`emails[i].id == first id + i`), and an
+/// index from each lower-cased address to the ids of its emails: `list(Some(to))` is a hash
+/// look-up, not a scan of every email (which lower-cased each address, and dominated a
+/// server under load: see BENCHMARKS.md).
 #[derive(Debug, Default)]
 struct Outbox {
     emails: VecDeque<OutboxEmail>,
+    by_to: HashMap<String, VecDeque<u64>>,
     next_id: u64,
+}
+
+impl Outbox {
+    fn position(&self, id: u64) -> Option<usize> {
+        let first = self.emails.front()?.id;
+        usize::try_from(id.checked_sub(first)?).ok()
+    }
+
+    fn push(&mut self, email: OutboxEmail, capacity: usize) {
+        if self.emails.len() >= capacity
+            && let Some(oldest) = self.emails.pop_front()
+        {
+            let key = oldest.to.to_lowercase();
+            if let Some(ids) = self.by_to.get_mut(&key) {
+                ids.pop_front();
+                if ids.is_empty() {
+                    self.by_to.remove(&key);
+                }
+            }
+        }
+        self.by_to
+            .entry(email.to.to_lowercase())
+            .or_default()
+            .push_back(email.id);
+        self.emails.push_back(email);
+    }
 }
 
 impl OutboxSender {
@@ -67,11 +98,14 @@ impl OutboxSender {
     /// Emails kept, oldest first; only those to `to` when given (compared case-insensitively).
     pub fn list(&self, to: Option<&str>) -> Vec<OutboxEmail> {
         let outbox = self.emails.lock().unwrap_or_else(PoisonError::into_inner);
-        let to = to.map(|t| t.trim().to_lowercase());
-        outbox
-            .emails
-            .iter()
-            .filter(|e| to.as_ref().is_none_or(|t| e.to.to_lowercase() == *t))
+        let Some(to) = to else {
+            return outbox.emails.iter().cloned().collect();
+        };
+        let Some(ids) = outbox.by_to.get(&to.trim().to_lowercase()) else {
+            return Vec::new();
+        };
+        ids.iter()
+            .filter_map(|&id| outbox.emails.get(outbox.position(id)?))
             .cloned()
             .collect()
     }
@@ -84,20 +118,14 @@ impl OutboxSender {
     /// Emails with an id above `after`, for callers that follow the outbox.
     pub fn since(&self, after: u64) -> Vec<OutboxEmail> {
         let outbox = self.emails.lock().unwrap_or_else(PoisonError::into_inner);
-        outbox
-            .emails
-            .iter()
-            .filter(|e| e.id > after)
-            .cloned()
-            .collect()
+        let from = outbox.emails.partition_point(|e| e.id <= after);
+        outbox.emails.range(from..).cloned().collect()
     }
 
     pub fn clear(&self) {
-        self.emails
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .emails
-            .clear();
+        let mut outbox = self.emails.lock().unwrap_or_else(PoisonError::into_inner);
+        outbox.emails.clear();
+        outbox.by_to.clear();
     }
 
     fn should_fail(&self, address: &str) -> bool {
@@ -123,20 +151,18 @@ impl EmailSender for OutboxSender {
                 "simulated failure (email.outbox.fail_for)".to_owned(),
             ));
         }
-        let mut outbox = self.emails.lock().unwrap_or_else(PoisonError::into_inner);
-        outbox.next_id += 1;
-        let id = outbox.next_id;
-        if outbox.emails.len() >= self.capacity {
-            outbox.emails.pop_front();
-        }
-        outbox.emails.push_back(OutboxEmail {
-            id,
+        let email = OutboxEmail {
+            id: 0,
             to: message.to.as_str().to_owned(),
             subject: message.subject.clone(),
             text: message.text.clone(),
             html: message.html.clone(),
             sent_at: self.clock.now(),
-        });
+        };
+        let mut outbox = self.emails.lock().unwrap_or_else(PoisonError::into_inner);
+        outbox.next_id += 1;
+        let id = outbox.next_id;
+        outbox.push(OutboxEmail { id, ..email }, self.capacity);
         drop(outbox);
         tracing::info!(to = %message.to.masked(), outbox_id = id, "dev outbox: email recorded (not sent)");
         Ok(Delivery {
@@ -178,6 +204,22 @@ mod tests {
         );
         assert_eq!(outbox.last_to("C@X.io").unwrap().id, 3);
         assert_eq!(outbox.since(2).len(), 1);
+        assert!(
+            outbox.list(Some("a@x.io")).is_empty(),
+            "evicted with its index entry"
+        );
+        outbox.send(&message("B@x.io")).await.unwrap();
+        outbox.send(&message("d@x.io")).await.unwrap();
+        let to_b: Vec<u64> = outbox.list(Some(" b@X.io ")).iter().map(|e| e.id).collect();
+        assert_eq!(to_b, [4], "the older email to b was evicted");
+        outbox.clear();
+        assert!(outbox.list(Some("d@x.io")).is_empty() && outbox.since(0).is_empty());
+        outbox.send(&message("d@x.io")).await.unwrap();
+        assert_eq!(
+            outbox.list(Some("d@x.io"))[0].id,
+            6,
+            "ids go on after a clear"
+        );
     }
 
     #[tokio::test]

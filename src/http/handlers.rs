@@ -115,7 +115,14 @@ pub async fn outbox(
     let Query(query) =
         query.map_err(|rejection| ApiError::InvalidRequest(rejection.body_text()))?;
     let outbox = state.app.outbox.as_ref().ok_or(ApiError::NotFound)?;
-    Ok(Json(json!({ "emails": outbox.list(query.to.as_deref()) })).into_response())
+    let emails = outbox.list(query.to.as_deref());
+    Ok(Json(Mailbox { emails }).into_response())
+}
+
+/// The mailbox answer, serialised straight from the emails (not through a `json!` tree).
+#[derive(serde::Serialize)]
+struct Mailbox {
+    emails: Vec<crate::email::OutboxEmail>,
 }
 
 /// `DELETE /v1/dev/outbox`: empties the dev outbox.

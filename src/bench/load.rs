@@ -1,0 +1,209 @@
+//! One `colloquy bench` run: for each round, the bare baseline and then the engine, each a
+//! child process on a free port, each driven by the same driver for the same warm-up and
+//! window; their CPU time and peak memory read from `/proc` around the window.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::client::ClientKind;
+use super::driver::{self, Target};
+use super::process::{self, Machine, Server};
+
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    pub users: usize,
+    pub warmup: Duration,
+    pub duration: Duration,
+    pub client: ClientKind,
+    pub rounds: usize,
+    /// An engine already running; without it one is started with the bench config.
+    pub url: Option<String>,
+    /// What runs at `url` (a baseline started by hand, for profiling it).
+    pub url_target: Target,
+    /// Run the bare baseline too (and report the ratio).
+    pub baseline: bool,
+    /// The `colloquy` binary to start servers from.
+    pub exe: PathBuf,
+    /// The engine's config file (default: the built-in bench config).
+    pub config: Option<PathBuf>,
+    /// Where configs and server logs are written.
+    pub work_dir: PathBuf,
+}
+
+/// One target's figures in one round.
+#[derive(Clone, Debug, Serialize)]
+pub struct Measured {
+    #[serde(flatten)]
+    pub load: driver::Report,
+    /// The server process's peak resident memory over its life (`VmHWM`), MiB.
+    pub server_peak_rss_mib: Option<f64>,
+    /// CPU cores the server used on average inside the window.
+    pub server_cpu_cores: Option<f64>,
+    /// CPU cores the driver used on average inside the window.
+    pub driver_cpu_cores: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Round {
+    pub baseline: Option<Measured>,
+    pub engine: Measured,
+    /// Engine turns/s over baseline turns/s, in this round.
+    pub ratio: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadReport {
+    pub machine: Machine,
+    pub users: usize,
+    pub warmup_s: f64,
+    pub duration_s: f64,
+    pub client: ClientKind,
+    pub rounds: Vec<Round>,
+    /// The median of the rounds' ratios.
+    pub median_ratio: Option<f64>,
+    /// The engine's configuration, as run (none for `--url`).
+    pub engine_config: Option<String>,
+}
+
+/// Runs every round; an error means a round could not run (a server did not start).
+pub async fn run(options: &LoadOptions) -> Result<LoadReport, String> {
+    std::fs::create_dir_all(&options.work_dir)
+        .map_err(|e| format!("cannot create {}: {e}", options.work_dir.display()))?;
+    let engine_config = match (&options.url, &options.config) {
+        (Some(_), _) => None,
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        ),
+        (None, None) => Some(process::BENCH_CONFIG.to_owned()),
+    };
+    let config_path = options.work_dir.join("engine-config.yaml");
+    if let Some(text) = &engine_config {
+        std::fs::write(&config_path, text)
+            .map_err(|e| format!("cannot write {}: {e}", config_path.display()))?;
+    }
+    let mut rounds = Vec::new();
+    for round in 1..=options.rounds.max(1) {
+        let baseline = if options.baseline {
+            let port = process::free_port()?;
+            let args = vec![
+                "bench".to_owned(),
+                "--serve-baseline".to_owned(),
+                format!("127.0.0.1:{port}"),
+            ];
+            let log = options.work_dir.join(format!("baseline-{round}.log"));
+            let server = Server::start(&options.exe, &args, port, log).await?;
+            let measured = measure(
+                server.url.clone(),
+                Some(&server),
+                options,
+                round,
+                Target::Baseline,
+            )
+            .await?;
+            drop(server);
+            Some(measured)
+        } else {
+            None
+        };
+        let engine = match &options.url {
+            Some(url) => measure(url.clone(), None, options, round, options.url_target).await?,
+            None => {
+                let port = process::free_port()?;
+                let args = vec![
+                    "serve".to_owned(),
+                    "--config".to_owned(),
+                    config_path.display().to_string(),
+                    "--addr".to_owned(),
+                    format!("127.0.0.1:{port}"),
+                ];
+                let log = options.work_dir.join(format!("engine-{round}.log"));
+                let server = Server::start(&options.exe, &args, port, log).await?;
+                measure(
+                    server.url.clone(),
+                    Some(&server),
+                    options,
+                    round,
+                    Target::Engine,
+                )
+                .await?
+            }
+        };
+        let ratio = baseline
+            .as_ref()
+            .filter(|b| b.load.turns_per_s > 0.0)
+            .map(|b| engine.load.turns_per_s / b.load.turns_per_s);
+        rounds.push(Round {
+            baseline,
+            engine,
+            ratio,
+        });
+    }
+    let mut ratios: Vec<f64> = rounds.iter().filter_map(|r| r.ratio).collect();
+    ratios.sort_by(f64::total_cmp);
+    let median_ratio = (!ratios.is_empty()).then(|| ratios[ratios.len() / 2]);
+    Ok(LoadReport {
+        machine: process::machine(),
+        users: options.users,
+        warmup_s: options.warmup.as_secs_f64(),
+        duration_s: options.duration.as_secs_f64(),
+        client: options.client,
+        rounds,
+        median_ratio,
+        engine_config,
+    })
+}
+
+/// Drives `url` and samples CPU time at the start and the end of the window.
+async fn measure(
+    url: String,
+    server: Option<&Server>,
+    options: &LoadOptions,
+    round: usize,
+    target: Target,
+) -> Result<Measured, String> {
+    let driver_options = driver::Options {
+        url,
+        users: options.users,
+        warmup: options.warmup,
+        duration: options.duration,
+        target,
+        client: options.client,
+        run_id: run_id(round),
+    };
+    let sample = || {
+        (
+            Instant::now(),
+            server.and_then(Server::cpu_seconds),
+            process::own_cpu_seconds(),
+        )
+    };
+    let at_start = async {
+        tokio::time::sleep(options.warmup).await;
+        sample()
+    };
+    let (report, start) = tokio::join!(driver::run(&driver_options), at_start);
+    let report = report?;
+    let end = sample();
+    let wall = (end.0 - start.0).as_secs_f64();
+    let cores = |a: Option<f64>, b: Option<f64>| Some((b? - a?) / wall).filter(|_| wall > 0.0);
+    Ok(Measured {
+        load: report,
+        #[allow(clippy::cast_precision_loss)]
+        server_peak_rss_mib: server
+            .and_then(Server::memory)
+            .map(|m| m.peak_rss_kib as f64 / 1024.0),
+        server_cpu_cores: cores(start.1, end.1),
+        driver_cpu_cores: cores(start.2, end.2),
+    })
+}
+
+/// Letters and digits unique to this run and round (session ids and addresses embed it).
+fn run_id(round: usize) -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("r{:x}x{round}", millis % 0xff_ffff_ffff)
+}

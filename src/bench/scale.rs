@@ -1,0 +1,157 @@
+//! The scale benchmark: fill the memory store with idle sessions, each created by a real first
+//! turn through the engine (greeting sent, waiting at `ask_email`, its idempotency record
+//! kept), then measure what they cost: resident memory per session, the creation rate, and a
+//! sweep when nothing has expired and when everything has (the clock moved past the TTL).
+//!
+//! In process, on a manual clock: the figures are the store's, not the HTTP layer's.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::app;
+use crate::clock::ManualClock;
+use crate::config::Config;
+use crate::dialog::State;
+use crate::engine::{Engine, TurnRequest};
+
+use super::process::{BENCH_CONFIG, own_memory};
+
+#[derive(Clone, Debug)]
+pub struct ScaleOptions {
+    pub sessions: usize,
+    /// Tasks creating sessions at once (on as many runtime threads).
+    pub threads: usize,
+    /// Where the dialogs are (`dialogs` when run from the project).
+    pub dialogs: PathBuf,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScaleReport {
+    pub sessions: usize,
+    /// Length of the session ids used (as a widget's UUIDs would be).
+    pub id_len: usize,
+    pub threads: usize,
+    pub rss_before_mib: f64,
+    pub rss_after_mib: f64,
+    pub peak_rss_mib: f64,
+    pub bytes_per_session: f64,
+    pub create_s: f64,
+    pub sessions_per_s: f64,
+    pub sweep_none_ms: f64,
+    pub sweep_all_ms: f64,
+    pub swept: usize,
+    pub rss_swept_mib: f64,
+}
+
+/// A session id of 36 characters, the length of the UUIDs chat widgets commonly use.
+fn session_id(i: usize) -> String {
+    format!("scale-session-{i:022}")
+}
+
+/// Runs the scale benchmark on a runtime of its own.
+pub fn run(options: &ScaleOptions) -> Result<ScaleReport, String> {
+    let mut config = Config::from_source(BENCH_CONFIG, "bench/config.yaml", Vec::new())
+        .map_err(|e| e.to_string())?;
+    config.dialogs.dir.clone_from(&options.dialogs);
+    config.limits.max_sessions = config.limits.max_sessions.max(options.sessions);
+    let idle_ttl = config.sessions.idle_ttl;
+    let (registry, reports) =
+        crate::engine::registry::load_paths(std::slice::from_ref(&options.dialogs))
+            .map_err(|e| format!("cannot load dialogs: {e}"))?;
+    if reports
+        .iter()
+        .any(crate::diagnostic::FileDiagnostics::has_errors)
+    {
+        return Err("the dialogs have errors (`colloquy check`)".to_owned());
+    }
+    let clock = Arc::new(ManualClock::at_epoch());
+    let app = app::build(config, registry, clock.clone())?;
+    let threads = options.threads.max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let engine = app.engine.clone();
+        let mib = |kib: u64| {
+            #[allow(clippy::cast_precision_loss)]
+            let mib = kib as f64 / 1024.0;
+            mib
+        };
+        let before = own_memory().map_or(0, |m| m.rss_kib);
+        let started = Instant::now();
+        create(&engine, options.sessions, threads).await?;
+        let create_s = started.elapsed().as_secs_f64();
+        let after = own_memory().unwrap_or_default();
+        let count = engine.store().count().await.map_err(|e| e.to_string())?;
+        if count != options.sessions {
+            return Err(format!(
+                "{count} sessions stored, {} created",
+                options.sessions
+            ));
+        }
+        let started = Instant::now();
+        let kept = engine.sweep().await.map_err(|e| e.to_string())?;
+        let sweep_none = started.elapsed();
+        if kept != 0 {
+            return Err(format!("{kept} sessions expired before their time"));
+        }
+        clock.advance(idle_ttl + Duration::from_secs(1));
+        let started = Instant::now();
+        let swept = engine.sweep().await.map_err(|e| e.to_string())?;
+        let sweep_all = started.elapsed();
+        let swept_rss = own_memory().map_or(0, |m| m.rss_kib);
+        #[allow(clippy::cast_precision_loss)]
+        let per_session = |kib: u64| kib as f64 * 1024.0 / options.sessions.max(1) as f64;
+        #[allow(clippy::cast_precision_loss)]
+        let sessions_per_s = options.sessions as f64 / create_s.max(1e-9);
+        Ok(ScaleReport {
+            sessions: options.sessions,
+            id_len: session_id(0).len(),
+            threads,
+            rss_before_mib: mib(before),
+            rss_after_mib: mib(after.rss_kib),
+            peak_rss_mib: mib(after.peak_rss_kib),
+            bytes_per_session: per_session(after.rss_kib.saturating_sub(before)),
+            create_s,
+            sessions_per_s,
+            sweep_none_ms: sweep_none.as_secs_f64() * 1000.0,
+            sweep_all_ms: sweep_all.as_secs_f64() * 1000.0,
+            swept,
+            rss_swept_mib: mib(swept_rss),
+        })
+    })
+}
+
+/// Creates `sessions` sessions with a first turn each, split over `tasks` tasks.
+async fn create(engine: &Arc<Engine>, sessions: usize, tasks: usize) -> Result<(), String> {
+    let mut set = tokio::task::JoinSet::new();
+    for task in 0..tasks {
+        let engine = engine.clone();
+        set.spawn(async move {
+            for i in (task..sessions).step_by(tasks) {
+                let reply = engine
+                    .turn(TurnRequest {
+                        session_id: session_id(i),
+                        message_id: "m1".to_owned(),
+                        text: "hi".to_owned(),
+                        dialog: None,
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if reply.state != State::Waiting || reply.node != "ask_email" {
+                    return Err(format!("session {i} is not waiting at ask_email"));
+                }
+            }
+            Ok::<(), String>(())
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        joined.map_err(|e| e.to_string())??;
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! `colloquy bench`: the load benchmark (engine and bare baseline, same driver, same run) or,
+//! with `--scale N`, the idle-session benchmark. See BENCHMARKS.md.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::bench::Target;
+use crate::bench::client::ClientKind;
+use crate::bench::load::{self, LoadOptions};
+use crate::bench::{baseline, report, scale};
+use crate::duration::parse_duration;
+
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Simulated users, each with its own keep-alive connection.
+    #[arg(long, default_value_t = 64)]
+    pub users: usize,
+    /// The measured window.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Load before the window, not measured.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Baseline-then-engine rounds; the report gives each round's ratio and their median.
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
+    /// Drive an engine that is already running (start it with `--config bench/config.yaml`);
+    /// its memory and CPU are then not reported.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// What runs at `--url`: `baseline` drives a baseline started by hand with
+    /// `--serve-baseline` (answers not checked), for profiling it.
+    #[arg(long, hide = true, value_enum, default_value_t = Target::Engine)]
+    pub url_target: Target,
+    /// Skip the bare axum baseline.
+    #[arg(long)]
+    pub no_baseline: bool,
+    /// The driver's HTTP client.
+    #[arg(long, value_enum, default_value_t = ClientKind::Hyper)]
+    pub client: ClientKind,
+    /// The engine's config (default: the built-in bench config, `bench/config.yaml`).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Instead of the load benchmark: create this many idle sessions in the memory store and
+    /// report memory per session and sweep times.
+    #[arg(long, value_name = "SESSIONS")]
+    pub scale: Option<usize>,
+    /// For `--scale`: tasks (and runtime threads) creating sessions.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// For `--scale`: the dialogs directory.
+    #[arg(long, default_value = "dialogs")]
+    pub dialogs: PathBuf,
+    /// Serve the bare baseline on this address (the benchmark starts itself this way).
+    #[arg(long, hide = true, value_name = "ADDR")]
+    pub serve_baseline: Option<String>,
+}
+
+pub fn run(args: &BenchArgs) -> u8 {
+    if let Some(addr) = &args.serve_baseline {
+        return match baseline::serve(addr) {
+            Ok(()) => EXIT_OK,
+            Err(error) => {
+                eprintln!("error: {error}");
+                EXIT_USAGE
+            }
+        };
+    }
+    if let Some(sessions) = args.scale {
+        return run_scale(args, sessions);
+    }
+    if args.users == 0 || args.duration.is_zero() {
+        eprintln!("error: --users and --duration must be above zero");
+        return EXIT_USAGE;
+    }
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(error) => {
+            eprintln!("error: cannot find the colloquy binary: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    let options = LoadOptions {
+        users: args.users,
+        warmup: args.warmup,
+        duration: args.duration,
+        client: args.client,
+        rounds: args.rounds,
+        url: args.url.clone(),
+        url_target: args.url_target,
+        baseline: !args.no_baseline,
+        exe,
+        config: args.config.clone(),
+        work_dir: std::env::temp_dir().join(format!("colloquy-bench-{}", std::process::id())),
+    };
+    let runtime = match super::runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    eprintln!(
+        "running {} round(s) of {:?} warm-up + {:?} measured; servers log to {}",
+        options.rounds.max(1),
+        options.warmup,
+        options.duration,
+        options.work_dir.display()
+    );
+    let result = runtime.block_on(load::run(&options));
+    let report = match result {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    print!("{}", report::load_table(&report));
+    if !write_json(args.json.as_ref(), &report) {
+        return EXIT_USAGE;
+    }
+    let errors: u64 = report
+        .rounds
+        .iter()
+        .map(|r| r.engine.load.error_count + r.engine.load.warmup_errors)
+        .sum();
+    if errors > 0 {
+        eprintln!("error: {errors} conversation(s) did not end authenticated");
+        return EXIT_FAILED;
+    }
+    EXIT_OK
+}
+
+fn run_scale(args: &BenchArgs, sessions: usize) -> u8 {
+    let options = scale::ScaleOptions {
+        sessions,
+        threads: args.threads,
+        dialogs: args.dialogs.clone(),
+    };
+    match scale::run(&options) {
+        Ok(report) => {
+            print!("{}", report::scale_table(&report));
+            if write_json(args.json.as_ref(), &report) {
+                EXIT_OK
+            } else {
+                EXIT_USAGE
+            }
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            EXIT_USAGE
+        }
+    }
+}
+
+/// Writes `report` as JSON when asked; `false` (after saying why) when it cannot.
+fn write_json(path: Option<&PathBuf>, report: &impl serde::Serialize) -> bool {
+    let Some(path) = path else {
+        return true;
+    };
+    let written = serde_json::to_vec_pretty(report)
+        .map_err(|e| e.to_string())
+        .and_then(|json| std::fs::write(path, json).map_err(|e| e.to_string()));
+    match written {
+        Ok(()) => true,
+        Err(error) => {
+            eprintln!("error: cannot write {}: {error}", path.display());
+            false
+        }
+    }
+}
