@@ -58,6 +58,11 @@ async fn serve(app: app::App) -> u8 {
         tracing::warn!(
             "no otp.secret configured: using a random key; codes will not survive a restart (set COLLOQUY__OTP__SECRET in production)"
         );
+        if app.config.sessions.store == crate::config::StoreKind::Redis {
+            tracing::warn!(
+                "sessions are shared in Redis but otp.secret is not set: a code sent by one instance will not verify on another"
+            );
+        }
     }
     if app.outbox.is_some() {
         tracing::warn!(
