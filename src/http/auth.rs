@@ -163,11 +163,19 @@ pub async fn authenticate(
     request: Request,
     next: Next,
 ) -> Response {
+    match admit(&state, request).await {
+        Ok(request) => next.run(request).await,
+        Err(refused) => refused,
+    }
+}
+
+/// Authentication alone: the request with its [`Caller`], or the 401 (or 413) to answer.
+pub(super) async fn admit(state: &AppState, request: Request) -> Result<Request, Response> {
     let auth = &state.auth;
     let (mut parts, body) = request.into_parts();
     if !auth.is_enabled() {
         parts.extensions.insert(Caller(None));
-        return next.run(Request::from_parts(parts, body)).await;
+        return Ok(Request::from_parts(parts, body));
     }
     let signature = parts
         .headers
@@ -179,7 +187,7 @@ pub async fn authenticate(
         // A signature covers the body, so the body is read here and handed on as bytes.
         (None, Some(header)) => {
             let Ok(bytes) = to_bytes(body, state.app.config.server.max_body_bytes).await else {
-                return ApiError::PayloadTooLarge.into_response();
+                return Err(ApiError::PayloadTooLarge.into_response());
             };
             (auth.by_signature(&header, &bytes), Body::from(bytes))
         }
@@ -188,11 +196,11 @@ pub async fn authenticate(
     match verdict {
         Ok(client) => {
             parts.extensions.insert(Caller(Some(client)));
-            next.run(Request::from_parts(parts, body)).await
+            Ok(Request::from_parts(parts, body))
         }
         Err(refusal) => {
             tracing::info!(reason = ?refusal, path = %parts.uri.path(), "request refused: not authenticated");
-            ApiError::Unauthorized.into_response()
+            Err(ApiError::Unauthorized.into_response())
         }
     }
 }

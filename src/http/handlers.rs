@@ -152,30 +152,25 @@ pub async fn metrics(State(state): Shared) -> Response {
         .into_response()
 }
 
-/// While shutting down, new requests get 503 `shutting_down`; `/healthz` answers itself.
-pub async fn refuse_when_draining(
+/// The outermost middleware: while shutting down, new requests get 503 `shutting_down`
+/// (`/healthz` answers itself); every error answer is counted by its code. One layer rather
+/// than two: each axum middleware layer costs every request a clone of the inner service and
+/// a boxed future (BENCHMARKS.md).
+pub async fn frame(
     State(state): Shared,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if state.is_draining() && request.uri().path() != "/healthz" {
+    let response = if state.is_draining() && request.uri().path() != "/healthz" {
         let mut response = ApiError::ShuttingDown.into_response();
         response.headers_mut().insert(
             axum::http::header::CONNECTION,
             axum::http::HeaderValue::from_static("close"),
         );
-        return response;
-    }
-    next.run(request).await
-}
-
-/// Counts every error answer by its code.
-pub async fn count_errors(
-    State(state): Shared,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let response = next.run(request).await;
+        response
+    } else {
+        next.run(request).await
+    };
     if let Some(super::error::ErrorCode(code)) = response.extensions().get() {
         state.app.engine.metrics().errors.inc(&[("code", code)]);
     }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::Extensions;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -44,27 +45,35 @@ fn limited(wait: Duration) -> Response {
 
 /// Per remote address. Requests without a peer address (in-process calls) pass.
 pub async fn per_ip(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        let ip = peer.ip();
-        if let Err(wait) = state.limits.check(Scope::Ip, &ip.to_string()).await {
-            tracing::info!(%ip, "rate limited (per ip)");
-            return limited(wait);
-        }
+    if let Err(refused) = check_ip(&state, request.extensions()).await {
+        return refused;
     }
     next.run(request).await
 }
 
-/// Per authenticated client; runs after authentication. With auth off there is no client.
-pub async fn per_client(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(Caller(Some(client))) = request.extensions().get::<Caller>()
+/// The per-IP check alone, given the request's extensions: `Err` is the 429 to answer.
+pub(super) async fn check_ip(state: &AppState, extensions: &Extensions) -> Result<(), Response> {
+    if let Some(ConnectInfo(peer)) = extensions.get::<ConnectInfo<SocketAddr>>() {
+        let ip = peer.ip();
+        if let Err(wait) = state.limits.check(Scope::Ip, &ip.to_string()).await {
+            tracing::info!(%ip, "rate limited (per ip)");
+            return Err(limited(wait));
+        }
+    }
+    Ok(())
+}
+
+/// The per-client check, after authentication (with auth off there is no client): `Err` is
+/// the 429 to answer.
+pub(super) async fn check_client(
+    state: &AppState,
+    extensions: &Extensions,
+) -> Result<(), Response> {
+    if let Some(Caller(Some(client))) = extensions.get::<Caller>()
         && let Err(wait) = state.limits.check(Scope::Client, client).await
     {
         tracing::info!(client = %client, "rate limited (per client)");
-        return limited(wait);
+        return Err(limited(wait));
     }
-    next.run(request).await
+    Ok(())
 }

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod dto;
 mod error;
 mod extract;
+mod guard;
 mod handlers;
 mod kore;
 mod limits;
@@ -84,20 +85,11 @@ pub fn router_with(state: Arc<AppState>) -> Router {
             get(handlers::outbox).delete(handlers::clear_outbox),
         );
     }
-    // The last layer added runs first: per-IP limit, then authentication, then per-client limit.
-    let protected = protected
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            limits::per_client,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            limits::per_ip,
-        ));
+    // Per-IP limit, then authentication, then per-client limit, in one layer.
+    let protected = protected.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        guard::protect,
+    ));
     let cors = cors(&state.app.config.server.cors_origins);
     let mut router = Router::new()
         .route("/healthz", get(handlers::health))
@@ -119,11 +111,7 @@ pub fn router_with(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            handlers::refuse_when_draining,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            handlers::count_errors,
+            handlers::frame,
         ))
         .layer(CatchPanicLayer::custom(handlers::panic_response))
         .with_state(state);
