@@ -1,9 +1,11 @@
 //! [`DialogArchive`] in Redis: `dialog:ID:VERSION` holds the YAML source, written once
-//! (`SET NX`). Each process remembers what it has kept, so only the first session on a
-//! version pays the round trip.
+//! (`SET NX`). Each process remembers for a minute what it has kept, so sessions starting on a
+//! version pay the round trip at most once a minute per instance, and a Redis that lost its
+//! data (restarted without persistence) has the source again within a minute.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -11,17 +13,20 @@ use crate::store::{DialogArchive, StoreError};
 
 use super::RedisPool;
 
+/// How long this process trusts that a version it kept is still in Redis.
+const REMEMBERED: Duration = Duration::from_secs(60);
+
 #[derive(Debug)]
 pub struct RedisArchive {
     pool: Arc<RedisPool>,
-    kept: Mutex<HashSet<(String, u32)>>,
+    kept: Mutex<HashMap<(String, u32), Instant>>,
 }
 
 impl RedisArchive {
     pub fn new(pool: Arc<RedisPool>) -> Self {
         Self {
             pool,
-            kept: Mutex::new(HashSet::new()),
+            kept: Mutex::new(HashMap::new()),
         }
     }
 
@@ -33,7 +38,8 @@ impl RedisArchive {
         self.kept
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .contains(&(id.to_owned(), version))
+            .get(&(id.to_owned(), version))
+            .is_some_and(|at| at.elapsed() < REMEMBERED)
     }
 }
 
@@ -61,7 +67,7 @@ impl DialogArchive for RedisArchive {
         self.kept
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert((id.to_owned(), version));
+            .insert((id.to_owned(), version), Instant::now());
         Ok(())
     }
 

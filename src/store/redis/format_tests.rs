@@ -1,6 +1,9 @@
 use chrono::TimeDelta;
 
 use super::*;
+use crate::dialog::State;
+use crate::dialog::session::Speaker;
+use crate::otp::{Alphabet, CodeStatus};
 
 fn at(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_893_456_000 + seconds, 0).unwrap_or_default()

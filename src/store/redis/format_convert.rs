@@ -1,0 +1,155 @@
+//! The explicit conversions between the stored documents and the core types. Every match is
+//! exhaustive, so a new variant in a core enum does not compile until it has a stored name.
+
+use super::{
+    AlphabetDoc, CodeStatusDoc, EntityDoc, FormatError, LineDoc, OtpDoc, SlotDoc, SpeakerDoc,
+    StateDoc,
+};
+use crate::dialog::State;
+use crate::dialog::entity::Entity;
+use crate::dialog::session::{HistoryEntry, Speaker};
+use crate::dialog::value::{Slot, Value};
+use crate::otp::{Alphabet, CodeStatus, OtpState};
+
+impl From<&Slot> for SlotDoc {
+    fn from(slot: &Slot) -> Self {
+        let value = match &slot.value {
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Number(n) => serde_json::Number::from_f64(*n)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Value::Text(t) => serde_json::Value::String(t.clone()),
+        };
+        Self {
+            value,
+            sensitive: slot.sensitive,
+            expires_at: slot.expires_at,
+        }
+    }
+}
+
+impl From<&OtpState> for OtpDoc {
+    fn from(otp: &OtpState) -> Self {
+        Self {
+            address: otp.address.clone(),
+            tag: crate::hex::encode(&otp.tag),
+            length: otp.length,
+            alphabet: match otp.alphabet {
+                Alphabet::Digits => AlphabetDoc::Digits,
+                Alphabet::Alphanumeric => AlphabetDoc::Alphanumeric,
+            },
+            issued_at: otp.issued_at,
+            expires_at: otp.expires_at,
+            attempts: otp.attempts,
+            max_attempts: otp.max_attempts,
+            status: match otp.status {
+                CodeStatus::Active => CodeStatusDoc::Active,
+                CodeStatus::Used => CodeStatusDoc::Used,
+                CodeStatus::Locked => CodeStatusDoc::Locked,
+            },
+            sends: otp.sends,
+        }
+    }
+}
+
+impl TryFrom<OtpDoc> for OtpState {
+    type Error = FormatError;
+
+    fn try_from(doc: OtpDoc) -> Result<Self, FormatError> {
+        let tag = crate::hex::decode(&doc.tag)
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+            .ok_or(FormatError::BadTag)?;
+        Ok(Self {
+            address: doc.address,
+            tag,
+            length: doc.length,
+            alphabet: match doc.alphabet {
+                AlphabetDoc::Digits => Alphabet::Digits,
+                AlphabetDoc::Alphanumeric => Alphabet::Alphanumeric,
+            },
+            issued_at: doc.issued_at,
+            expires_at: doc.expires_at,
+            attempts: doc.attempts,
+            max_attempts: doc.max_attempts,
+            status: match doc.status {
+                CodeStatusDoc::Active => CodeStatus::Active,
+                CodeStatusDoc::Used => CodeStatus::Used,
+                CodeStatusDoc::Locked => CodeStatus::Locked,
+            },
+            sends: doc.sends,
+        })
+    }
+}
+
+impl From<&HistoryEntry> for LineDoc {
+    fn from(line: &HistoryEntry) -> Self {
+        Self {
+            at: line.at,
+            from: match line.speaker {
+                Speaker::User => SpeakerDoc::User,
+                Speaker::Bot => SpeakerDoc::Bot,
+            },
+            text: line.text.clone(),
+            node: line.node.clone(),
+        }
+    }
+}
+
+impl From<LineDoc> for HistoryEntry {
+    fn from(line: LineDoc) -> Self {
+        Self {
+            at: line.at,
+            speaker: match line.from {
+                SpeakerDoc::User => Speaker::User,
+                SpeakerDoc::Bot => Speaker::Bot,
+            },
+            text: line.text,
+            node: line.node,
+        }
+    }
+}
+
+impl From<State> for StateDoc {
+    fn from(state: State) -> Self {
+        match state {
+            State::New => StateDoc::New,
+            State::Waiting => StateDoc::Waiting,
+            State::Calling => StateDoc::Calling,
+            State::Ended => StateDoc::Ended,
+        }
+    }
+}
+
+impl From<StateDoc> for State {
+    fn from(state: StateDoc) -> Self {
+        match state {
+            StateDoc::New => State::New,
+            StateDoc::Waiting => State::Waiting,
+            StateDoc::Calling => State::Calling,
+            StateDoc::Ended => State::Ended,
+        }
+    }
+}
+
+impl From<Entity> for EntityDoc {
+    fn from(entity: Entity) -> Self {
+        match entity {
+            Entity::Email => EntityDoc::Email,
+            Entity::OtpCode => EntityDoc::OtpCode,
+            Entity::YesNo => EntityDoc::YesNo,
+            Entity::Number => EntityDoc::Number,
+            Entity::Text => EntityDoc::Text,
+        }
+    }
+}
+
+impl From<EntityDoc> for Entity {
+    fn from(entity: EntityDoc) -> Self {
+        match entity {
+            EntityDoc::Email => Entity::Email,
+            EntityDoc::OtpCode => Entity::OtpCode,
+            EntityDoc::YesNo => Entity::YesNo,
+            EntityDoc::Number => Entity::Number,
+            EntityDoc::Text => Entity::Text,
+        }
+    }
+}
