@@ -229,11 +229,11 @@ impl Engine {
         trace: Option<&mut Vec<Transition>>,
     ) -> Result<TurnReply, EngineError> {
         let digest = Processed::digest(&request.text);
-        if let Some(earlier) = self
+        let (earlier, stored) = self
             .store
-            .processed(&request.session_id, &request.message_id)
-            .await?
-        {
+            .open(&request.session_id, &request.message_id)
+            .await?;
+        if let Some(earlier) = earlier {
             if earlier.text_digest != digest {
                 return Err(EngineError::MessageIdReused(request.message_id));
             }
@@ -243,7 +243,7 @@ impl Engine {
         }
         let started = std::time::Instant::now();
         let now = self.clock.now();
-        let (dialog, mut session, start) = self.open_session(&request, now).await?;
+        let (dialog, mut session, start) = self.open_session(&request, stored, now).await?;
         let span = tracing::Span::current();
         span.record("dialog", dialog.id.as_str());
         let input = if start {
@@ -271,15 +271,16 @@ impl Engine {
         Ok(reply)
     }
 
-    /// Loads the session, or creates it on the requested dialog. Returns whether the dialog
-    /// must start (a new session) rather than read the message as an answer.
+    /// Takes up the stored session, or creates it on the requested dialog. Returns whether the
+    /// dialog must start (a new session) rather than read the message as an answer.
     async fn open_session(
         &self,
         request: &TurnRequest,
+        stored: Option<Session>,
         now: DateTime<Utc>,
     ) -> Result<(Arc<Dialog>, Session, bool), EngineError> {
         let registry = self.dialogs();
-        match self.store.load(&request.session_id).await? {
+        match stored {
             Some(session) if !session.is_ended() => {
                 let dialog = self
                     .dialog_version(&session.dialog_id, session.dialog_version)

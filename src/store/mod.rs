@@ -70,6 +70,19 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         message_id: &str,
     ) -> Result<Option<Processed>, StoreError>;
 
+    /// What a turn reads first: the record of `message_id` if the session processed it (then
+    /// the session is not read), else the session. Shared stores answer in one round trip.
+    async fn open(
+        &self,
+        session_id: &str,
+        message_id: &str,
+    ) -> Result<(Option<Processed>, Option<Session>), StoreError> {
+        if let Some(processed) = self.processed(session_id, message_id).await? {
+            return Ok((Some(processed), None));
+        }
+        Ok((None, self.load(session_id).await?))
+    }
+
     /// Saves `session` if the stored version is still `session.version` (0: must not exist
     /// yet), then increments `session.version` to the saved one. `processed`, when given, is
     /// recorded in the same atomic step: a turn's effect and its idempotency record are never

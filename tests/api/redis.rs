@@ -41,6 +41,7 @@ both_stores!(
     a_saved_session_loads_back_as_it_was,
     saves_are_compare_and_set,
     a_record_is_written_with_its_save,
+    a_turn_opens_with_the_record_or_the_session,
     the_newest_sixteen_records_are_kept,
     idle_sessions_are_gone_and_free_their_id,
     sweeping_frees_idle_sessions,

@@ -41,6 +41,9 @@ use crate::dialog::Session;
 
 use super::{MAX_PROCESSED_PER_SESSION, Processed, SessionStore, StoreError};
 
+/// A session's hash as read: `version`, `updated` (ms), `doc`.
+type StoredSession = (Option<u64>, Option<i64>, Option<String>);
+
 /// Index entries looked at per round trip when sweeping or evicting.
 const BATCH: usize = 256;
 
@@ -102,6 +105,17 @@ impl RedisStore {
         ]
     }
 
+    /// A stored idempotency record, if it is inside the window.
+    fn fresh_record(&self, record: Option<&str>) -> Result<Option<Processed>, StoreError> {
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        let record = format::decode_record(record)
+            .map_err(|error| unreadable("idempotency record", &error))?;
+        let window = TimeDelta::from_std(self.idempotency_window).unwrap_or(TimeDelta::MAX);
+        Ok((record.at > self.clock.now() - window).then_some(record))
+    }
+
     fn is_expired(&self, updated_ms: i64) -> bool {
         updated_ms.saturating_add(millis_of(self.idle_ttl)) <= millis(self.clock.now())
     }
@@ -161,7 +175,7 @@ impl RedisStore {
 impl SessionStore for RedisStore {
     async fn load(&self, id: &str) -> Result<Option<Session>, StoreError> {
         let [session, ..] = self.keys(id);
-        let (version, updated, doc): (Option<u64>, Option<i64>, Option<String>) = self
+        let (version, updated, doc): StoredSession = self
             .pool
             .command(
                 redis::cmd("HMGET")
@@ -206,10 +220,42 @@ impl SessionStore for RedisStore {
         if self.is_expired(updated) {
             return Ok(None);
         }
-        let record = format::decode_record(&record)
-            .map_err(|error| unreadable("idempotency record", &error))?;
-        let window = TimeDelta::from_std(self.idempotency_window).unwrap_or(TimeDelta::MAX);
-        Ok((record.at > self.clock.now() - window).then_some(record))
+        self.fresh_record(Some(&record))
+    }
+
+    /// The record and the session in one round trip (a pipeline of two reads).
+    async fn open(
+        &self,
+        session_id: &str,
+        message_id: &str,
+    ) -> Result<(Option<Processed>, Option<Session>), StoreError> {
+        let [session, seen, ..] = self.keys(session_id);
+        let ((version, updated, doc), record): (StoredSession, Option<String>) = self
+            .pool
+            .pipeline(
+                redis::pipe()
+                    .cmd("HMGET")
+                    .arg(session)
+                    .arg("version")
+                    .arg("updated")
+                    .arg("doc")
+                    .cmd("HGET")
+                    .arg(seen)
+                    .arg(message_id),
+            )
+            .await?;
+        let (Some(version), Some(updated), Some(doc)) = (version, updated, doc) else {
+            return Ok((None, None));
+        };
+        if self.is_expired(updated) {
+            return Ok((None, None));
+        }
+        if let Some(record) = self.fresh_record(record.as_deref())? {
+            return Ok((Some(record), None));
+        }
+        format::decode_session(&doc, version)
+            .map(|session| (None, Some(session)))
+            .map_err(|error| unreadable("session", &error))
     }
 
     async fn save(

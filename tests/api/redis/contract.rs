@@ -161,6 +161,32 @@ pub async fn a_record_is_written_with_its_save(fx: Fixture) {
     assert_eq!(store.processed("s", "m1").await.unwrap(), None);
 }
 
+pub async fn a_turn_opens_with_the_record_or_the_session(fx: Fixture) {
+    let store = &fx.backends.store;
+    assert_eq!(store.open("s", "m1").await.unwrap(), (None, None));
+    let mut s = session(&fx, "s");
+    let processed = record(&fx, &s, "m1", "hi");
+    store.save(&mut s, Some(processed.clone())).await.unwrap();
+    assert_eq!(
+        store.open("s", "m1").await.unwrap(),
+        (Some(processed), None),
+        "a retry: the record, and no need for the session"
+    );
+    assert_eq!(
+        store.open("s", "m2").await.unwrap(),
+        (None, Some(s.clone())),
+        "a new message: the session"
+    );
+    fx.clock.advance(WINDOW);
+    assert_eq!(
+        store.open("s", "m1").await.unwrap(),
+        (None, Some(s)),
+        "past the window the id is a new message"
+    );
+    fx.clock.advance(IDLE);
+    assert_eq!(store.open("s", "m2").await.unwrap(), (None, None));
+}
+
 pub async fn the_newest_sixteen_records_are_kept(fx: Fixture) {
     let store = &fx.backends.store;
     let mut s = session(&fx, "s");
