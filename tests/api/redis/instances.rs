@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use colloquy::config::{Config, Secret, StoreKind};
+use colloquy::config::{Config, Rate, Secret, StoreKind};
 use serde_json::{Value, json};
 
 use super::server::RedisServer;
@@ -109,6 +109,35 @@ async fn concurrent_turns_on_one_session_spread_over_two_instances_lose_nothing(
         .collect();
     let in_turn_order: Vec<&str> = applied.iter().map(|(_, text)| text.as_str()).collect();
     assert_eq!(history, in_turn_order, "no turn overwrote another");
+}
+
+#[tokio::test]
+async fn limits_hold_across_instances() {
+    let server = RedisServer::start();
+    let mut config = shared_config(&server.url());
+    config.otp.max_sends_per_address = 1;
+    config.limits.per_ip = Rate {
+        per_second: 1,
+        burst: 4,
+    };
+    let a = spawn_app_with(config.clone()).await;
+    let b = spawn_app_with(config).await;
+    // One code per address, whichever instance sends it.
+    said(&a, "s1", "m1", "hi").await;
+    assert_eq!(
+        said(&a, "s1", "m2", "alice@example.com").await["node"],
+        "ask_code"
+    );
+    said(&b, "s2", "m1", "hi").await;
+    let limited = said(&b, "s2", "m2", "Alice@example.com").await;
+    assert_eq!(limited["result"], "send_limited", "{limited}");
+    assert_eq!(b.emails_to("Alice@example.com"), 0);
+    // The four requests above took the whole per-IP burst, on both instances together.
+    let (status, answer) = send(&a, "s3", "m1", "hi").await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
 }
 
 #[tokio::test]
