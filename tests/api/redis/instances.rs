@@ -111,6 +111,50 @@ async fn concurrent_turns_on_one_session_spread_over_two_instances_lose_nothing(
     assert_eq!(history, in_turn_order, "no turn overwrote another");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_on_another_instance_waits_for_the_first_delivery_and_gets_its_answer() {
+    let server = RedisServer::start();
+    let mut config = shared_config(&server.url());
+    config.email.outbox.delay = Duration::from_millis(300);
+    let a = Arc::new(spawn_app_with(config.clone()).await);
+    let b = spawn_app_with(config).await;
+    said(&a, "s", "m1", "hi").await;
+    let first = {
+        let a = a.clone();
+        tokio::spawn(async move { said(&a, "s", "m2", "alice@example.com").await })
+    };
+    // Wait (bounded) until the first delivery holds the session's lease.
+    let mut redis = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let leased: bool = redis::cmd("EXISTS")
+            .arg("colloquy:lease:{s}")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if leased {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first delivery never took the lease"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let retry = said(&b, "s", "m2", "alice@example.com").await;
+    let first = first.await.unwrap();
+    assert_eq!(retry, first, "the retry got the first delivery's answer");
+    assert_eq!(
+        a.emails_to("alice@example.com") + b.emails_to("alice@example.com"),
+        1,
+        "one code sent: the turn ran once"
+    );
+}
+
 #[tokio::test]
 async fn limits_hold_across_instances() {
     let server = RedisServer::start();
