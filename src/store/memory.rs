@@ -1,12 +1,20 @@
 //! The in-process store: a sharded concurrent map, an idle TTL, and a sweeper.
+//!
+//! Each session is kept as one compact record (`codec.rs`): its version, its last update,
+//! the session and its idempotency records in a single allocation, keyed by the session id.
+//! A million idle sessions fit in about half a GiB (BENCHMARKS.md).
 
-use std::collections::VecDeque;
+mod codec;
+#[cfg(test)]
+mod codec_tests;
+mod wire;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 
@@ -22,7 +30,7 @@ pub const MAX_PROCESSED_PER_SESSION: usize = 16;
 /// an `.await`.
 #[derive(Debug)]
 pub struct MemoryStore {
-    sessions: DashMap<String, Stored>,
+    sessions: DashMap<Box<str>, Box<[u8]>>,
     idle_ttl: TimeDelta,
     idempotency_window: TimeDelta,
     max_sessions: usize,
@@ -30,14 +38,14 @@ pub struct MemoryStore {
     clock: Arc<dyn Clock>,
 }
 
-#[derive(Debug)]
-struct Stored {
-    session: Session,
-    processed: VecDeque<Processed>,
-}
-
 fn delta(duration: Duration) -> TimeDelta {
     TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
+}
+
+/// A record that does not decode was written by this process and is never seen by another:
+/// it cannot happen, but it is reported rather than trusted.
+fn corrupt() -> StoreError {
+    StoreError::Unavailable("a session record in memory is malformed".to_owned())
 }
 
 impl MemoryStore {
@@ -68,10 +76,10 @@ impl MemoryStore {
             return;
         }
         let batch = excess.max(self.max_sessions / 100).max(1);
-        let mut idle: Vec<(chrono::DateTime<chrono::Utc>, String)> = self
+        let mut idle: Vec<(DateTime<Utc>, Box<str>)> = self
             .sessions
             .iter()
-            .map(|entry| (entry.session.updated_at, entry.key().clone()))
+            .map(|entry| (codec::updated_at(entry.value()), entry.key().clone()))
             .collect();
         let batch = batch.min(idle.len());
         if batch == 0 {
@@ -82,7 +90,7 @@ impl MemoryStore {
             // Evict only if no turn saved it since the scan.
             if self
                 .sessions
-                .remove_if(&id, |_, stored| stored.session.updated_at == updated_at)
+                .remove_if(&id, |_, record| codec::updated_at(record) == updated_at)
                 .is_some()
             {
                 self.evictions.fetch_add(1, Ordering::Relaxed);
@@ -90,19 +98,66 @@ impl MemoryStore {
         }
     }
 
-    fn is_expired(&self, session: &Session) -> bool {
-        session.updated_at + self.idle_ttl <= self.clock.now()
+    fn is_expired(&self, record: &[u8]) -> bool {
+        self.expired_at(record, self.clock.now())
+    }
+
+    fn expired_at(&self, record: &[u8], now: DateTime<Utc>) -> bool {
+        codec::updated_at(record) + self.idle_ttl <= now
+    }
+
+    /// The record replacing `current` (absent, or expired: its records go with it) when
+    /// `session` is saved as `version`, keeping the newest idempotency records.
+    fn next_record(
+        session: &Session,
+        version: u64,
+        current: Option<&[u8]>,
+        processed: Option<&Processed>,
+    ) -> Box<[u8]> {
+        let kept: Vec<&[u8]> = current
+            .map(|r| codec::processed(r).collect())
+            .unwrap_or_default();
+        let room = MAX_PROCESSED_PER_SESSION - usize::from(processed.is_some());
+        let skip = kept.len().saturating_sub(room);
+        let hint = current.map_or(512, |r| r.len() + 256);
+        codec::record(
+            session,
+            version,
+            kept.into_iter().skip(skip),
+            processed,
+            hint,
+        )
+    }
+
+    /// Compare-and-set on an existing entry: `Ok` when saved.
+    fn replace(
+        &self,
+        record: &mut Box<[u8]>,
+        session: &Session,
+        expected: u64,
+        processed: Option<&Processed>,
+    ) -> Result<(), StoreError> {
+        // An expired session counts as absent: a new conversation may take its id.
+        let expired = self.is_expired(record);
+        let current = if expired { 0 } else { codec::version(record) };
+        if current != expected {
+            return Err(StoreError::Conflict);
+        }
+        let previous = (!expired).then_some(&**record);
+        *record = Self::next_record(session, expected + 1, previous, processed);
+        Ok(())
     }
 }
 
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn load(&self, id: &str) -> Result<Option<Session>, StoreError> {
-        Ok(self
-            .sessions
-            .get(id)
-            .filter(|s| !self.is_expired(&s.session))
-            .map(|s| s.session.clone()))
+        let Some(record) = self.sessions.get(id).filter(|r| !self.is_expired(r)) else {
+            return Ok(None);
+        };
+        codec::decode_session(id, &record)
+            .map(Some)
+            .ok_or_else(corrupt)
     }
 
     async fn processed(
@@ -111,19 +166,25 @@ impl SessionStore for MemoryStore {
         message_id: &str,
     ) -> Result<Option<Processed>, StoreError> {
         let horizon = self.clock.now() - self.idempotency_window;
-        let Some(stored) = self
+        let Some(record) = self
             .sessions
             .get(session_id)
-            .filter(|s| !self.is_expired(&s.session))
+            .filter(|r| !self.is_expired(r))
         else {
             return Ok(None);
         };
-        Ok(stored
-            .processed
-            .iter()
-            .rev()
-            .find(|p| p.message_id == message_id && p.at > horizon)
-            .cloned())
+        // The newest match wins, as a retry gets the latest answer to its message id.
+        let found = codec::processed(&record)
+            .filter(|bytes| {
+                codec::processed_key(bytes).is_some_and(|(id, at)| id == message_id && at > horizon)
+            })
+            .last();
+        match found {
+            Some(bytes) => codec::decode_processed(bytes, session_id)
+                .map(Some)
+                .ok_or_else(corrupt),
+            None => Ok(None),
+        }
     }
 
     async fn save(
@@ -136,37 +197,20 @@ impl SessionStore for MemoryStore {
             // Before any shard lock is taken: eviction scans every shard.
             self.make_room();
         }
-        let mut saved = session.clone();
-        saved.version = expected + 1;
-        match self.sessions.entry(session.id.clone()) {
-            Entry::Occupied(mut slot) => {
-                // An expired session counts as absent: a new conversation may take its id.
-                let expired = self.is_expired(&slot.get().session);
-                let current = if expired {
-                    0
-                } else {
-                    slot.get().session.version
-                };
-                if current != expected {
-                    return Err(StoreError::Conflict);
+        // The common case, an existing session, needs no owned key.
+        if let Some(mut slot) = self.sessions.get_mut(session.id.as_str()) {
+            self.replace(slot.value_mut(), session, expected, processed.as_ref())?;
+        } else {
+            match self.sessions.entry(Box::from(session.id.as_str())) {
+                Entry::Occupied(mut slot) => {
+                    self.replace(slot.get_mut(), session, expected, processed.as_ref())?;
                 }
-                let stored = slot.get_mut();
-                if expired {
-                    stored.processed.clear();
+                Entry::Vacant(slot) => {
+                    if expected != 0 {
+                        return Err(StoreError::Conflict);
+                    }
+                    slot.insert(Self::next_record(session, 1, None, processed.as_ref()));
                 }
-                stored.session = saved;
-                record(&mut stored.processed, processed);
-            }
-            Entry::Vacant(slot) => {
-                if expected != 0 {
-                    return Err(StoreError::Conflict);
-                }
-                let mut stored = Stored {
-                    session: saved,
-                    processed: VecDeque::new(),
-                };
-                record(&mut stored.processed, processed);
-                slot.insert(stored);
             }
         }
         session.version = expected + 1;
@@ -179,14 +223,23 @@ impl SessionStore for MemoryStore {
 
     async fn sweep(&self) -> Result<usize, StoreError> {
         let before = self.sessions.len();
-        let horizon = self.clock.now() - self.idempotency_window;
-        self.sessions.retain(|_, stored| {
-            if self.is_expired(&stored.session) {
+        let now = self.clock.now();
+        let horizon = now - self.idempotency_window;
+        self.sessions.retain(|_, record| {
+            if self.expired_at(record, now) {
                 return false;
             }
-            stored.processed.retain(|p| p.at > horizon);
-            if stored.processed.is_empty() && stored.processed.capacity() > 0 {
-                stored.processed = VecDeque::new();
+            // Records are kept oldest first: when the oldest is inside the window, all are.
+            let stale = codec::processed(record)
+                .next()
+                .and_then(codec::processed_key)
+                .is_some_and(|(_, at)| at <= horizon);
+            if stale {
+                // Rewritten without the records past the window (rare: most sessions end
+                // or expire first).
+                *record = codec::retain_processed(record, |bytes| {
+                    codec::processed_key(bytes).is_some_and(|(_, at)| at > horizon)
+                });
             }
             true
         });
@@ -207,15 +260,6 @@ impl SessionStore for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
-    }
-}
-
-fn record(processed: &mut VecDeque<Processed>, new: Option<Processed>) {
-    if let Some(new) = new {
-        if processed.len() >= MAX_PROCESSED_PER_SESSION {
-            processed.pop_front();
-        }
-        processed.push_back(new);
     }
 }
 

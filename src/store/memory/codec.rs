@@ -1,0 +1,395 @@
+//! The memory store's record: a session, its version and its idempotency records in one
+//! compact byte string, rather than a `Session` value with a heap allocation per string.
+//!
+//! Why: an idle session as a `Session` plus a `VecDeque<Processed>` took about 2.2 KB of heap
+//! in a dozen allocations (the processed deque alone reserved room for four 200-byte records);
+//! as one record it takes about 400 bytes in one allocation, and saving a session encodes it
+//! once instead of deep-cloning it (BENCHMARKS.md). The session id is the map key and is not
+//! repeated inside. The layout is private to this process and has no version: nothing else
+//! ever reads it.
+//!
+//! Layout: `version: u64`, `updated_at` (12 bytes), the session's length (`u32`) and
+//! encoding, then the processed records, oldest first, each preceded by its length (`u32`).
+//! Integers are little-endian; strings are a varint length and UTF-8 bytes. Encoders
+//! destructure every type whole, so a field added to `Session` (or to anything it holds)
+//! does not compile until it is encoded here.
+
+use chrono::{DateTime, Utc};
+
+use crate::dialog::entity::Entity;
+use crate::dialog::reply::TurnReply;
+use crate::dialog::session::{HistoryEntry, Speaker};
+use crate::dialog::value::{Context, Slot, Value};
+use crate::dialog::{Session, State};
+use crate::otp::{Alphabet, CodeStatus, OtpState};
+use crate::store::Processed;
+
+use super::wire::{Reader, Writer};
+
+/// Byte offset of the session's length in a record.
+const SESSION_LEN_AT: usize = 8 + 12;
+/// Byte offset of the session's encoding.
+const SESSION_AT: usize = SESSION_LEN_AT + 4;
+
+fn state_code(state: State) -> u8 {
+    match state {
+        State::New => 0,
+        State::Waiting => 1,
+        State::Calling => 2,
+        State::Ended => 3,
+    }
+}
+
+fn state_of(code: u8) -> Option<State> {
+    Some(match code {
+        0 => State::New,
+        1 => State::Waiting,
+        2 => State::Calling,
+        3 => State::Ended,
+        _ => return None,
+    })
+}
+
+/// A whole record: header, session, then `processed` (already-encoded records, oldest first)
+/// and `new`, the record of this save.
+pub(super) fn record<'p>(
+    session: &Session,
+    version: u64,
+    kept: impl Iterator<Item = &'p [u8]>,
+    new: Option<&Processed>,
+    size_hint: usize,
+) -> Box<[u8]> {
+    let mut w = Writer(Vec::with_capacity(size_hint));
+    w.u64(version);
+    w.time(session.updated_at);
+    let start = w.start_len();
+    session_body(&mut w, session);
+    w.end_len(start);
+    for bytes in kept {
+        w.u32(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
+        w.0.extend_from_slice(bytes);
+    }
+    if let Some(new) = new {
+        let start = w.start_len();
+        processed_body(&mut w, new, &session.id);
+        w.end_len(start);
+    }
+    w.0.into_boxed_slice()
+}
+
+pub(super) fn version(record: &[u8]) -> u64 {
+    Reader(record).u64().unwrap_or(0)
+}
+
+pub(super) fn updated_at(record: &[u8]) -> DateTime<Utc> {
+    let mut r = Reader(record);
+    r.take(8).and_then(|_| r.time()).unwrap_or_default()
+}
+
+/// Where the processed records start (the end of the record when it is malformed).
+fn processed_at(record: &[u8]) -> usize {
+    let mut r = Reader(record);
+    let session_len = r
+        .take(SESSION_LEN_AT)
+        .and_then(|_| r.u32())
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(usize::MAX);
+    SESSION_AT.saturating_add(session_len).min(record.len())
+}
+
+/// The processed records' bytes (each without its length), oldest first.
+pub(super) fn processed(record: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Reader(&record[processed_at(record)..]);
+    std::iter::from_fn(move || {
+        let n = usize::try_from(rest.u32()?).ok()?;
+        rest.take(n)
+    })
+}
+
+/// The record with only the processed records `keep` accepts.
+pub(super) fn retain_processed(record: &[u8], mut keep: impl FnMut(&[u8]) -> bool) -> Box<[u8]> {
+    let mut w = Writer(Vec::with_capacity(record.len()));
+    w.0.extend_from_slice(&record[..processed_at(record)]);
+    for bytes in processed(record).filter(|bytes| keep(bytes)) {
+        w.u32(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
+        w.0.extend_from_slice(bytes);
+    }
+    w.0.into_boxed_slice()
+}
+
+/// A processed record's message id and instant, read without decoding its reply.
+pub(super) fn processed_key(bytes: &[u8]) -> Option<(&str, DateTime<Utc>)> {
+    let mut r = Reader(bytes);
+    Some((r.str()?, r.time()?))
+}
+
+pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
+    let mut r = Reader(record);
+    let version = r.u64()?;
+    let updated_at = r.time()?;
+    r.u32()?;
+    let dialog_id = r.string()?;
+    let dialog_version = r.u32()?;
+    let node = r.string()?;
+    let state = state_of(r.u8()?)?;
+    let result = r.opt_string()?;
+    let mut context = Context::default();
+    for _ in 0..r.len()? {
+        let name = r.str()?;
+        let value = match r.u8()? {
+            0 => Value::Bool(r.u8()? != 0),
+            1 => Value::Number(f64::from_bits(r.u64()?)),
+            _ => Value::Text(r.string()?),
+        };
+        let sensitive = r.u8()? != 0;
+        let expires_at = r.opt_time()?;
+        context.set_slot(
+            name,
+            Slot {
+                value,
+                sensitive,
+                expires_at,
+            },
+        );
+    }
+    let invalid_answers = r.u8()?;
+    let otp = match r.u8()? {
+        0 => None,
+        _ => Some(decode_otp(&mut r)?),
+    };
+    let lines = r.len()?;
+    let mut history = std::collections::VecDeque::with_capacity(lines);
+    for _ in 0..lines {
+        let at = r.time()?;
+        let speaker = if r.u8()? == 0 {
+            Speaker::User
+        } else {
+            Speaker::Bot
+        };
+        let text = r.string()?;
+        let node = r.string()?;
+        history.push_back(HistoryEntry {
+            at,
+            speaker,
+            text,
+            node,
+        });
+    }
+    Some(Session {
+        id: id.to_owned(),
+        dialog_id,
+        dialog_version,
+        node,
+        state,
+        result,
+        context,
+        invalid_answers,
+        otp,
+        history,
+        created_at: r.time()?,
+        updated_at,
+        turns: r.u32()?,
+        version,
+    })
+}
+
+fn session_body(w: &mut Writer, session: &Session) {
+    let Session {
+        id: _,
+        dialog_id,
+        dialog_version,
+        node,
+        state,
+        result,
+        context,
+        invalid_answers,
+        otp,
+        history,
+        created_at,
+        updated_at: _,
+        turns,
+        version: _,
+    } = session;
+    w.str(dialog_id);
+    w.u32(*dialog_version);
+    w.str(node);
+    w.u8(state_code(*state));
+    w.opt_str(result.as_deref());
+    w.len(context.len());
+    for (name, slot) in context.iter() {
+        let Slot {
+            value,
+            sensitive,
+            expires_at,
+        } = slot;
+        w.str(name);
+        match value {
+            Value::Bool(b) => {
+                w.u8(0);
+                w.u8(u8::from(*b));
+            }
+            Value::Number(n) => {
+                w.u8(1);
+                w.u64(n.to_bits());
+            }
+            Value::Text(t) => {
+                w.u8(2);
+                w.str(t);
+            }
+        }
+        w.u8(u8::from(*sensitive));
+        w.opt_time(*expires_at);
+    }
+    w.u8(*invalid_answers);
+    match otp {
+        Some(otp) => {
+            w.u8(1);
+            encode_otp(w, otp);
+        }
+        None => w.u8(0),
+    }
+    w.len(history.len());
+    for HistoryEntry {
+        at,
+        speaker,
+        text,
+        node,
+    } in history
+    {
+        w.time(*at);
+        w.u8(match speaker {
+            Speaker::User => 0,
+            Speaker::Bot => 1,
+        });
+        w.str(text);
+        w.str(node);
+    }
+    w.time(*created_at);
+    w.u32(*turns);
+}
+
+fn encode_otp(w: &mut Writer, otp: &OtpState) {
+    let OtpState {
+        address,
+        tag,
+        length,
+        alphabet,
+        issued_at,
+        expires_at,
+        attempts,
+        max_attempts,
+        status,
+        sends,
+    } = otp;
+    w.str(address);
+    w.0.extend_from_slice(tag);
+    w.u8(*length);
+    w.u8(match alphabet {
+        Alphabet::Digits => 0,
+        Alphabet::Alphanumeric => 1,
+    });
+    w.time(*issued_at);
+    w.time(*expires_at);
+    w.u8(*attempts);
+    w.u8(*max_attempts);
+    w.u8(match status {
+        CodeStatus::Active => 0,
+        CodeStatus::Used => 1,
+        CodeStatus::Locked => 2,
+    });
+    w.0.extend_from_slice(&sends.to_le_bytes());
+}
+
+fn decode_otp(r: &mut Reader<'_>) -> Option<OtpState> {
+    Some(OtpState {
+        address: r.string()?,
+        tag: r.take(32)?.try_into().ok()?,
+        length: r.u8()?,
+        alphabet: if r.u8()? == 0 {
+            Alphabet::Digits
+        } else {
+            Alphabet::Alphanumeric
+        },
+        issued_at: r.time()?,
+        expires_at: r.time()?,
+        attempts: r.u8()?,
+        max_attempts: r.u8()?,
+        status: match r.u8()? {
+            0 => CodeStatus::Active,
+            1 => CodeStatus::Used,
+            _ => CodeStatus::Locked,
+        },
+        sends: u16::from_le_bytes(r.take(2)?.try_into().ok()?),
+    })
+}
+
+/// A processed record; a reply to this very session (always, in practice) does not repeat
+/// the session id.
+fn processed_body(w: &mut Writer, processed: &Processed, session_id: &str) {
+    let Processed {
+        message_id,
+        text_digest,
+        reply,
+        at,
+    } = processed;
+    let TurnReply {
+        session_id: reply_session,
+        turn,
+        dialog,
+        dialog_version,
+        replies,
+        node,
+        state,
+        result,
+        expecting,
+    } = reply;
+    w.str(message_id);
+    w.time(*at);
+    w.str(text_digest);
+    w.opt_str((reply_session != session_id).then_some(reply_session.as_str()));
+    w.u32(*turn);
+    w.str(dialog);
+    w.u32(*dialog_version);
+    w.len(replies.len());
+    for text in replies {
+        w.str(text);
+    }
+    w.str(node);
+    w.u8(state_code(*state));
+    w.opt_str(result.as_deref());
+    w.opt_str(expecting.map(Entity::name));
+}
+
+pub(super) fn decode_processed(bytes: &[u8], session_id: &str) -> Option<Processed> {
+    let mut r = Reader(bytes);
+    let message_id = r.string()?;
+    let at = r.time()?;
+    let text_digest = r.string()?;
+    let session_id = r.opt_string()?.unwrap_or_else(|| session_id.to_owned());
+    let turn = r.u32()?;
+    let dialog = r.string()?;
+    let dialog_version = r.u32()?;
+    let replies = (0..r.len()?)
+        .map(|_| r.string())
+        .collect::<Option<Vec<_>>>()?;
+    let reply = TurnReply {
+        session_id,
+        turn,
+        dialog,
+        dialog_version,
+        replies,
+        node: r.string()?,
+        state: state_of(r.u8()?)?,
+        result: r.opt_string()?,
+        expecting: match r.opt_string()? {
+            Some(name) => Some(Entity::from_name(&name)?),
+            None => None,
+        },
+    };
+    Some(Processed {
+        message_id,
+        text_digest,
+        reply,
+        at,
+    })
+}

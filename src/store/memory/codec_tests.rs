@@ -1,0 +1,126 @@
+//! Every field survives a record; malformed records are refused, not trusted.
+
+use chrono::{DateTime, Utc};
+
+use super::codec;
+use crate::dialog::entity::Entity;
+use crate::dialog::reply::TurnReply;
+use crate::dialog::session::Speaker;
+use crate::dialog::value::{Slot, Value};
+use crate::dialog::{Session, State};
+use crate::otp::{Alphabet, CodeStatus, OtpState};
+use crate::store::Processed;
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_893_456_000 + seconds, 123_456_789).unwrap_or_default()
+}
+
+fn full_session() -> Session {
+    let mut session = Session::new("s-1", "otp_authentication", 3, at(0));
+    session.node = "ask_code".into();
+    session.state = State::Waiting;
+    session.result = Some("locked".into());
+    session
+        .context
+        .set("email", Value::Text("Ünïcode@example.com".into()));
+    session.context.set("seats", Value::Number(-2.5));
+    session.context.set_slot(
+        "code",
+        Slot {
+            value: Value::Bool(true),
+            sensitive: true,
+            expires_at: Some(at(60)),
+        },
+    );
+    session.invalid_answers = 2;
+    session.otp = Some(OtpState {
+        address: "alice@example.com".into(),
+        tag: [7; 32],
+        length: 6,
+        alphabet: Alphabet::Alphanumeric,
+        issued_at: at(10),
+        expires_at: at(310),
+        attempts: 1,
+        max_attempts: 3,
+        status: CodeStatus::Locked,
+        sends: 300,
+    });
+    session.record(Speaker::User, "hi", at(1), 20);
+    session.record(Speaker::Bot, &"long ".repeat(100), at(1), 20);
+    session.updated_at = at(12);
+    session.turns = 4;
+    session.version = 9;
+    session
+}
+
+fn processed(message_id: &str, session_id: &str, expecting: Option<Entity>) -> Processed {
+    Processed {
+        message_id: message_id.into(),
+        text_digest: Processed::digest("hi"),
+        reply: TurnReply {
+            session_id: session_id.into(),
+            turn: 7,
+            dialog: "otp_authentication".into(),
+            dialog_version: 3,
+            replies: vec!["one".into(), String::new(), "three".into()],
+            node: "ask_code".into(),
+            state: State::Ended,
+            result: Some("authenticated".into()),
+            expecting,
+        },
+        at: at(5),
+    }
+}
+
+#[test]
+fn a_session_and_its_records_round_trip() {
+    let session = full_session();
+    let first = processed("m1", "s-1", Some(Entity::OtpCode));
+    let other = processed("m2", "another-session", None);
+    let record = codec::record(&session, 9, std::iter::empty(), Some(&first), 0);
+    let record = codec::record(&session, 9, codec::processed(&record), Some(&other), 0);
+    assert_eq!(codec::version(&record), 9);
+    assert_eq!(codec::updated_at(&record), session.updated_at);
+    assert_eq!(codec::decode_session("s-1", &record), Some(session));
+    let kept: Vec<Processed> = codec::processed(&record)
+        .map(|bytes| codec::decode_processed(bytes, "s-1").unwrap())
+        .collect();
+    assert_eq!(kept, [first, other]);
+    let keys: Vec<_> = codec::processed(&record)
+        .map(|bytes| codec::processed_key(bytes).unwrap())
+        .collect();
+    assert_eq!(keys, [("m1", at(5)), ("m2", at(5))]);
+}
+
+#[test]
+fn a_new_session_round_trips_and_records_can_be_dropped() {
+    let session = Session::new("s", "d", 1, at(0));
+    let record = codec::record(
+        &session,
+        1,
+        std::iter::empty(),
+        Some(&processed("m", "s", None)),
+        64,
+    );
+    assert_eq!(codec::decode_session("s", &record).unwrap().version, 1);
+    let none = codec::retain_processed(&record, |_| false);
+    assert_eq!(codec::processed(&none).count(), 0);
+    assert_eq!(
+        codec::decode_session("s", &none),
+        codec::decode_session("s", &record)
+    );
+}
+
+#[test]
+fn malformed_records_do_not_decode() {
+    let session = full_session();
+    let record = codec::record(&session, 9, std::iter::empty(), None, 0);
+    for cut in [0, 7, 30, record.len() - 1] {
+        assert_eq!(
+            codec::decode_session("s-1", &record[..cut]),
+            None,
+            "cut at {cut}"
+        );
+    }
+    assert_eq!(codec::processed(&record[..3]).count(), 0);
+}
