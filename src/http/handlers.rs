@@ -16,6 +16,7 @@ use super::AppState;
 use super::dto::{SessionView, WebhookRequest, WebhookResponse, validate};
 use super::error::ApiError;
 use super::extract::ApiJson;
+use super::uncancellable::Uncancellable;
 
 type Shared = State<Arc<AppState>>;
 
@@ -33,16 +34,12 @@ pub async fn webhook(
         text: request.text,
         dialog: request.dialog,
     };
-    // The turn runs in its own task: a client that gives up (or a timeout) cannot cancel a
-    // turn halfway, after its email went out but before its session was saved.
-    let task = tokio::spawn(async move { engine.turn(turn).await });
-    match tokio::time::timeout(config.request_timeout, task).await {
-        Ok(Ok(Ok(reply))) => Ok(Json(reply.into())),
-        Ok(Ok(Err(error))) => Err(error.into()),
-        Ok(Err(join_error)) => {
-            tracing::error!(%join_error, "a turn panicked");
-            Err(ApiError::Internal)
-        }
+    // A client that gives up (or a timeout) cannot cancel a turn halfway, after its email
+    // went out but before its session was saved: an abandoned turn finishes on its own task.
+    let turn = Uncancellable::new(async move { engine.turn(turn).await });
+    match tokio::time::timeout(config.request_timeout, turn).await {
+        Ok(Ok(reply)) => Ok(Json(reply.into())),
+        Ok(Err(error)) => Err(error.into()),
         Err(_) => Err(ApiError::Timeout),
     }
 }

@@ -9,6 +9,7 @@ mod guard;
 mod handlers;
 mod kore;
 mod limits;
+mod uncancellable;
 
 pub use error::ApiError;
 
