@@ -126,6 +126,30 @@ mod tests {
     }
 
     #[test]
+    fn the_url_can_come_from_the_environment_and_never_prints() {
+        let env = vec![(
+            "REDIS_URL".to_owned(),
+            "redis://:hunter2@cache:6379/0".to_owned(),
+        )];
+        let config = crate::config::Config::from_source(
+            "sessions:\n  store: redis\n  redis:\n    url: env:REDIS_URL\n",
+            "c.yaml",
+            env,
+        )
+        .unwrap();
+        let url = config.sessions.redis.url.expose().expose_secret();
+        assert_eq!(url, "redis://:hunter2@cache:6379/0");
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert_eq!(redacted_url(url), "redis://:***@cache:6379/0");
+        let missing = crate::config::Config::from_source(
+            "sessions:\n  store: redis\n  redis:\n    url: env:REDIS_URL\n",
+            "c.yaml",
+            Vec::new(),
+        );
+        assert!(missing.is_err(), "an unset variable is an error");
+    }
+
+    #[test]
     fn values_are_checked() {
         assert!(RedisConfig::default().validate().is_ok());
         let bad = [
