@@ -2,13 +2,12 @@
 //! each see their own) and rendered as text for `GET /metrics`.
 //!
 //! Hot-path counters are plain atomics; labelled families (errors by code, emails by outcome)
-//! use a small concurrent map, touched once per event.
+//! use a short list under a read lock, touched once per event.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
-
-use dashmap::DashMap;
 
 /// Latency buckets, in seconds: from 100 µs to 10 s.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -61,50 +60,72 @@ impl Histogram {
     }
 }
 
+/// One label set: `(name, value)` pairs.
+type Labels = Vec<(&'static str, String)>;
+
 /// A counter family with one label set per entry.
+///
+/// A family has a handful of label sets, each counted again and again: they sit in a short
+/// list that is scanned under a read lock, so counting allocates nothing once a set exists.
 #[derive(Debug, Default)]
 pub struct Family {
-    values: DashMap<Vec<(&'static str, String)>, AtomicU64>,
+    values: RwLock<Vec<(Labels, AtomicU64)>>,
 }
 
 impl Family {
     pub fn inc(&self, labels: &[(&'static str, &str)]) {
-        let key: Vec<(&'static str, String)> =
-            labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
-        self.values
-            .entry(key)
-            .or_default()
-            .fetch_add(1, Ordering::Relaxed);
+        let values = self.values.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, value)) = values.iter().find(|(key, _)| same_labels(key, labels)) {
+            value.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        drop(values);
+        let mut values = self.values.write().unwrap_or_else(PoisonError::into_inner);
+        // Another thread may have added it between the two locks.
+        if let Some((_, value)) = values.iter().find(|(key, _)| same_labels(key, labels)) {
+            value.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let key = labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        values.push((key, AtomicU64::new(1)));
     }
 
     /// The value for one label set (0 when never incremented).
     pub fn get(&self, labels: &[(&'static str, &str)]) -> u64 {
-        let key: Vec<(&'static str, String)> =
-            labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
-        self.values
-            .get(&key)
-            .map_or(0, |v| v.load(Ordering::Relaxed))
+        let values = self.values.read().unwrap_or_else(PoisonError::into_inner);
+        values
+            .iter()
+            .find(|(key, _)| same_labels(key, labels))
+            .map_or(0, |(_, value)| value.load(Ordering::Relaxed))
     }
 
     fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-        let mut rows: Vec<(String, u64)> = self
-            .values
+        let values = self.values.read().unwrap_or_else(PoisonError::into_inner);
+        let mut rows: Vec<(String, u64)> = values
             .iter()
-            .map(|entry| {
-                let labels: Vec<String> = entry
-                    .key()
+            .map(|(key, value)| {
+                let labels: Vec<String> = key
                     .iter()
                     .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
                     .collect();
-                (labels.join(","), entry.value().load(Ordering::Relaxed))
+                (labels.join(","), value.load(Ordering::Relaxed))
             })
             .collect();
+        drop(values);
         rows.sort();
         for (labels, value) in rows {
             let _ = writeln!(out, "{name}{{{labels}}} {value}");
         }
     }
+}
+
+fn same_labels(key: &[(&'static str, String)], labels: &[(&'static str, &str)]) -> bool {
+    key.len() == labels.len()
+        && key
+            .iter()
+            .zip(labels)
+            .all(|((a, x), (b, y))| a == b && x == y)
 }
 
 fn escape(value: &str) -> String {

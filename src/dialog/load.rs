@@ -488,7 +488,7 @@ pub fn read_keywords(node: &YamlNode, d: &mut Diagnostics, what: &str) -> Vec<Ra
         let Some(word) = d.text(key, "a keyword") else {
             continue;
         };
-        let mut words = vec![normalise_keyword(&word)];
+        let mut words = vec![normalise_keyword(&word).into_owned()];
         let keyword = if let Some(name) = value.as_str() {
             RawKeyword {
                 words,
@@ -509,7 +509,7 @@ pub fn read_keywords(node: &YamlNode, d: &mut Diagnostics, what: &str) -> Vec<Ra
                 words.extend(
                     d.texts(also, "a synonym")
                         .into_iter()
-                        .map(|(_, w)| normalise_keyword(&w)),
+                        .map(|(_, w)| normalise_keyword(&w).into_owned()),
                 );
             }
             let reset = map

@@ -234,7 +234,7 @@ impl Run<'_> {
             }
             return Flow::Goto(keyword.target, Via::GlobalKeyword(index(i)));
         }
-        ask.answer(self, text)
+        ask.answer(self, text, &word)
     }
 
     fn outcome(&mut self, outcome: &Outcome) -> Flow {

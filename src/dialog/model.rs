@@ -190,7 +190,14 @@ pub struct EmailTemplate {
     pub provider_template_id: Option<String>,
 }
 
-/// Lower-cases and trims user text for keyword matching.
-pub fn normalise_keyword(text: &str) -> String {
-    text.trim().trim_end_matches(['.', '!']).to_lowercase()
+/// Lower-cases and trims user text for keyword matching. Borrows when there is nothing to
+/// lower-case (most answers: addresses, codes), as it runs on every message.
+pub fn normalise_keyword(text: &str) -> std::borrow::Cow<'_, str> {
+    let trimmed = text.trim().trim_end_matches(['.', '!']);
+    // Only plain lower-case ASCII is certain to be its own lower case.
+    if !trimmed.is_ascii() || trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(trimmed.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(trimmed)
+    }
 }

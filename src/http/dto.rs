@@ -76,6 +76,59 @@ impl From<TurnReply> for WebhookResponse {
     }
 }
 
+/// The `POST /v1/webhook` answer written straight from the engine's reply: the JSON of
+/// [`WebhookResponse`] (a test holds the two equal) without building one, so answering a
+/// turn copies none of its strings.
+#[derive(Debug, Serialize)]
+pub struct WebhookAnswer<'a> {
+    session_id: &'a str,
+    turn: u32,
+    dialog: &'a str,
+    dialog_version: u32,
+    replies: TextReplies<'a>,
+    status: &'static str,
+    node: &'a str,
+    ended: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expecting: Option<&'static str>,
+}
+
+impl<'a> From<&'a TurnReply> for WebhookAnswer<'a> {
+    fn from(reply: &'a TurnReply) -> Self {
+        let ended = reply.state == State::Ended;
+        Self {
+            session_id: &reply.session_id,
+            turn: reply.turn,
+            dialog: &reply.dialog,
+            dialog_version: reply.dialog_version,
+            replies: TextReplies(&reply.replies),
+            status: if ended { "ended" } else { "waiting" },
+            node: &reply.node,
+            ended,
+            result: reply.result.as_deref(),
+            expecting: reply.expecting.map(crate::dialog::entity::Entity::name),
+        }
+    }
+}
+
+/// Replies as `[{"type": "text", "text": …}]`, like [`ReplyDto`]s.
+#[derive(Debug)]
+struct TextReplies<'a>(&'a [String]);
+
+impl Serialize for TextReplies<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct TextReply<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            text: &'a str,
+        }
+        serializer.collect_seq(self.0.iter().map(|text| TextReply { kind: "text", text }))
+    }
+}
+
 /// Checks the fields serde cannot: lengths and character sets.
 pub fn validate(request: &WebhookRequest, max_text_chars: usize) -> Result<(), String> {
     check_id("session_id", &request.session_id)?;
@@ -188,6 +241,40 @@ impl From<&Session> for SessionView {
                     node: entry.node.clone(),
                 })
                 .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialog::entity::Entity;
+
+    #[test]
+    fn the_borrowed_answer_is_the_response_dto() {
+        let waiting = TurnReply {
+            session_id: "s1".into(),
+            turn: 2,
+            dialog: "otp_authentication".into(),
+            dialog_version: 1,
+            replies: vec!["I've emailed a \"code\".".into(), "Enter it.".into()],
+            node: "ask_code".into(),
+            state: State::Waiting,
+            result: None,
+            expecting: Some(Entity::OtpCode),
+        };
+        let ended = TurnReply {
+            replies: Vec::new(),
+            node: "success".into(),
+            state: State::Ended,
+            result: Some("authenticated".into()),
+            expecting: None,
+            ..waiting.clone()
+        };
+        for reply in [waiting, ended] {
+            let borrowed = serde_json::to_string(&WebhookAnswer::from(&reply)).unwrap();
+            let owned = serde_json::to_string(&WebhookResponse::from(reply)).unwrap();
+            assert_eq!(borrowed, owned);
         }
     }
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::engine::TurnRequest;
 
 use super::AppState;
-use super::dto::{SessionView, WebhookRequest, WebhookResponse, validate};
+use super::dto::{SessionView, WebhookAnswer, WebhookRequest, validate};
 use super::error::ApiError;
 use super::extract::ApiJson;
 use super::uncancellable::Uncancellable;
@@ -24,7 +24,7 @@ type Shared = State<Arc<AppState>>;
 pub async fn webhook(
     State(state): Shared,
     ApiJson(request): ApiJson<WebhookRequest>,
-) -> Result<Json<WebhookResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let config = &state.app.config.server;
     validate(&request, config.max_text_chars).map_err(ApiError::InvalidRequest)?;
     let engine = state.app.engine.clone();
@@ -38,9 +38,29 @@ pub async fn webhook(
     // went out but before its session was saved: an abandoned turn finishes on its own task.
     let turn = Uncancellable::new(async move { engine.turn(turn).await });
     match tokio::time::timeout(config.request_timeout, turn).await {
-        Ok(Ok(reply)) => Ok(Json(reply.into())),
+        Ok(Ok(reply)) => Ok(json_body(&WebhookAnswer::from(&reply), 512)),
         Ok(Err(error)) => Err(error.into()),
         Err(_) => Err(ApiError::Timeout),
+    }
+}
+
+/// A 200 answer with `value` as its JSON body, written into one buffer of `capacity` bytes
+/// (axum's `Json` starts at 128 and grows twice for a turn's answer).
+fn json_body(value: &impl serde::Serialize, capacity: usize) -> Response {
+    let mut body = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "an answer could not be serialised");
+            ApiError::Internal.into_response()
+        }
     }
 }
 
@@ -113,7 +133,7 @@ pub async fn outbox(
         query.map_err(|rejection| ApiError::InvalidRequest(rejection.body_text()))?;
     let outbox = state.app.outbox.as_ref().ok_or(ApiError::NotFound)?;
     let emails = outbox.list(query.to.as_deref());
-    Ok(Json(Mailbox { emails }).into_response())
+    Ok(json_body(&Mailbox { emails }, 1024))
 }
 
 /// The mailbox answer, serialised straight from the emails (not through a `json!` tree).

@@ -15,7 +15,7 @@ use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::dialog::entity::{CodeShape, Entity};
 use crate::dialog::load::{RawKeyword, Ref, Resolver, TextSrc, read_keywords};
 use crate::dialog::machine::{Flow, Run, Via, index};
-use crate::dialog::model::{EdgeLabel, Keyword, NodeIdx, normalise_keyword};
+use crate::dialog::model::{EdgeLabel, Keyword, NodeIdx};
 use crate::dialog::template::{Template, is_variable_name};
 use crate::dialog::value::Slot;
 use crate::otp::Alphabet;
@@ -203,14 +203,14 @@ impl Ask {
         Flow::Wait
     }
 
-    /// Handles the user's answer while this node waits.
-    pub(crate) fn answer(&self, run: &mut Run<'_>, text: &str) -> Flow {
-        let word = normalise_keyword(text);
+    /// Handles the user's answer while this node waits; `word` is the answer as keywords
+    /// are matched ([`crate::dialog::model::normalise_keyword`]).
+    pub(crate) fn answer(&self, run: &mut Run<'_>, text: &str, word: &str) -> Flow {
         if let Some((i, keyword)) = self
             .keywords
             .iter()
             .enumerate()
-            .find(|(_, k)| k.matches(&word))
+            .find(|(_, k)| k.matches(word))
         {
             return Flow::Goto(keyword.target, Via::Keyword(index(i)));
         }
