@@ -10,7 +10,7 @@ mod codec_tests;
 mod wire;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,6 +34,9 @@ pub struct MemoryStore {
     idle_ttl: TimeDelta,
     idempotency_window: TimeDelta,
     max_sessions: usize,
+    /// Live sessions, kept beside the map: the cap is checked on every creation, and the
+    /// map's own count locks every shard. Exact again after each sweep.
+    live: AtomicUsize,
     evictions: AtomicU64,
     clock: Arc<dyn Clock>,
 }
@@ -55,6 +58,7 @@ impl MemoryStore {
             idle_ttl: delta(idle_ttl),
             idempotency_window: delta(idempotency_window),
             max_sessions: usize::MAX,
+            live: AtomicUsize::new(0),
             evictions: AtomicU64::new(0),
             clock,
         }
@@ -71,7 +75,11 @@ impl MemoryStore {
     /// O(n) scan is paid once per many creations. Runs before the new entry is locked, so
     /// concurrent creators may overshoot the cap by their number, never more.
     fn make_room(&self) {
-        let excess = (self.sessions.len() + 1).saturating_sub(self.max_sessions);
+        let excess = self
+            .live
+            .load(Ordering::Relaxed)
+            .saturating_add(1)
+            .saturating_sub(self.max_sessions);
         if excess == 0 {
             return;
         }
@@ -94,8 +102,18 @@ impl MemoryStore {
                 .is_some()
             {
                 self.evictions.fetch_add(1, Ordering::Relaxed);
+                self.forget_one();
             }
         }
+    }
+
+    /// The count is a hint kept by racing threads: it never wraps below zero.
+    fn forget_one(&self) {
+        let _ = self
+            .live
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            });
     }
 
     fn is_expired(&self, record: &[u8]) -> bool {
@@ -127,6 +145,29 @@ impl MemoryStore {
             processed,
             hint,
         )
+    }
+
+    /// The record of `message_id` inside the idempotency window; the newest wins, as a retry
+    /// gets the latest answer to its message id.
+    fn find_processed(
+        &self,
+        record: &[u8],
+        session_id: &str,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Processed>, StoreError> {
+        let horizon = now - self.idempotency_window;
+        let found = codec::processed(record)
+            .filter(|bytes| {
+                codec::processed_key(bytes).is_some_and(|(id, at)| id == message_id && at > horizon)
+            })
+            .last();
+        match found {
+            Some(bytes) => codec::decode_processed(bytes, session_id)
+                .map(Some)
+                .ok_or_else(corrupt),
+            None => Ok(None),
+        }
     }
 
     /// Compare-and-set on an existing entry: `Ok` when saved.
@@ -165,26 +206,36 @@ impl SessionStore for MemoryStore {
         session_id: &str,
         message_id: &str,
     ) -> Result<Option<Processed>, StoreError> {
-        let horizon = self.clock.now() - self.idempotency_window;
+        let now = self.clock.now();
         let Some(record) = self
             .sessions
             .get(session_id)
-            .filter(|r| !self.is_expired(r))
+            .filter(|r| !self.expired_at(r, now))
         else {
             return Ok(None);
         };
-        // The newest match wins, as a retry gets the latest answer to its message id.
-        let found = codec::processed(&record)
-            .filter(|bytes| {
-                codec::processed_key(bytes).is_some_and(|(id, at)| id == message_id && at > horizon)
-            })
-            .last();
-        match found {
-            Some(bytes) => codec::decode_processed(bytes, session_id)
-                .map(Some)
-                .ok_or_else(corrupt),
-            None => Ok(None),
+        self.find_processed(&record, session_id, message_id, now)
+    }
+
+    /// One look-up for both (the default asks the map twice, through two boxed futures).
+    async fn open(
+        &self,
+        session_id: &str,
+        message_id: &str,
+    ) -> Result<(Option<Processed>, Option<Session>), StoreError> {
+        let now = self.clock.now();
+        let Some(record) = self
+            .sessions
+            .get(session_id)
+            .filter(|r| !self.expired_at(r, now))
+        else {
+            return Ok((None, None));
+        };
+        if let Some(processed) = self.find_processed(&record, session_id, message_id, now)? {
+            return Ok((Some(processed), None));
         }
+        let session = codec::decode_session(session_id, &record).ok_or_else(corrupt)?;
+        Ok((None, Some(session)))
     }
 
     async fn save(
@@ -209,6 +260,8 @@ impl SessionStore for MemoryStore {
                     if expected != 0 {
                         return Err(StoreError::Conflict);
                     }
+                    // Counted before it is visible: no removal can come first.
+                    self.live.fetch_add(1, Ordering::Relaxed);
                     slot.insert(Self::next_record(session, 1, None, processed.as_ref()));
                 }
             }
@@ -218,7 +271,11 @@ impl SessionStore for MemoryStore {
     }
 
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.sessions.remove(id).is_some())
+        let removed = self.sessions.remove(id).is_some();
+        if removed {
+            self.forget_one();
+        }
+        Ok(removed)
     }
 
     async fn sweep(&self) -> Result<usize, StoreError> {
@@ -243,7 +300,9 @@ impl SessionStore for MemoryStore {
             }
             true
         });
-        let removed = before.saturating_sub(self.sessions.len());
+        let after = self.sessions.len();
+        self.live.store(after, Ordering::Relaxed);
+        let removed = before.saturating_sub(after);
         if removed > 0 {
             self.sessions.shrink_to_fit();
         }
