@@ -143,7 +143,7 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport, String> {
     }
     let mut ratios: Vec<f64> = rounds.iter().filter_map(|r| r.ratio).collect();
     ratios.sort_by(f64::total_cmp);
-    let median_ratio = (!ratios.is_empty()).then(|| ratios[ratios.len() / 2]);
+    let median_ratio = median(&ratios);
     Ok(LoadReport {
         machine: process::machine(),
         users: options.users,
@@ -206,4 +206,25 @@ fn run_id(round: usize) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
     format!("r{:x}x{round}", millis % 0xff_ffff_ffff)
+}
+
+/// The middle value of sorted `values` (the mean of the middle two for an even count).
+fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some(f64::midpoint(sorted[n / 2 - 1], sorted[n / 2])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn medians() {
+        assert_eq!(super::median(&[]), None);
+        assert_eq!(super::median(&[0.4]), Some(0.4));
+        assert_eq!(super::median(&[0.4, 0.5, 0.9]), Some(0.5));
+        assert_eq!(super::median(&[0.4, 0.6]), Some(0.5));
+    }
 }

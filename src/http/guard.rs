@@ -8,21 +8,18 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::middleware::Next;
 use axum::response::Response;
 
 use super::{AppState, auth, limits};
 
-pub async fn protect(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    if let Err(refused) = limits::check_ip(&state, request.extensions()).await {
-        return refused;
-    }
-    let request = match auth::admit(&state, request).await {
-        Ok(request) => request,
-        Err(refused) => return refused,
-    };
-    if let Err(refused) = limits::check_client(&state, request.extensions()).await {
-        return refused;
-    }
-    next.run(request).await
+/// Passes the request on (with its `Caller`) or answers the refusal. A `map_request` layer:
+/// it only ever hands the request on, so it needs no `Next` (a boxed service per request).
+pub async fn protect(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Result<Request, Response> {
+    limits::check_ip(&state, request.extensions()).await?;
+    let request = auth::admit(&state, request).await?;
+    limits::check_client(&state, request.extensions()).await?;
+    Ok(request)
 }

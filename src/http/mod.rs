@@ -87,7 +87,7 @@ pub fn router_with(state: Arc<AppState>) -> Router {
         );
     }
     // Per-IP limit, then authentication, then per-client limit, in one layer.
-    let protected = protected.route_layer(axum::middleware::from_fn_with_state(
+    let protected = protected.route_layer(axum::middleware::map_request_with_state(
         state.clone(),
         guard::protect,
     ));
