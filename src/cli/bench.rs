@@ -103,20 +103,24 @@ pub fn run(args: &BenchArgs) -> u8 {
         Err(code) => return code,
     };
     eprintln!(
-        "running {} round(s) of {:?} warm-up + {:?} measured; servers log to {}",
+        "running {} round(s) of {:?} warm-up + {:?} measured",
         options.rounds.max(1),
         options.warmup,
         options.duration,
-        options.work_dir.display()
     );
     let result = runtime.block_on(load::run(&options));
     let report = match result {
         Ok(report) => report,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!(
+                "error: {error}\n(servers' configs and logs are in {})",
+                options.work_dir.display()
+            );
             return EXIT_USAGE;
         }
     };
+    // The servers' logs are only worth keeping when something went wrong.
+    let _ = std::fs::remove_dir_all(&options.work_dir);
     print!("{}", report::load_table(&report));
     if !write_json(args.json.as_ref(), &report) {
         return EXIT_USAGE;
