@@ -75,26 +75,36 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
     #[tokio::test]
     async fn an_abandoned_future_still_completes() {
-        let done = Arc::new(AtomicBool::new(false));
-        let flag = done.clone();
+        // The work waits for `release`, so it is certainly unfinished when its caller gives
+        // up; it reports through `finished` once it has run to the end on its own task.
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let (report, finished) = tokio::sync::oneshot::channel::<()>();
         let work = Uncancellable::new(async move {
-            tokio::time::sleep(Duration::from_millis(30)).await;
-            flag.store(true, Ordering::SeqCst);
+            let _ = released.await;
+            let _ = report.send(());
         });
-        assert!(
-            tokio::time::timeout(Duration::from_millis(1), work)
-                .await
-                .is_err()
-        );
-        assert!(!done.load(Ordering::SeqCst));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(done.load(Ordering::SeqCst), "it finished on its own task");
+        let mut work = Box::pin(work);
+        assert!(poll_once(work.as_mut()).await.is_pending());
+        drop(work);
+        release.send(()).expect("the abandoned work still waits");
+        tokio::time::timeout(Duration::from_secs(30), finished)
+            .await
+            .expect("the abandoned work ran to the end")
+            .expect("it reported before finishing");
+    }
+
+    /// Polls a future once, as a caller that then gives up would.
+    async fn poll_once<F: Future + ?Sized>(future: Pin<&mut F>) -> Poll<F::Output> {
+        let mut future = Some(future);
+        std::future::poll_fn(|cx| {
+            let polled = future.take().map(|f| f.poll(cx));
+            Poll::Ready(polled.unwrap_or(Poll::Pending))
+        })
+        .await
     }
 
     #[tokio::test]
