@@ -18,12 +18,14 @@ use crate::yaml::{self, Pos};
 mod auth;
 mod kore;
 mod limits;
+mod otp_api;
 mod redis;
 mod sendgrid;
 
 pub use auth::{AuthConfig, ClientConfig};
 pub use kore::{KoreClient, KoreConfig};
 pub use limits::{LimitsConfig, Rate};
+pub use otp_api::OtpApiConfig;
 pub use redis::{RedisConfig, redacted_url};
 pub use sendgrid::{SENDGRID_API_KEY_VAR, SendgridConfig};
 
@@ -41,6 +43,7 @@ pub struct Config {
     pub sessions: SessionsConfig,
     pub email: EmailConfig,
     pub otp: OtpConfig,
+    pub otp_api: OtpApiConfig,
     pub log: LogConfig,
 }
 

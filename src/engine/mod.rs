@@ -2,11 +2,14 @@
 //! machine, run the actions it asks for, and save with compare-and-set.
 
 mod actions;
+pub mod codes;
 mod locks;
 pub mod registry;
 mod shared;
 
 pub use crate::dialog::reply::TurnReply;
+pub use actions::Checked;
+pub use codes::{CodeScope, CodeView, Issued, NotIssued};
 pub use locks::SessionLocks;
 pub use registry::{DialogRegistry, DialogSummary};
 

@@ -35,6 +35,18 @@ pub enum ApiError {
     SessionBusy,
     /// The server is shutting down.
     ShuttingDown,
+    /// `email` is not an email address (OTP API).
+    InvalidEmail,
+    /// A code went to this address for this purpose too recently (OTP API).
+    OtpCooldown {
+        retry_after: std::time::Duration,
+    },
+    /// The address's send cap is reached (OTP API).
+    SendLimited {
+        retry_after: std::time::Duration,
+    },
+    /// The email provider did not take the code's email (OTP API); nothing was stored.
+    DeliveryFailed,
     /// A dependency (the session store) is down.
     Unavailable,
     /// The turn did not finish in time; it keeps running and its result is saved.
@@ -76,6 +88,18 @@ impl ApiError {
                 "this session is busy with other messages; retry shortly with the same message_id".to_owned(),
             ),
             ApiError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "this server is shutting down; retry on another".to_owned()),
+            ApiError::InvalidEmail => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_email", "`email` is not a valid email address".to_owned()),
+            ApiError::OtpCooldown { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "otp_cooldown",
+                "a code was sent to this address for this purpose moments ago; retry after the time in Retry-After".to_owned(),
+            ),
+            ApiError::SendLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "send_limited",
+                "too many codes were sent to this address; retry after the time in Retry-After".to_owned(),
+            ),
+            ApiError::DeliveryFailed => (StatusCode::BAD_GATEWAY, "delivery_failed", "the email could not be sent; no code was issued, and retrying is safe".to_owned()),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the session store is unavailable; try again shortly".to_owned()),
             ApiError::Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -95,7 +119,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
         let retry_after = match self {
-            ApiError::RateLimited { retry_after } => Some(retry_after),
+            ApiError::RateLimited { retry_after }
+            | ApiError::OtpCooldown { retry_after }
+            | ApiError::SendLimited { retry_after } => Some(retry_after),
             ApiError::SessionBusy
             | ApiError::Timeout
             | ApiError::Unavailable

@@ -69,6 +69,9 @@ pub async fn session(
     State(state): Shared,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Json<SessionView>, ApiError> {
+    if crate::engine::codes::is_code_record(&id) {
+        return Err(ApiError::UnknownSession);
+    }
     let session = state
         .app
         .engine
@@ -83,6 +86,9 @@ pub async fn end_session(
     State(state): Shared,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    if crate::engine::codes::is_code_record(&id) {
+        return Err(ApiError::UnknownSession);
+    }
     if state.app.engine.end_session(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -9,6 +9,7 @@ mod guard;
 mod handlers;
 mod kore;
 mod limits;
+mod otp_api;
 mod uncancellable;
 
 pub use error::ApiError;
@@ -80,6 +81,12 @@ pub fn router_with(state: Arc<AppState>) -> Router {
             "/v1/sessions/{id}",
             get(handlers::session).delete(handlers::end_session),
         );
+    let otp_api = &state.app.config.otp_api;
+    if otp_api.enabled {
+        protected = protected
+            .route("/v1/otp", post(otp_api::send))
+            .route("/v1/otp/verify", post(otp_api::verify));
+    }
     if state.app.outbox.is_some() {
         protected = protected.route(
             "/v1/dev/outbox",

@@ -116,13 +116,24 @@ impl OtpKey {
     }
 
     fn tag(&self, session_id: &str, address: &str, code: &str) -> [u8; 32] {
+        self.mac(&[session_id, address, code])
+    }
+
+    /// A keyed digest naming where the codes of (`client`, `purpose`, `address`) are kept:
+    /// stable for one key, unguessable without it, and revealing none of its parts. Four
+    /// fields, so it can never equal a code's tag (three).
+    pub fn scope_digest(&self, client: &str, purpose: &str, address: &str) -> [u8; 32] {
+        self.mac(&["otp-scope", client, purpose, address])
+    }
+
+    fn mac(&self, fields: &[&str]) -> [u8; 32] {
         // HMAC accepts keys of any length, so this cannot fail; an empty MAC would only
         // ever make verification fail, never succeed.
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.0.expose_secret()) else {
             return [0; 32];
         };
         // Length prefixes keep ("ab", "c") and ("a", "bc") apart.
-        for field in [session_id, address, code] {
+        for field in fields {
             mac.update(&(field.len() as u64).to_be_bytes());
             mac.update(field.as_bytes());
         }
@@ -335,6 +346,18 @@ mod tests {
             verify(&key(), "s1", &mut state, "0420", now),
             Verdict::NoCode
         );
+    }
+
+    #[test]
+    fn scope_digests_keep_their_parts_apart() {
+        let k = key();
+        let base = k.scope_digest("c", "login", "a@example.com");
+        assert_eq!(base, k.scope_digest("c", "login", "a@example.com"));
+        assert_ne!(base, k.scope_digest("", "clogin", "a@example.com"));
+        assert_ne!(base, k.scope_digest("c", "signup", "a@example.com"));
+        let other =
+            OtpKey::from_secret(&SecretString::from("another-secret-of-some-length")).unwrap();
+        assert_ne!(base, other.scope_digest("c", "login", "a@example.com"));
     }
 
     #[test]

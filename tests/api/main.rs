@@ -10,6 +10,7 @@ mod idempotency;
 mod kore;
 mod metrics;
 mod otp_dialog;
+mod otp_service;
 mod properties;
 mod redis;
 mod reload;

@@ -19,8 +19,8 @@ use crate::store::StoreError;
 use super::super::Engine;
 use super::send_key;
 
-/// Used when `otp.send` names no template.
-static DEFAULT_TEMPLATE: LazyLock<EmailTemplate> = LazyLock::new(|| {
+/// Used when `otp.send` names no template, and by the OTP API.
+pub(crate) static DEFAULT_TEMPLATE: LazyLock<EmailTemplate> = LazyLock::new(|| {
     EmailTemplate {
     subject: Template::literal("Your verification code"),
     text: Template::compile("Your verification code is {{ code }}. It expires in {{ expires_in_minutes }} minutes.\n\nIf you didn't ask for it, you can ignore this email.")
@@ -66,27 +66,65 @@ async fn send(
             Value::Number(wait.as_secs_f64().ceil()),
         ));
     }
-    let key = send_key(&to.limit_key());
-    // A send limit that cannot be checked ends the turn unsaved (503): no email goes out
-    // unchecked, and the user's retry finds the session as it was.
-    let permit = match engine.counters.acquire(&key, engine.otp.send_limit).await? {
-        Ok(permit) => permit,
-        Err(retry_after) => {
-            tracing::info!(to = %to.masked(), "otp.send: send limit for this address reached");
-            return Ok(outcome("limited").with(
-                "otp.retry_after_minutes",
-                Value::Number(ceil_minutes(retry_after)),
-            ));
-        }
-    };
-    // Generated in a block: the thread-local generator must not live across an await.
-    let code = { otp::generate(&policy, &mut rand::rng()) };
     let template = call
         .template
         .as_deref()
         .and_then(|name| dialog.templates.get(name))
         .unwrap_or(&DEFAULT_TEMPLATE);
-    let message = compose(template, &to, &code, minutes, session, now);
+    match deliver(engine, &to, &policy, template, session, now).await? {
+        Delivered::Sent(code) => {
+            session.otp = Some(otp::issue(
+                &engine.otp.key,
+                &session.id,
+                to.as_str(),
+                &code,
+                &policy,
+                session.otp.as_ref(),
+                now,
+            ));
+            Ok(outcome("sent"))
+        }
+        Delivered::Limited(retry_after) => Ok(outcome("limited").with(
+            "otp.retry_after_minutes",
+            Value::Number(ceil_minutes(retry_after)),
+        )),
+        Delivered::Failed => Ok(outcome("failed")),
+    }
+}
+
+/// What [`deliver`] did.
+pub(crate) enum Delivered {
+    /// The provider accepted the email carrying this code; the caller records it.
+    Sent(Code),
+    /// The address's send cap is reached; try again after this long.
+    Limited(Duration),
+    /// The email did not go out (not counted against the cap).
+    Failed,
+}
+
+/// Send cap (this address, every session and the OTP API) → generate → email, refunding the
+/// cap when the email does not go out. The code leaves only inside `Delivered::Sent`.
+pub(crate) async fn deliver(
+    engine: &Engine,
+    to: &EmailAddr,
+    policy: &otp::Policy,
+    template: &EmailTemplate,
+    session: &Session,
+    now: DateTime<Utc>,
+) -> Result<Delivered, StoreError> {
+    let key = send_key(&to.limit_key());
+    // A send limit that cannot be checked ends the request unsaved (503): no email goes out
+    // unchecked, and a retry finds the state as it was.
+    let permit = match engine.counters.acquire(&key, engine.otp.send_limit).await? {
+        Ok(permit) => permit,
+        Err(retry_after) => {
+            tracing::info!(to = %to.masked(), "otp.send: send limit for this address reached");
+            return Ok(Delivered::Limited(retry_after));
+        }
+    };
+    // Generated in a block: the thread-local generator must not live across an await.
+    let code = { otp::generate(policy, &mut rand::rng()) };
+    let message = compose(template, to, &code, ceil_minutes(policy.ttl), session, now);
     let started = Instant::now();
     let sent =
         tokio::time::timeout(engine.settings.send_timeout, engine.email.send(&message)).await;
@@ -100,15 +138,6 @@ async fn send(
     let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     match sent {
         Ok(Ok(delivery)) => {
-            session.otp = Some(otp::issue(
-                &engine.otp.key,
-                &session.id,
-                to.as_str(),
-                &code,
-                &policy,
-                session.otp.as_ref(),
-                now,
-            ));
             tracing::info!(
                 to = %to.masked(),
                 sender = engine.email.name(),
@@ -116,23 +145,23 @@ async fn send(
                 elapsed_ms,
                 "otp.send: code sent"
             );
-            Ok(outcome("sent"))
+            Ok(Delivered::Sent(code))
         }
         Ok(Err(error)) => {
             log_failure(
-                &to,
+                to,
                 engine.email.name(),
                 &error.to_string(),
                 error.is_retryable(),
                 elapsed_ms,
             );
             refund(engine, &key, permit).await;
-            Ok(outcome("failed"))
+            Ok(Delivered::Failed)
         }
         Err(_elapsed) => {
-            log_failure(&to, engine.email.name(), "timed out", true, elapsed_ms);
+            log_failure(to, engine.email.name(), "timed out", true, elapsed_ms);
             refund(engine, &key, permit).await;
-            Ok(outcome("failed"))
+            Ok(Delivered::Failed)
         }
     }
 }
@@ -173,7 +202,8 @@ fn compose(
 ) -> EmailMessage {
     let lookup = |name: &str, out: &mut String| {
         match name {
-            "code" => out.push_str(code.reveal()),
+            // `validation_code` is Capillary's name for it (request templates of that API).
+            "code" | "validation_code" => out.push_str(code.reveal()),
             "email" => out.push_str(to.as_str()),
             "expires_in_minutes" => Value::Number(minutes).write_to(out),
             _ => match session.context.get(name, now) {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::dialog::actions::otp_verify::Call;
 use crate::dialog::value::Value;
 use crate::dialog::{Outcome, Session};
-use crate::otp::{self, CodeStatus, Verdict};
+use crate::otp::{self, CodeStatus, OtpState, Verdict};
 use crate::store::StoreError;
 
 use super::super::Engine;
@@ -32,19 +32,52 @@ async fn verify(
     call: Call,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
-    let Some(state) = session.otp.as_mut() else {
-        return Ok(Outcome::new("expired"));
+    let checked = check(engine, &session.id, session.otp.as_mut(), &call.code, now).await?;
+    Ok(match checked {
+        Checked::Valid => Outcome::new("valid"),
+        Checked::Invalid { attempts_left } => Outcome::new("invalid")
+            .with("otp.attempts_left", Value::Number(f64::from(attempts_left))),
+        Checked::Locked => Outcome::new("locked"),
+        Checked::Expired | Checked::NoCode => Outcome::new("expired"),
+    })
+}
+
+/// What checking an entered code found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checked {
+    Valid,
+    Invalid {
+        attempts_left: u8,
+    },
+    Expired,
+    /// Too many wrong codes for this code, or the address's failure budget is spent.
+    Locked,
+    /// No code is waiting: none was sent, or it was used.
+    NoCode,
+}
+
+/// Checks `entered` against the code `state` holds (MAC'd with `owner`, the id of the record
+/// that holds it), charging the address's failure budget first.
+pub(crate) async fn check(
+    engine: &Engine,
+    owner: &str,
+    state: Option<&mut OtpState>,
+    entered: &str,
+    now: DateTime<Utc>,
+) -> Result<Checked, StoreError> {
+    let Some(state) = state else {
+        return Ok(Checked::NoCode);
     };
     // Outcomes that need no comparison spend no budget.
     match state.status {
-        CodeStatus::Used => return Ok(Outcome::new("expired")),
-        CodeStatus::Locked => return Ok(Outcome::new("locked")),
-        CodeStatus::Active if now >= state.expires_at => return Ok(Outcome::new("expired")),
+        CodeStatus::Used => return Ok(Checked::NoCode),
+        CodeStatus::Locked => return Ok(Checked::Locked),
+        CodeStatus::Active if now >= state.expires_at => return Ok(Checked::Expired),
         CodeStatus::Active => {}
     }
     let key = failure_key(&state.address.to_lowercase());
     // Without the shared budget a guesser could exceed it: when it cannot be charged, the
-    // turn ends unsaved (503) rather than compare, and the code stays as it was.
+    // request ends unsaved (503) rather than compare, and the code stays as it was.
     if let Err(_retry_after) = engine
         .counters
         .acquire(&key, engine.otp.failure_limit)
@@ -52,27 +85,27 @@ async fn verify(
     {
         state.status = CodeStatus::Locked;
         tracing::warn!(to = %crate::address::mask_email(&state.address), "otp.verify: daily failure budget of this address spent");
-        return Ok(Outcome::new("locked"));
+        return Ok(Checked::Locked);
     }
-    let verdict = otp::verify(&engine.otp.key, &session.id, state, &call.code, now);
+    let verdict = otp::verify(&engine.otp.key, owner, state, entered, now);
     let masked = crate::address::mask_email(&state.address);
-    match verdict {
+    Ok(match verdict {
         Verdict::Valid => {
             if let Err(error) = engine.counters.reset(&key).await {
                 tracing::warn!(%error, "otp.verify: could not reset the failure budget");
             }
             tracing::info!(to = %masked, "otp.verify: code accepted");
-            Ok(Outcome::new("valid"))
+            Checked::Valid
         }
         Verdict::Invalid { attempts_left } => {
             tracing::info!(to = %masked, attempts_left, "otp.verify: wrong code");
-            Ok(Outcome::new("invalid")
-                .with("otp.attempts_left", Value::Number(f64::from(attempts_left))))
+            Checked::Invalid { attempts_left }
         }
         Verdict::Locked => {
             tracing::warn!(to = %masked, "otp.verify: too many wrong codes, code locked");
-            Ok(Outcome::new("locked"))
+            Checked::Locked
         }
-        Verdict::Expired | Verdict::NoCode => Ok(Outcome::new("expired")),
-    }
+        Verdict::Expired => Checked::Expired,
+        Verdict::NoCode => Checked::NoCode,
+    })
 }

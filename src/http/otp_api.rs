@@ -1,0 +1,176 @@
+//! The OTP API: `POST /v1/otp` emails a code, `POST /v1/otp/verify` checks one. No dialog,
+//! the same codes, policy, limits and email as `otp.send`/`otp.verify` (`engine::codes`).
+//! The Capillary and DIGIT shapes (`capillary.rs`, `digit.rs`) map onto the same calls.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Extension, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::address::EmailAddr;
+use crate::engine::{Checked, CodeScope, EngineError, NotIssued};
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::ApiJson;
+use super::uncancellable::Uncancellable;
+
+/// The purpose of a code when the request names none.
+pub const DEFAULT_PURPOSE: &str = "default";
+
+/// The longest code accepted for checking (longer is a malformed request, not a guess).
+const MAX_CODE_CHARS: usize = 64;
+
+/// `POST /v1/otp` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    email: String,
+    #[serde(default)]
+    purpose: Option<String>,
+}
+
+/// `POST /v1/otp/verify` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    email: String,
+    #[serde(default)]
+    purpose: Option<String>,
+    code: String,
+}
+
+/// `POST /v1/otp` answer (201). Never the code.
+#[derive(Debug, Serialize)]
+struct SendAnswer {
+    otp_id: String,
+    expires_at: DateTime<Utc>,
+    resend_after: DateTime<Utc>,
+}
+
+/// `POST /v1/otp/verify` answer (200).
+#[derive(Debug, Serialize)]
+struct VerifyAnswer {
+    valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempts_left: Option<u8>,
+}
+
+/// `POST /v1/otp`: emails a new code for (caller, purpose, address), replacing any earlier one.
+pub async fn send(
+    State(state): State<Arc<AppState>>,
+    caller: Option<Extension<Caller>>,
+    ApiJson(request): ApiJson<SendRequest>,
+) -> Result<Response, ApiError> {
+    let purpose = purpose(request.purpose.as_deref()).map_err(ApiError::InvalidRequest)?;
+    let scope = scope(caller, purpose, &request.email).ok_or(ApiError::InvalidEmail)?;
+    let engine = state.app.engine.clone();
+    let issued = finish(&state, async move { engine.issue_code(&scope, None).await }).await?;
+    match issued {
+        Ok(issued) => Ok((
+            StatusCode::CREATED,
+            Json(SendAnswer {
+                otp_id: issued.otp_id,
+                expires_at: issued.expires_at,
+                resend_after: issued.resend_after,
+            }),
+        )
+            .into_response()),
+        Err(NotIssued::Cooldown(retry_after)) => Err(ApiError::OtpCooldown { retry_after }),
+        Err(NotIssued::Limited(retry_after)) => Err(ApiError::SendLimited { retry_after }),
+        Err(NotIssued::DeliveryFailed) => Err(ApiError::DeliveryFailed),
+    }
+}
+
+/// `POST /v1/otp/verify`: 200 `{"valid": true}`, or `{"valid": false, "reason": …}`.
+pub async fn verify(
+    State(state): State<Arc<AppState>>,
+    caller: Option<Extension<Caller>>,
+    ApiJson(request): ApiJson<VerifyRequest>,
+) -> Result<Response, ApiError> {
+    let purpose = purpose(request.purpose.as_deref()).map_err(ApiError::InvalidRequest)?;
+    check_code_field(&request.code).map_err(ApiError::InvalidRequest)?;
+    let scope = scope(caller, purpose, &request.email).ok_or(ApiError::InvalidEmail)?;
+    let engine = state.app.engine.clone();
+    let code = request.code;
+    let checked = finish(
+        &state,
+        async move { engine.check_code(&scope, &code).await },
+    )
+    .await?;
+    let (reason, attempts_left) = match checked {
+        Checked::Valid => (None, None),
+        Checked::Invalid { attempts_left } => (Some("wrong_code"), Some(attempts_left)),
+        Checked::Expired => (Some("expired"), None),
+        Checked::Locked => (Some("locked_out"), None),
+        Checked::NoCode => (Some("no_code"), None),
+    };
+    Ok(Json(VerifyAnswer {
+        valid: checked == Checked::Valid,
+        reason,
+        attempts_left,
+    })
+    .into_response())
+}
+
+/// The scope of a request: the authenticated client, `purpose`, and `email` parsed.
+pub(super) fn scope(
+    caller: Option<Extension<Caller>>,
+    purpose: String,
+    email: &str,
+) -> Option<CodeScope> {
+    let address = EmailAddr::parse(email).ok()?;
+    Some(CodeScope {
+        client: caller.and_then(|Extension(Caller(client))| client.map(|c| c.to_string())),
+        purpose,
+        address,
+    })
+}
+
+/// `purpose`, or the default: 1–64 letters, digits and `- _ . :`.
+fn purpose(purpose: Option<&str>) -> Result<String, String> {
+    let Some(purpose) = purpose else {
+        return Ok(DEFAULT_PURPOSE.to_owned());
+    };
+    let valid = (1..=64).contains(&purpose.len())
+        && purpose
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+    if valid {
+        Ok(purpose.to_owned())
+    } else {
+        Err("`purpose` must be 1 to 64 letters, digits and - _ . :".to_owned())
+    }
+}
+
+/// An entered code must be 1–64 characters; whether it is right is the engine's business.
+pub(super) fn check_code_field(code: &str) -> Result<(), String> {
+    let chars = code.chars().count();
+    if chars == 0 || chars > MAX_CODE_CHARS {
+        return Err(format!(
+            "`code` must be 1 to {MAX_CODE_CHARS} characters long"
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `work` to its end even if the client goes away (an email sent must be recorded),
+/// answering 503 `timeout` after `server.request_timeout`.
+pub(super) async fn finish<T: Send + 'static>(
+    state: &AppState,
+    work: impl Future<Output = Result<T, EngineError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    let work = Uncancellable::new(work);
+    match tokio::time::timeout(state.app.config.server.request_timeout, work).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(_) => Err(ApiError::Timeout),
+    }
+}
