@@ -200,6 +200,9 @@ pub struct HistoryView {
     /// `user` or `bot`.
     pub from: String,
     pub text: String,
+    /// The node that said it, or for a user's message the question it answered; absent for
+    /// the message that started the conversation.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub node: String,
 }
 

@@ -367,6 +367,13 @@ async fn support_staff_see_a_masked_session_and_can_end_it() {
             .any(|l| l["text"] == "••••"),
         "{view}"
     );
+    let history = view["history"].as_array().unwrap();
+    assert_eq!(history[0]["from"], "user");
+    assert!(
+        history[0].get("node").is_none(),
+        "the first message answered no question: {view}"
+    );
+    assert_eq!(history[1]["node"], "greet", "{view}");
     let ended = app
         .client
         .delete(app.url("/v1/sessions/s"))
