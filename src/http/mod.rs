@@ -2,6 +2,7 @@
 //! `router(state)` is separate from serving, so tests can call it without a socket.
 
 pub mod auth;
+mod capillary;
 pub mod dto;
 mod error;
 mod extract;
@@ -70,8 +71,8 @@ pub fn router(app: App) -> Router {
     router_with(AppState::new(app))
 }
 
-/// The routes. `/v1/…` needs authentication (unless `auth.enabled` is false); `/healthz`
-/// and `/metrics` do not. `/v1/dev/outbox` exists only with the dev outbox sender.
+/// The routes. `/v1/…` (and the seed-shaped OTP routes, `/v2/otp/…` and `/otp/v1/…`) need
+/// authentication (unless `auth.enabled` is false); `/healthz` and `/metrics` do not. `/v1/dev/outbox` exists only with the dev outbox sender.
 pub fn router_with(state: Arc<AppState>) -> Router {
     let max_body = state.app.config.server.max_body_bytes;
     let mut protected = Router::new()
@@ -86,6 +87,11 @@ pub fn router_with(state: Arc<AppState>) -> Router {
         protected = protected
             .route("/v1/otp", post(otp_api::send))
             .route("/v1/otp/verify", post(otp_api::verify));
+    }
+    if otp_api.capillary {
+        protected = protected
+            .route("/v2/otp/generate", post(capillary::generate))
+            .route("/v2/otp/validate", post(capillary::validate));
     }
     if state.app.outbox.is_some() {
         protected = protected.route(

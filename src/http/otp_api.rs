@@ -122,17 +122,23 @@ pub async fn verify(
 }
 
 /// The scope of a request: the authenticated client, `purpose`, and `email` parsed.
-pub(super) fn scope(
+fn scope(caller: Option<Extension<Caller>>, purpose: String, email: &str) -> Option<CodeScope> {
+    let address = EmailAddr::parse(email).ok()?;
+    Some(scope_of(caller, purpose, address))
+}
+
+/// The scope of a code for `address`: the authenticated client (none with auth off) and
+/// `purpose`.
+pub(super) fn scope_of(
     caller: Option<Extension<Caller>>,
     purpose: String,
-    email: &str,
-) -> Option<CodeScope> {
-    let address = EmailAddr::parse(email).ok()?;
-    Some(CodeScope {
+    address: EmailAddr,
+) -> CodeScope {
+    CodeScope {
         client: caller.and_then(|Extension(Caller(client))| client.map(|c| c.to_string())),
         purpose,
         address,
-    })
+    }
 }
 
 /// `purpose`, or the default: 1–64 letters, digits and `- _ . :`.
