@@ -69,6 +69,14 @@ pub enum NotIssued {
     DeliveryFailed,
 }
 
+/// What checking an entered code found, and which code it was checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeCheck {
+    pub checked: Checked,
+    /// The id of the scope's current code, when there is one.
+    pub otp_id: Option<String>,
+}
+
 /// Where a code named by its id stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeView {
@@ -109,10 +117,10 @@ impl Engine {
         &self,
         scope: &CodeScope,
         entered: &str,
-    ) -> Result<Checked, EngineError> {
+    ) -> Result<CodeCheck, EngineError> {
         let (id, _) = self.record_id(scope);
         let result = self.exclusive(&id, self.check_held(&id, entered)).await;
-        let outcome = match &result {
+        let outcome = match result.as_ref().map(|c| c.checked) {
             Ok(Checked::Valid) => "valid",
             Ok(Checked::Invalid { .. }) => "invalid",
             Ok(Checked::Expired) => "expired",
@@ -253,10 +261,13 @@ impl Engine {
         Ok(Ok(issued))
     }
 
-    async fn check_held(&self, id: &str, entered: &str) -> Result<Checked, EngineError> {
+    async fn check_held(&self, id: &str, entered: &str) -> Result<CodeCheck, EngineError> {
         let now = self.clock.now();
         let Some(mut record) = self.store.load(id).await? else {
-            return Ok(Checked::NoCode);
+            return Ok(CodeCheck {
+                checked: Checked::NoCode,
+                otp_id: None,
+            });
         };
         let before = record.otp.clone();
         let checked = check(self, id, record.otp.as_mut(), entered, now).await?;
@@ -264,7 +275,11 @@ impl Engine {
             record.updated_at = now;
             self.store.save(&mut record, None).await?;
         }
-        Ok(checked)
+        let otp_id = match record.context.get(OTP_ID, now) {
+            Some(Value::Text(otp_id)) => Some(otp_id.clone()),
+            _ => None,
+        };
+        Ok(CodeCheck { checked, otp_id })
     }
 }
 

@@ -9,7 +9,7 @@ mod shared;
 
 pub use crate::dialog::reply::TurnReply;
 pub use actions::Checked;
-pub use codes::{CodeScope, CodeView, Issued, NotIssued};
+pub use codes::{CodeCheck, CodeScope, CodeView, Issued, NotIssued};
 pub use locks::SessionLocks;
 pub use registry::{DialogRegistry, DialogSummary};
 

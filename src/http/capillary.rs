@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -173,7 +172,7 @@ pub async fn validate(
         async move { engine.check_code(&scope, &code).await },
     )
     .await;
-    let reason = match checked {
+    let reason = match checked.map(|c| c.checked) {
         Ok(Checked::Valid) => {
             return Json(json!({ "entity": true, "warnings": [] })).into_response();
         }
@@ -347,7 +346,5 @@ fn envelope(error: ApiError, code: Option<u32>) -> Response {
     let (status, _, message) = error.parts();
     let code = code.unwrap_or_else(|| u32::from(status.as_u16()));
     let body = json!({ "errors": [{ "status": false, "code": code, "message": message }] });
-    let mut response = error.into_response();
-    *response.body_mut() = Body::from(body.to_string());
-    response
+    error.respond_with(&body)
 }

@@ -111,6 +111,16 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The answer to this error in another envelope (a seed system's shape): the same status,
+    /// headers (`Retry-After`) and metrics code, `body` instead of ours.
+    pub fn respond_with(self, body: &serde_json::Value) -> Response {
+        let mut response = self.into_response();
+        *response.body_mut() = axum::body::Body::from(body.to_string());
+        response
+    }
+}
+
 /// The error code of a response, for the metrics middleware.
 #[derive(Debug, Clone, Copy)]
 pub struct ErrorCode(pub &'static str);

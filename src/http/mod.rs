@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod capillary;
+mod digit;
 pub mod dto;
 mod error;
 mod extract;
@@ -92,6 +93,12 @@ pub fn router_with(state: Arc<AppState>) -> Router {
         protected = protected
             .route("/v2/otp/generate", post(capillary::generate))
             .route("/v2/otp/validate", post(capillary::validate));
+    }
+    if otp_api.digit {
+        protected = protected
+            .route("/otp/v1/_create", post(digit::create))
+            .route("/otp/v1/_validate", post(digit::validate))
+            .route("/otp/v1/_search", post(digit::search));
     }
     if state.app.outbox.is_some() {
         protected = protected.route(

@@ -105,7 +105,8 @@ pub async fn verify(
         &state,
         async move { engine.check_code(&scope, &code).await },
     )
-    .await?;
+    .await?
+    .checked;
     let (reason, attempts_left) = match checked {
         Checked::Valid => (None, None),
         Checked::Invalid { attempts_left } => (Some("wrong_code"), Some(attempts_left)),

@@ -618,13 +618,191 @@ async fn capillary_validate_errors_bad_json_and_failed_delivery() {
 #[tokio::test]
 async fn seed_shaped_routes_are_off_by_default_and_guarded_when_on() {
     let app = spawn_app().await;
-    for path in ["/v2/otp/generate", "/v2/otp/validate"] {
+    for path in ["/v2/otp/generate", "/otp/v1/_create"] {
         assert_eq!(post(&app, path, &json!({})).await.status, 404, "{path}");
     }
     let mut config = two_clients();
     config.otp_api.capillary = true;
+    config.otp_api.digit = true;
     let app = spawn_app_with(config).await;
-    for path in ["/v2/otp/generate", "/v2/otp/validate"] {
+    for path in [
+        "/v2/otp/generate",
+        "/v2/otp/validate",
+        "/otp/v1/_create",
+        "/otp/v1/_validate",
+        "/otp/v1/_search",
+    ] {
         assert_eq!(post(&app, path, &json!({})).await.status, 401, "{path}");
     }
+}
+
+fn digit_config() -> Config {
+    let mut config = test_config();
+    config.otp_api.digit = true;
+    config
+}
+
+fn field_codes(body: &Value) -> Vec<String> {
+    body["error"]["fields"]
+        .as_array()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter_map(|f| f["code"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn digit_create_validate_and_search() {
+    let app = spawn_app_with(digit_config()).await;
+    let created = post(
+        &app,
+        "/otp/v1/_create",
+        &json!({ "RequestInfo": {}, "otp": { "identity": "Mia@example.com", "tenantId": "pb.amritsar" } }),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let otp = &created.body["otp"];
+    assert_eq!(otp["otp"], Value::Null, "the code is never returned");
+    assert_eq!(otp["identity"], "Mia@example.com");
+    assert_eq!(otp["tenantId"], "pb.amritsar");
+    assert_eq!(otp["isValidationSuccessful"], false);
+    let uuid = otp["UUID"].as_str().unwrap().to_owned();
+    let code = app.last_code("Mia@example.com").await;
+    assert!(!created.body.to_string().contains(&code));
+
+    let search = |tenant: &str| json!({ "otp": { "UUID": uuid, "tenantId": tenant } });
+    let found = post(&app, "/otp/v1/_search", &search("pb.amritsar")).await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(found.body["otp"]["isValidationSuccessful"], false);
+    let elsewhere = post(&app, "/otp/v1/_search", &search("pb.jalandhar")).await;
+    assert_eq!(elsewhere.status, 400);
+    assert_eq!(field_codes(&elsewhere.body), ["OTP.NOT_FOUND"]);
+
+    let validate = |code: &str, tenant: &str| json!({ "otp": { "otp": code, "identity": "mia@example.com", "tenantId": tenant } });
+    let wrong_answer = post(
+        &app,
+        "/otp/v1/_validate",
+        &validate(wrong(&code), "pb.amritsar"),
+    )
+    .await;
+    assert_eq!(wrong_answer.status, 400, "{}", wrong_answer.body);
+    assert_eq!(wrong_answer.body["responseInfo"], Value::Null);
+    assert_eq!(wrong_answer.body["error"]["code"], 400);
+    assert_eq!(
+        field_codes(&wrong_answer.body),
+        ["OTP.VALIDATION_UNSUCCESSFUL"]
+    );
+    assert!(
+        wrong_answer.body["error"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("2 attempt(s) left")
+    );
+    let other_tenant = post(&app, "/otp/v1/_validate", &validate(&code, "pb.jalandhar")).await;
+    assert_eq!(
+        field_codes(&other_tenant.body),
+        ["OTP.VALIDATION_UNSUCCESSFUL"]
+    );
+    let right = post(&app, "/otp/v1/_validate", &validate(&code, "pb.amritsar")).await;
+    assert_eq!(right.status, 200, "{}", right.body);
+    assert_eq!(right.body["otp"]["isValidationSuccessful"], true);
+    assert_eq!(right.body["otp"]["UUID"], uuid.as_str());
+    let found = post(&app, "/otp/v1/_search", &search("pb.amritsar")).await;
+    assert_eq!(found.body["otp"]["isValidationSuccessful"], true);
+    let again = post(&app, "/otp/v1/_validate", &validate(&code, "pb.amritsar")).await;
+    assert_eq!(again.status, 400, "single use");
+}
+
+#[tokio::test]
+async fn digit_errors_use_its_envelope() {
+    let app = spawn_app_with(digit_config()).await;
+    let cases = [
+        (
+            "/otp/v1/_create",
+            json!({}),
+            vec!["OTP.IDENTITY_MANDATORY", "OTP.TENANT_ID_MANDATORY"],
+        ),
+        (
+            "/otp/v1/_create",
+            json!({ "otp": { "identity": "", "tenantId": 5 } }),
+            vec!["OTP.IDENTITY_MANDATORY", "OTP.TENANT_ID_MANDATORY"],
+        ),
+        (
+            "/otp/v1/_create",
+            json!({ "otp": { "identity": "9876543210", "tenantId": "pb" } }),
+            vec!["OTP.IDENTITY_NOT_EMAIL"],
+        ),
+        (
+            "/otp/v1/_create",
+            json!({ "otp": { "identity": "a@example.com", "tenantId": "p b" } }),
+            vec!["OTP.TENANT_ID_MANDATORY"],
+        ),
+        (
+            "/otp/v1/_validate",
+            json!({ "otp": { "identity": "a@example.com", "tenantId": "pb" } }),
+            vec!["OTP.OTP_MANDATORY"],
+        ),
+        (
+            "/otp/v1/_validate",
+            json!({ "otp": "x" }),
+            vec![
+                "OTP.IDENTITY_MANDATORY",
+                "OTP.TENANT_ID_MANDATORY",
+                "OTP.OTP_MANDATORY",
+            ],
+        ),
+        (
+            "/otp/v1/_validate",
+            json!({ "otp": { "otp": "1234", "identity": "9876543210", "tenantId": "pb" } }),
+            vec!["OTP.VALIDATION_UNSUCCESSFUL"],
+        ),
+        (
+            "/otp/v1/_search",
+            json!({ "otp": {} }),
+            vec!["OTP.UUID_MANDATORY", "OTP.TENANT_ID_MANDATORY"],
+        ),
+        (
+            "/otp/v1/_search",
+            json!({ "otp": { "UUID": "nope", "tenantId": "pb" } }),
+            vec!["OTP.NOT_FOUND"],
+        ),
+    ];
+    for (path, body, codes) in cases {
+        let answer = post(&app, path, &body).await;
+        assert_eq!(answer.status, 400, "{path} {body}: {}", answer.body);
+        assert_eq!(answer.body["responseInfo"], Value::Null);
+        assert_eq!(answer.body["error"]["code"], 400);
+        assert_eq!(field_codes(&answer.body), codes, "{path} {body}");
+    }
+    let response = app
+        .client
+        .post(app.url("/otp/v1/_create"))
+        .header("content-type", "application/json")
+        .body("{\"otp\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], 400);
+    assert_eq!(field_codes(&body), ["invalid_json"]);
+
+    let create = |identity: &str| json!({ "otp": { "identity": identity, "tenantId": "pb" } });
+    let failed = post(&app, "/otp/v1/_create", &create("ned@bounce.test")).await;
+    assert_eq!(failed.status, 502);
+    assert_eq!(failed.body["error"]["code"], 502);
+    assert_eq!(field_codes(&failed.body), ["delivery_failed"]);
+    assert_eq!(
+        post(&app, "/otp/v1/_create", &create("ned@example.com"))
+            .await
+            .status,
+        201
+    );
+    let soon = post(&app, "/otp/v1/_create", &create("ned@example.com")).await;
+    assert_eq!(soon.status, 429);
+    assert_eq!(soon.retry_after, Some(30));
+    assert_eq!(field_codes(&soon.body), ["otp_cooldown"]);
 }
