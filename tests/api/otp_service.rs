@@ -806,3 +806,63 @@ async fn digit_errors_use_its_envelope() {
     assert_eq!(soon.retry_after, Some(30));
     assert_eq!(field_codes(&soon.body), ["otp_cooldown"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_codes_hold_across_instances() {
+    let server = crate::redis::server::RedisServer::start();
+    let config = crate::redis::instances::shared_config(&server.url());
+    let a = Arc::new(spawn_app_with(config.clone()).await);
+    let b = Arc::new(spawn_app_with(config).await);
+    assert_eq!(send(&a, "olga@example.com", "login").await.status, 201);
+    let refused = send(&b, "olga@example.com", "login").await;
+    assert_eq!(refused.status, 429, "the cooldown is shared");
+    let code = a.last_code("olga@example.com").await;
+    let bad = wrong(&code).to_owned();
+    let guesses: Vec<_> = [a.clone(), b.clone()]
+        .into_iter()
+        .map(|app| {
+            let bad = bad.clone();
+            tokio::spawn(async move { verify(&app, "olga@example.com", "login", &bad).await })
+        })
+        .collect();
+    let mut left = Vec::new();
+    for guess in guesses {
+        left.push(guess.await.unwrap()["attempts_left"].as_u64());
+    }
+    left.sort_unstable();
+    assert_eq!(left, [Some(1), Some(2)], "both guesses were counted");
+    assert_eq!(
+        verify(&b, "olga@example.com", "login", &code).await,
+        json!({ "valid": true })
+    );
+    assert_eq!(
+        verify(&a, "olga@example.com", "login", &code).await["reason"],
+        "no_code"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sends_to_one_scope_email_one_code() {
+    let mut config = test_config();
+    // Each delivery takes a while, so the requests overlap while the first one sends.
+    config.email.outbox.delay = Duration::from_millis(100);
+    let app = Arc::new(spawn_app_with(config).await);
+    let sends: Vec<_> = (0..4)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { send(&app, "pat@example.com", "login").await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for send in sends {
+        statuses.push(send.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 429, 429, 429]);
+    assert_eq!(app.emails_to("pat@example.com"), 1);
+    let code = app.last_code("pat@example.com").await;
+    assert_eq!(
+        verify(&app, "pat@example.com", "login", &code).await["valid"],
+        true
+    );
+}

@@ -4,9 +4,9 @@
 //! port (`redis/server.rs`) and stops it.
 
 mod contract;
-mod instances;
+pub mod instances;
 mod processes;
-mod server;
+pub mod server;
 mod store;
 
 /// Runs each contract function against the in-memory adapters and against Redis.
