@@ -21,9 +21,9 @@ use crate::address::EmailAddr;
 use crate::dialog::Session;
 use crate::dialog::model::EmailTemplate;
 use crate::dialog::value::{Slot, Value};
-use crate::otp::{self, CodeStatus};
+use crate::otp::{self, CodeStatus, Verdict};
 
-use super::actions::{Checked, DEFAULT_TEMPLATE, Delivered, check, deliver};
+use super::actions::{DEFAULT_TEMPLATE, Delivered, check, deliver};
 use super::{Engine, EngineError};
 
 /// The id prefix of code records. Session ids from clients never contain `/`.
@@ -72,7 +72,7 @@ pub enum NotIssued {
 /// What checking an entered code found, and which code it was checked against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeCheck {
-    pub checked: Checked,
+    pub checked: Verdict,
     /// The id of the scope's current code, when there is one.
     pub otp_id: Option<String>,
 }
@@ -121,11 +121,11 @@ impl Engine {
         let (id, _) = self.record_id(scope);
         let result = self.exclusive(&id, self.check_held(&id, entered)).await;
         let outcome = match result.as_ref().map(|c| c.checked) {
-            Ok(Checked::Valid) => "valid",
-            Ok(Checked::Invalid { .. }) => "invalid",
-            Ok(Checked::Expired) => "expired",
-            Ok(Checked::Locked) => "locked",
-            Ok(Checked::NoCode) => "no_code",
+            Ok(Verdict::Valid) => "valid",
+            Ok(Verdict::Invalid { .. }) => "invalid",
+            Ok(Verdict::Expired) => "expired",
+            Ok(Verdict::Locked) => "locked",
+            Ok(Verdict::NoCode) => "no_code",
             Err(_) => "error",
         };
         self.metrics.otp_verifications.inc(&[("outcome", outcome)]);
@@ -265,7 +265,7 @@ impl Engine {
         let now = self.clock.now();
         let Some(mut record) = self.store.load(id).await? else {
             return Ok(CodeCheck {
-                checked: Checked::NoCode,
+                checked: Verdict::NoCode,
                 otp_id: None,
             });
         };

@@ -8,7 +8,6 @@ pub mod registry;
 mod shared;
 
 pub use crate::dialog::reply::TurnReply;
-pub use actions::Checked;
 pub use codes::{CodeCheck, CodeScope, CodeView, Issued, NotIssued};
 pub use locks::SessionLocks;
 pub use registry::{DialogRegistry, DialogSummary};

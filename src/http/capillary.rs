@@ -16,13 +16,13 @@ use serde_json::{Map, Value, json};
 use crate::address::EmailAddr;
 use crate::dialog::model::EmailTemplate;
 use crate::dialog::template::Template;
-use crate::engine::{Checked, NotIssued};
+use crate::engine::NotIssued;
+use crate::otp::Verdict;
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::ApiJson;
-use super::otp_api::{check_code_field, finish};
+use super::otp_api::{Envelope, ObjectBody, check_code_field, finish};
 
 /// The actions Capillary accepts (compared case-insensitively).
 const ACTIONS: &[&str] = &[
@@ -50,7 +50,16 @@ const INVALID_OTP: u32 = 605;
 const UNABLE_TO_GENERATE: u32 = 606;
 const TEMPLATE_FAILURE: u32 = 608;
 
-type Incoming = Result<ApiJson<Map<String, Value>>, ApiError>;
+/// Unreadable bodies are answered in this route's envelope.
+pub struct Capillary;
+
+impl Envelope for Capillary {
+    fn wrap(error: ApiError) -> Response {
+        envelope(error, None)
+    }
+}
+
+type Incoming = ObjectBody<Capillary>;
 
 /// Capillary's error entries, collected while reading a request.
 #[derive(Default)]
@@ -72,21 +81,15 @@ impl Errors {
 pub async fn generate(
     State(state): State<Arc<AppState>>,
     caller: Option<Extension<Caller>>,
-    body: Incoming,
+    ObjectBody(body, _): Incoming,
 ) -> Response {
-    let body = match body {
-        Ok(ApiJson(body)) => body,
-        Err(error) => return envelope(error, None),
-    };
     let mut errors = Errors::default();
-    let action = action(&body, &mut errors);
-    let entity = entity(&body, &mut errors);
-    if let Some(Entity::Mobile) = entity {
-        errors.add(
-            INVALID_CHANNEL,
-            "MOBILE entities are verified by SMS, which this server does not send: only the EMAIL channel is supported",
-        );
-    }
+    let (action, entity) = action_and_entity(
+        &body,
+        &mut errors,
+        INVALID_CHANNEL,
+        "MOBILE entities are verified by SMS, which this server does not send: only the EMAIL channel is supported",
+    );
     let address = match entity {
         Some(Entity::Email(address)) => Some(address),
         _ => None,
@@ -134,21 +137,15 @@ pub async fn generate(
 pub async fn validate(
     State(state): State<Arc<AppState>>,
     caller: Option<Extension<Caller>>,
-    body: Incoming,
+    ObjectBody(body, _): Incoming,
 ) -> Response {
-    let body = match body {
-        Ok(ApiJson(body)) => body,
-        Err(error) => return envelope(error, None),
-    };
     let mut errors = Errors::default();
-    let action = action(&body, &mut errors);
-    let entity = entity(&body, &mut errors);
-    if let Some(Entity::Mobile) = entity {
-        errors.add(
-            INVALID_ENTITY_TYPE,
-            "MOBILE entities are not supported by this server: codes are sent by EMAIL only",
-        );
-    }
+    let (action, entity) = action_and_entity(
+        &body,
+        &mut errors,
+        INVALID_ENTITY_TYPE,
+        "MOBILE entities are not supported by this server: codes are sent by EMAIL only",
+    );
     let code = match body.get("code") {
         Some(Value::String(code)) if check_code_field(code).is_ok() => Some(code.clone()),
         Some(Value::String(code)) if !code.is_empty() => {
@@ -173,15 +170,15 @@ pub async fn validate(
     )
     .await;
     let reason = match checked.map(|c| c.checked) {
-        Ok(Checked::Valid) => {
+        Ok(Verdict::Valid) => {
             return Json(json!({ "entity": true, "warnings": [] })).into_response();
         }
-        Ok(Checked::Invalid { attempts_left }) => {
+        Ok(Verdict::Invalid { attempts_left }) => {
             format!("invalid OTP: {attempts_left} attempt(s) left")
         }
-        Ok(Checked::Expired) => "the OTP has expired".to_owned(),
-        Ok(Checked::Locked) => "too many invalid attempts: generate a new OTP".to_owned(),
-        Ok(Checked::NoCode) => "no OTP is waiting for this entity and action".to_owned(),
+        Ok(Verdict::Expired) => "the OTP has expired".to_owned(),
+        Ok(Verdict::Locked) => "too many invalid attempts: generate a new OTP".to_owned(),
+        Ok(Verdict::NoCode) => "no OTP is waiting for this entity and action".to_owned(),
         Err(error) => return envelope(error, None),
     };
     Json(json!({
@@ -194,6 +191,21 @@ pub async fn validate(
 enum Entity {
     Email(EmailAddr),
     Mobile,
+}
+
+/// `action`, `entityType` and `entityValue`; a MOBILE entity is the error `mobile`.
+fn action_and_entity(
+    body: &Map<String, Value>,
+    errors: &mut Errors,
+    mobile: u32,
+    why: &str,
+) -> (Option<String>, Option<Entity>) {
+    let action = action(body, errors);
+    let entity = entity(body, errors);
+    if let Some(Entity::Mobile) = entity {
+        errors.add(mobile, why);
+    }
+    (action, entity)
 }
 
 /// `action`, upper-cased, when it is one of Capillary's.

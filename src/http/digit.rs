@@ -14,16 +14,25 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::address::EmailAddr;
-use crate::engine::{Checked, NotIssued};
+use crate::engine::NotIssued;
 use crate::otp::CodeStatus;
+use crate::otp::Verdict;
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::ApiJson;
-use super::otp_api::{check_code_field, finish, scope_of};
+use super::otp_api::{Envelope, ObjectBody, check_code_field, finish, scope_of};
 
-type Incoming = Result<ApiJson<Map<String, Value>>, ApiError>;
+/// Unreadable bodies are answered in this route's envelope.
+pub struct Digit;
+
+impl Envelope for Digit {
+    fn wrap(error: ApiError) -> Response {
+        envelope(error)
+    }
+}
+
+type Incoming = ObjectBody<Digit>;
 
 /// Field errors collected while reading a request.
 #[derive(Default)]
@@ -70,12 +79,8 @@ impl<'a> Otp<'a> {
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Option<Extension<Caller>>,
-    body: Incoming,
+    ObjectBody(body, _): Incoming,
 ) -> Response {
-    let body = match body {
-        Ok(ApiJson(body)) => body,
-        Err(error) => return envelope(error),
-    };
     let mut fields = Fields::default();
     let (identity, tenant) = identity_and_tenant(Otp::of(&body).as_ref(), &mut fields);
     let address = identity.and_then(|identity| match EmailAddr::parse(identity) {
@@ -116,12 +121,8 @@ pub async fn create(
 pub async fn validate(
     State(state): State<Arc<AppState>>,
     caller: Option<Extension<Caller>>,
-    body: Incoming,
+    ObjectBody(body, _): Incoming,
 ) -> Response {
-    let body = match body {
-        Ok(ApiJson(body)) => body,
-        Err(error) => return envelope(error),
-    };
     let mut fields = Fields::default();
     let otp = Otp::of(&body);
     let (identity, tenant) = identity_and_tenant(otp.as_ref(), &mut fields);
@@ -154,16 +155,16 @@ pub async fn validate(
         Err(error) => return envelope(error),
     };
     let reason = match check.checked {
-        Checked::Valid => {
+        Verdict::Valid => {
             let otp_id = check.otp_id.unwrap_or_default();
             return Json(token(&otp_id, identity, tenant, true)).into_response();
         }
-        Checked::Invalid { attempts_left } => {
+        Verdict::Invalid { attempts_left } => {
             format!("wrong OTP: {attempts_left} attempt(s) left")
         }
-        Checked::Expired => "the OTP has expired".to_owned(),
-        Checked::Locked => "too many wrong attempts: create a new OTP".to_owned(),
-        Checked::NoCode => "no OTP is waiting for this identity".to_owned(),
+        Verdict::Expired => "the OTP has expired".to_owned(),
+        Verdict::Locked => "too many wrong attempts: create a new OTP".to_owned(),
+        Verdict::NoCode => "no OTP is waiting for this identity".to_owned(),
     };
     unsuccessful(&reason)
 }
@@ -172,12 +173,8 @@ pub async fn validate(
 pub async fn search(
     State(state): State<Arc<AppState>>,
     caller: Option<Extension<Caller>>,
-    body: Incoming,
+    ObjectBody(body, _): Incoming,
 ) -> Response {
-    let body = match body {
-        Ok(ApiJson(body)) => body,
-        Err(error) => return envelope(error),
-    };
     let mut fields = Fields::default();
     let otp = Otp::of(&body);
     let uuid = otp.as_ref().and_then(|otp| otp.text("UUID"));

@@ -3,17 +3,20 @@
 //! The Capillary and DIGIT shapes (`capillary.rs`, `digit.rs`) map onto the same calls.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::address::EmailAddr;
-use crate::engine::{Checked, CodeScope, EngineError, NotIssued};
+use crate::engine::{CodeScope, EngineError, NotIssued};
+use crate::otp::Verdict;
 
 use super::AppState;
 use super::auth::Caller;
@@ -108,14 +111,14 @@ pub async fn verify(
     .await?
     .checked;
     let (reason, attempts_left) = match checked {
-        Checked::Valid => (None, None),
-        Checked::Invalid { attempts_left } => (Some("wrong_code"), Some(attempts_left)),
-        Checked::Expired => (Some("expired"), None),
-        Checked::Locked => (Some("locked_out"), None),
-        Checked::NoCode => (Some("no_code"), None),
+        Verdict::Valid => (None, None),
+        Verdict::Invalid { attempts_left } => (Some("wrong_code"), Some(attempts_left)),
+        Verdict::Expired => (Some("expired"), None),
+        Verdict::Locked => (Some("locked_out"), None),
+        Verdict::NoCode => (Some("no_code"), None),
     };
     Ok(Json(VerifyAnswer {
-        valid: checked == Checked::Valid,
+        valid: checked == Verdict::Valid,
         reason,
         attempts_left,
     })
@@ -179,5 +182,25 @@ pub(super) async fn finish<T: Send + 'static>(
     match tokio::time::timeout(state.app.config.server.request_timeout, work).await {
         Ok(result) => result.map_err(ApiError::from),
         Err(_) => Err(ApiError::Timeout),
+    }
+}
+
+/// How a seed-shaped route answers a request whose body it cannot read.
+pub(super) trait Envelope {
+    fn wrap(error: ApiError) -> Response;
+}
+
+/// The body of a seed-shaped route: any JSON object, read field by field by the handler so
+/// that every problem is reported at once. A body that is not one is answered in `E`.
+pub(super) struct ObjectBody<E>(pub Map<String, Value>, pub PhantomData<fn() -> E>);
+
+impl<S: Send + Sync, E: Envelope> FromRequest<S> for ObjectBody<E> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        ApiJson::<Map<String, Value>>::from_request(request, state)
+            .await
+            .map(|ApiJson(body)| Self(body, PhantomData))
+            .map_err(E::wrap)
     }
 }

@@ -35,6 +35,24 @@ async fn post_with(app: &TestApp, path: &str, body: &Value, key: Option<&str>) -
     }
 }
 
+/// Posts `text` as a JSON body as is (to send what is not JSON).
+async fn post_text(app: &TestApp, path: &str, text: &'static str) -> Answer {
+    let response = app
+        .client
+        .post(app.url(path))
+        .header("content-type", "application/json")
+        .body(text)
+        .send()
+        .await
+        .expect("request sent");
+    let status = response.status().as_u16();
+    Answer {
+        status,
+        retry_after: None,
+        body: response.json().await.unwrap_or(Value::Null),
+    }
+}
+
 async fn post(app: &TestApp, path: &str, body: &Value) -> Answer {
     post_with(app, path, body, None).await
 }
@@ -315,17 +333,9 @@ async fn bad_requests_are_json_4xx() {
         assert_eq!(answer.body["error"]["code"], code, "{body}");
     }
     for path in ["/v1/otp", "/v1/otp/verify"] {
-        let response = app
-            .client
-            .post(app.url(path))
-            .header("content-type", "application/json")
-            .body("{\"email\": ")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 400);
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"]["code"], "invalid_json");
+        let broken = post_text(&app, path, "{\"email\": ").await;
+        assert_eq!(broken.status, 400);
+        assert_eq!(broken.body["error"]["code"], "invalid_json");
         let response = app
             .client
             .post(app.url(path))
@@ -593,17 +603,9 @@ async fn capillary_validate_errors_bad_json_and_failed_delivery() {
         assert_eq!(answer.status, 400, "{body}: {}", answer.body);
         assert_eq!(error_codes(&answer.body), codes, "{body}: {}", answer.body);
     }
-    let response = app
-        .client
-        .post(app.url("/v2/otp/generate"))
-        .header("content-type", "application/json")
-        .body("{nope")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(error_codes(&body), [400]);
+    let broken = post_text(&app, "/v2/otp/generate", "{nope").await;
+    assert_eq!(broken.status, 400);
+    assert_eq!(error_codes(&broken.body), [400]);
     let failed = post(
         &app,
         "/v2/otp/generate",
@@ -777,18 +779,10 @@ async fn digit_errors_use_its_envelope() {
         assert_eq!(answer.body["error"]["code"], 400);
         assert_eq!(field_codes(&answer.body), codes, "{path} {body}");
     }
-    let response = app
-        .client
-        .post(app.url("/otp/v1/_create"))
-        .header("content-type", "application/json")
-        .body("{\"otp\": ")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], 400);
-    assert_eq!(field_codes(&body), ["invalid_json"]);
+    let broken = post_text(&app, "/otp/v1/_create", "{\"otp\": ").await;
+    assert_eq!(broken.status, 400);
+    assert_eq!(broken.body["error"]["code"], 400);
+    assert_eq!(field_codes(&broken.body), ["invalid_json"]);
 
     let create = |identity: &str| json!({ "otp": { "identity": identity, "tenantId": "pb" } });
     let failed = post(&app, "/otp/v1/_create", &create("ned@bounce.test")).await;

@@ -5,7 +5,6 @@ mod otp_send;
 mod otp_verify;
 
 pub(super) use otp_send::{DEFAULT_TEMPLATE, Delivered, deliver};
-pub use otp_verify::Checked;
 pub(super) use otp_verify::check;
 
 use chrono::{DateTime, Utc};

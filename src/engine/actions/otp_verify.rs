@@ -34,26 +34,12 @@ async fn verify(
 ) -> Result<Outcome, StoreError> {
     let checked = check(engine, &session.id, session.otp.as_mut(), &call.code, now).await?;
     Ok(match checked {
-        Checked::Valid => Outcome::new("valid"),
-        Checked::Invalid { attempts_left } => Outcome::new("invalid")
+        Verdict::Valid => Outcome::new("valid"),
+        Verdict::Invalid { attempts_left } => Outcome::new("invalid")
             .with("otp.attempts_left", Value::Number(f64::from(attempts_left))),
-        Checked::Locked => Outcome::new("locked"),
-        Checked::Expired | Checked::NoCode => Outcome::new("expired"),
+        Verdict::Locked => Outcome::new("locked"),
+        Verdict::Expired | Verdict::NoCode => Outcome::new("expired"),
     })
-}
-
-/// What checking an entered code found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Checked {
-    Valid,
-    Invalid {
-        attempts_left: u8,
-    },
-    Expired,
-    /// Too many wrong codes for this code, or the address's failure budget is spent.
-    Locked,
-    /// No code is waiting: none was sent, or it was used.
-    NoCode,
 }
 
 /// Checks `entered` against the code `state` holds (MAC'd with `owner`, the id of the record
@@ -64,15 +50,15 @@ pub(crate) async fn check(
     state: Option<&mut OtpState>,
     entered: &str,
     now: DateTime<Utc>,
-) -> Result<Checked, StoreError> {
+) -> Result<Verdict, StoreError> {
     let Some(state) = state else {
-        return Ok(Checked::NoCode);
+        return Ok(Verdict::NoCode);
     };
     // Outcomes that need no comparison spend no budget.
     match state.status {
-        CodeStatus::Used => return Ok(Checked::NoCode),
-        CodeStatus::Locked => return Ok(Checked::Locked),
-        CodeStatus::Active if now >= state.expires_at => return Ok(Checked::Expired),
+        CodeStatus::Used => return Ok(Verdict::NoCode),
+        CodeStatus::Locked => return Ok(Verdict::Locked),
+        CodeStatus::Active if now >= state.expires_at => return Ok(Verdict::Expired),
         CodeStatus::Active => {}
     }
     let key = failure_key(&state.address.to_lowercase());
@@ -85,27 +71,24 @@ pub(crate) async fn check(
     {
         state.status = CodeStatus::Locked;
         tracing::warn!(to = %crate::address::mask_email(&state.address), "otp.verify: daily failure budget of this address spent");
-        return Ok(Checked::Locked);
+        return Ok(Verdict::Locked);
     }
     let verdict = otp::verify(&engine.otp.key, owner, state, entered, now);
     let masked = crate::address::mask_email(&state.address);
-    Ok(match verdict {
+    match verdict {
         Verdict::Valid => {
             if let Err(error) = engine.counters.reset(&key).await {
                 tracing::warn!(%error, "otp.verify: could not reset the failure budget");
             }
             tracing::info!(to = %masked, "otp.verify: code accepted");
-            Checked::Valid
         }
         Verdict::Invalid { attempts_left } => {
             tracing::info!(to = %masked, attempts_left, "otp.verify: wrong code");
-            Checked::Invalid { attempts_left }
         }
         Verdict::Locked => {
             tracing::warn!(to = %masked, "otp.verify: too many wrong codes, code locked");
-            Checked::Locked
         }
-        Verdict::Expired => Checked::Expired,
-        Verdict::NoCode => Checked::NoCode,
-    })
+        Verdict::Expired | Verdict::NoCode => {}
+    }
+    Ok(verdict)
 }
