@@ -499,6 +499,15 @@ impl Config {
                     .to_owned(),
             );
         }
+        // A code lives in its session (or, for the OTP API, in a session-store record), which
+        // is forgotten after `idle_ttl` without activity: a longer code lifetime would be a lie.
+        if otp.ttl > self.sessions.idle_ttl {
+            return Err(format!(
+                "`otp.ttl` ({}) is longer than `sessions.idle_ttl` ({}): codes are kept with their session, which is forgotten first",
+                crate::duration::format_duration(otp.ttl),
+                crate::duration::format_duration(self.sessions.idle_ttl)
+            ));
+        }
         if crate::address::EmailAddr::parse(&self.email.from.address).is_err() {
             return Err(format!(
                 "`email.from.address` is not a valid email address: `{}`",
@@ -646,5 +655,12 @@ mod tests {
         assert!(
             Config::from_source("email:\n  from: { address: nope }\n", "c.yaml", env(&[])).is_err()
         );
+        let outlived = Config::from_source(
+            "otp:\n  ttl: 1h\nsessions:\n  idle_ttl: 30m\n",
+            "c.yaml",
+            env(&[]),
+        )
+        .unwrap_err();
+        assert!(outlived.message.contains("otp.ttl"), "{}", outlived.message);
     }
 }
