@@ -30,6 +30,8 @@ pub struct LoadOptions {
     pub config: Option<PathBuf>,
     /// Where configs and server logs are written.
     pub work_dir: PathBuf,
+    /// Worker threads of the driver's runtime (reported; the caller builds the runtime).
+    pub driver_threads: usize,
 }
 
 /// One target's figures in one round.
@@ -60,6 +62,7 @@ pub struct LoadReport {
     pub warmup_s: f64,
     pub duration_s: f64,
     pub client: ClientKind,
+    pub driver_threads: usize,
     pub rounds: Vec<Round>,
     /// The median of the rounds' ratios.
     pub median_ratio: Option<f64>,
@@ -150,6 +153,7 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport, String> {
         warmup_s: options.warmup.as_secs_f64(),
         duration_s: options.duration.as_secs_f64(),
         client: options.client,
+        driver_threads: options.driver_threads,
         rounds,
         median_ratio,
         engine_config,

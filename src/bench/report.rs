@@ -34,11 +34,12 @@ pub fn load_table(report: &LoadReport) -> String {
     let m = &report.machine;
     let _ = writeln!(
         out,
-        "colloquy bench: {} users, {:.0} s warm-up + {:.0} s measured, {:?} client, {} CPUs ({}), {} MiB",
+        "colloquy bench: {} users, {:.0} s warm-up + {:.0} s measured, {:?} client on {} thread(s), {} CPUs ({}), {} MiB",
         report.users,
         report.warmup_s,
         report.duration_s,
         report.client,
+        report.driver_threads,
         m.cpus,
         m.cpu_model,
         m.memory_mib

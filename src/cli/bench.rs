@@ -40,6 +40,10 @@ pub struct BenchArgs {
     /// The driver's HTTP client.
     #[arg(long, value_enum, default_value_t = ClientKind::Hyper)]
     pub client: ClientKind,
+    /// Threads of the driver's runtime. One thread leaves more of a small machine to the
+    /// server (lower latency tails), but can itself limit the baseline; see BENCHMARKS.md.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub driver_threads: u16,
     /// The engine's config (default: the built-in bench config, `bench/config.yaml`).
     #[arg(long, short)]
     pub config: Option<PathBuf>,
@@ -97,10 +101,18 @@ pub fn run(args: &BenchArgs) -> u8 {
         exe,
         config: args.config.clone(),
         work_dir: std::env::temp_dir().join(format!("colloquy-bench-{}", std::process::id())),
+        driver_threads: usize::from(args.driver_threads),
     };
-    let runtime = match super::runtime() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.driver_threads)
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
-        Err(code) => return code,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return EXIT_USAGE;
+        }
     };
     eprintln!(
         "running {} round(s) of {:?} warm-up + {:?} measured",
