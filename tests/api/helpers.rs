@@ -135,16 +135,20 @@ impl TestApp {
     }
 
     /// The code in the newest email to `to`, read from the dev outbox over HTTP.
+    /// GETs `path` and reads the answer as JSON, whatever its status.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// GETs `path` and reads the answer as text (`/metrics`), whatever its status.
+    pub async fn get_text(&self, path: &str) -> String {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     pub async fn last_code(&self, to: &str) -> String {
-        let outbox: Value = self
-            .client
-            .get(self.url(&format!("/v1/dev/outbox?to={to}")))
-            .send()
-            .await
-            .expect("outbox request")
-            .json()
-            .await
-            .expect("outbox json");
+        let outbox = self.get_json(&format!("/v1/dev/outbox?to={to}")).await;
         let text = outbox["emails"]
             .as_array()
             .and_then(|e| e.last())

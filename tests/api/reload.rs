@@ -59,15 +59,7 @@ async fn a_new_version_serves_new_sessions_while_running_ones_keep_theirs() {
         "a running session finishes on its version"
     );
     assert_eq!(continued["node"], "ask_code");
-    let listed: Value = app
-        .client
-        .get(app.url("/v1/dialogs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = app.get_json("/v1/dialogs").await;
     assert_eq!(listed["dialogs"][0]["version"], 2);
     assert_eq!(listed["dialogs"][0]["older_versions"], json!([1]));
     assert_eq!(listed["load_errors"], json!([]));
@@ -103,15 +95,7 @@ async fn broken_or_unversioned_changes_keep_the_previous_version() {
         greeting["replies"][0]["text"],
         "Hi! I'll verify your email address with a one-time code."
     );
-    let listed: Value = app
-        .client
-        .get(app.url("/v1/dialogs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = app.get_json("/v1/dialogs").await;
     assert_eq!(
         listed["load_errors"].as_array().unwrap().len(),
         problems.len()

@@ -475,15 +475,7 @@ async fn the_otp_conversation_runs_over_sendgrid() {
         "{}",
         said(&done)
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.get_text("/metrics").await;
     for line in [
         "colloquy_emails_total{sender=\"sendgrid\",outcome=\"sent\"} 1\n",
         "colloquy_sendgrid_responses_total{status=\"202\"} 1\n",

@@ -311,15 +311,7 @@ async fn fifty_concurrent_messages_on_one_session_are_all_applied_in_order() {
         (2..=51).collect::<Vec<_>>(),
         "every message applied exactly once"
     );
-    let view: Value = app
-        .client
-        .get(app.url("/v1/sessions/s"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let view: Value = app.get_json("/v1/sessions/s").await;
     assert_eq!(view["turns"], 51);
     let said: Vec<&str> = view["history"]
         .as_array()
@@ -430,15 +422,7 @@ async fn the_longest_idle_sessions_are_evicted_beyond_the_cap() {
             .status(),
         200
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.get_text("/metrics").await;
     assert!(
         metrics.contains("colloquy_sessions_evicted_total 1\n"),
         "{metrics}"

@@ -123,28 +123,12 @@ async fn a_retry_on_another_instance_waits_for_the_first_delivery_and_gets_its_a
         let a = a.clone();
         tokio::spawn(async move { said(&a, "s", "m2", "alice@example.com").await })
     };
-    // Wait (bounded) until the first delivery holds the session's lease.
-    let mut redis = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let leased: bool = redis::cmd("EXISTS")
-            .arg("colloquy:lease:{s}")
-            .query_async(&mut redis)
-            .await
-            .unwrap();
-        if leased {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the first delivery never took the lease"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    server
+        .wait_for_key(
+            "colloquy:lease:{s}",
+            "the first delivery never took the lease",
+        )
+        .await;
     let retry = said(&b, "s", "m2", "alice@example.com").await;
     let first = first.await.unwrap();
     assert_eq!(retry, first, "the retry got the first delivery's answer");

@@ -128,21 +128,9 @@ async fn an_instance_killed_mid_turn_loses_no_session() {
                 .await
         })
     };
-    let redis = redis::Client::open(server.url()).unwrap();
-    let mut redis = redis.get_multiplexed_async_connection().await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let leased: bool = redis::cmd("EXISTS")
-            .arg("colloquy:lease:{s}")
-            .query_async(&mut redis)
-            .await
-            .unwrap();
-        if leased {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the turn never took its lease");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    server
+        .wait_for_key("colloquy:lease:{s}", "the turn never took its lease")
+        .await;
     doomed.child.kill().unwrap();
     doomed.child.wait().unwrap();
     assert!(

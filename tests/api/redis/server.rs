@@ -49,6 +49,29 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 
+    /// Waits (at most 10 s, polling) until `key` exists: a turn in flight has taken a lease,
+    /// say. Panics with `what` when it never appears.
+    pub async fn wait_for_key(&self, key: &str, what: &str) {
+        let mut redis = redis::Client::open(self.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let exists: bool = redis::cmd("EXISTS")
+                .arg(key)
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            if exists {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
     /// Kills the server (SIGKILL: nothing gets to flush, as in a crash).
     pub fn stop(&mut self) {
         self.kill();
