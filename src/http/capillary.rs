@@ -16,13 +16,13 @@ use serde_json::{Map, Value, json};
 use crate::address::EmailAddr;
 use crate::dialog::model::EmailTemplate;
 use crate::dialog::template::Template;
-use crate::engine::NotIssued;
 use crate::otp::Verdict;
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
-use super::otp_api::{Envelope, ObjectBody, check_code_field, finish};
+use super::handlers::finish;
+use super::otp_api::{Envelope, ObjectBody, check_code_field};
 
 /// The actions Capillary accepts (compared case-insensitively).
 const ACTIONS: &[&str] = &[
@@ -118,17 +118,8 @@ pub async fn generate(
             Json(json!({ "createdId": created_id(&issued.otp_id), "warnings": warnings }))
                 .into_response()
         }
-        Ok(Err(NotIssued::Cooldown(retry_after))) => envelope(
-            ApiError::OtpCooldown { retry_after },
-            Some(UNABLE_TO_GENERATE),
-        ),
-        Ok(Err(NotIssued::Limited(retry_after))) => envelope(
-            ApiError::SendLimited { retry_after },
-            Some(UNABLE_TO_GENERATE),
-        ),
-        Ok(Err(NotIssued::DeliveryFailed)) => {
-            envelope(ApiError::DeliveryFailed, Some(UNABLE_TO_GENERATE))
-        }
+        // Cooldown, send cap and failed delivery are all Capillary's "unable to generate".
+        Ok(Err(not_issued)) => envelope(not_issued.into(), Some(UNABLE_TO_GENERATE)),
         Err(error) => envelope(error, None),
     }
 }

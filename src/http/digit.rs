@@ -14,14 +14,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::address::EmailAddr;
-use crate::engine::NotIssued;
 use crate::otp::CodeStatus;
 use crate::otp::Verdict;
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
-use super::otp_api::{Envelope, ObjectBody, check_code_field, finish, scope_of};
+use super::handlers::finish;
+use super::otp_api::{Envelope, ObjectBody, check_code_field, scope_of};
 
 /// Unreadable bodies are answered in this route's envelope.
 pub struct Digit;
@@ -107,11 +107,7 @@ pub async fn create(
             Json(token(&issued.otp_id, &identity, tenant, false)),
         )
             .into_response(),
-        Ok(Err(NotIssued::Cooldown(retry_after))) => {
-            envelope(ApiError::OtpCooldown { retry_after })
-        }
-        Ok(Err(NotIssued::Limited(retry_after))) => envelope(ApiError::SendLimited { retry_after }),
-        Ok(Err(NotIssued::DeliveryFailed)) => envelope(ApiError::DeliveryFailed),
+        Ok(Err(not_issued)) => envelope(not_issued.into()),
         Err(error) => envelope(error),
     }
 }

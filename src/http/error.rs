@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::engine::EngineError;
+use crate::engine::{EngineError, NotIssued};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -160,6 +160,16 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+impl From<NotIssued> for ApiError {
+    fn from(not_issued: NotIssued) -> Self {
+        match not_issued {
+            NotIssued::Cooldown(retry_after) => ApiError::OtpCooldown { retry_after },
+            NotIssued::Limited(retry_after) => ApiError::SendLimited { retry_after },
+            NotIssued::DeliveryFailed => ApiError::DeliveryFailed,
+        }
     }
 }
 

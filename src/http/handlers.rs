@@ -1,6 +1,7 @@
 //! Request handlers, one small function per route.
 
 use std::any::Any;
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::Json;
@@ -10,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::engine::TurnRequest;
+use crate::engine::{EngineError, TurnRequest};
 
 use super::AppState;
 use super::dto::{SessionView, WebhookAnswer, WebhookRequest, validate};
@@ -19,6 +20,20 @@ use super::extract::ApiJson;
 use super::uncancellable::Uncancellable;
 
 type Shared = State<Arc<AppState>>;
+
+/// Runs `work` to its end even if the client goes away or the answer times out: a turn or a
+/// code must not stop halfway, after its email went out but before it was saved (an abandoned
+/// one finishes on a task of its own). Answers 503 `timeout` after `server.request_timeout`.
+pub(super) async fn finish<T: Send + 'static>(
+    state: &AppState,
+    work: impl Future<Output = Result<T, EngineError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    let work = Uncancellable::new(work);
+    match tokio::time::timeout(state.app.config.server.request_timeout, work).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(_) => Err(ApiError::Timeout),
+    }
+}
 
 /// `POST /v1/webhook`: one user message in, the bot's replies out.
 pub async fn webhook(
@@ -34,14 +49,8 @@ pub async fn webhook(
         text: request.text,
         dialog: request.dialog,
     };
-    // A client that gives up (or a timeout) cannot cancel a turn halfway, after its email
-    // went out but before its session was saved: an abandoned turn finishes on its own task.
-    let turn = Uncancellable::new(async move { engine.turn(turn).await });
-    match tokio::time::timeout(config.request_timeout, turn).await {
-        Ok(Ok(reply)) => Ok(json_body(&WebhookAnswer::from(&reply), 512)),
-        Ok(Err(error)) => Err(error.into()),
-        Err(_) => Err(ApiError::Timeout),
-    }
+    let reply = finish(&state, async move { engine.turn(turn).await }).await?;
+    Ok(json_body(&WebhookAnswer::from(&reply), 512))
 }
 
 /// A 200 answer with `value` as its JSON body, written into one buffer of `capacity` bytes

@@ -2,7 +2,6 @@
 //! the same codes, policy, limits and email as `otp.send`/`otp.verify` (`engine::codes`).
 //! The Capillary and DIGIT shapes (`capillary.rs`, `digit.rs`) map onto the same calls.
 
-use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -15,14 +14,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::address::EmailAddr;
-use crate::engine::{CodeScope, EngineError, NotIssued};
+use crate::engine::CodeScope;
 use crate::otp::Verdict;
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::ApiJson;
-use super::uncancellable::Uncancellable;
+use super::handlers::finish;
 
 /// The purpose of a code when the request names none.
 pub const DEFAULT_PURPOSE: &str = "default";
@@ -87,9 +86,7 @@ pub async fn send(
             }),
         )
             .into_response()),
-        Err(NotIssued::Cooldown(retry_after)) => Err(ApiError::OtpCooldown { retry_after }),
-        Err(NotIssued::Limited(retry_after)) => Err(ApiError::SendLimited { retry_after }),
-        Err(NotIssued::DeliveryFailed) => Err(ApiError::DeliveryFailed),
+        Err(not_issued) => Err(not_issued.into()),
     }
 }
 
@@ -170,19 +167,6 @@ pub(super) fn check_code_field(code: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// Runs `work` to its end even if the client goes away (an email sent must be recorded),
-/// answering 503 `timeout` after `server.request_timeout`.
-pub(super) async fn finish<T: Send + 'static>(
-    state: &AppState,
-    work: impl Future<Output = Result<T, EngineError>> + Send + 'static,
-) -> Result<T, ApiError> {
-    let work = Uncancellable::new(work);
-    match tokio::time::timeout(state.app.config.server.request_timeout, work).await {
-        Ok(result) => result.map_err(ApiError::from),
-        Err(_) => Err(ApiError::Timeout),
-    }
 }
 
 /// How a seed-shaped route answers a request whose body it cannot read.
