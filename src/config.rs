@@ -67,6 +67,44 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// The longest user message accepted, in characters.
     pub max_text_chars: usize,
+    /// How long a new connection, or one that began sending a request, has to deliver the
+    /// request's headers before it is closed (slow or silent clients).
+    #[serde(with = "serde_human")]
+    pub header_read_timeout: Duration,
+    /// How long a request's body may take to arrive, from its headers to its last byte; a
+    /// request over it is answered 408 `body_timeout` and its connection closed.
+    #[serde(with = "serde_human")]
+    pub body_read_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request before it is closed.
+    #[serde(with = "serde_human")]
+    pub idle_timeout: Duration,
+    /// Open connections served at once. One more is answered 503 `too_many_connections` and
+    /// closed. Keep it below the process's open-file limit (`ulimit -n`).
+    pub max_connections: usize,
+}
+
+impl ServerConfig {
+    /// The most connections a server may be told to hold open at once.
+    pub const MAX_CONNECTIONS: usize = 1_000_000;
+
+    fn validate_connections(&self) -> Result<(), String> {
+        for (name, timeout) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("body_read_timeout", self.body_read_timeout),
+            ("idle_timeout", self.idle_timeout),
+        ] {
+            if timeout < Duration::from_millis(10) {
+                return Err(format!("`server.{name}` must be at least 10ms"));
+            }
+        }
+        if !(1..=Self::MAX_CONNECTIONS).contains(&self.max_connections) {
+            return Err(format!(
+                "`server.max_connections` must be between 1 and {}",
+                Self::MAX_CONNECTIONS
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for ServerConfig {
@@ -78,6 +116,10 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             max_body_bytes: 16 * 1024,
             max_text_chars: 2000,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 4096,
         }
     }
 }
@@ -523,6 +565,7 @@ impl Config {
         if self.server.max_text_chars == 0 || self.server.max_body_bytes < 256 {
             return Err("`server.max_text_chars` must be at least 1 and `server.max_body_bytes` at least 256".to_owned());
         }
+        self.server.validate_connections()?;
         Ok(())
     }
 }

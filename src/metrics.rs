@@ -164,6 +164,12 @@ pub struct Metrics {
     pub sendgrid_latency: Histogram,
     /// SendGrid sends by final outcome (`delivered`, `temporary`, `rejected`, `misconfigured`).
     pub sendgrid_sends: Family,
+    /// Client connections open now.
+    pub connections_open: AtomicU64,
+    /// Connections answered 503 and closed because `server.max_connections` were open.
+    pub connections_refused: AtomicU64,
+    /// Connections the server closed for silence, by reason (`header_timeout`, `idle_timeout`).
+    pub connections_closed: Family,
 }
 
 impl Metrics {
@@ -192,6 +198,24 @@ impl Metrics {
             "colloquy_sendgrid_request_duration_seconds",
             "Time of one SendGrid attempt.",
             "",
+        );
+    }
+
+    fn render_connections(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP colloquy_connections Client connections open.\n# TYPE colloquy_connections gauge\ncolloquy_connections {}",
+            self.connections_open.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP colloquy_connections_refused_total Connections refused with 503 at server.max_connections.\n# TYPE colloquy_connections_refused_total counter\ncolloquy_connections_refused_total {}",
+            self.connections_refused.load(Ordering::Relaxed)
+        );
+        self.connections_closed.render(
+            out,
+            "colloquy_connections_closed_total",
+            "Connections closed by the server for silence, by reason.",
         );
     }
 
@@ -253,6 +277,7 @@ impl Metrics {
             "otp.verify outcomes.",
         );
         self.render_sendgrid(&mut out);
+        self.render_connections(&mut out);
         counter(
             &mut out,
             "colloquy_sessions_evicted_total",

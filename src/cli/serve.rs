@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::clock::SystemClock;
 use crate::{app, http, telemetry};
 
-use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config, load_valid_dialogs, runtime};
+use super::{EXIT_OK, EXIT_USAGE, load_config, load_valid_dialogs, runtime};
 
 pub fn run(config_path: Option<&Path>, addr: Option<String>, watch: bool) -> u8 {
     let Some(mut config) = load_config(config_path) else {
@@ -42,6 +42,7 @@ pub fn run(config_path: Option<&Path>, addr: Option<String>, watch: bool) -> u8 
 
 async fn serve(app: app::App) -> u8 {
     let addr = app.config.server.addr.clone();
+    http::fit_open_file_limit(app.config.server.max_connections);
     let listener = match tokio::net::TcpListener::bind(&addr).await {
         Ok(listener) => listener,
         Err(error) => {
@@ -98,22 +99,14 @@ async fn serve(app: app::App) -> u8 {
         tokio::time::sleep(grace).await;
         tracing::info!("closing the listener; waiting for turns in flight");
     };
-    let result = http::serve(listener, http::router_with(state), shutdown).await;
+    http::serve(listener, state, shutdown).await;
     sweeper.abort();
     hangups.abort();
     if let Some(watcher) = watcher {
         watcher.abort();
     }
-    match result {
-        Ok(()) => {
-            tracing::info!("stopped");
-            EXIT_OK
-        }
-        Err(error) => {
-            tracing::error!(%error, "server error");
-            EXIT_FAILED
-        }
-    }
+    tracing::info!("stopped");
+    EXIT_OK
 }
 
 async fn sweep_forever(state: std::sync::Arc<http::AppState>) {

@@ -186,8 +186,12 @@ pub(super) async fn admit(state: &AppState, request: Request) -> Result<Request,
         (Some(key), _) => (auth.by_api_key(key).ok_or(Refusal::UnknownKey), body),
         // A signature covers the body, so the body is read here and handed on as bytes.
         (None, Some(header)) => {
-            let Ok(bytes) = to_bytes(body, state.app.config.server.max_body_bytes).await else {
-                return Err(ApiError::PayloadTooLarge.into_response());
+            let bytes = match to_bytes(body, state.app.config.server.max_body_bytes).await {
+                Ok(bytes) => bytes,
+                Err(error) if super::connection::is_body_timeout(&error) => {
+                    return Err(ApiError::BodyTimeout.into_response());
+                }
+                Err(_) => return Err(ApiError::PayloadTooLarge.into_response()),
             };
             (auth.by_signature(&header, &bytes), Body::from(bytes))
         }

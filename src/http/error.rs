@@ -23,6 +23,10 @@ pub enum ApiError {
     /// No valid credentials. Deliberately says nothing more.
     Unauthorized,
     PayloadTooLarge,
+    /// The request's body did not arrive within `server.body_read_timeout`.
+    BodyTimeout,
+    /// The server holds `server.max_connections` open connections already.
+    TooManyConnections,
     UnknownDialog(String),
     NotFound,
     UnknownSession,
@@ -76,6 +80,16 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the body as `Content-Type: application/json`".to_owned())
             }
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is larger than this server accepts".to_owned()),
+            ApiError::BodyTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body did not arrive in time; send it whole, without pauses".to_owned(),
+            ),
+            ApiError::TooManyConnections => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_connections",
+                "this server has too many open connections; retry shortly".to_owned(),
+            ),
             ApiError::UnknownDialog(id) => (StatusCode::NOT_FOUND, "unknown_dialog", format!("no dialog `{id}` is loaded")),
             ApiError::UnknownSession => (StatusCode::NOT_FOUND, "unknown_session", "no such session (it may have expired)".to_owned()),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such endpoint".to_owned()),
@@ -112,6 +126,15 @@ impl ApiError {
 }
 
 impl ApiError {
+    /// The JSON body of this error's answer, for places that write a response by hand.
+    pub fn json_text(&self) -> String {
+        let (_, code, message) = self.parts();
+        serde_json::to_string(&Body {
+            error: Detail { code, message },
+        })
+        .unwrap_or_default()
+    }
+
     /// The answer to this error in another envelope (a seed system's shape): the same status,
     /// headers (`Retry-After`) and metrics code, `body` instead of ours.
     pub fn respond_with(self, body: &serde_json::Value) -> Response {
@@ -135,7 +158,8 @@ impl IntoResponse for ApiError {
             ApiError::SessionBusy
             | ApiError::Timeout
             | ApiError::Unavailable
-            | ApiError::ShuttingDown => Some(std::time::Duration::from_secs(1)),
+            | ApiError::ShuttingDown
+            | ApiError::TooManyConnections => Some(std::time::Duration::from_secs(1)),
             _ => None,
         };
         let mut response = (
@@ -151,6 +175,14 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from(seconds.max(1)),
+            );
+        }
+        if matches!(self, ApiError::BodyTimeout) {
+            // The rest of the body may still be on its way: this connection cannot carry
+            // another request.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
             );
         }
         if status == StatusCode::UNAUTHORIZED {

@@ -34,6 +34,11 @@ where
                 }
                 JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
                 JsonRejection::BytesRejection(error)
+                    if super::connection::is_body_timeout(&error) =>
+                {
+                    ApiError::BodyTimeout
+                }
+                JsonRejection::BytesRejection(error)
                     if error.status() == StatusCode::PAYLOAD_TOO_LARGE =>
                 {
                     ApiError::PayloadTooLarge

@@ -3,6 +3,7 @@
 
 pub mod auth;
 mod capillary;
+mod connection;
 mod digit;
 pub mod dto;
 mod error;
@@ -12,17 +13,18 @@ mod handlers;
 mod kore;
 mod limits;
 mod otp_api;
+mod server;
 mod uncancellable;
 
+pub use connection::ConnectionLimits;
 pub use error::ApiError;
+pub use server::{fit_open_file_limit, serve};
 
-use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::app::App;
@@ -140,19 +142,6 @@ pub fn router_with(state: Arc<AppState>) -> Router {
         Some(cors) => router.layer(cors),
         None => router,
     }
-}
-
-/// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // The peer address feeds the per-IP rate limit.
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 /// CORS for browser widgets. Outermost, so preflight requests are answered before

@@ -65,13 +65,10 @@ pub async fn spawn_app_with(config: Config) -> TestApp {
     let addr = listener.local_addr().expect("local addr");
     let (shutdown, stopped) = oneshot::channel::<()>();
     let state = colloquy::http::AppState::new(app.clone());
-    let router = colloquy::http::router_with(state.clone());
-    tokio::spawn(async move {
-        let _ = colloquy::http::serve(listener, router, async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
+    let served = state.clone();
+    tokio::spawn(colloquy::http::serve(listener, served, async {
+        let _ = stopped.await;
+    }));
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))

@@ -5,6 +5,7 @@
 
 mod bench;
 mod check;
+mod connections;
 mod helpers;
 mod idempotency;
 mod kore;
