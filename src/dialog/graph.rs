@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::model::{Dialog, EdgeLabel, NodeKind};
+use super::model::{Dialog, EdgeLabel};
+use super::nodes::{NodeKind, Shape};
 
 /// Output formats of [`render`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,25 +21,17 @@ pub fn render(dialog: &Dialog, format: Format) -> String {
     }
 }
 
-fn caption(kind: &NodeKind, id: &str) -> String {
-    match kind {
-        NodeKind::Say(_) => format!("{id}\nsay"),
-        NodeKind::Ask(ask) => format!("{id}\nask {}", ask.entity.name()),
-        NodeKind::Branch(_) => format!("{id}\nbranch"),
-        NodeKind::Action(action) => format!("{id}\n{}", action.kind.name()),
-        NodeKind::End(end) => format!("{id}\nend: {}", end.result),
-    }
+fn caption(kind: &dyn NodeKind, id: &str) -> String {
+    format!("{id}\n{}", kind.caption())
 }
 
 /// The edge's label; a branch arm shows its condition.
 fn edge_text(dialog: &Dialog, from: usize, label: &EdgeLabel) -> String {
-    match (&dialog.node(from).kind, label) {
-        (NodeKind::Branch(branch), EdgeLabel::If(i)) => branch
-            .arms
-            .get(*i)
-            .map_or_else(|| label.to_string(), |(c, _)| c.to_string()),
-        _ => label.to_string(),
-    }
+    dialog
+        .node(from)
+        .kind
+        .edge_text(label)
+        .unwrap_or_else(|| label.to_string())
 }
 
 /// Mermaid ids must be plain words; node ids may contain `-`.
@@ -54,16 +47,16 @@ fn mermaid(dialog: &Dialog) -> String {
         mermaid_id(&dialog.node(dialog.start).id)
     );
     for node in &dialog.nodes {
-        let text = caption(&node.kind, &node.id)
+        let text = caption(node.kind.as_ref(), &node.id)
             .replace('"', "#quot;")
             .replace('\n', "<br/>");
         let id = mermaid_id(&node.id);
-        let shape = match node.kind {
-            NodeKind::Say(_) => format!("{id}[\"{text}\"]"),
-            NodeKind::Ask(_) => format!("{id}([\"{text}\"])"),
-            NodeKind::Branch(_) => format!("{id}{{\"{text}\"}}"),
-            NodeKind::Action(_) => format!("{id}[[\"{text}\"]]"),
-            NodeKind::End(_) => format!("{id}(((\"{text}\")))"),
+        let shape = match node.kind.shape() {
+            Shape::Step => format!("{id}[\"{text}\"]"),
+            Shape::Question => format!("{id}([\"{text}\"])"),
+            Shape::Decision => format!("{id}{{\"{text}\"}}"),
+            Shape::Call => format!("{id}[[\"{text}\"]]"),
+            Shape::Terminal => format!("{id}(((\"{text}\")))"),
         };
         let _ = writeln!(out, "    {shape}");
     }
@@ -108,18 +101,18 @@ fn dot(dialog: &Dialog) -> String {
         dot_escape(&dialog.node(dialog.start).id)
     );
     for node in &dialog.nodes {
-        let shape = match node.kind {
-            NodeKind::Say(_) => "box",
-            NodeKind::Ask(_) => "box, style=rounded",
-            NodeKind::Branch(_) => "diamond",
-            NodeKind::Action(_) => "hexagon",
-            NodeKind::End(_) => "doublecircle",
+        let shape = match node.kind.shape() {
+            Shape::Step => "box",
+            Shape::Question => "box, style=rounded",
+            Shape::Decision => "diamond",
+            Shape::Call => "hexagon",
+            Shape::Terminal => "doublecircle",
         };
         let _ = writeln!(
             out,
             "    \"{}\" [shape={shape}, label=\"{}\"];",
             dot_escape(&node.id),
-            dot_escape(&caption(&node.kind, &node.id))
+            dot_escape(&caption(node.kind.as_ref(), &node.id))
         );
     }
     for edge in dialog.edges() {

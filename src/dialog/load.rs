@@ -596,6 +596,12 @@ impl Resolver<'_> {
         })
     }
 
+    /// Compiles every message template of a list (reporting each problem); `None` if any has one.
+    pub fn templates(&mut self, sources: &[TextSrc]) -> Option<Vec<Template>> {
+        let templates: Vec<Option<Template>> = sources.iter().map(|s| self.template(s)).collect();
+        templates.into_iter().collect()
+    }
+
     /// Compiles a message template and checks its variables against the dialog's.
     pub fn template(&mut self, src: &TextSrc) -> Option<Template> {
         let template = self.compile(src)?;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::actions::{ActionCall, Outcome};
-use super::model::{Dialog, NodeIdx, NodeKind, normalise_keyword};
+use super::model::{Dialog, NodeIdx, normalise_keyword};
 use super::session::{Session, Speaker, State};
 use super::template::{Escape, Template};
 
@@ -130,7 +130,7 @@ fn step_inner(
 
 /// What to do after entering a node.
 #[derive(Debug)]
-pub(crate) enum Flow {
+pub enum Flow {
     Goto(NodeIdx, Via),
     /// Stop the turn and wait for the user.
     Wait,
@@ -143,10 +143,11 @@ pub(crate) enum Flow {
 }
 
 /// One step in progress. Node kinds act on it.
-pub(crate) struct Run<'a> {
-    pub dialog: &'a Dialog,
-    pub session: &'a mut Session,
-    pub now: DateTime<Utc>,
+#[derive(Debug)]
+pub struct Run<'a> {
+    pub(crate) dialog: &'a Dialog,
+    pub(crate) session: &'a mut Session,
+    pub(crate) now: DateTime<Utc>,
     replies: &'a mut Vec<String>,
     history_limit: usize,
     trace: Option<&'a mut Vec<Transition>>,
@@ -208,19 +209,17 @@ impl Run<'_> {
             // A finished (or never started) conversation starts over on the next message.
             State::New | State::Ended | State::Calling => None,
         };
-        let ask = waiting_at.and_then(|idx| match &self.dialog.node(idx).kind {
-            NodeKind::Ask(ask) => Some(ask),
-            _ => None,
-        });
-        let Some(ask) = ask else {
+        let dialog = self.dialog;
+        let question = waiting_at.and_then(|idx| dialog.node(idx).kind.question());
+        let Some(question) = question else {
             self.session
                 .record(Speaker::User, text, self.now, self.history_limit);
             return self.restart();
         };
         let word = normalise_keyword(text);
         let global = self.dialog.keywords.iter().position(|k| k.matches(&word));
-        let is_keyword = global.is_some() || ask.keywords.iter().any(|k| k.matches(&word));
-        let shown = if ask.entity.is_sensitive() && !is_keyword {
+        let is_keyword = global.is_some() || question.is_keyword(&word);
+        let shown = if question.expecting().is_sensitive() && !is_keyword {
             MASKED_INPUT
         } else {
             text
@@ -234,18 +233,17 @@ impl Run<'_> {
             }
             return Flow::Goto(keyword.target, Via::GlobalKeyword(index(i)));
         }
-        ask.answer(self, text, &word)
+        question.answer(self, text, &word)
     }
 
     fn outcome(&mut self, outcome: &Outcome) -> Flow {
+        let dialog = self.dialog;
         let node = (self.session.state == State::Calling)
-            .then(|| self.dialog.node_index(&self.session.node))
+            .then(|| dialog.node_index(&self.session.node))
             .flatten()
-            .map(|idx| &self.dialog.node(idx).kind);
-        match node {
-            Some(NodeKind::Action(action)) => action.outcome(self, outcome),
-            _ => Flow::Abort,
-        }
+            .map(|idx| &dialog.node(idx).kind);
+        node.and_then(|kind| kind.outcome(self, outcome))
+            .unwrap_or(Flow::Abort)
     }
 
     fn drive(mut self, mut flow: Flow, transitions_used: u16) -> Step {
@@ -270,13 +268,7 @@ impl Run<'_> {
                     let node = self.dialog.node(idx);
                     node.id.clone_into(&mut self.session.node);
                     self.session.state = State::New;
-                    match &node.kind {
-                        NodeKind::Say(say) => say.enter(&mut self),
-                        NodeKind::Ask(ask) => ask.enter(&mut self),
-                        NodeKind::Branch(branch) => branch.enter(&mut self),
-                        NodeKind::Action(action) => action.enter(&mut self),
-                        NodeKind::End(end) => end.enter(&mut self),
-                    }
+                    node.kind.enter(&mut self)
                 }
                 Flow::Wait => {
                     self.session.state = State::Waiting;

@@ -20,5 +20,6 @@ pub mod value;
 pub use actions::{ActionCall, Outcome};
 pub use load::{Loaded, load};
 pub use machine::{Input, Step, StepEnv, Transition, Via, step, step_traced};
-pub use model::{Dialog, NodeIdx, NodeKind};
+pub use model::{Dialog, NodeIdx};
+pub use nodes::{NodeKind, Question, Shape};
 pub use session::{Session, State};

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::yaml::Pos;
 
-use super::nodes::{Action, Ask, Branch, End, Say};
+use super::machine::Via;
+use super::nodes::NodeKind;
 use super::template::Template;
 use super::value::Value;
 
@@ -49,23 +50,34 @@ impl Dialog {
 
     /// The label of the edge a transition took from `from`, as [`Dialog::edges`] names it.
     /// Starts and global keywords, which leave no particular node, have none.
-    pub fn edge_label(&self, from: NodeIdx, via: crate::dialog::machine::Via) -> Option<EdgeLabel> {
-        use crate::dialog::machine::Via;
+    pub fn edge_label(&self, from: NodeIdx, via: Via) -> Option<EdgeLabel> {
         let kind = &self.nodes.get(from)?.kind;
-        Some(match (kind, via) {
-            (NodeKind::Say(_), Via::Next) => EdgeLabel::Next,
-            (NodeKind::Ask(_), Via::Answer) => EdgeLabel::Answer,
-            (NodeKind::Ask(_), Via::Exhausted) => EdgeLabel::Exhausted,
-            (NodeKind::Ask(ask), Via::Keyword(i)) => {
-                EdgeLabel::Keyword(ask.keywords.get(usize::from(i))?.words[0].clone())
+        // Edges of one label kind come in the order their `Via` indices count them.
+        let mut seen: u16 = 0;
+        let mut found = None;
+        kind.for_each_edge(&mut |_, label| {
+            if found.is_some() {
+                return;
             }
-            (NodeKind::Branch(_), Via::If(i)) => EdgeLabel::If(usize::from(i)),
-            (NodeKind::Branch(_), Via::Else) => EdgeLabel::Else,
-            (NodeKind::Action(action), Via::Outcome(i)) => {
-                EdgeLabel::Outcome(action.edges.get(usize::from(i))?.0)
+            let wanted = match (&via, &label) {
+                (Via::Next, EdgeLabel::Next)
+                | (Via::Answer, EdgeLabel::Answer)
+                | (Via::Exhausted, EdgeLabel::Exhausted)
+                | (Via::Else, EdgeLabel::Else) => Some(0),
+                (Via::If(i), EdgeLabel::If(arm)) => (usize::from(*i) == *arm).then_some(0),
+                (Via::Keyword(i), EdgeLabel::Keyword(_))
+                | (Via::Outcome(i), EdgeLabel::Outcome(_)) => Some(*i),
+                _ => None,
+            };
+            if let Some(nth) = wanted {
+                if nth == seen {
+                    found = Some(label);
+                } else {
+                    seen += 1;
+                }
             }
-            _ => return None,
-        })
+        });
+        found
     }
 
     /// Every `(from, to, label)` edge, for the graph view, coverage and lints.
@@ -124,44 +136,7 @@ impl std::fmt::Display for EdgeLabel {
 pub struct Node {
     pub id: String,
     pub pos: Pos,
-    pub kind: NodeKind,
-}
-
-/// The closed set of node kinds. Adding one is one file in `nodes/` and one arm here.
-#[derive(Debug)]
-pub enum NodeKind {
-    Say(Say),
-    Ask(Ask),
-    Branch(Branch),
-    Action(Action),
-    End(End),
-}
-
-impl NodeKind {
-    pub fn name(&self) -> &'static str {
-        match self {
-            NodeKind::Say(_) => "say",
-            NodeKind::Ask(_) => "ask",
-            NodeKind::Branch(_) => "branch",
-            NodeKind::Action(_) => "action",
-            NodeKind::End(_) => "end",
-        }
-    }
-
-    pub fn for_each_edge(&self, f: &mut dyn FnMut(NodeIdx, EdgeLabel)) {
-        match self {
-            NodeKind::Say(say) => f(say.next, EdgeLabel::Next),
-            NodeKind::Ask(ask) => ask.for_each_edge(f),
-            NodeKind::Branch(branch) => branch.for_each_edge(f),
-            NodeKind::Action(action) => action.for_each_edge(f),
-            NodeKind::End(_) => {}
-        }
-    }
-
-    /// Whether entering this node makes the turn stop for the user's input.
-    pub fn waits_for_input(&self) -> bool {
-        matches!(self, NodeKind::Ask(_))
-    }
+    pub kind: Box<dyn NodeKind>,
 }
 
 /// A word (and its synonyms) that jumps to a node whatever was asked.

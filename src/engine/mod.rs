@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use crate::clock::Clock;
 use crate::dialog::machine::{Input, StepEnv, Transition, step, step_traced};
 use crate::dialog::session::Speaker;
-use crate::dialog::{Dialog, NodeKind, Session, State};
+use crate::dialog::{Dialog, Session, State};
 use crate::email::EmailSender;
 use crate::metrics::Metrics;
 use crate::otp::{OtpKey, Policy};
@@ -400,15 +400,11 @@ impl Engine {
 }
 
 fn reply_of(dialog: &Dialog, session: &Session, replies: Vec<String>) -> TurnReply {
-    let waiting_for = match (
-        session.state,
-        dialog
-            .node_index(&session.node)
-            .map(|i| &dialog.node(i).kind),
-    ) {
-        (State::Waiting, Some(NodeKind::Ask(ask))) => Some(ask.entity),
-        _ => None,
-    };
+    let waiting_for = (session.state == State::Waiting)
+        .then(|| dialog.node_index(&session.node))
+        .flatten()
+        .and_then(|i| dialog.node(i).kind.question())
+        .map(crate::dialog::Question::expecting);
     TurnReply {
         session_id: session.id.clone(),
         turn: session.turns,

@@ -10,12 +10,10 @@ use colloquy::dialog::entity::{CodeShape, Entity, normalise_code};
 use colloquy::dialog::load::DEFAULT_MAX_TRANSITIONS;
 use colloquy::dialog::machine::{ERROR_RESULT, FALLBACK_REPLY, MASKED_INPUT};
 use colloquy::dialog::model::normalise_keyword;
-use colloquy::dialog::nodes::Ask;
+use colloquy::dialog::nodes::{Action, Ask};
 use colloquy::dialog::session::Speaker;
 use colloquy::dialog::value::Value;
-use colloquy::dialog::{
-    ActionCall, Dialog, Input, NodeKind, Outcome, Session, State, StepEnv, load, step,
-};
+use colloquy::dialog::{ActionCall, Dialog, Input, Outcome, Session, State, StepEnv, load, step};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
@@ -184,14 +182,14 @@ fn run_turn(
         steps += 1;
         prop_assert!(steps <= 32, "a turn kept asking for actions");
         prop_assert_eq!(session.state, State::Calling);
-        let kind = match dialog
+        let node = dialog
             .node_index(&session.node)
-            .map(|idx| &dialog.node(idx).kind)
-        {
-            Some(NodeKind::Action(action)) => action.kind,
-            other => {
+            .map(|idx| &dialog.node(idx).kind);
+        let kind = match node.and_then(|kind| kind.downcast_ref::<Action>()) {
+            Some(action) => action.kind,
+            None => {
                 return Err(TestCaseError::fail(format!(
-                    "an action call from a node that is not an action: {other:?}"
+                    "an action call from a node that is not an action: {node:?}"
                 )));
             }
         };
@@ -219,10 +217,10 @@ fn run_turn(
 
 /// The `ask` node called `node`, if it is one.
 fn ask_node<'d>(dialog: &'d Dialog, node: &str) -> Option<&'d Ask> {
-    match &dialog.node(dialog.node_index(node)?).kind {
-        NodeKind::Ask(ask) => Some(ask),
-        _ => None,
-    }
+    dialog
+        .node(dialog.node_index(node)?)
+        .kind
+        .downcast_ref::<Ask>()
 }
 
 /// The `ask` node the session waits at, if any.

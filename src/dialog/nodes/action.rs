@@ -12,13 +12,19 @@ use crate::dialog::actions::{ActionKind, Outcome, Params, RawParams};
 use crate::dialog::load::{Ref, Resolver};
 use crate::dialog::machine::{Flow, Run, Via, index};
 use crate::dialog::model::{EdgeLabel, NodeIdx};
-use crate::reader::{Diagnostics, MapReader};
 
-use super::SetVariable;
+use super::{NodeKind, NodeSource, RawNodeKind, SetVariable, Shape, Spec};
+
+pub const SPEC: Spec = Spec {
+    key: "action",
+    keys: &["with", "on"],
+    companions: &[],
+    read,
+};
 
 #[derive(Debug)]
-pub struct RawAction {
-    pub kind: ActionKind,
+struct RawAction {
+    kind: ActionKind,
     params: RawParams,
     edges: Vec<(&'static str, Ref)>,
 }
@@ -31,12 +37,8 @@ pub struct Action {
     pub edges: Vec<(&'static str, NodeIdx)>,
 }
 
-pub fn read(
-    map: &mut MapReader<'_>,
-    d: &mut Diagnostics,
-    id: &str,
-    sets: &mut Vec<SetVariable>,
-) -> Option<RawAction> {
+fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
+    let NodeSource { id, map, d, sets } = source;
     let name_node = map.take("action")?;
     let name = d.string(name_node, "`action`")?;
     let with = map.take("with").and_then(|n| d.map(n, "`with`"));
@@ -102,15 +104,15 @@ pub fn read(
         }
     }
     on_map.finish(d, &format!("`on` of action `{name}`"));
-    Some(RawAction {
+    Some(Box::new(RawAction {
         kind,
         params: params?,
         edges,
-    })
+    }))
 }
 
-impl RawAction {
-    pub fn resolve(self, r: &mut Resolver<'_>, _id: &str) -> Option<Action> {
+impl RawNodeKind for RawAction {
+    fn resolve(self: Box<Self>, r: &mut Resolver<'_>, _id: &str) -> Option<Box<dyn NodeKind>> {
         let params = self.params.resolve(r);
         let edges: Vec<Option<(&'static str, NodeIdx)>> = self
             .edges
@@ -124,35 +126,49 @@ impl RawAction {
         if edges.len() != self.kind.outcomes().len() {
             return None;
         }
-        Some(Action {
+        Some(Box::new(Action {
             kind: self.kind,
             params: params?,
             edges,
-        })
+        }))
     }
 }
 
-impl Action {
-    pub(crate) fn enter(&self, run: &mut Run<'_>) -> Flow {
+impl NodeKind for Action {
+    fn name(&self) -> &'static str {
+        SPEC.key
+    }
+
+    fn caption(&self) -> String {
+        self.kind.name().to_owned()
+    }
+
+    fn shape(&self) -> Shape {
+        Shape::Call
+    }
+
+    fn enter(&self, run: &mut Run<'_>) -> Flow {
         Flow::Call(self.params.call(run))
     }
 
     /// Follows the edge of an outcome the engine reports.
-    pub(crate) fn outcome(&self, run: &mut Run<'_>, outcome: &Outcome) -> Flow {
+    fn outcome(&self, run: &mut Run<'_>, outcome: &Outcome) -> Option<Flow> {
         for (name, value) in &outcome.vars {
             run.session.context.set(name, value.clone());
         }
-        match self
-            .edges
-            .iter()
-            .position(|(name, _)| *name == outcome.name)
-        {
-            Some(i) => Flow::Goto(self.edges[i].1, Via::Outcome(index(i))),
-            None => Flow::Abort,
-        }
+        Some(
+            match self
+                .edges
+                .iter()
+                .position(|(name, _)| *name == outcome.name)
+            {
+                Some(i) => Flow::Goto(self.edges[i].1, Via::Outcome(index(i))),
+                None => Flow::Abort,
+            },
+        )
     }
 
-    pub fn for_each_edge(&self, f: &mut dyn FnMut(NodeIdx, EdgeLabel)) {
+    fn for_each_edge(&self, f: &mut dyn FnMut(NodeIdx, EdgeLabel)) {
         for (outcome, target) in &self.edges {
             f(*target, EdgeLabel::Outcome(outcome));
         }

@@ -22,17 +22,32 @@ use crate::otp::Alphabet;
 use crate::reader::{Diagnostics, MapReader};
 use crate::yaml::Pos;
 
-use super::SetVariable;
+use super::{NodeKind, NodeSource, Question, RawNodeKind, SetVariable, Shape, Spec};
+
+pub const SPEC: Spec = Spec {
+    key: "ask",
+    keys: &[
+        "entity",
+        "save_as",
+        "invalid",
+        "retries",
+        "on_exhausted",
+        "keywords",
+        "next",
+    ],
+    companions: &[],
+    read,
+};
 
 /// Re-prompts before `on_exhausted` when `retries` is not given.
 pub const DEFAULT_RETRIES: u8 = 3;
 
 #[derive(Debug)]
-pub struct RawAsk {
+struct RawAsk {
     pos: Pos,
     prompts: Vec<TextSrc>,
-    pub entity: Entity,
-    pub save_as: String,
+    entity: Entity,
+    save_as: String,
     invalid: Vec<TextSrc>,
     retries: u8,
     on_exhausted: Ref,
@@ -52,19 +67,13 @@ pub struct Ask {
     pub next: NodeIdx,
 }
 
-pub fn read(
-    map: &mut MapReader<'_>,
-    d: &mut Diagnostics,
-    id: &str,
-    sets: &mut Vec<SetVariable>,
-) -> Option<RawAsk> {
-    let prompts: Vec<TextSrc> = map
-        .take("ask")
-        .map(|n| d.texts(n, "`ask`"))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(pos, text)| TextSrc { text, pos })
-        .collect();
+fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
+    let prompts = source.texts("ask");
+    let invalid = source.texts("invalid");
+    let on_exhausted = source.node_ref("on_exhausted");
+    let next = source.node_ref("next");
+    let pos = source.pos();
+    let (id, map, d) = (source.id, &mut *source.map, &mut *source.d);
     let (entity, meant) = match read_entity(map, d, id) {
         Ok(entity) => (Some(entity), Some(entity)),
         Err(meant) => (None, meant),
@@ -83,28 +92,17 @@ pub fn read(
         None => meant.map(|e| e.name().to_owned()),
     };
     if let Some(name) = &save_as {
-        sets.push(SetVariable {
+        source.sets.push(SetVariable {
             name: name.clone(),
             sensitive: meant.is_some_and(Entity::is_sensitive),
         });
     }
-    let invalid: Vec<TextSrc> = map
-        .take("invalid")
-        .map(|n| d.texts(n, "`invalid`"))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(pos, text)| TextSrc { text, pos })
-        .collect();
     let retries = match map.take("retries") {
         Some(n) => d
             .integer(n, "`retries`", 0, 10)
             .and_then(|v| u8::try_from(v).ok()),
         None => Some(DEFAULT_RETRIES),
     };
-    let on_exhausted = map.take("on_exhausted").and_then(|n| {
-        d.string(n, "`on_exhausted`")
-            .map(|name| Ref { name, pos: n.pos })
-    });
     if on_exhausted.is_none() && map.lacks("on_exhausted") {
         d.push(
             Diagnostic::error(map.pos, format!("ask node `{id}` has no exhaustion path"))
@@ -115,14 +113,11 @@ pub fn read(
         .take("keywords")
         .map(|n| read_keywords(n, d, "`keywords`"))
         .unwrap_or_default();
-    let next = map
-        .take("next")
-        .and_then(|n| d.string(n, "`next`").map(|name| Ref { name, pos: n.pos }));
-    if next.is_none() && map.lacks("next") {
-        super::dead_end(d, map.pos, id);
+    if next.is_none() && source.map.lacks("next") {
+        source.dead_end();
     }
-    Some(RawAsk {
-        pos: map.pos,
+    Some(Box::new(RawAsk {
+        pos,
         prompts,
         entity: entity?,
         save_as: save_as?,
@@ -131,7 +126,7 @@ pub fn read(
         on_exhausted: on_exhausted?,
         keywords,
         next: next?,
-    })
+    }))
 }
 
 /// The node's entity; on error, the entity its author most likely meant (`otp_code` for
@@ -171,31 +166,43 @@ fn read_entity(
     Err(did_you_mean(&name, Entity::names()).and_then(Entity::from_name))
 }
 
-impl RawAsk {
-    pub fn resolve(self, r: &mut Resolver<'_>, id: &str) -> Option<Ask> {
+impl RawNodeKind for RawAsk {
+    fn resolve(self: Box<Self>, r: &mut Resolver<'_>, id: &str) -> Option<Box<dyn NodeKind>> {
         if self.prompts.is_empty() {
             r.d.error(self.pos, format!("ask node `{id}` has an empty `ask`"));
         }
-        let prompts: Vec<Option<Template>> = self.prompts.iter().map(|p| r.template(p)).collect();
-        let invalid: Vec<Option<Template>> = self.invalid.iter().map(|p| r.template(p)).collect();
+        let prompts = r.templates(&self.prompts);
+        let invalid = r.templates(&self.invalid);
         let keywords: Vec<Option<Keyword>> = self.keywords.iter().map(|k| r.keyword(k)).collect();
         let on_exhausted = r.node(&self.on_exhausted, "`on_exhausted`");
         let next = r.node(&self.next, "`next`");
-        Some(Ask {
-            prompts: prompts.into_iter().collect::<Option<_>>()?,
+        Some(Box::new(Ask {
+            prompts: prompts?,
             entity: self.entity,
             save_as: self.save_as,
-            invalid: invalid.into_iter().collect::<Option<_>>()?,
+            invalid: invalid?,
             retries: self.retries,
             on_exhausted: on_exhausted?,
             keywords: keywords.into_iter().collect::<Option<_>>()?,
             next: next?,
-        })
+        }))
     }
 }
 
-impl Ask {
-    pub(crate) fn enter(&self, run: &mut Run<'_>) -> Flow {
+impl NodeKind for Ask {
+    fn name(&self) -> &'static str {
+        SPEC.key
+    }
+
+    fn caption(&self) -> String {
+        format!("ask {}", self.entity.name())
+    }
+
+    fn shape(&self) -> Shape {
+        Shape::Question
+    }
+
+    fn enter(&self, run: &mut Run<'_>) -> Flow {
         for prompt in &self.prompts {
             run.say(prompt);
         }
@@ -203,9 +210,29 @@ impl Ask {
         Flow::Wait
     }
 
-    /// Handles the user's answer while this node waits; `word` is the answer as keywords
-    /// are matched ([`crate::dialog::model::normalise_keyword`]).
-    pub(crate) fn answer(&self, run: &mut Run<'_>, text: &str, word: &str) -> Flow {
+    fn for_each_edge(&self, f: &mut dyn FnMut(NodeIdx, EdgeLabel)) {
+        f(self.next, EdgeLabel::Answer);
+        f(self.on_exhausted, EdgeLabel::Exhausted);
+        for keyword in &self.keywords {
+            f(keyword.target, EdgeLabel::Keyword(keyword.words[0].clone()));
+        }
+    }
+
+    fn question(&self) -> Option<&dyn Question> {
+        Some(self)
+    }
+}
+
+impl Question for Ask {
+    fn expecting(&self) -> Entity {
+        self.entity
+    }
+
+    fn is_keyword(&self, word: &str) -> bool {
+        self.keywords.iter().any(|k| k.matches(word))
+    }
+
+    fn answer(&self, run: &mut Run<'_>, text: &str, word: &str) -> Flow {
         if let Some((i, keyword)) = self
             .keywords
             .iter()
@@ -249,13 +276,5 @@ impl Ask {
             }
         }
         Flow::Wait
-    }
-
-    pub fn for_each_edge(&self, f: &mut dyn FnMut(NodeIdx, EdgeLabel)) {
-        f(self.next, EdgeLabel::Answer);
-        f(self.on_exhausted, EdgeLabel::Exhausted);
-        for keyword in &self.keywords {
-            f(keyword.target, EdgeLabel::Keyword(keyword.words[0].clone()));
-        }
     }
 }

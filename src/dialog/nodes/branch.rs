@@ -14,11 +14,19 @@ use crate::dialog::condition::{self, Condition};
 use crate::dialog::load::{Ref, Resolver};
 use crate::dialog::machine::{Flow, Run, Via, index};
 use crate::dialog::model::{EdgeLabel, NodeIdx};
-use crate::reader::{Diagnostics, MapReader};
 use crate::yaml::{Pos, Value as YamlValue};
 
+use super::{NodeKind, NodeSource, RawNodeKind, Shape, Spec};
+
+pub const SPEC: Spec = Spec {
+    key: "branch",
+    keys: &[],
+    companions: &[],
+    read,
+};
+
 #[derive(Debug)]
-pub struct RawBranch {
+struct RawBranch {
     arms: Vec<(Condition, Ref)>,
     otherwise: Ref,
     vars: Vec<(String, Pos)>,
@@ -30,7 +38,8 @@ pub struct Branch {
     pub otherwise: NodeIdx,
 }
 
-pub fn read(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<RawBranch> {
+fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
+    let NodeSource { id, map, d, .. } = source;
     let node = map.take("branch")?;
     let YamlValue::Seq(items) = &node.value else {
         d.push(
@@ -98,15 +107,17 @@ pub fn read(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<Ra
         }
         return None;
     };
-    ok.then_some(RawBranch {
-        arms,
-        otherwise,
-        vars,
+    ok.then(|| -> Box<dyn RawNodeKind> {
+        Box::new(RawBranch {
+            arms,
+            otherwise,
+            vars,
+        })
     })
 }
 
-impl RawBranch {
-    pub fn resolve(self, r: &mut Resolver<'_>) -> Option<Branch> {
+impl RawNodeKind for RawBranch {
+    fn resolve(self: Box<Self>, r: &mut Resolver<'_>, _id: &str) -> Option<Box<dyn NodeKind>> {
         let mut ok = true;
         for (var, pos) in &self.vars {
             ok &= r.variable(var, *pos);
@@ -118,15 +129,31 @@ impl RawBranch {
             .collect();
         let otherwise = r.node(&self.otherwise, "`else`");
         let arms = arms.into_iter().collect::<Option<Vec<_>>>()?;
-        ok.then_some(Branch {
-            arms,
-            otherwise: otherwise?,
-        })
+        let otherwise = otherwise?;
+        ok.then(|| -> Box<dyn NodeKind> { Box::new(Branch { arms, otherwise }) })
     }
 }
 
-impl Branch {
-    pub(crate) fn enter(&self, run: &mut Run<'_>) -> Flow {
+impl NodeKind for Branch {
+    fn name(&self) -> &'static str {
+        SPEC.key
+    }
+
+    fn shape(&self) -> Shape {
+        Shape::Decision
+    }
+
+    fn edge_text(&self, label: &EdgeLabel) -> Option<String> {
+        match label {
+            EdgeLabel::If(i) => self
+                .arms
+                .get(*i)
+                .map(|(condition, _)| condition.to_string()),
+            _ => None,
+        }
+    }
+
+    fn enter(&self, run: &mut Run<'_>) -> Flow {
         let context = &run.session.context;
         match self
             .arms
@@ -138,7 +165,7 @@ impl Branch {
         }
     }
 
-    pub fn for_each_edge(&self, f: &mut dyn FnMut(NodeIdx, EdgeLabel)) {
+    fn for_each_edge(&self, f: &mut dyn FnMut(NodeIdx, EdgeLabel)) {
         for (i, (_, target)) in self.arms.iter().enumerate() {
             f(*target, EdgeLabel::If(i));
         }

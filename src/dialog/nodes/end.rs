@@ -9,11 +9,20 @@
 use crate::diagnostic::Diagnostic;
 use crate::dialog::load::{Resolver, TextSrc, is_identifier};
 use crate::dialog::machine::{Flow, Run};
+use crate::dialog::model::{EdgeLabel, NodeIdx};
 use crate::dialog::template::Template;
-use crate::reader::{Diagnostics, MapReader};
+
+use super::{NodeKind, NodeSource, RawNodeKind, Shape, Spec};
+
+pub const SPEC: Spec = Spec {
+    key: "end",
+    keys: &[],
+    companions: &["say"],
+    read,
+};
 
 #[derive(Debug)]
-pub struct RawEnd {
+struct RawEnd {
     messages: Vec<TextSrc>,
     result: String,
 }
@@ -25,51 +34,58 @@ pub struct End {
     pub result: String,
 }
 
-pub fn read(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<RawEnd> {
-    let messages = map
-        .take("say")
-        .map(|n| d.texts(n, "`say`"))
-        .unwrap_or_default();
-    let (_, result_node) = map.take_entry("end")?;
-    if let Some((key, _)) = map.take_entry("next") {
-        d.push(
-            Diagnostic::error(key.pos, format!("node `{id}` has both `end` and `next`"))
-                .with_hint("an end node finishes the dialog; remove `next` or `end`"),
+fn read(node: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
+    let messages = node.texts("say");
+    let (_, result_node) = node.map.take_entry("end")?;
+    if let Some((key, _)) = node.map.take_entry("next") {
+        node.d.push(
+            Diagnostic::error(
+                key.pos,
+                format!("node `{}` has both `end` and `next`", node.id),
+            )
+            .with_hint("an end node finishes the dialog; remove `next` or `end`"),
         );
     }
-    let result = d.text(result_node, "`end`")?;
+    let result = node.d.text(result_node, "`end`")?;
     if !is_identifier(&result) {
-        d.push(
+        node.d.push(
             Diagnostic::error(result_node.pos, format!("`{result}` is not a valid result"))
                 .with_hint("a result is a short code such as `authenticated` or `cancelled`"),
         );
         return None;
     }
-    Some(RawEnd {
-        messages: messages
-            .into_iter()
-            .map(|(pos, text)| TextSrc { text, pos })
-            .collect(),
-        result,
-    })
+    Some(Box::new(RawEnd { messages, result }))
 }
 
-impl RawEnd {
-    pub fn resolve(self, r: &mut Resolver<'_>) -> Option<End> {
-        let messages: Vec<Option<Template>> = self.messages.iter().map(|m| r.template(m)).collect();
-        Some(End {
-            messages: messages.into_iter().collect::<Option<_>>()?,
+impl RawNodeKind for RawEnd {
+    fn resolve(self: Box<Self>, r: &mut Resolver<'_>, _id: &str) -> Option<Box<dyn NodeKind>> {
+        Some(Box::new(End {
+            messages: r.templates(&self.messages)?,
             result: self.result,
-        })
+        }))
     }
 }
 
-impl End {
-    pub(crate) fn enter(&self, run: &mut Run<'_>) -> Flow {
+impl NodeKind for End {
+    fn name(&self) -> &'static str {
+        SPEC.key
+    }
+
+    fn caption(&self) -> String {
+        format!("end: {}", self.result)
+    }
+
+    fn shape(&self) -> Shape {
+        Shape::Terminal
+    }
+
+    fn enter(&self, run: &mut Run<'_>) -> Flow {
         for message in &self.messages {
             run.say(message);
         }
         run.finish(&self.result);
         Flow::Stop
     }
+
+    fn for_each_edge(&self, _f: &mut dyn FnMut(NodeIdx, EdgeLabel)) {}
 }

@@ -1,6 +1,11 @@
-//! The node kinds, one file each, all with one shape:
-//! `read` (YAML → raw, names unresolved), `resolve` (raw → validated, names → indices), and the
-//! runtime behaviour the machine calls (`enter`, and `answer` for `ask`).
+//! The node kinds, one file each, and the one list that registers them ([`KINDS`]).
+//!
+//! A kind's file owns all of it: reading its YAML ([`Spec::read`], names still unresolved),
+//! resolving names to indices and text to templates ([`RawNodeKind::resolve`]), its edges, how
+//! the graph draws it, and what it does at run time ([`NodeKind::enter`], and for a question
+//! [`Question::answer`], for an action [`NodeKind::outcome`]). Nothing outside this folder
+//! names a kind, so adding one is one new file and one line in [`KINDS`] (ARCHITECTURE.md has
+//! the recipe).
 
 mod action;
 mod ask;
@@ -14,21 +19,127 @@ pub use branch::Branch;
 pub use end::End;
 pub use say::Say;
 
+use std::any::Any;
+use std::fmt;
+
 use crate::diagnostic::Diagnostic;
-use crate::reader::Diagnostics;
+use crate::reader::{Diagnostics, MapReader};
 use crate::yaml::{Node as YamlNode, Pos};
 
-use super::load::Resolver;
-use super::model::NodeKind;
+use super::actions::Outcome;
+use super::entity::Entity;
+use super::load::{Ref, Resolver, TextSrc};
+use super::machine::{Flow, Run};
+use super::model::{EdgeLabel, NodeIdx};
+
+/// Every node kind, in the order `colloquy check` lists them in hints.
+pub const KINDS: &[Spec] = &[say::SPEC, ask::SPEC, branch::SPEC, action::SPEC, end::SPEC];
+
+/// How the loader recognises and reads one node kind.
+#[derive(Debug)]
+pub struct Spec {
+    /// The key that makes a node of this kind (`say:`).
+    pub key: &'static str,
+    /// Every other key the kind reads. A node whose kind is unclear accepts the keys of all
+    /// kinds: which ones are wrong depends on the kind its author settles on.
+    pub keys: &'static [&'static str],
+    /// Keys of other kinds that may stand beside this one's (`say` beside `end`: a farewell).
+    pub companions: &'static [&'static str],
+    /// Reads a node of this kind; `None` when it has errors (reported to `node.d`).
+    pub read: fn(&mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>>,
+}
 
 /// A node as read, before its references are resolved.
+pub trait RawNodeKind: fmt::Debug {
+    /// Names to indices, text to templates; `None` when something did not resolve (reported).
+    fn resolve(self: Box<Self>, r: &mut Resolver<'_>, id: &str) -> Option<Box<dyn NodeKind>>;
+}
+
+/// How the graph draws a node: what it is for, not what it is called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// Does something and goes on (`say`).
+    Step,
+    /// Waits for the user (`ask`).
+    Question,
+    /// Picks an edge by a condition (`branch`).
+    Decision,
+    /// Hands work to the engine (`action`).
+    Call,
+    /// Finishes the dialog (`end`).
+    Terminal,
+}
+
+/// A validated node kind, as the machine runs it.
+pub trait NodeKind: fmt::Debug + Send + Sync + Any {
+    /// The key the kind is written with (`say`).
+    fn name(&self) -> &'static str;
+
+    /// What the graph shows under the node's id (`ask email`, `otp.send`).
+    fn caption(&self) -> String {
+        self.name().to_owned()
+    }
+
+    fn shape(&self) -> Shape;
+
+    /// What happens when the machine enters the node.
+    fn enter(&self, run: &mut Run<'_>) -> Flow;
+
+    /// Every edge out of the node. Edges of one label kind come in the order their [`Via`]
+    /// indices count them (the n-th keyword edge is `Via::Keyword(n)`).
+    ///
+    /// [`Via`]: super::machine::Via
+    fn for_each_edge(&self, f: &mut dyn FnMut(NodeIdx, EdgeLabel));
+
+    /// A longer text for one of the node's edge labels in the graph (a branch arm's condition).
+    fn edge_text(&self, _label: &EdgeLabel) -> Option<String> {
+        None
+    }
+
+    /// The node as a question, when entering it makes the turn wait for the user.
+    fn question(&self) -> Option<&dyn Question> {
+        None
+    }
+
+    /// Where an action's outcome leads; `None` for nodes that start no action.
+    fn outcome(&self, _run: &mut Run<'_>, _outcome: &Outcome) -> Option<Flow> {
+        None
+    }
+}
+
+impl dyn NodeKind {
+    /// The node as its concrete kind, for code that inspects one (tests, tools).
+    pub fn downcast_ref<T: NodeKind>(&self) -> Option<&T> {
+        (self as &dyn Any).downcast_ref()
+    }
+
+    /// Whether entering this node makes the turn stop for the user's input.
+    pub fn waits_for_input(&self) -> bool {
+        self.question().is_some()
+    }
+}
+
+/// A node that waits for the user's answer.
+pub trait Question {
+    /// What the answer should be; told to clients, and sensitive ones are masked in history.
+    fn expecting(&self) -> Entity;
+
+    /// Whether `word` (normalised as keywords are) is one of this question's own keywords.
+    fn is_keyword(&self, word: &str) -> bool;
+
+    /// Handles the user's answer; `word` is the answer as keywords are matched
+    /// ([`super::model::normalise_keyword`]).
+    fn answer(&self, run: &mut Run<'_>, text: &str, word: &str) -> Flow;
+}
+
+/// A node as read: its id, and its kind when it read without errors.
 #[derive(Debug)]
 pub struct RawNode {
     pub id: String,
     pub pos: Pos,
     /// `None` when the node has errors, which are reported. The node still counts as
     /// defined, so `next:` naming it is not reported as an unknown node on top.
-    pub kind: Option<RawKind>,
+    pub kind: Option<Box<dyn RawNodeKind>>,
     /// The variables the node sets, known even when it has errors, so the templates that
     /// use them are not reported on top.
     pub sets: Vec<SetVariable>,
@@ -42,121 +153,144 @@ pub struct SetVariable {
     pub sensitive: bool,
 }
 
+/// One node's YAML while a kind reads it: its keys, where problems go, and the variables
+/// it sets. The helpers read the fields every kind has in the same way.
 #[derive(Debug)]
-pub enum RawKind {
-    Say(say::RawSay),
-    Ask(ask::RawAsk),
-    Branch(branch::RawBranch),
-    Action(action::RawAction),
-    End(end::RawEnd),
+pub struct NodeSource<'a, 'n> {
+    pub id: &'a str,
+    pub map: &'a mut MapReader<'n>,
+    pub d: &'a mut Diagnostics,
+    pub sets: &'a mut Vec<SetVariable>,
 }
 
-/// The keys that decide a node's kind.
-const KIND_KEYS: [&str; 5] = ["say", "ask", "branch", "action", "end"];
+impl NodeSource<'_, '_> {
+    /// Where the node's id is written: problems of the whole node point there.
+    pub fn pos(&self) -> Pos {
+        self.map.pos
+    }
 
-/// Every key some kind of node reads. A node whose kind is unclear accepts them all: which
-/// ones are wrong depends on the kind its author settles on.
-const NODE_KEYS: [&str; 14] = [
-    "say",
-    "ask",
-    "branch",
-    "action",
-    "end",
-    "next",
-    "on",
-    "with",
-    "keywords",
-    "entity",
-    "save_as",
-    "invalid",
-    "retries",
-    "on_exhausted",
-];
+    /// A node reference under `key` (`next: ask_email`), or `None` when absent or not text.
+    pub fn node_ref(&mut self, key: &'static str) -> Option<Ref> {
+        let node = self.map.take(key)?;
+        self.d.string(node, &format!("`{key}`")).map(|name| Ref {
+            name,
+            pos: node.pos,
+        })
+    }
 
-/// Reads one node, deciding its kind from its keys. Pushes the variables it sets to `sets`
-/// as soon as they are known, even if the node turns out to have errors.
+    /// One text or a list of texts under `key` (`say: [a, b]`), each with its position.
+    pub fn texts(&mut self, key: &'static str) -> Vec<TextSrc> {
+        let Some(node) = self.map.take(key) else {
+            return Vec::new();
+        };
+        self.d
+            .texts(node, &format!("`{key}`"))
+            .into_iter()
+            .map(|(pos, text)| TextSrc { text, pos })
+            .collect()
+    }
+
+    /// Reports a node that neither continues nor ends.
+    pub fn dead_end(&mut self) {
+        let id = self.id;
+        self.d.push(
+            Diagnostic::error(
+                self.map.pos,
+                format!("node `{id}` is a dead end: it has no `next` and is not an end node"),
+            )
+            .with_hint("add `next: <node id>`, or `end: <result>` to finish the dialog here"),
+        );
+    }
+}
+
+/// Reads one node, deciding its kind from its keys. The variables it sets are pushed to
+/// `sets` as soon as they are known, even if the node turns out to have errors.
 pub fn read(
     node: &YamlNode,
     id: &str,
     id_pos: Pos,
     d: &mut Diagnostics,
     sets: &mut Vec<SetVariable>,
-) -> Option<RawKind> {
+) -> Option<Box<dyn RawNodeKind>> {
     let what = format!("node `{id}`");
     let mut map = d.map(node, &what)?;
     // Problems of the whole node ("is a dead end") point at its id, as "unreachable" does,
     // rather than at whichever key happens to come first in it.
     map.pos = id_pos;
-    let present: Vec<&str> = KIND_KEYS.iter().copied().filter(|k| map.has(k)).collect();
-    // `say` goes with `end`: a farewell and the end of the dialog.
-    let kind = match present.as_slice() {
-        ["say", "end"] | ["end"] => end::read(&mut map, d, id).map(RawKind::End),
-        ["say"] => say::read(&mut map, d, id).map(RawKind::Say),
-        ["ask"] => ask::read(&mut map, d, id, sets).map(RawKind::Ask),
-        ["branch"] => branch::read(&mut map, d, id).map(RawKind::Branch),
-        ["action"] => action::read(&mut map, d, id, sets).map(RawKind::Action),
-        [] => {
-            // A misspelt kind (`sya: hi`) is reported as an unknown key, with the fix.
-            if KIND_KEYS.iter().all(|k| map.lacks(k)) {
-                d.push(
-                    Diagnostic::error(map.pos, format!("{what} does nothing"))
-                        .with_hint("give it one of `say`, `ask`, `branch`, `action` or `end`"),
-                );
+    let present: Vec<&Spec> = KINDS.iter().filter(|kind| map.has(kind.key)).collect();
+    let chosen = present.iter().copied().find(|kind| {
+        present
+            .iter()
+            .all(|other| other.key == kind.key || kind.companions.contains(&other.key))
+    });
+    let raw =
+        match (chosen, present.as_slice()) {
+            (Some(kind), _) => (kind.read)(&mut NodeSource {
+                id,
+                map: &mut map,
+                d,
+                sets,
+            }),
+            (None, []) => {
+                // A misspelt kind (`sya: hi`) is reported as an unknown key, with the fix.
+                if KINDS.iter().all(|kind| map.lacks(kind.key)) {
+                    d.push(
+                        Diagnostic::error(map.pos, format!("{what} does nothing"))
+                            .with_hint(format!("give it one of {}", kind_keys(" or "))),
+                    );
+                }
+                allow_every_key(&mut map);
+                None
             }
-            map.allow(&NODE_KEYS);
-            None
-        }
-        several => {
-            d.push(
+            (None, several) => {
+                let keys: Vec<&str> = several.iter().map(|kind| kind.key).collect();
+                d.push(
                 Diagnostic::error(
                     map.pos,
-                    format!("{what} has {}: a node does one thing", list(several)),
+                    format!("{what} has {}: a node does one thing", quoted(&keys, " and ")),
                 )
                 .with_hint(
                     "split it into several nodes joined with `next` (only `say` may go with `end`)",
                 ),
             );
-            // Read it as the kinds that set variables only to learn those variables: the
-            // templates that use them are not wrong. Its other problems wait for the split.
-            let mut unreported = Diagnostics::default();
-            if several.contains(&"ask") {
-                let _ = ask::read(&mut map, &mut unreported, id, sets);
+                // Read it as each of its kinds only to learn the variables they set: the
+                // templates that use them are not wrong. Its other problems wait for the split.
+                let mut unreported = Diagnostics::default();
+                for kind in several {
+                    let _ = (kind.read)(&mut NodeSource {
+                        id,
+                        map: &mut map,
+                        d: &mut unreported,
+                        sets,
+                    });
+                }
+                allow_every_key(&mut map);
+                None
             }
-            if several.contains(&"action") {
-                let _ = action::read(&mut map, &mut unreported, id, sets);
-            }
-            map.allow(&NODE_KEYS);
-            None
-        }
-    };
+        };
     map.finish(d, &what);
-    kind
+    raw
 }
 
-fn list(keys: &[&str]) -> String {
-    let quoted: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
-    quoted.join(" and ")
-}
-
-impl RawKind {
-    pub fn resolve(self, r: &mut Resolver<'_>, id: &str) -> Option<NodeKind> {
-        match self {
-            RawKind::Say(raw) => raw.resolve(r).map(NodeKind::Say),
-            RawKind::Ask(raw) => raw.resolve(r, id).map(NodeKind::Ask),
-            RawKind::Branch(raw) => raw.resolve(r).map(NodeKind::Branch),
-            RawKind::Action(raw) => raw.resolve(r, id).map(NodeKind::Action),
-            RawKind::End(raw) => raw.resolve(r).map(NodeKind::End),
-        }
+fn allow_every_key(map: &mut MapReader<'_>) {
+    for kind in KINDS {
+        map.allow(&[kind.key]);
+        map.allow(kind.keys);
     }
 }
 
-/// Reports a node that neither continues nor ends.
-fn dead_end(d: &mut Diagnostics, pos: Pos, id: &str) {
-    d.push(
-        Diagnostic::error(
-            pos,
-            format!("node `{id}` is a dead end: it has no `next` and is not an end node"),
-        )
-        .with_hint("add `next: <node id>`, or `end: <result>` to finish the dialog here"),
-    );
+/// The kinds' keys as a hint lists them: "`say`, `ask` or `end`".
+fn kind_keys(last_separator: &str) -> String {
+    let keys: Vec<&str> = KINDS.iter().map(|kind| kind.key).collect();
+    quoted(&keys, last_separator)
+}
+
+fn quoted(keys: &[&str], last_separator: &str) -> String {
+    let quoted: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => {
+            format!("{}{last_separator}{last}", rest.join(", "))
+        }
+        _ => quoted.join(""),
+    }
 }

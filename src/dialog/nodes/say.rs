@@ -8,12 +8,20 @@
 
 use crate::dialog::load::{Ref, Resolver, TextSrc};
 use crate::dialog::machine::{Flow, Run, Via};
-use crate::dialog::model::NodeIdx;
+use crate::dialog::model::{EdgeLabel, NodeIdx};
 use crate::dialog::template::Template;
-use crate::reader::{Diagnostics, MapReader};
+
+use super::{NodeKind, NodeSource, RawNodeKind, Shape, Spec};
+
+pub const SPEC: Spec = Spec {
+    key: "say",
+    keys: &["next"],
+    companions: &[],
+    read,
+};
 
 #[derive(Debug)]
-pub struct RawSay {
+struct RawSay {
     messages: Vec<TextSrc>,
     next: Ref,
 }
@@ -24,48 +32,49 @@ pub struct Say {
     pub next: NodeIdx,
 }
 
-pub fn read(map: &mut MapReader<'_>, d: &mut Diagnostics, id: &str) -> Option<RawSay> {
-    let messages = map
-        .take("say")
-        .map(|n| d.texts(n, "`say`"))
-        .unwrap_or_default();
-    let next = map
-        .take("next")
-        .and_then(|n| d.string(n, "`next`").map(|name| Ref { name, pos: n.pos }));
+fn read(node: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
+    let messages = node.texts("say");
+    let next = node.node_ref("next");
     // `end` is not here (that would make this an end node) but is a key a say node may
     // have: `ned: done` is then reported as a typo of it, and not as a dead end too.
-    map.allow(&["end"]);
+    node.map.allow(&["end"]);
     let Some(next) = next else {
-        if map.lacks("next") && map.lacks("end") {
-            super::dead_end(d, map.pos, id);
+        if node.map.lacks("next") && node.map.lacks("end") {
+            node.dead_end();
         }
         return None;
     };
-    Some(RawSay {
-        messages: messages
-            .into_iter()
-            .map(|(pos, text)| TextSrc { text, pos })
-            .collect(),
-        next,
-    })
+    Some(Box::new(RawSay { messages, next }))
 }
 
-impl RawSay {
-    pub fn resolve(self, r: &mut Resolver<'_>) -> Option<Say> {
-        let messages: Vec<Option<Template>> = self.messages.iter().map(|m| r.template(m)).collect();
+impl RawNodeKind for RawSay {
+    fn resolve(self: Box<Self>, r: &mut Resolver<'_>, _id: &str) -> Option<Box<dyn NodeKind>> {
+        let messages = r.templates(&self.messages);
         let next = r.node(&self.next, "`next`");
-        Some(Say {
-            messages: messages.into_iter().collect::<Option<_>>()?,
+        Some(Box::new(Say {
+            messages: messages?,
             next: next?,
-        })
+        }))
     }
 }
 
-impl Say {
-    pub(crate) fn enter(&self, run: &mut Run<'_>) -> Flow {
+impl NodeKind for Say {
+    fn name(&self) -> &'static str {
+        SPEC.key
+    }
+
+    fn shape(&self) -> Shape {
+        Shape::Step
+    }
+
+    fn enter(&self, run: &mut Run<'_>) -> Flow {
         for message in &self.messages {
             run.say(message);
         }
         Flow::Goto(self.next, Via::Next)
+    }
+
+    fn for_each_edge(&self, f: &mut dyn FnMut(NodeIdx, EdgeLabel)) {
+        f(self.next, EdgeLabel::Next);
     }
 }
