@@ -84,14 +84,8 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
     for outcome in kind.outcomes() {
         match on_map.take(outcome) {
             Some(target) => {
-                if let Some(name) = d.string(target, &format!("`{outcome}`")) {
-                    edges.push((
-                        *outcome,
-                        Ref {
-                            name,
-                            pos: target.pos,
-                        },
-                    ));
+                if let Some(target) = Ref::read(d, target, &format!("`{outcome}`")) {
+                    edges.push((*outcome, target));
                 }
             }
             None => d.push(

@@ -72,18 +72,13 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
                 );
                 ok = false;
             }
-            otherwise = d.string(target, "`else`").map(|name| Ref {
-                name,
-                pos: target.pos,
-            });
+            otherwise = Ref::read(d, target, "`else`");
             continue;
         }
         let condition = arm
             .take("if")
             .and_then(|c| condition::read(c, d, &mut vars));
-        let then = arm
-            .take("then")
-            .and_then(|t| d.string(t, "`then`").map(|name| Ref { name, pos: t.pos }));
+        let then = arm.take("then").and_then(|t| Ref::read(d, t, "`then`"));
         let complete = arm.has("if") && arm.has("then");
         arm.finish(d, "a branch arm");
         if !complete {

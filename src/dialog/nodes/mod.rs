@@ -172,10 +172,7 @@ impl NodeSource<'_, '_> {
     /// A node reference under `key` (`next: ask_email`), or `None` when absent or not text.
     pub fn node_ref(&mut self, key: &'static str) -> Option<Ref> {
         let node = self.map.take(key)?;
-        self.d.string(node, &format!("`{key}`")).map(|name| Ref {
-            name,
-            pos: node.pos,
-        })
+        Ref::read(self.d, node, &format!("`{key}`"))
     }
 
     /// One text or a list of texts under `key` (`say: [a, b]`), each with its position.

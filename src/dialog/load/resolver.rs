@@ -1,0 +1,217 @@
+//! Resolving: names to node indices, text to compiled templates whose variables are known.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::diagnostic::Diagnostic;
+use crate::reader::Diagnostics;
+use crate::yaml::Pos;
+
+use super::super::model::{Keyword, NodeIdx};
+use super::super::template::Template;
+use super::keywords::RawKeyword;
+use super::templates::EMAIL_VARIABLES;
+
+/// A reference to a node by name, as written.
+#[derive(Clone, Debug)]
+pub struct Ref {
+    pub name: String,
+    pub pos: Pos,
+}
+
+impl Ref {
+    /// Reads a node name written at `node`; `what` names the field in the error (`` `next` ``).
+    pub fn read(d: &mut Diagnostics, node: &crate::yaml::Node, what: &str) -> Option<Ref> {
+        d.string(node, what).map(|name| Ref {
+            name,
+            pos: node.pos,
+        })
+    }
+}
+
+/// Template text, as written.
+#[derive(Clone, Debug)]
+pub struct TextSrc {
+    pub text: String,
+    pub pos: Pos,
+}
+
+/// Turns names into indices and text into templates, reporting what does not resolve.
+#[derive(Debug)]
+pub struct Resolver<'a> {
+    index: &'a HashMap<String, NodeIdx>,
+    pub d: &'a mut Diagnostics,
+    known_vars: &'a BTreeSet<String>,
+    sensitive_vars: &'a BTreeSet<String>,
+    template_names: &'a [String],
+}
+
+impl<'a> Resolver<'a> {
+    pub(super) fn new(
+        index: &'a HashMap<String, NodeIdx>,
+        d: &'a mut Diagnostics,
+        known_vars: &'a BTreeSet<String>,
+        sensitive_vars: &'a BTreeSet<String>,
+        template_names: &'a [String],
+    ) -> Self {
+        Self {
+            index,
+            d,
+            known_vars,
+            sensitive_vars,
+            template_names,
+        }
+    }
+
+    /// Resolves a node reference. `what` names the field (`next`, `on_exhausted`…).
+    pub fn node(&mut self, r: &Ref, what: &str) -> Option<NodeIdx> {
+        if let Some(idx) = self.index.get(&r.name) {
+            return Some(*idx);
+        }
+        // With no nodes at all (reported where `nodes` is, or is missing), every name would
+        // be reported as unknown.
+        if self.index.is_empty() {
+            return None;
+        }
+        let diagnostic =
+            Diagnostic::error(r.pos, format!("{what} points to unknown node `{}`", r.name));
+        let diagnostic =
+            match crate::diagnostic::did_you_mean(&r.name, self.index.keys().map(String::as_str)) {
+                Some(best) => diagnostic.with_hint(format!("did you mean `{best}`?")),
+                None => diagnostic.with_hint("define that node under `nodes:`, or fix the name"),
+            };
+        self.d.push(diagnostic);
+        None
+    }
+
+    pub fn keyword(&mut self, raw: &RawKeyword) -> Option<Keyword> {
+        let target = self.node(&raw.target, &format!("keyword `{}`", raw.words[0]))?;
+        Some(Keyword {
+            words: raw.words.clone(),
+            target,
+            reset: raw.reset,
+        })
+    }
+
+    /// Compiles every message template of a list (reporting each problem); `None` if any has one.
+    pub fn templates(&mut self, sources: &[TextSrc]) -> Option<Vec<Template>> {
+        let templates: Vec<Option<Template>> = sources.iter().map(|s| self.template(s)).collect();
+        templates.into_iter().collect()
+    }
+
+    /// Compiles a message template and checks its variables against the dialog's.
+    pub fn template(&mut self, src: &TextSrc) -> Option<Template> {
+        let template = self.compile(src)?;
+        let mut ok = true;
+        for var in template.variables() {
+            if self.sensitive_vars.contains(var) {
+                self.d.push(
+                    Diagnostic::error(
+                        src.pos,
+                        format!("`{var}` holds a one-time code and cannot be shown in a message"),
+                    )
+                    .with_hint("codes never appear in replies, history or logs"),
+                );
+                ok = false;
+            } else if !self.known_vars.contains(var) {
+                self.unknown_variable(src.pos, var, &[]);
+                ok = false;
+            }
+        }
+        ok.then_some(template)
+    }
+
+    /// Like [`Resolver::template`], but may read sensitive variables: for parameters that
+    /// never reach a reply (the code handed to `otp.verify`).
+    pub fn secret_template(&mut self, src: &TextSrc) -> Option<Template> {
+        let template = self.compile(src)?;
+        let mut ok = true;
+        for var in template.variables() {
+            if !self.known_vars.contains(var) {
+                self.unknown_variable(src.pos, var, &[]);
+                ok = false;
+            }
+        }
+        ok.then_some(template)
+    }
+
+    /// Like [`Resolver::template`], for email templates, which may also use [`EMAIL_VARIABLES`].
+    pub(super) fn email_template(&mut self, src: &TextSrc) -> Option<Template> {
+        let template = self.compile(src)?;
+        let mut ok = true;
+        for var in template.variables() {
+            if !self.known_vars.contains(var) && !EMAIL_VARIABLES.contains(&var) {
+                self.unknown_variable(src.pos, var, &EMAIL_VARIABLES);
+                ok = false;
+            }
+        }
+        ok.then_some(template)
+    }
+
+    fn compile(&mut self, src: &TextSrc) -> Option<Template> {
+        match Template::compile(&src.text) {
+            Ok(template) => Some(template),
+            Err(error) => {
+                self.d.push(
+                    Diagnostic::error(src.pos, format!("template: {}", error.message))
+                        .with_hint("variables are written `{{ name }}`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn unknown_variable(&mut self, pos: Pos, var: &str, extra: &[&str]) {
+        let candidates: Vec<&str> = self
+            .known_vars
+            .iter()
+            .map(String::as_str)
+            .chain(extra.iter().copied())
+            .collect();
+        let diagnostic = Diagnostic::error(pos, format!("unknown variable `{var}` in template"));
+        let diagnostic = match crate::diagnostic::did_you_mean(var, candidates.iter().copied()) {
+            Some(best) => diagnostic.with_hint(format!("did you mean `{best}`?")),
+            None if candidates.is_empty() => diagnostic
+                .with_hint("no variables are set in this dialog; `ask` nodes and actions set them"),
+            None => diagnostic.with_hint(format!(
+                "variables set in this dialog: {}",
+                candidates.join(", ")
+            )),
+        };
+        self.d.push(diagnostic);
+    }
+
+    /// Whether a node sets the variable or `context:` gives it a default.
+    pub fn is_set(&self, var: &str) -> bool {
+        self.known_vars.contains(var)
+    }
+
+    /// Checks that a condition's variable is set somewhere in the dialog.
+    pub fn variable(&mut self, var: &str, pos: Pos) -> bool {
+        if self.known_vars.contains(var) {
+            return true;
+        }
+        let candidates: Vec<&str> = self.known_vars.iter().map(String::as_str).collect();
+        let diagnostic = Diagnostic::error(pos, format!("unknown variable `{var}` in condition"));
+        self.d.push(diagnostic.suggest(var, candidates.iter().copied()).or_hint(|| {
+            "no `ask` node or action sets it; declare it under `context:` to give it a default".to_owned()
+        }));
+        false
+    }
+
+    /// Checks that an email template of this name exists.
+    pub fn email_template_name(&mut self, name: &str, pos: Pos) -> bool {
+        if self.template_names.iter().any(|t| t == name) {
+            return true;
+        }
+        let diagnostic = Diagnostic::error(pos, format!("unknown email template `{name}`"));
+        let diagnostic = match crate::diagnostic::did_you_mean(
+            name,
+            self.template_names.iter().map(String::as_str),
+        ) {
+            Some(best) => diagnostic.with_hint(format!("did you mean `{best}`?")),
+            None => diagnostic.with_hint("define it under `templates:` with a subject and a text"),
+        };
+        self.d.push(diagnostic);
+        false
+    }
+}
