@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use colloquy::address::EmailAddr;
-use colloquy::dialog::actions::ActionKind;
+use colloquy::dialog::actions::{ActionSpec, otp_send, otp_verify};
 use colloquy::dialog::entity::{CodeShape, Entity, normalise_code};
 use colloquy::dialog::load::DEFAULT_MAX_TRANSITIONS;
 use colloquy::dialog::machine::{ERROR_RESULT, FALLBACK_REPLY, MASKED_INPUT};
@@ -116,11 +116,11 @@ type Pick = (Index, u32);
 
 /// An outcome `kind` can report, with the variables the engine sets for it (see
 /// `engine/actions`). Numbers stay below 1000 so they can never spell a 4-digit code.
-fn outcome_for(kind: ActionKind, (index, number): &Pick) -> Outcome {
-    let name = *index.get(kind.outcomes());
+fn outcome_for(action: &ActionSpec, (index, number): &Pick) -> Outcome {
+    let name = *index.get(action.outcomes);
     let n = f64::from(number % 100);
-    match kind {
-        ActionKind::OtpSend => {
+    match action.name {
+        otp_send::NAME => {
             let outcome = Outcome::new(name)
                 .with("otp.length", Value::Number(4.0))
                 .with("otp.expires_in_minutes", Value::Number(n + 1.0));
@@ -130,12 +130,13 @@ fn outcome_for(kind: ActionKind, (index, number): &Pick) -> Outcome {
                 _ => outcome,
             }
         }
-        ActionKind::OtpVerify => match name {
+        otp_verify::NAME => match name {
             "invalid" => {
                 Outcome::new(name).with("otp.attempts_left", Value::Number(f64::from(number % 3)))
             }
             _ => Outcome::new(name),
         },
+        other => panic!("no outcomes are modelled for action `{other}`"),
     }
 }
 
@@ -186,7 +187,7 @@ fn run_turn(
             .node_index(&session.node)
             .map(|idx| &dialog.node(idx).kind);
         let kind = match node.and_then(|kind| kind.downcast_ref::<Action>()) {
-            Some(action) => action.kind,
+            Some(action) => action.spec,
             None => {
                 return Err(TestCaseError::fail(format!(
                     "an action call from a node that is not an action: {node:?}"
@@ -195,14 +196,14 @@ fn run_turn(
         };
         match &call {
             ActionCall::OtpSend(send) => {
-                prop_assert_eq!(kind, ActionKind::OtpSend);
+                prop_assert_eq!(kind.name, otp_send::NAME);
                 prop_assert!(
                     EmailAddr::parse(&send.to).is_ok(),
                     "otp.send was asked to send to {:?}",
                     send.to
                 );
             }
-            ActionCall::OtpVerify(_) => prop_assert_eq!(kind, ActionKind::OtpVerify),
+            ActionCall::OtpVerify(_) => prop_assert_eq!(kind.name, otp_verify::NAME),
         }
         let pick = &picks[*next_pick % picks.len()];
         *next_pick += 1;

@@ -3,103 +3,64 @@
 //! The dialog layer only *declares* them — parameters, outcomes, the variables they set —
 //! and, when the machine reaches one, renders its parameters into an [`ActionCall`]. The
 //! engine runs the call and feeds an [`Outcome`] back; the outcome's name picks the edge.
-//! Adding an action is one file here, one in `engine/actions/`, and one arm in each enum.
+//! Adding an action is one file here and its line in [`ACTIONS`], then the engine's side: a
+//! variant of [`ActionCall`] (the typed hand-over) and a file in `engine/actions/`, whose
+//! match the compiler then points at.
 
 pub mod otp_send;
 pub mod otp_verify;
 
+use std::fmt;
+
 use crate::reader::{Diagnostics, MapReader};
+use crate::yaml::Pos;
 
 use super::load::Resolver;
 use super::machine::Run;
 use super::value::Value;
 
-/// The closed set of actions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ActionKind {
-    OtpSend,
-    OtpVerify,
+/// Every action a dialog may name, in the order hints list them.
+pub const ACTIONS: &[ActionSpec] = &[otp_send::SPEC, otp_verify::SPEC];
+
+/// Reads an action node's `with:` (absent: `None`) into its parameters, or `None` with the
+/// problems reported; those of a missing `with:` point at the node (`node_pos`).
+pub type ReadParams = fn(
+    with: Option<MapReader<'_>>,
+    d: &mut Diagnostics,
+    node_pos: Pos,
+) -> Option<Box<dyn RawParams>>;
+
+/// What one action declares to the loader.
+#[derive(Debug)]
+pub struct ActionSpec {
+    /// The name a dialog writes (`action: otp.send`).
+    pub name: &'static str,
+    /// Every outcome the action can report; a dialog must map each to a node.
+    pub outcomes: &'static [&'static str],
+    /// The context variables the action sets.
+    pub provides: &'static [&'static str],
+    pub read: ReadParams,
 }
 
-impl ActionKind {
-    const ALL: [(&'static str, ActionKind); 2] = [
-        (otp_send::NAME, ActionKind::OtpSend),
-        (otp_verify::NAME, ActionKind::OtpVerify),
-    ];
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+impl ActionSpec {
+    pub fn find(name: &str) -> Option<&'static ActionSpec> {
+        ACTIONS.iter().find(|spec| spec.name == name)
     }
 
     pub fn names() -> impl Iterator<Item = &'static str> {
-        Self::ALL.iter().map(|(n, _)| *n)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ActionKind::OtpSend => otp_send::NAME,
-            ActionKind::OtpVerify => otp_verify::NAME,
-        }
-    }
-
-    /// Every outcome the action can report; a dialog must map each to a node.
-    pub fn outcomes(self) -> &'static [&'static str] {
-        match self {
-            ActionKind::OtpSend => &otp_send::OUTCOMES,
-            ActionKind::OtpVerify => &otp_verify::OUTCOMES,
-        }
-    }
-
-    /// The context variables the action sets.
-    pub fn provides(self) -> &'static [&'static str] {
-        match self {
-            ActionKind::OtpSend => &otp_send::PROVIDES,
-            ActionKind::OtpVerify => &otp_verify::PROVIDES,
-        }
-    }
-
-    pub fn read_params(
-        self,
-        with: Option<MapReader<'_>>,
-        d: &mut Diagnostics,
-        pos: crate::yaml::Pos,
-    ) -> Option<RawParams> {
-        match self {
-            ActionKind::OtpSend => otp_send::read(with, d, pos).map(RawParams::OtpSend),
-            ActionKind::OtpVerify => otp_verify::read(with, d, pos).map(RawParams::OtpVerify),
-        }
+        ACTIONS.iter().map(|spec| spec.name)
     }
 }
 
-#[derive(Debug)]
-pub enum RawParams {
-    OtpSend(otp_send::RawParams),
-    OtpVerify(otp_verify::RawParams),
+/// An action's parameters as read, before templates are compiled.
+pub trait RawParams: fmt::Debug {
+    fn resolve(self: Box<Self>, r: &mut Resolver<'_>) -> Option<Box<dyn Params>>;
 }
 
-impl RawParams {
-    pub fn resolve(self, r: &mut Resolver<'_>) -> Option<Params> {
-        match self {
-            RawParams::OtpSend(raw) => raw.resolve(r).map(Params::OtpSend),
-            RawParams::OtpVerify(raw) => raw.resolve(r).map(Params::OtpVerify),
-        }
-    }
-}
-
-/// Validated parameters of an action node.
-#[derive(Debug)]
-pub enum Params {
-    OtpSend(otp_send::Params),
-    OtpVerify(otp_verify::Params),
-}
-
-impl Params {
-    pub(crate) fn call(&self, run: &Run<'_>) -> ActionCall {
-        match self {
-            Params::OtpSend(p) => ActionCall::OtpSend(p.call(run)),
-            Params::OtpVerify(p) => ActionCall::OtpVerify(p.call(run)),
-        }
-    }
+/// An action's validated parameters.
+pub trait Params: fmt::Debug + Send + Sync {
+    /// Renders the parameters against the session's context into the call the engine runs.
+    fn call(&self, run: &Run<'_>) -> ActionCall;
 }
 
 /// An action to run, its parameters rendered from the session's context.

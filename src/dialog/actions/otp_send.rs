@@ -12,12 +12,21 @@ use std::time::Duration;
 use crate::diagnostic::Diagnostic;
 use crate::dialog::load::{Resolver, TextSrc};
 use crate::dialog::machine::Run;
+
+use super::{ActionCall, ActionSpec};
 use crate::dialog::template::Template;
 use crate::otp::{Alphabet, Policy};
 use crate::reader::{Diagnostics, MapReader};
 use crate::yaml::Pos;
 
 pub const NAME: &str = "otp.send";
+
+pub const SPEC: ActionSpec = ActionSpec {
+    name: NAME,
+    outcomes: &OUTCOMES,
+    provides: &PROVIDES,
+    read,
+};
 
 /// `sent`: delivered to the provider. `cooldown`: asked again too soon. `limited`: too many
 /// codes for this address lately. `failed`: the email could not be sent.
@@ -53,7 +62,7 @@ impl PolicyOverrides {
 }
 
 #[derive(Debug)]
-pub struct RawParams {
+struct RawParams {
     to: TextSrc,
     template: Option<(String, Pos)>,
     overrides: PolicyOverrides,
@@ -86,7 +95,11 @@ impl std::fmt::Debug for Call {
     }
 }
 
-pub fn read(with: Option<MapReader<'_>>, d: &mut Diagnostics, node_pos: Pos) -> Option<RawParams> {
+fn read(
+    with: Option<MapReader<'_>>,
+    d: &mut Diagnostics,
+    node_pos: Pos,
+) -> Option<Box<dyn super::RawParams>> {
     let Some(mut with) = with else {
         d.push(
             Diagnostic::error(node_pos, "`otp.send` needs `with: { to: ... }`")
@@ -143,15 +156,15 @@ pub fn read(with: Option<MapReader<'_>>, d: &mut Diagnostics, node_pos: Pos) -> 
         overrides.resend_cooldown = d.duration(n, "`resend_cooldown`");
     }
     with.finish(d, "`with` of otp.send");
-    Some(RawParams {
+    Some(Box::new(RawParams {
         to: to?,
         template,
         overrides,
-    })
+    }))
 }
 
-impl RawParams {
-    pub fn resolve(self, r: &mut Resolver<'_>) -> Option<Params> {
+impl super::RawParams for RawParams {
+    fn resolve(self: Box<Self>, r: &mut Resolver<'_>) -> Option<Box<dyn super::Params>> {
         let to = r.template(&self.to);
         let template_ok = self
             .template
@@ -160,20 +173,20 @@ impl RawParams {
         if !template_ok {
             return None;
         }
-        Some(Params {
+        Some(Box::new(Params {
             to: to?,
             template: self.template.map(|(name, _)| name),
             overrides: self.overrides,
-        })
+        }))
     }
 }
 
-impl Params {
-    pub(crate) fn call(&self, run: &Run<'_>) -> Call {
-        Call {
+impl super::Params for Params {
+    fn call(&self, run: &Run<'_>) -> ActionCall {
+        ActionCall::OtpSend(Call {
             to: run.render(&self.to),
             template: self.template.clone(),
             overrides: self.overrides,
-        }
+        })
     }
 }

@@ -10,11 +10,20 @@
 use crate::diagnostic::Diagnostic;
 use crate::dialog::load::{Resolver, TextSrc};
 use crate::dialog::machine::Run;
+
+use super::{ActionCall, ActionSpec};
 use crate::dialog::template::Template;
 use crate::reader::{Diagnostics, MapReader};
 use crate::yaml::Pos;
 
 pub const NAME: &str = "otp.verify";
+
+pub const SPEC: ActionSpec = ActionSpec {
+    name: NAME,
+    outcomes: &OUTCOMES,
+    provides: &PROVIDES,
+    read,
+};
 
 /// `valid`: right code, now used up. `invalid`: wrong code, attempts remain (`otp.attempts_left`).
 /// `expired`: too late, or no code is waiting. `locked`: too many wrong codes.
@@ -27,7 +36,7 @@ const DEFAULT_VARIABLE: &str = "otp_code";
 const DEFAULT_CODE: &str = "{{ otp_code }}";
 
 #[derive(Debug)]
-pub struct RawParams {
+struct RawParams {
     /// `None` for the default, [`DEFAULT_CODE`].
     code: Option<TextSrc>,
     /// Where the node is: the default is written nowhere, so its problems are reported here.
@@ -51,22 +60,28 @@ impl std::fmt::Debug for Call {
     }
 }
 
-pub fn read(with: Option<MapReader<'_>>, d: &mut Diagnostics, node_pos: Pos) -> Option<RawParams> {
+// The shape every action's reader has, though this one always succeeds.
+#[allow(clippy::unnecessary_wraps)]
+fn read(
+    with: Option<MapReader<'_>>,
+    d: &mut Diagnostics,
+    node_pos: Pos,
+) -> Option<Box<dyn super::RawParams>> {
     let Some(mut with) = with else {
-        return Some(RawParams {
+        return Some(Box::new(RawParams {
             code: None,
             node_pos,
-        });
+        }));
     };
     let code = with
         .take("code")
         .and_then(|n| d.text(n, "`code`").map(|text| TextSrc { text, pos: n.pos }));
     with.finish(d, "`with` of otp.verify");
-    Some(RawParams { code, node_pos })
+    Some(Box::new(RawParams { code, node_pos }))
 }
 
-impl RawParams {
-    pub fn resolve(self, r: &mut Resolver<'_>) -> Option<Params> {
+impl super::RawParams for RawParams {
+    fn resolve(self: Box<Self>, r: &mut Resolver<'_>) -> Option<Box<dyn super::Params>> {
         let code = self.code.unwrap_or_else(|| TextSrc {
             text: DEFAULT_CODE.to_owned(),
             pos: self.node_pos,
@@ -85,14 +100,14 @@ impl RawParams {
         }
         // The entered code is the one place a sensitive variable may be read.
         let code = r.secret_template(&code)?;
-        Some(Params { code })
+        Some(Box::new(Params { code }))
     }
 }
 
-impl Params {
-    pub(crate) fn call(&self, run: &Run<'_>) -> Call {
-        Call {
+impl super::Params for Params {
+    fn call(&self, run: &Run<'_>) -> ActionCall {
+        ActionCall::OtpVerify(Call {
             code: run.render(&self.code),
-        }
+        })
     }
 }

@@ -8,7 +8,7 @@
 //! Every outcome of the action must have an edge, so no outcome can strand a user.
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::dialog::actions::{ActionKind, Outcome, Params, RawParams};
+use crate::dialog::actions::{ActionSpec, Outcome, Params, RawParams};
 use crate::dialog::load::{Ref, Resolver};
 use crate::dialog::machine::{Flow, Run, Via, index};
 use crate::dialog::model::{EdgeLabel, NodeIdx};
@@ -24,15 +24,16 @@ pub const SPEC: Spec = Spec {
 
 #[derive(Debug)]
 struct RawAction {
-    kind: ActionKind,
-    params: RawParams,
+    spec: &'static ActionSpec,
+    params: Box<dyn RawParams>,
     edges: Vec<(&'static str, Ref)>,
 }
 
 #[derive(Debug)]
 pub struct Action {
-    pub kind: ActionKind,
-    pub params: Params,
+    /// Which action, with its outcomes and the variables it sets.
+    pub spec: &'static ActionSpec,
+    pub params: Box<dyn Params>,
     /// `(outcome, target)`, one per outcome of the action.
     pub edges: Vec<(&'static str, NodeIdx)>,
 }
@@ -45,35 +46,35 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
     let on = map.take_entry("on");
     // The variables of the action its author most likely meant (`otp.send` for `otp.sned`),
     // so the templates that use them are not reported too.
-    let meant = ActionKind::from_name(&name)
-        .or_else(|| did_you_mean(&name, ActionKind::names()).and_then(ActionKind::from_name));
-    sets.extend(meant.iter().flat_map(|kind| {
-        kind.provides().iter().map(|name| SetVariable {
+    let meant = ActionSpec::find(&name)
+        .or_else(|| did_you_mean(&name, ActionSpec::names()).and_then(ActionSpec::find));
+    sets.extend(meant.iter().flat_map(|spec| {
+        spec.provides.iter().map(|name| SetVariable {
             name: (*name).to_owned(),
             sensitive: false,
         })
     }));
-    let Some(kind) = ActionKind::from_name(&name) else {
+    let Some(spec) = ActionSpec::find(&name) else {
         d.push(
             Diagnostic::error(name_node.pos, format!("unknown action `{name}`"))
-                .suggest(&name, ActionKind::names())
+                .suggest(&name, ActionSpec::names())
                 .or_hint(|| {
                     format!(
                         "actions: {}",
-                        ActionKind::names().collect::<Vec<_>>().join(", ")
+                        ActionSpec::names().collect::<Vec<_>>().join(", ")
                     )
                 }),
         );
         return None;
     };
-    let params = kind.read_params(with, d, map.pos);
+    let params = (spec.read)(with, d, map.pos);
     let Some((on_key, on_node)) = on else {
         if map.lacks("on") {
             d.push(
                 Diagnostic::error(map.pos, format!("action node `{id}` has no `on:` edges"))
                     .with_hint(format!(
                         "map every outcome of `{name}` to a node: {}",
-                        kind.outcomes().join(", ")
+                        spec.outcomes.join(", ")
                     )),
             );
         }
@@ -81,7 +82,7 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
     };
     let mut on_map = d.map(on_node, "`on`")?;
     let mut edges = Vec::new();
-    for outcome in kind.outcomes() {
+    for outcome in spec.outcomes {
         match on_map.take(outcome) {
             Some(target) => {
                 if let Some(target) = Ref::read(d, target, &format!("`{outcome}`")) {
@@ -99,7 +100,7 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
     }
     on_map.finish(d, &format!("`on` of action `{name}`"));
     Some(Box::new(RawAction {
-        kind,
+        spec,
         params: params?,
         edges,
     }))
@@ -117,11 +118,11 @@ impl RawNodeKind for RawAction {
             })
             .collect();
         let edges = edges.into_iter().collect::<Option<Vec<_>>>()?;
-        if edges.len() != self.kind.outcomes().len() {
+        if edges.len() != self.spec.outcomes.len() {
             return None;
         }
         Some(Box::new(Action {
-            kind: self.kind,
+            spec: self.spec,
             params: params?,
             edges,
         }))
@@ -134,7 +135,7 @@ impl NodeKind for Action {
     }
 
     fn caption(&self) -> String {
-        self.kind.name().to_owned()
+        self.spec.name.to_owned()
     }
 
     fn shape(&self) -> Shape {
