@@ -6,6 +6,7 @@
 pub mod actions;
 pub mod condition;
 pub mod entity;
+pub mod expression;
 pub mod graph;
 pub mod lint;
 pub mod load;

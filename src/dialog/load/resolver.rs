@@ -6,6 +6,7 @@ use crate::diagnostic::Diagnostic;
 use crate::reader::Diagnostics;
 use crate::yaml::Pos;
 
+use super::super::expression::Expression;
 use super::super::model::{Keyword, NodeIdx};
 use super::super::template::Template;
 use super::keywords::RawKeyword;
@@ -113,7 +114,7 @@ impl<'a> Resolver<'a> {
                 );
                 ok = false;
             } else if !self.known_vars.contains(var) {
-                self.unknown_variable(src.pos, var, &[]);
+                self.unknown_variable(src.pos, var, "template", &[]);
                 ok = false;
             }
         }
@@ -127,7 +128,7 @@ impl<'a> Resolver<'a> {
         let mut ok = true;
         for var in template.variables() {
             if !self.known_vars.contains(var) {
-                self.unknown_variable(src.pos, var, &[]);
+                self.unknown_variable(src.pos, var, "template", &[]);
                 ok = false;
             }
         }
@@ -140,11 +141,46 @@ impl<'a> Resolver<'a> {
         let mut ok = true;
         for var in template.variables() {
             if !self.known_vars.contains(var) && !EMAIL_VARIABLES.contains(&var) {
-                self.unknown_variable(src.pos, var, &EMAIL_VARIABLES);
+                self.unknown_variable(src.pos, var, "template", &EMAIL_VARIABLES);
                 ok = false;
             }
         }
         ok.then_some(template)
+    }
+
+    /// Compiles an expression (`tries + 1`) and checks the variables it reads: known, and not
+    /// a one-time code.
+    pub fn expression(&mut self, src: &TextSrc) -> Option<Expression> {
+        let expression = match Expression::compile(&src.text) {
+            Ok(expression) => expression,
+            Err(error) => {
+                self.d.push(
+                    Diagnostic::error(src.pos, format!("expression: {}", error.0)).with_hint(
+                        "expressions are written like `tries + 1`, `name | trim | lower` or `\"Hi \" ~ name`; text in quotes",
+                    ),
+                );
+                return None;
+            }
+        };
+        let mut ok = true;
+        for var in expression.variables() {
+            if self.sensitive_vars.contains(&var) {
+                self.d.push(
+                    Diagnostic::error(
+                        src.pos,
+                        format!(
+                            "`{var}` holds a one-time code and cannot be used in an expression"
+                        ),
+                    )
+                    .with_hint("codes never leave the variable their `ask` node saved them in"),
+                );
+                ok = false;
+            } else if !self.known_vars.contains(&var) {
+                self.unknown_variable(src.pos, &var, "expression", &[]);
+                ok = false;
+            }
+        }
+        ok.then_some(expression)
     }
 
     fn compile(&mut self, src: &TextSrc) -> Option<Template> {
@@ -160,14 +196,14 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn unknown_variable(&mut self, pos: Pos, var: &str, extra: &[&str]) {
+    fn unknown_variable(&mut self, pos: Pos, var: &str, place: &str, extra: &[&str]) {
         let candidates: Vec<&str> = self
             .known_vars
             .iter()
             .map(String::as_str)
             .chain(extra.iter().copied())
             .collect();
-        let diagnostic = Diagnostic::error(pos, format!("unknown variable `{var}` in template"));
+        let diagnostic = Diagnostic::error(pos, format!("unknown variable `{var}` in {place}"));
         let diagnostic = match crate::diagnostic::did_you_mean(var, candidates.iter().copied()) {
             Some(best) => diagnostic.with_hint(format!("did you mean `{best}`?")),
             None if candidates.is_empty() => diagnostic
