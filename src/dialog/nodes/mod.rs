@@ -33,7 +33,13 @@ use super::machine::{Flow, Run};
 use super::model::{EdgeLabel, NodeIdx};
 
 /// Every node kind, in the order `colloquy check` lists them in hints.
-pub const KINDS: &[Spec] = &[say::SPEC, ask::SPEC, branch::SPEC, action::SPEC, end::SPEC];
+pub const KINDS: &[Spec] = &[
+    say::SPEC,
+    ask::SPEC,
+    branch::SPEC,
+    action::SPEC,
+    end::SPEC,
+];
 
 /// How the loader recognises and reads one node kind.
 #[derive(Debug)]
