@@ -904,3 +904,42 @@ fn serve_refuses_to_start_with_a_broken_dialog() {
         run.stderr
     );
 }
+
+#[test]
+fn set_node_reports_each_bad_assignment_at_its_value() {
+    assert_reports(
+        r#"id: counter
+version: 1
+start: ask_code
+nodes:
+  ask_code:
+    ask: Code?
+    entity: otp_code
+    on_exhausted: done
+    next: count
+  count:
+    set:
+      tries: "tires + 1"
+      copy: "otp_code"
+      broken: "tries +"
+      list: [1, 2]
+      bad name: "1"
+    next: done
+  done:
+    say: "{{ tries }} {{ broken }}"
+    end: done
+"#,
+        &[
+            "d.yaml:12:14: error: unknown variable `tires` in expression",
+            "  hint: did you mean `tries`?",
+            "d.yaml:13:13: error: `otp_code` holds a one-time code and cannot be used in an expression",
+            "  hint: codes never leave the variable their `ask` node saved them in",
+            "d.yaml:14:15: error: expression: unexpected end of input, expected expression",
+            "  hint: expressions are written like `tries + 1`, `name | trim | lower` or `\"Hi \" ~ name`; text in quotes",
+            "d.yaml:15:13: error: the value of `list` must be an expression, found a list",
+            "  hint: an expression is text, such as \"tries + 1\"; quote text inside it",
+            "d.yaml:16:7: error: `bad name` is not a variable name (letters, digits, `_` and `.` only)",
+            "5 errors in 1 file",
+        ],
+    );
+}

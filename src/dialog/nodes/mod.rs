@@ -12,6 +12,7 @@ mod ask;
 mod branch;
 mod end;
 mod say;
+mod set;
 
 pub use action::Action;
 pub use ask::Ask;
@@ -38,6 +39,7 @@ pub const KINDS: &[Spec] = &[
     ask::SPEC,
     branch::SPEC,
     action::SPEC,
+    set::SPEC,
     end::SPEC,
 ];
 
