@@ -58,6 +58,11 @@ impl EmailAddr {
         {
             return Err(AddrError::Invalid);
         }
+        // A top-level domain has letters: `a@127.0.0.1` is an IP address, not a mail domain.
+        let tld = domain.rsplit('.').next().unwrap_or_default();
+        if tld.chars().filter(|c| c.is_alphabetic()).count() < 2 {
+            return Err(AddrError::Invalid);
+        }
         Ok(Self(format!("{local}@{domain}")))
     }
 

@@ -3,6 +3,8 @@
 //! Each entity normalises what it accepts (a trimmed address with a lower-case domain, a code
 //! without spaces or dashes), so everything after an `ask` node sees clean values.
 
+use std::fmt::Write as _;
+
 use serde::{Deserialize, Serialize};
 
 use crate::address::EmailAddr;
@@ -23,6 +25,25 @@ pub enum Entity {
     Number,
     /// Any non-empty text.
     Text,
+}
+
+/// What an entity found in a message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Found {
+    Nothing,
+    One(Value),
+    /// Distinct candidates, in the order they were typed: the bot asks which.
+    Several(Vec<Value>),
+}
+
+impl Found {
+    fn from_candidates(mut candidates: Vec<Value>) -> Self {
+        match candidates.len() {
+            0 => Found::Nothing,
+            1 => Found::One(candidates.remove(0)),
+            _ => Found::Several(candidates),
+        }
+    }
 }
 
 /// What an OTP-code answer must look like, taken from the code that was issued.
@@ -70,7 +91,60 @@ impl Entity {
         self == Entity::OtpCode
     }
 
-    /// Extracts a value from what the user typed, or `None` when it is not acceptable.
+    /// What the user typed holds: the value when the whole message is one, else every
+    /// candidate found inside it (see `understand.rs` for the rules per entity).
+    pub fn find(self, text: &str, code: CodeShape) -> Found {
+        if let Some(value) = self.extract(text, code) {
+            return Found::One(value);
+        }
+        let text = super::understand::visible(text);
+        let candidates = match self {
+            Entity::Email => super::understand::emails(&text),
+            Entity::OtpCode => super::understand::codes(&text, code),
+            Entity::YesNo => super::understand::yes_no(&text)
+                .map(Value::Bool)
+                .into_iter()
+                .collect(),
+            Entity::Number => super::understand::numbers(&text),
+            Entity::Text => Vec::new(),
+        };
+        Found::from_candidates(candidates)
+    }
+
+    /// What the bot says when a message holds several candidates (`candidates` are distinct).
+    pub fn which_one(self, candidates: &[Value]) -> String {
+        const SHOWN: usize = 3;
+        let mut listed = String::new();
+        for (i, value) in candidates.iter().take(SHOWN).enumerate() {
+            if i > 0 {
+                listed.push_str(if i + 1 == candidates.len().min(SHOWN) {
+                    " or "
+                } else {
+                    ", "
+                });
+            }
+            value.write_to(&mut listed);
+        }
+        if candidates.len() > SHOWN {
+            let _ = write!(listed, " (and {} more)", candidates.len() - SHOWN);
+        }
+        match self {
+            // Codes are never echoed, not even the user's own.
+            Entity::OtpCode => {
+                "I see more than one code in your message. Please send just the one from the email."
+                    .to_owned()
+            }
+            Entity::Email => {
+                format!("I see more than one email address: {listed}. Which one should I use?")
+            }
+            Entity::Number => {
+                format!("I see more than one number: {listed}. Which one did you mean?")
+            }
+            Entity::YesNo | Entity::Text => "Sorry, which one did you mean?".to_owned(),
+        }
+    }
+
+    /// Extracts a value when the whole of what the user typed is one, or `None`.
     pub fn extract(self, text: &str, code: CodeShape) -> Option<Value> {
         let text = text.trim();
         match self {
@@ -109,12 +183,7 @@ pub fn normalise_code(text: &str, shape: CodeShape) -> Option<String> {
 }
 
 fn yes_no(text: &str) -> Option<bool> {
-    let word = text.trim_end_matches(['.', '!']).to_lowercase();
-    match word.as_str() {
-        "yes" | "y" | "yeah" | "yep" | "sure" | "ok" | "okay" | "please do" => Some(true),
-        "no" | "n" | "nope" | "no thanks" | "no, thanks" => Some(false),
-        _ => None,
-    }
+    super::understand::yes_no(text)
 }
 
 #[cfg(test)]

@@ -5,9 +5,11 @@
 use chrono::{DateTime, Utc};
 
 use super::actions::{ActionCall, Outcome};
-use super::model::{Dialog, NodeIdx, normalise_keyword};
+use super::entity::CodeShape;
+use super::model::{Dialog, NodeIdx};
 use super::session::{Session, Speaker, State};
 use super::template::{Escape, Template};
+use super::understand::{self, Heard};
 
 /// What the machine is told.
 #[derive(Debug, Clone, Copy)]
@@ -216,24 +218,53 @@ impl Run<'_> {
                 .record(Speaker::User, text, self.now, self.history_limit);
             return self.restart();
         };
-        let word = normalise_keyword(text);
-        let global = self.dialog.keywords.iter().position(|k| k.matches(&word));
-        let is_keyword = global.is_some() || question.is_keyword(&word);
-        let shown = if question.expecting().is_sensitive() && !is_keyword {
+        let entity = question.expecting();
+        let heard = understand::hear(
+            text,
+            entity,
+            self.code_shape(),
+            &[&dialog.keywords, question.keywords()],
+        );
+        // At a code question only a message that is a keyword, whole, is shown.
+        let exact_keyword = matches!(heard, Heard::Keyword { exact: true, .. });
+        let shown = if entity.is_sensitive() && !exact_keyword {
             MASKED_INPUT
         } else {
             text
         };
         self.session
             .record(Speaker::User, shown, self.now, self.history_limit);
-        if let Some(i) = global {
-            let keyword = &self.dialog.keywords[i];
-            if keyword.reset {
-                self.reset();
+        match heard {
+            Heard::Keyword {
+                list: 0, index: i, ..
+            } => {
+                let keyword = &dialog.keywords[i];
+                if keyword.reset {
+                    self.reset();
+                }
+                Flow::Goto(keyword.target, Via::GlobalKeyword(index(i)))
             }
-            return Flow::Goto(keyword.target, Via::GlobalKeyword(index(i)));
+            Heard::Keyword { index: i, .. } => {
+                Flow::Goto(question.keywords()[i].target, Via::Keyword(index(i)))
+            }
+            Heard::Answer(value) => question.accept(self, value),
+            Heard::Ambiguous(candidates) => {
+                self.say_text(entity.which_one(&candidates));
+                Flow::Wait
+            }
+            Heard::NotUnderstood => question.reject(self),
         }
-        question.answer(self, text, &word)
+    }
+
+    /// What a code answer must look like: the issued code's length and alphabet.
+    fn code_shape(&self) -> CodeShape {
+        self.session
+            .otp
+            .as_ref()
+            .map_or_else(CodeShape::default, |otp| CodeShape {
+                length: otp.length,
+                alphanumeric: otp.alphabet == crate::otp::Alphabet::Alphanumeric,
+            })
     }
 
     fn outcome(&mut self, outcome: &Outcome) -> Flow {

@@ -16,6 +16,7 @@ pub mod nodes;
 pub mod reply;
 pub mod session;
 pub mod template;
+pub mod understand;
 pub mod value;
 
 pub use actions::{ActionCall, Outcome};

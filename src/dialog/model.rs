@@ -165,14 +165,35 @@ pub struct EmailTemplate {
     pub provider_template_id: Option<String>,
 }
 
-/// Lower-cases and trims user text for keyword matching. Borrows when there is nothing to
-/// lower-case (most answers: addresses, codes), as it runs on every message.
+/// User text as keywords are matched: lower case, apostrophes dropped (`that's` → `thats`),
+/// every other character that is not a letter or digit a space, spaces collapsed. Borrows when
+/// the text is already in that form (most answers are one plain word or number).
 pub fn normalise_keyword(text: &str) -> std::borrow::Cow<'_, str> {
-    let trimmed = text.trim().trim_end_matches(['.', '!']);
-    // Only plain lower-case ASCII is certain to be its own lower case.
-    if !trimmed.is_ascii() || trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
-        std::borrow::Cow::Owned(trimmed.to_lowercase())
-    } else {
-        std::borrow::Cow::Borrowed(trimmed)
+    let plain = !text.is_empty()
+        && !text.starts_with(' ')
+        && !text.ends_with(' ')
+        && !text.contains("  ")
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b' ');
+    if plain {
+        return std::borrow::Cow::Borrowed(text);
     }
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars().flat_map(char::to_lowercase) {
+        if matches!(c, '\'' | '’' | '‘' | '`') {
+            continue;
+        }
+        if c.is_alphanumeric() {
+            if space && !out.is_empty() {
+                out.push(' ');
+            }
+            space = false;
+            out.push(c);
+        } else {
+            space = true;
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }

@@ -63,12 +63,19 @@ async fn invalid_addresses_get_ordered_prompts_then_exhaust() {
     );
     let second = app.say("s", "alice at example dot com").await;
     assert_eq!(said(&second), "Please type it like name@example.com.");
-    let third = app
+    // A header injection attempt holds two addresses: the bot asks which, uncounted.
+    let which = app
         .say("s", "alice@example.com\r\nBcc: eve@evil.test")
         .await;
+    assert_eq!(
+        said(&which),
+        "I see more than one email address: alice@example.com or eve@evil.test. Which one should I use?"
+    );
+    assert_eq!(which.node, "ask_email");
+    let third = app.say("s", "alice(at)example").await;
     assert!(
         said(&third).starts_with("Still not an address"),
-        "header injection is refused: {}",
+        "{}",
         said(&third)
     );
     assert_eq!(third.node, "ask_email");

@@ -12,13 +12,12 @@
 //! ```
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::dialog::entity::{CodeShape, Entity};
+use crate::dialog::entity::Entity;
 use crate::dialog::load::{RawKeyword, Ref, Resolver, TextSrc, read_keywords};
-use crate::dialog::machine::{Flow, Run, Via, index};
+use crate::dialog::machine::{Flow, Run, Via};
 use crate::dialog::model::{EdgeLabel, Keyword, NodeIdx};
 use crate::dialog::template::{Template, is_variable_name};
-use crate::dialog::value::Slot;
-use crate::otp::Alphabet;
+use crate::dialog::value::{Slot, Value};
 use crate::reader::{Diagnostics, MapReader};
 use crate::yaml::Pos;
 
@@ -228,40 +227,25 @@ impl Question for Ask {
         self.entity
     }
 
-    fn is_keyword(&self, word: &str) -> bool {
-        self.keywords.iter().any(|k| k.matches(word))
+    fn keywords(&self) -> &[Keyword] {
+        &self.keywords
     }
 
-    fn answer(&self, run: &mut Run<'_>, text: &str, word: &str) -> Flow {
-        if let Some((i, keyword)) = self
-            .keywords
-            .iter()
-            .enumerate()
-            .find(|(_, k)| k.matches(word))
-        {
-            return Flow::Goto(keyword.target, Via::Keyword(index(i)));
-        }
-        let shape = run
-            .session
-            .otp
-            .as_ref()
-            .map_or_else(CodeShape::default, |otp| CodeShape {
-                length: otp.length,
-                alphanumeric: otp.alphabet == Alphabet::Alphanumeric,
-            });
-        if let Some(value) = self.entity.extract(text, shape) {
-            let sensitive = self.entity.is_sensitive();
-            run.session.context.set_slot(
-                &self.save_as,
-                Slot {
-                    value,
-                    sensitive,
-                    expires_at: None,
-                },
-            );
-            run.session.invalid_answers = 0;
-            return Flow::Goto(self.next, Via::Answer);
-        }
+    fn accept(&self, run: &mut Run<'_>, value: Value) -> Flow {
+        let sensitive = self.entity.is_sensitive();
+        run.session.context.set_slot(
+            &self.save_as,
+            Slot {
+                value,
+                sensitive,
+                expires_at: None,
+            },
+        );
+        run.session.invalid_answers = 0;
+        Flow::Goto(self.next, Via::Answer)
+    }
+
+    fn reject(&self, run: &mut Run<'_>) -> Flow {
         run.session.invalid_answers = run.session.invalid_answers.saturating_add(1);
         if run.session.invalid_answers > self.retries {
             return Flow::Goto(self.on_exhausted, Via::Exhausted);

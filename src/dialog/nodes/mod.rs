@@ -31,7 +31,8 @@ use super::actions::Outcome;
 use super::entity::Entity;
 use super::load::{Ref, Resolver, TextSrc};
 use super::machine::{Flow, Run};
-use super::model::{EdgeLabel, NodeIdx};
+use super::model::{EdgeLabel, Keyword, NodeIdx};
+use super::value::Value;
 
 /// Every node kind, in the order `colloquy check` lists them in hints.
 pub const KINDS: &[Spec] = &[
@@ -127,17 +128,21 @@ impl dyn NodeKind {
     }
 }
 
-/// A node that waits for the user's answer.
+/// A node that waits for the user's answer. The machine decides what a message means
+/// (`understand::hear`: keyword, answer, several candidates, or not understood); the
+/// question acts on it.
 pub trait Question {
     /// What the answer should be; told to clients, and sensitive ones are masked in history.
     fn expecting(&self) -> Entity;
 
-    /// Whether `word` (normalised as keywords are) is one of this question's own keywords.
-    fn is_keyword(&self, word: &str) -> bool;
+    /// The question's own keywords (`resend`), after the dialog's global ones in precedence.
+    fn keywords(&self) -> &[Keyword];
 
-    /// Handles the user's answer; `word` is the answer as keywords are matched
-    /// ([`super::model::normalise_keyword`]).
-    fn answer(&self, run: &mut Run<'_>, text: &str, word: &str) -> Flow;
+    /// A valid answer.
+    fn accept(&self, run: &mut Run<'_>, value: Value) -> Flow;
+
+    /// A message that is neither an answer nor a keyword.
+    fn reject(&self, run: &mut Run<'_>) -> Flow;
 }
 
 /// A node as read: its id, and its kind when it read without errors.
