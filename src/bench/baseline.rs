@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 /// A webhook answer as the engine gives it after the email turn (about 300 bytes).
-const TURN_ANSWER: &[u8] = br#"{"session_id":"bench01-12-3456","turn":2,"dialog":"otp_authentication","dialog_version":1,"replies":[{"type":"text","text":"I've emailed a 4-digit code to u12.3456.bench01@bench.test. It expires in 5 minutes. Enter it here, or type 'resend' for a new one."}],"status":"waiting","node":"ask_code","ended":false,"expecting":"otp_code"}"#;
+const TURN_ANSWER: &[u8] = br#"{"session_id":"bench01-12-3456","turn":2,"dialog":"otp_authentication","dialog_version":1,"replies":[{"type":"text","text":"I've emailed a 4-digit code to u12.3456.bench01@bench.test. It expires in 5 minutes. Enter it here, or type 'resend' for a new one, 'change email' to use another address, or 'cancel' to stop."}],"status":"waiting","node":"ask_code","ended":false,"expecting":"otp_code"}"#;
 
 /// A mailbox answer with one email, as the dev outbox gives it.
 const MAILBOX_ANSWER: &[u8] = br#"{"emails":[{"id":1,"to":"u12.3456.bench01@bench.test","subject":"Your verification code","text":"Your verification code is 0421.\n\nIt expires in 5 minutes. If you didn't ask for it, you can ignore this email.\n","html":"<p>Your verification code is <strong style=\"font-size:1.4em;letter-spacing:0.2em\">0421</strong>.</p>\n<p>It expires in 5 minutes. If you didn't ask for it, you can ignore this email.</p>\n","sent_at":"2030-01-01T00:00:00Z"}]}"#;

@@ -161,7 +161,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("any -.->|\"'cancel' / 'stop' / 'quit'\"| n_cancelled"),
+            text.contains(
+                "any -.->|\"'cancel' / 'stop' / 'quit' / 'never mind' / 'nevermind'\"| n_cancelled"
+            ),
             "{text}"
         );
         assert_eq!(text.matches(" -->|").count(), dialog.edges().len());

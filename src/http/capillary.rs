@@ -165,7 +165,10 @@ pub async fn validate(
             return Json(json!({ "entity": true, "warnings": [] })).into_response();
         }
         Ok(Verdict::Invalid { attempts_left }) => {
-            format!("invalid OTP: {attempts_left} attempt(s) left")
+            format!(
+                "invalid OTP: {attempts_left} {} left",
+                attempts_word(attempts_left)
+            )
         }
         Ok(Verdict::Expired) => "the OTP has expired".to_owned(),
         Ok(Verdict::Locked) => "too many invalid attempts: generate a new OTP".to_owned(),
@@ -350,4 +353,13 @@ fn envelope(error: ApiError, code: Option<u32>) -> Response {
     let code = code.unwrap_or_else(|| u32::from(status.as_u16()));
     let body = json!({ "errors": [{ "status": false, "code": code, "message": message }] });
     error.respond_with(&body)
+}
+
+/// "attempt" or "attempts", for the seed APIs' messages.
+pub(super) fn attempts_word(count: impl Into<u64>) -> &'static str {
+    if count.into() == 1 {
+        "attempt"
+    } else {
+        "attempts"
+    }
 }

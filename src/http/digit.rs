@@ -156,7 +156,10 @@ pub async fn validate(
             return Json(token(&otp_id, identity, tenant, true)).into_response();
         }
         Verdict::Invalid { attempts_left } => {
-            format!("wrong OTP: {attempts_left} attempt(s) left")
+            format!(
+                "wrong OTP: {attempts_left} {} left",
+                super::capillary::attempts_word(attempts_left)
+            )
         }
         Verdict::Expired => "the OTP has expired".to_owned(),
         Verdict::Locked => "too many wrong attempts: create a new OTP".to_owned(),

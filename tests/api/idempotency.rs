@@ -52,7 +52,7 @@ async fn a_retried_wrong_code_is_not_counted_twice() {
             answer["replies"][0]["text"]
                 .as_str()
                 .unwrap()
-                .contains("2 attempt(s) left"),
+                .contains("Attempts left: 2"),
             "{answer}"
         );
     }

@@ -103,7 +103,7 @@ async fn a_wrong_code_tells_how_many_attempts_are_left_then_the_right_one_works(
     let answer = app.say("s", wrong).await;
     assert_eq!(answer.node, "wrong_code");
     assert!(
-        said(&answer).contains("You have 2 attempt(s) left"),
+        said(&answer).contains("Attempts left: 2"),
         "{}",
         said(&answer)
     );
@@ -117,8 +117,8 @@ async fn three_wrong_codes_lock_the_verification() {
     up_to_code(&app, "s", ALICE).await;
     let code = app.last_code(ALICE).await;
     let wrong = if code == "0000" { "1111" } else { "0000" };
-    assert!(said(&app.say("s", wrong).await).contains("2 attempt(s) left"));
-    assert!(said(&app.say("s", wrong).await).contains("1 attempt(s) left"));
+    assert!(said(&app.say("s", wrong).await).contains("Attempts left: 2"));
+    assert!(said(&app.say("s", wrong).await).contains("Attempts left: 1"));
     let locked = app.say("s", wrong).await;
     assert_eq!(locked.result.as_deref(), Some("locked"));
     assert!(

@@ -457,7 +457,7 @@ async fn capillary_generate_and_validate() {
         wrong_answer.body["warnings"][0]["message"]
             .as_str()
             .unwrap()
-            .contains("2 attempt(s) left")
+            .contains("2 attempts left")
     );
     // Another action is another scope.
     let other = json!({ "entityType": "EMAIL", "entityValue": "kim@example.com", "action": "COUPON", "code": code });
@@ -701,7 +701,7 @@ async fn digit_create_validate_and_search() {
         wrong_answer.body["error"]["description"]
             .as_str()
             .unwrap()
-            .contains("2 attempt(s) left")
+            .contains("2 attempts left")
     );
     let other_tenant = post(&app, "/otp/v1/_validate", &validate(&code, "pb.jalandhar")).await;
     assert_eq!(

@@ -115,7 +115,7 @@ fn every_conversation_in_the_repository_passes_and_covers_the_otp_dialog() {
     );
     assert!(
         run.stdout
-            .contains("  nodes        16/16 (100.0%)\n  transitions  31/31 (100.0%)\n"),
+            .contains("  nodes        16/16 (100.0%)\n  transitions  34/34 (100.0%)\n"),
         "{}",
         run.stdout
     );

@@ -74,7 +74,7 @@ scripts:
         "{block}"
     );
     assert!(
-        block.contains("1. \"That code isn't right. You have 2 attempt(s) left."),
+        block.contains("1. \"That code isn't right. Attempts left: 2."),
         "{block}"
     );
     assert!(
