@@ -52,10 +52,13 @@ impl EmailAddr {
             EmailAddress::parse_with_options(text, options).map_err(|_| AddrError::Invalid)?;
         let local = parsed.local_part();
         let domain = parsed.domain().to_ascii_lowercase();
-        if domain
-            .split('.')
-            .any(|label| label.is_empty() || label.starts_with('-') || label.ends_with('-'))
-        {
+        if domain.split('.').any(|label| {
+            label.is_empty()
+                    || label.starts_with('-')
+                    || label.ends_with('-')
+                    // Host names are letters, digits and hyphens (`exam_ple.com` is none).
+                    || !label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        }) {
             return Err(AddrError::Invalid);
         }
         // A top-level domain has letters: `a@127.0.0.1` is an IP address, not a mail domain.

@@ -19,3 +19,4 @@ mod robustness;
 mod runner;
 mod sendgrid;
 mod trust;
+mod understanding;
