@@ -84,48 +84,49 @@ fn same(expected: &serde_json::Value, got: &serde_json::Value) -> bool {
     }
 }
 
-fn load(path: &PathBuf) -> Corpus {
-    let source = std::fs::read_to_string(path).expect("read the corpus file");
-    // Keyword maps are read as ordered pairs.
-    #[derive(Deserialize)]
-    struct Raw {
-        question: RawQuestion,
-        cases: Vec<Case>,
-    }
-    #[derive(Deserialize)]
-    struct RawQuestion {
-        entity: String,
-        #[serde(default)]
-        code_length: Option<u8>,
-        #[serde(default)]
-        keywords: indexed::Map,
-    }
-    mod indexed {
-        use serde::de::{Deserializer, MapAccess, Visitor};
+/// The file as written; keyword maps are read as ordered pairs.
+#[derive(Deserialize)]
+struct Raw {
+    question: RawQuestion,
+    cases: Vec<Case>,
+}
+#[derive(Deserialize)]
+struct RawQuestion {
+    entity: String,
+    #[serde(default)]
+    code_length: Option<u8>,
+    #[serde(default)]
+    keywords: indexed::Map,
+}
+mod indexed {
+    use serde::de::{Deserializer, MapAccess, Visitor};
 
-        #[derive(Default)]
-        pub struct Map(pub Vec<(String, Vec<String>)>);
+    #[derive(Default)]
+    pub struct Map(pub Vec<(String, Vec<String>)>);
 
-        impl<'de> serde::Deserialize<'de> for Map {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct Ordered;
-                impl<'de> Visitor<'de> for Ordered {
-                    type Value = Map;
-                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        f.write_str("a mapping of keywords to synonyms")
-                    }
-                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Map, A::Error> {
-                        let mut entries = Vec::new();
-                        while let Some(entry) = map.next_entry()? {
-                            entries.push(entry);
-                        }
-                        Ok(Map(entries))
-                    }
+    impl<'de> serde::Deserialize<'de> for Map {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Ordered;
+            impl<'de> Visitor<'de> for Ordered {
+                type Value = Map;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a mapping of keywords to synonyms")
                 }
-                deserializer.deserialize_map(Ordered)
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Map, A::Error> {
+                    let mut entries = Vec::new();
+                    while let Some(entry) = map.next_entry()? {
+                        entries.push(entry);
+                    }
+                    Ok(Map(entries))
+                }
             }
+            deserializer.deserialize_map(Ordered)
         }
     }
+}
+
+fn load(path: &PathBuf) -> Corpus {
+    let source = std::fs::read_to_string(path).expect("read the corpus file");
     let raw: Raw =
         serde_saphyr::from_str(&source).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     Corpus {
