@@ -18,7 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 use colloquy::clock::ManualClock;
 use colloquy::config::Config;
+use colloquy::dialog::entity::{CodeShape, Entity};
 use colloquy::dialog::session::Speaker;
+use colloquy::dialog::understand::hear;
 use colloquy::dialog::value::Value;
 use colloquy::dialog::{Dialog, Input, Outcome, Session, State, StepEnv, step};
 use colloquy::engine::{Engine, TurnRequest};
@@ -199,5 +201,29 @@ fn main() {
         b.iter(|| runtime.block_on(engine_conversation(&engine, None)));
     });
     group.finish();
+    // What understanding costs per message: a plain answer (the whole message is the value),
+    // an answer inside a sentence, and a keyword phrase inside a sentence after no answer.
+    let keywords = &dialog.keywords;
+    let mut understand = criterion.benchmark_group("understand");
+    understand.throughput(Throughput::Elements(1));
+    for (name, text, entity) in [
+        ("plain_email", "alice@example.com", Entity::Email),
+        (
+            "email_in_sentence",
+            "sure, it's Bob.Smith@Example.com thanks",
+            Entity::Email,
+        ),
+        ("code_in_sentence", "my code is 12 34", Entity::OtpCode),
+        (
+            "keyword_in_sentence",
+            "hmm never mind, please stop this",
+            Entity::OtpCode,
+        ),
+    ] {
+        understand.bench_function(name, |b| {
+            b.iter(|| hear(black_box(text), entity, CodeShape::default(), &[keywords]));
+        });
+    }
+    understand.finish();
     criterion.final_summary();
 }

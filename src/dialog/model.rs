@@ -150,9 +150,35 @@ pub struct Keyword {
 }
 
 impl Keyword {
-    pub fn matches(&self, normalised_text: &str) -> bool {
-        self.words.iter().any(|w| w == normalised_text)
+    /// Whether `text`, normalised as keywords are ([`normalise_keyword`]), is one of the
+    /// keyword's phrases. Compares as it normalises, without allocating: it runs on every
+    /// answer.
+    pub fn matches(&self, text: &str) -> bool {
+        self.words
+            .iter()
+            .any(|phrase| normalised_chars(text).eq(phrase.chars()))
     }
+}
+
+/// The characters of `normalise_keyword(text)`, one at a time.
+fn normalised_chars(text: &str) -> impl Iterator<Item = char> + '_ {
+    let mut pending_space = false;
+    let mut started = false;
+    text.chars()
+        .flat_map(char::to_lowercase)
+        .filter(|c| !matches!(c, '\'' | '’' | '‘' | '`'))
+        .flat_map(move |c| {
+            let out: [Option<char>; 2] = if c.is_alphanumeric() {
+                let space = (pending_space && started).then_some(' ');
+                pending_space = false;
+                started = true;
+                [space, Some(c)]
+            } else {
+                pending_space = true;
+                [None, None]
+            };
+            out.into_iter().flatten()
+        })
 }
 
 /// Subject, text and optional HTML of an email.
@@ -196,4 +222,42 @@ pub fn normalise_keyword(text: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords_match_the_normalised_message_whole() {
+        let keyword = Keyword {
+            words: vec!["cancel".to_owned(), "thats not my address".to_owned()],
+            target: 0,
+            reset: false,
+        };
+        for text in [
+            "cancel",
+            "Cancel!",
+            "  CANCEL. ",
+            "That's not my address",
+            "that's  not my\taddress?",
+        ] {
+            assert!(keyword.matches(text), "{text:?}");
+            assert!(
+                keyword
+                    .words
+                    .contains(&normalise_keyword(text).into_owned()),
+                "normalise_keyword agrees for {text:?}"
+            );
+        }
+        for text in [
+            "cancel it",
+            "please cancel",
+            "cancel@example.com",
+            "",
+            "cancelled",
+        ] {
+            assert!(!keyword.matches(text), "{text:?}");
+        }
+    }
 }

@@ -39,9 +39,8 @@ pub enum Heard {
 /// Decides what `text` means at a question for `entity`, with `lists` of keywords in
 /// precedence order.
 pub fn hear(text: &str, entity: Entity, shape: CodeShape, lists: &[&[Keyword]]) -> Heard {
-    let normalised = normalise_keyword(text);
     for (list, keywords) in lists.iter().enumerate() {
-        if let Some(index) = keywords.iter().position(|k| k.matches(&normalised)) {
+        if let Some(index) = keywords.iter().position(|k| k.matches(text)) {
             return Heard::Keyword {
                 list,
                 index,
@@ -54,6 +53,7 @@ pub fn hear(text: &str, entity: Entity, shape: CodeShape, lists: &[&[Keyword]]) 
         Found::Several(values) => return Heard::Ambiguous(values),
         Found::Nothing => {}
     }
+    let normalised = normalise_keyword(text);
     let words: Vec<&str> = normalised.split(' ').filter(|w| !w.is_empty()).collect();
     // The best phrase: most words, then earliest in the message, then list and keyword order.
     let mut best: Option<(usize, usize, usize, usize)> = None;
