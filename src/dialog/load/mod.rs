@@ -261,6 +261,19 @@ fn read_settings(node: &YamlNode, d: &mut Diagnostics) -> u16 {
     max
 }
 
+/// A variable name written at `node` (a `context:` or `set:` key), reported when it is none.
+pub fn read_variable_name(d: &mut Diagnostics, node: &YamlNode) -> Option<String> {
+    let name = d.string(node, "a variable name")?;
+    if !is_variable_name(&name) {
+        d.error(
+            node.pos,
+            format!("`{name}` is not a variable name (letters, digits, `_` and `.` only)"),
+        );
+        return None;
+    }
+    Some(name)
+}
+
 fn read_defaults(node: &YamlNode, d: &mut Diagnostics) -> Vec<(String, Value)> {
     let Some(entries) = node.as_map() else {
         d.error(
@@ -274,16 +287,9 @@ fn read_defaults(node: &YamlNode, d: &mut Diagnostics) -> Vec<(String, Value)> {
     };
     let mut defaults = Vec::new();
     for (key, value) in entries {
-        let Some(name) = d.string(key, "a variable name") else {
+        let Some(name) = read_variable_name(d, key) else {
             continue;
         };
-        if !is_variable_name(&name) {
-            d.error(
-                key.pos,
-                format!("`{name}` is not a variable name (letters, digits, `_` and `.` only)"),
-            );
-            continue;
-        }
         let value = match &value.value {
             YamlValue::Bool(b) => Value::Bool(*b),
             #[allow(clippy::cast_precision_loss)]

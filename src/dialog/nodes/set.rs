@@ -16,10 +16,9 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::dialog::expression::Expression;
-use crate::dialog::load::{Ref, Resolver, TextSrc};
+use crate::dialog::load::{Ref, Resolver, TextSrc, read_variable_name};
 use crate::dialog::machine::{Flow, Run, Via};
 use crate::dialog::model::{EdgeLabel, NodeIdx};
-use crate::dialog::template::is_variable_name;
 use crate::yaml::Value as YamlValue;
 
 use super::{NodeKind, NodeSource, RawNodeKind, SetVariable, Shape, Spec};
@@ -87,16 +86,9 @@ fn read_assignments(source: &mut NodeSource<'_, '_>) -> Option<Vec<(String, Text
     }
     let mut assignments = Vec::new();
     for (key, value) in entries {
-        let Some(name) = d.string(key, "a variable name") else {
+        let Some(name) = read_variable_name(d, key) else {
             continue;
         };
-        if !is_variable_name(&name) {
-            d.error(
-                key.pos,
-                format!("`{name}` is not a variable name (letters, digits, `_` and `.` only)"),
-            );
-            continue;
-        }
         source.sets.push(SetVariable {
             name: name.clone(),
             sensitive: false,
