@@ -99,8 +99,6 @@ fn every_conversation_in_the_repository_passes_and_covers_the_otp_dialog() {
     command.env_remove("COLLOQUY__DIALOGS__DIR").args([
         "test",
         "tests/conversations",
-        "--min-coverage",
-        "100",
         "--coverage",
         coverage.to_str().expect("a UTF-8 path"),
         "--junit",
@@ -113,12 +111,8 @@ fn every_conversation_in_the_repository_passes_and_covers_the_otp_dialog() {
         "{}",
         run.stdout
     );
-    assert!(
-        run.stdout
-            .contains("  nodes        16/16 (100.0%)\n  transitions  34/34 (100.0%)\n"),
-        "{}",
-        run.stdout
-    );
+    // The flagship's full coverage is checked below against the dialog as loaded; other
+    // dialogs a user adds need only their scripts to pass.
     // Every node and every edge and keyword of the dialog as loaded, each reached.
     let (registry, _) = colloquy::engine::registry::load_paths(&[dialogs_dir()]).expect("dialogs");
     let dialog = registry
@@ -127,8 +121,10 @@ fn every_conversation_in_the_repository_passes_and_covers_the_otp_dialog() {
     let json: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(coverage).expect("coverage written"))
             .expect("JSON");
-    let measured = &json["dialogs"][0];
-    assert_eq!(measured["dialog"], "otp_authentication");
+    let measured = json["dialogs"]
+        .as_array()
+        .and_then(|dialogs| dialogs.iter().find(|d| d["dialog"] == "otp_authentication"))
+        .expect("the flagship's coverage");
     let nodes = measured["nodes"]["items"].as_array().expect("nodes");
     assert_eq!(nodes.len(), dialog.nodes.len());
     assert!(
