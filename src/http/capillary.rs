@@ -49,6 +49,8 @@ const NO_OTP: u32 = 604;
 const INVALID_OTP: u32 = 605;
 const UNABLE_TO_GENERATE: u32 = 606;
 const TEMPLATE_FAILURE: u32 = 608;
+/// The longest subject an API caller may set.
+const MAX_SUBJECT_CHARS: usize = 200;
 
 /// Unreadable bodies are answered in this route's envelope.
 pub struct Capillary;
@@ -315,6 +317,16 @@ fn channels(body: &Map<String, Value>, address: Option<&EmailAddr>, errors: &mut
 fn email_template(body: &Map<String, Value>, errors: &mut Errors) -> Option<EmailTemplate> {
     let template = body.get("emailTemplate").filter(|t| !t.is_null())?;
     let subject = template.get("subject").and_then(Value::as_str);
+    // A subject is one header line: a CR or LF in it could start another header.
+    if subject
+        .is_some_and(|s| s.chars().any(char::is_control) || s.chars().count() > MAX_SUBJECT_CHARS)
+    {
+        errors.add(
+            TEMPLATE_FAILURE,
+            format!("emailTemplate.subject must be one line of at most {MAX_SUBJECT_CHARS} characters, without control characters"),
+        );
+        return None;
+    }
     let text = template.get("body").and_then(Value::as_str);
     let compiled = text.map(Template::compile);
     match (subject, compiled) {

@@ -554,6 +554,11 @@ async fn capillary_errors_come_all_at_once_in_its_envelope() {
             json!({ "entityType": "EMAIL", "entityValue": "a@example.com", "action": "GENERIC",
                     "emailTemplate": { "subject": "s", "body": "{{ validation_code" } }),
             vec![608],
+        ), // A CR/LF in a subject could start a second header: refused at the edge.
+        (
+            json!({ "entityType": "EMAIL", "entityValue": "a@example.com", "action": "GENERIC",
+                    "emailTemplate": { "subject": "Your code\r\nBcc: eve@evil.test", "body": "{{ validation_code }}" } }),
+            vec![608],
         ),
     ];
     for (body, codes) in cases {
