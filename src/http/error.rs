@@ -16,6 +16,8 @@ pub enum ApiError {
     /// JSON, but a field is missing, unknown, of the wrong type or out of range.
     InvalidRequest(String),
     UnsupportedMediaType,
+    /// A path segment is not valid UTF-8 or not of the expected form.
+    InvalidPath(String),
     /// Too many requests; try again after the delay.
     RateLimited {
         retry_after: std::time::Duration,
@@ -74,6 +76,7 @@ impl ApiError {
         match self {
             ApiError::InvalidJson(detail) => (StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {detail}")),
             ApiError::InvalidRequest(detail) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", detail.clone()),
+            ApiError::InvalidPath(detail) => (StatusCode::BAD_REQUEST, "invalid_path", format!("the path is not valid: {detail}")),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down and retry after the time in Retry-After".to_owned()),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "authentication required".to_owned()),
             ApiError::UnsupportedMediaType => {

@@ -49,6 +49,29 @@ where
     }
 }
 
+/// `Path<T>` with a JSON error: a segment that is not valid UTF-8 (`%FF`) or not of the
+/// expected type gets 400 `invalid_path` (axum's own rejection is plain text).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::InvalidPath(clean(&rejection.body_text()))),
+        }
+    }
+}
+
 /// axum prefixes its messages with what it was doing; keep the part a client can act on.
 /// An empty JSON path (a key `""`) leaves a bare `: ` behind, which goes too.
 fn clean(text: &str) -> String {

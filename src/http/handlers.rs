@@ -16,7 +16,7 @@ use crate::engine::{EngineError, TurnRequest};
 use super::AppState;
 use super::dto::{SessionView, WebhookAnswer, WebhookRequest, validate};
 use super::error::ApiError;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiPath};
 use super::uncancellable::Uncancellable;
 
 type Shared = State<Arc<AppState>>;
@@ -76,7 +76,7 @@ fn json_body(value: &impl serde::Serialize, capacity: usize) -> Response {
 /// `GET /v1/sessions/{id}`: a session for support staff, addresses masked.
 pub async fn session(
     State(state): Shared,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<SessionView>, ApiError> {
     if crate::engine::codes::is_code_record(&id) {
         return Err(ApiError::UnknownSession);
@@ -93,7 +93,7 @@ pub async fn session(
 /// `DELETE /v1/sessions/{id}`: ends a session now (after a turn in progress).
 pub async fn end_session(
     State(state): Shared,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     if crate::engine::codes::is_code_record(&id) {
         return Err(ApiError::UnknownSession);

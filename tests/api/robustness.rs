@@ -555,3 +555,19 @@ async fn a_chunked_body_over_max_body_bytes_is_413() {
     let (status, answer) = post_chunked(&app, request("chunked").to_string().as_bytes()).await;
     assert_eq!(status, 200, "{answer}");
 }
+
+#[tokio::test]
+async fn a_path_that_is_not_utf8_gets_a_json_error() {
+    let app = crate::helpers::spawn_app().await;
+    for path in ["/v1/sessions/%FF", "/v1/sessions/a%C3%28b"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{path}"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_path", "{path}: {body}");
+    }
+}
