@@ -79,14 +79,44 @@ impl Diagnostic {
             "{}:{}: {severity}: {}",
             file.display(),
             self.pos,
-            self.message
+            one_line(&self.message)
         );
         if let Some(hint) = &self.hint {
             out.push_str("\n  hint: ");
-            out.push_str(hint);
+            out.push_str(&one_line(hint));
         }
         out
     }
+}
+
+/// The longest value shown between backticks; a longer one is cut with `…`.
+const MAX_QUOTED_CHARS: usize = 80;
+
+/// `text` as one line of reasonable length: control characters escaped (`\n`), and every
+/// value quoted in backticks cut to [`MAX_QUOTED_CHARS`], since such values come from the
+/// file and may be anything (a million characters, a newline).
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(400));
+    for (i, part) in text.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        let quoted = i % 2 == 1;
+        for (shown, c) in part.chars().enumerate() {
+            if quoted && shown == MAX_QUOTED_CHARS {
+                out.push('…');
+                break;
+            }
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if c.is_control() => out.extend(c.escape_unicode()),
+                c => out.push(c),
+            }
+        }
+    }
+    out
 }
 
 /// The candidate closest to `wrong`, if it is close enough to be a plausible typo.
@@ -139,6 +169,28 @@ impl fmt::Display for FileDiagnostics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_values_are_cut_and_control_characters_escaped() {
+        let long = "x".repeat(1_000_000);
+        let diagnostic = Diagnostic::error(
+            Pos { line: 1, col: 5 },
+            format!("`{long}` is not a valid id"),
+        )
+        .with_hint("a\nb");
+        let rendered = diagnostic.render(Path::new("d.yaml"));
+        assert!(rendered.len() < 200, "{} characters", rendered.len());
+        assert_eq!(
+            rendered,
+            format!(
+                "d.yaml:1:5: error: `{}…` is not a valid id\n  hint: a\\nb",
+                "x".repeat(80)
+            )
+        );
+        let newline =
+            Diagnostic::error(Pos { line: 2, col: 1 }, "`a\nb` is odd").render(Path::new("d.yaml"));
+        assert_eq!(newline, "d.yaml:2:1: error: `a\\nb` is odd");
+    }
 
     #[test]
     fn suggests_close_names_only() {
