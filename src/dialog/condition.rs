@@ -232,22 +232,15 @@ fn read_test(op: &str, operand: &YamlNode, d: &mut Diagnostics) -> Option<Test> 
     match op {
         "exists" => d.boolean(operand, &what).map(Test::Exists),
         "equals" | "not_equals" => {
-            let value = match &operand.value {
-                YamlValue::Bool(b) => Value::Bool(*b),
-                #[allow(clippy::cast_precision_loss)]
-                YamlValue::Int(i) => Value::Number(*i as f64),
-                YamlValue::Float(f) => Value::Number(*f),
-                YamlValue::Str(s) => Value::Text(s.clone()),
-                other => {
-                    d.error(
-                        operand.pos,
-                        format!(
-                            "{what} compares with text, a number or a boolean, found {}",
-                            other.kind()
-                        ),
-                    );
-                    return None;
-                }
+            let Some(value) = Value::from_yaml(&operand.value) else {
+                d.error(
+                    operand.pos,
+                    format!(
+                        "{what} compares with text, a number or a boolean, found {}",
+                        operand.value.kind()
+                    ),
+                );
+                return None;
             };
             Some(if op == "equals" {
                 Test::Equals(value)

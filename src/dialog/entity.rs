@@ -101,12 +101,9 @@ impl Entity {
         let candidates = match self {
             Entity::Email => super::understand::emails(&text),
             Entity::OtpCode => super::understand::codes(&text, code),
-            Entity::YesNo => super::understand::yes_no(&text)
-                .map(Value::Bool)
-                .into_iter()
-                .collect(),
             Entity::Number => super::understand::numbers(&text),
-            Entity::Text => Vec::new(),
+            // `extract` already read yes/no from the whole sentence; text is any message.
+            Entity::YesNo | Entity::Text => Vec::new(),
         };
         Found::from_candidates(candidates)
     }

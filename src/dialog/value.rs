@@ -17,6 +17,19 @@ pub enum Value {
 }
 
 impl Value {
+    /// A YAML scalar as a value: text, a number or a boolean; `None` for anything else.
+    pub fn from_yaml(yaml: &crate::yaml::Value) -> Option<Self> {
+        use crate::yaml::Value as Yaml;
+        match yaml {
+            Yaml::Bool(b) => Some(Value::Bool(*b)),
+            #[allow(clippy::cast_precision_loss)]
+            Yaml::Int(i) => Some(Value::Number(*i as f64)),
+            Yaml::Float(f) => Some(Value::Number(*f)),
+            Yaml::Str(s) => Some(Value::Text(s.clone())),
+            _ => None,
+        }
+    }
+
     /// Appends the value as text (`true`/`false`, numbers without a trailing `.0`).
     pub fn write_to(&self, out: &mut String) {
         match self {

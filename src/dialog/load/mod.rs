@@ -290,24 +290,17 @@ fn read_defaults(node: &YamlNode, d: &mut Diagnostics) -> Vec<(String, Value)> {
         let Some(name) = read_variable_name(d, key) else {
             continue;
         };
-        let value = match &value.value {
-            YamlValue::Bool(b) => Value::Bool(*b),
-            #[allow(clippy::cast_precision_loss)]
-            YamlValue::Int(i) => Value::Number(*i as f64),
-            YamlValue::Float(f) => Value::Number(*f),
-            YamlValue::Str(s) => Value::Text(s.clone()),
-            other => {
-                d.error(
-                    value.pos,
-                    format!(
-                        "context values must be text, numbers or booleans, found {}",
-                        other.kind()
-                    ),
-                );
-                continue;
-            }
+        let Some(parsed) = Value::from_yaml(&value.value) else {
+            d.error(
+                value.pos,
+                format!(
+                    "context values must be text, numbers or booleans, found {}",
+                    value.value.kind()
+                ),
+            );
+            continue;
         };
-        defaults.push((name, value));
+        defaults.push((name, parsed));
     }
     defaults
 }
