@@ -2,12 +2,13 @@
 //!
 //! ```yaml
 //! { var: plan, equals: pro }               # also not_equals, lt, lte, gt, gte, contains
+//! { var: total, gt: { var: budget } }      # the other side is a variable
 //! { var: email, exists: true }
 //! { all: [ {…}, {…} ] }                    # AND
 //! { any: [ {…}, {…} ] }                    # OR
 //! ```
-//! A variable that is not set makes every comparison false except `not_equals` and
-//! `exists: false`.
+//! A variable that is not set (on either side) makes every comparison false except
+//! `not_equals` and `exists: false`.
 
 use chrono::{DateTime, Utc};
 
@@ -28,13 +29,50 @@ pub enum Condition {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Test {
     Exists(bool),
-    Equals(Value),
-    NotEquals(Value),
-    Lt(f64),
-    Lte(f64),
-    Gt(f64),
-    Gte(f64),
-    Contains(String),
+    Compare(Comparison, Operand),
+    /// Case-insensitive substring.
+    Contains(Operand),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    Equals,
+    NotEquals,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+}
+
+/// What a variable is compared with: a value written in the dialog, or another variable
+/// (`{ var: total, gt: { var: budget } }`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Operand {
+    Literal(Value),
+    Var(String),
+}
+
+impl Operand {
+    fn value<'a>(&'a self, context: &'a Context, now: DateTime<Utc>) -> Option<&'a Value> {
+        match self {
+            Operand::Literal(value) => Some(value),
+            Operand::Var(name) => context.get(name, now),
+        }
+    }
+}
+
+impl std::fmt::Display for Operand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Operand::Var(name) => f.write_str(name),
+            Operand::Literal(Value::Text(text)) => write!(f, "'{text}'"),
+            Operand::Literal(value) => {
+                let mut text = String::new();
+                value.write_to(&mut text);
+                f.write_str(&text)
+            }
+        }
+    }
 }
 
 const OPERATORS: [&str; 8] = [
@@ -53,7 +91,7 @@ impl Condition {
         match self {
             Condition::All(all) => all.iter().all(|c| c.eval(context, now)),
             Condition::Any(any) => any.iter().any(|c| c.eval(context, now)),
-            Condition::Test { var, test } => test.eval(context.get(var, now)),
+            Condition::Test { var, test } => test.eval(context.get(var, now), context, now),
         }
     }
 
@@ -61,7 +99,14 @@ impl Condition {
     pub fn variables(&self, out: &mut Vec<String>) {
         match self {
             Condition::All(cs) | Condition::Any(cs) => cs.iter().for_each(|c| c.variables(out)),
-            Condition::Test { var, .. } => out.push(var.clone()),
+            Condition::Test { var, test } => {
+                out.push(var.clone());
+                if let Test::Compare(_, Operand::Var(other)) | Test::Contains(Operand::Var(other)) =
+                    test
+                {
+                    out.push(other.clone());
+                }
+            }
         }
     }
 }
@@ -83,47 +128,57 @@ impl std::fmt::Display for Condition {
         match self {
             Condition::All(parts) => join(f, parts, "and"),
             Condition::Any(parts) => join(f, parts, "or"),
-            Condition::Test { var, test } => {
-                let mut value = String::new();
-                let (op, operand) = match test {
-                    Test::Exists(true) => return write!(f, "{var} exists"),
-                    Test::Exists(false) => return write!(f, "{var} missing"),
-                    Test::Equals(v) => ("=", {
-                        v.write_to(&mut value);
-                        value
-                    }),
-                    Test::NotEquals(v) => ("≠", {
-                        v.write_to(&mut value);
-                        value
-                    }),
-                    Test::Lt(n) => ("<", n.to_string()),
-                    Test::Lte(n) => ("≤", n.to_string()),
-                    Test::Gt(n) => (">", n.to_string()),
-                    Test::Gte(n) => ("≥", n.to_string()),
-                    Test::Contains(s) => ("contains", format!("'{s}'")),
-                };
-                write!(f, "{var} {op} {operand}")
-            }
+            Condition::Test { var, test } => match test {
+                Test::Exists(true) => write!(f, "{var} exists"),
+                Test::Exists(false) => write!(f, "{var} missing"),
+                Test::Compare(comparison, operand) => {
+                    let op = match comparison {
+                        Comparison::Equals => "=",
+                        Comparison::NotEquals => "≠",
+                        Comparison::Lt => "<",
+                        Comparison::Lte => "≤",
+                        Comparison::Gt => ">",
+                        Comparison::Gte => "≥",
+                    };
+                    write!(f, "{var} {op} {operand}")
+                }
+                Test::Contains(operand) => write!(f, "{var} contains {operand}"),
+            },
         }
     }
 }
 
 impl Test {
-    fn eval(&self, value: Option<&Value>) -> bool {
-        let number = value.and_then(Value::as_number);
+    fn eval(&self, value: Option<&Value>, context: &Context, now: DateTime<Utc>) -> bool {
         match self {
             Test::Exists(expected) => value.is_some() == *expected,
-            Test::Equals(expected) => value.is_some_and(|v| v.loosely_equals(expected)),
-            Test::NotEquals(expected) => !value.is_some_and(|v| v.loosely_equals(expected)),
-            Test::Lt(limit) => number.is_some_and(|n| n < *limit),
-            Test::Lte(limit) => number.is_some_and(|n| n <= *limit),
-            Test::Gt(limit) => number.is_some_and(|n| n > *limit),
-            Test::Gte(limit) => number.is_some_and(|n| n >= *limit),
-            Test::Contains(needle) => value.is_some_and(|v| {
-                let mut text = String::new();
-                v.write_to(&mut text);
-                text.to_lowercase().contains(&needle.to_lowercase())
-            }),
+            Test::Compare(comparison, operand) => {
+                let other = operand.value(context, now);
+                let equal = match (value, other) {
+                    (Some(a), Some(b)) => a.loosely_equals(b),
+                    _ => false,
+                };
+                let numbers = value
+                    .and_then(Value::as_number)
+                    .zip(other.and_then(Value::as_number));
+                match comparison {
+                    Comparison::Equals => equal,
+                    Comparison::NotEquals => !equal,
+                    Comparison::Lt => numbers.is_some_and(|(a, b)| a < b),
+                    Comparison::Lte => numbers.is_some_and(|(a, b)| a <= b),
+                    Comparison::Gt => numbers.is_some_and(|(a, b)| a > b),
+                    Comparison::Gte => numbers.is_some_and(|(a, b)| a >= b),
+                }
+            }
+            Test::Contains(operand) => match (value, operand.value(context, now)) {
+                (Some(haystack), Some(needle)) => {
+                    let (mut a, mut b) = (String::new(), String::new());
+                    haystack.write_to(&mut a);
+                    needle.write_to(&mut b);
+                    a.to_lowercase().contains(&b.to_lowercase())
+                }
+                _ => false,
+            },
         }
     }
 }
@@ -199,7 +254,7 @@ pub fn read(
             return None;
         }
     };
-    let test = read_test(op, operand, d)?;
+    let test = read_test(op, operand, d, vars)?;
     Some(Condition::Test { var, test })
 }
 
@@ -227,52 +282,93 @@ fn read_list(
     conditions.into_iter().collect()
 }
 
-fn read_test(op: &str, operand: &YamlNode, d: &mut Diagnostics) -> Option<Test> {
+fn read_test(
+    op: &str,
+    operand: &YamlNode,
+    d: &mut Diagnostics,
+    vars: &mut Vec<(String, Pos)>,
+) -> Option<Test> {
     let what = format!("`{op}`");
-    match op {
-        "exists" => d.boolean(operand, &what).map(Test::Exists),
-        "equals" | "not_equals" => {
-            let Some(value) = Value::from_yaml(&operand.value) else {
+    if op == "exists" {
+        return d.boolean(operand, &what).map(Test::Exists);
+    }
+    let comparison = match op {
+        "equals" => Some(Comparison::Equals),
+        "not_equals" => Some(Comparison::NotEquals),
+        "lt" => Some(Comparison::Lt),
+        "lte" => Some(Comparison::Lte),
+        "gt" => Some(Comparison::Gt),
+        "gte" => Some(Comparison::Gte),
+        _ => None, // contains
+    };
+    let orders =
+        comparison.is_some_and(|c| !matches!(c, Comparison::Equals | Comparison::NotEquals));
+    let operand = match &operand.value {
+        YamlValue::Map(_) => Operand::Var(read_other_variable(operand, d, vars, &what)?),
+        YamlValue::Int(_) | YamlValue::Float(_) => {
+            Operand::Literal(Value::from_yaml(&operand.value)?)
+        }
+        found if orders => {
+            d.error(
+                operand.pos,
+                format!(
+                    "{what} compares with a number or `{{ var: <name> }}`, found {}",
+                    found.kind()
+                ),
+            );
+            return None;
+        }
+        found => {
+            let Some(value) = Value::from_yaml(found) else {
                 d.error(
                     operand.pos,
                     format!(
-                        "{what} compares with text, a number or a boolean, found {}",
-                        operand.value.kind()
+                        "{what} compares with text, a number, a boolean or `{{ var: <name> }}`, found {}",
+                        found.kind()
                     ),
                 );
                 return None;
             };
-            Some(if op == "equals" {
-                Test::Equals(value)
-            } else {
-                Test::NotEquals(value)
-            })
+            Operand::Literal(value)
         }
-        "contains" => d.text(operand, &what).map(Test::Contains),
-        _ => {
-            #[allow(clippy::cast_precision_loss)]
-            let limit = match operand.value {
-                YamlValue::Int(i) => i as f64,
-                YamlValue::Float(f) => f,
-                _ => {
-                    d.error(
-                        operand.pos,
-                        format!(
-                            "{what} compares with a number, found {}",
-                            operand.value.kind()
-                        ),
-                    );
-                    return None;
-                }
-            };
-            Some(match op {
-                "lt" => Test::Lt(limit),
-                "lte" => Test::Lte(limit),
-                "gt" => Test::Gt(limit),
-                _ => Test::Gte(limit),
-            })
+    };
+    Some(match comparison {
+        Some(comparison) => Test::Compare(comparison, operand),
+        None => Test::Contains(operand),
+    })
+}
+
+/// `{ var: <name> }` as the other side of a comparison.
+fn read_other_variable(
+    node: &YamlNode,
+    d: &mut Diagnostics,
+    vars: &mut Vec<(String, Pos)>,
+    what: &str,
+) -> Option<String> {
+    let mut map = d.map(node, what)?;
+    let name_node = map.take("var");
+    map.finish(d, what);
+    let Some(name_node) = name_node else {
+        // Other keys were reported as unknown ("expected one of: var"); say more only for `{}`.
+        if matches!(&node.value, YamlValue::Map(entries) if !entries.is_empty()) {
+            return None;
         }
+        d.push(
+            Diagnostic::error(
+                node.pos,
+                format!("{what} with a mapping compares with a variable"),
+            )
+            .with_hint(format!("write {what}: {{ var: <name> }}")),
+        );
+        return None;
+    };
+    let name = d.string(name_node, "`var`")?;
+    if !is_variable_name(&name) {
+        d.error(name_node.pos, format!("`{name}` is not a variable name"));
+        return None;
     }
+    vars.push((name.clone(), name_node.pos));
+    Some(name)
 }
 
 #[cfg(test)]
@@ -309,6 +405,48 @@ mod tests {
     }
 
     #[test]
+    fn compares_two_variables() {
+        let now = Utc::now();
+        let mut ctx = Context::default();
+        ctx.set("total", Value::Number(30.0));
+        ctx.set("budget", Value::Text("25".into()));
+        ctx.set("email", Value::Text("Bob@example.com".into()));
+        ctx.set("confirm", Value::Text("bob@example.com".into()));
+        ctx.set("domain", Value::Text("EXAMPLE.com".into()));
+        assert!(cond("{var: total, gt: {var: budget}}").eval(&ctx, now));
+        assert!(!cond("{var: total, lte: {var: budget}}").eval(&ctx, now));
+        assert!(cond("{var: email, contains: {var: domain}}").eval(&ctx, now));
+        assert!(!cond("{var: email, equals: {var: confirm}}").eval(&ctx, now));
+        assert!(cond("{var: email, not_equals: {var: confirm}}").eval(&ctx, now));
+        // An unset other side: only `not_equals` holds.
+        assert!(!cond("{var: total, gt: {var: nothing}}").eval(&ctx, now));
+        assert!(!cond("{var: total, equals: {var: nothing}}").eval(&ctx, now));
+        assert!(cond("{var: total, not_equals: {var: nothing}}").eval(&ctx, now));
+        let mut vars = Vec::new();
+        cond("{var: total, gt: {var: budget}}").variables(&mut vars);
+        assert_eq!(vars, ["total", "budget"]);
+        assert_eq!(
+            cond("{var: total, gte: {var: budget}}").to_string(),
+            "total ≥ budget"
+        );
+        assert_eq!(cond("{var: plan, equals: pro}").to_string(), "plan = 'pro'");
+    }
+
+    #[test]
+    fn the_other_variable_is_checked_where_it_is_written() {
+        let mut d = Diagnostics::default();
+        let mut vars = Vec::new();
+        let c = read(
+            &parse("{var: total, gt: {var: budget}}").unwrap(),
+            &mut d,
+            &mut vars,
+        );
+        assert!(c.is_some() && d.items.is_empty());
+        assert_eq!(vars[1].0, "budget");
+        assert_eq!((vars[1].1.line, vars[1].1.col), (1, 24));
+    }
+
+    #[test]
     fn reports_malformed_conditions() {
         for src in [
             "{var: n}",
@@ -317,6 +455,9 @@ mod tests {
             "{all: []}",
             "{equals: 1}",
             "{var: n, greater: 1}",
+            "{var: n, gt: {name: m}}",
+            "{var: n, gt: {var: 'not a name'}}",
+            "{var: n, lt: true}",
         ] {
             let mut d = Diagnostics::default();
             let c = read(&parse(src).unwrap(), &mut d, &mut Vec::new());

@@ -201,7 +201,7 @@ impl Run<'_> {
         }
         session.otp = None;
         session.result = None;
-        session.invalid_answers = 0;
+        session.invalid_answers.clear_all();
         session.state = State::New;
     }
 

@@ -35,7 +35,7 @@ pub enum Speaker {
 }
 
 /// One line of the transcript.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HistoryEntry {
     pub at: DateTime<Utc>,
     pub speaker: Speaker,
@@ -44,7 +44,7 @@ pub struct HistoryEntry {
 }
 
 /// One conversation.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Session {
     pub id: String,
     pub dialog_id: String,
@@ -54,8 +54,8 @@ pub struct Session {
     pub state: State,
     pub result: Option<String>,
     pub context: Context,
-    /// Invalid answers given at the current `ask` node.
-    pub invalid_answers: u8,
+    /// Invalid answers given at each `ask` node since it was last answered validly.
+    pub invalid_answers: InvalidAnswers,
     pub otp: Option<OtpState>,
     pub history: VecDeque<HistoryEntry>,
     pub created_at: DateTime<Utc>,
@@ -76,7 +76,7 @@ impl Session {
             state: State::New,
             result: None,
             context: Context::default(),
-            invalid_answers: 0,
+            invalid_answers: InvalidAnswers::default(),
             otp: None,
             history: VecDeque::new(),
             created_at: now,
@@ -104,5 +104,64 @@ impl Session {
             text: text.to_owned(),
             node: self.node.clone(),
         });
+    }
+}
+
+/// Invalid answers per `ask` node, kept while the dialog loops: a node's count is cleared
+/// when it is answered validly (or the dialog restarts), not when it is entered again, so a
+/// loop back to a question cannot refill its retries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InvalidAnswers {
+    /// (node id, count), counts above zero only; a dialog has few questions.
+    counts: Vec<(String, u8)>,
+}
+
+impl InvalidAnswers {
+    /// The count at `node`.
+    pub fn at(&self, node: &str) -> u8 {
+        self.counts
+            .iter()
+            .find(|(id, _)| id == node)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Counts one more invalid answer at `node` and returns the new count.
+    pub fn add(&mut self, node: &str) -> u8 {
+        if let Some((_, n)) = self.counts.iter_mut().find(|(id, _)| id == node) {
+            *n = n.saturating_add(1);
+            return *n;
+        }
+        self.counts.push((node.to_owned(), 1));
+        1
+    }
+
+    /// Sets the count at `node` (a store reading a session back).
+    pub fn set(&mut self, node: &str, count: u8) {
+        self.clear(node);
+        if count > 0 {
+            self.counts.push((node.to_owned(), count));
+        }
+    }
+
+    /// Forgets the count at `node`.
+    pub fn clear(&mut self, node: &str) {
+        self.counts.retain(|(id, _)| id != node);
+    }
+
+    pub fn clear_all(&mut self) {
+        self.counts.clear();
+    }
+
+    /// Every (node id, count) with a count above zero.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u8)> {
+        self.counts.iter().map(|(id, n)| (id.as_str(), *n))
+    }
+
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
     }
 }

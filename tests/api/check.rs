@@ -951,3 +951,62 @@ nodes:
         ],
     );
 }
+
+#[test]
+fn a_comparison_with_another_variable_is_checked_like_the_first() {
+    assert_reports(
+        "\
+id: budget
+version: 1
+start: ask_total
+nodes:
+  ask_total:
+    ask: How much?
+    entity: number
+    retries_per_visit: sometimes
+    on_exhausted: done
+    next: check
+  check:
+    branch:
+      - if: { var: number, lte: { name: number } }
+        then: done
+      - if: { var: number, gte: high }
+        then: done
+      - else: done
+  done:
+    end: done
+",
+        &[
+            "d.yaml:8:24: error: `retries_per_visit` must be true or false, found a string",
+            "d.yaml:13:35: error: unknown key `name` in `lte`",
+            "  hint: expected one of: var",
+            "d.yaml:15:33: error: `gte` compares with a number or `{ var: <name> }`, found a string",
+            "3 errors in 1 file",
+        ],
+    );
+    assert_reports(
+        "\
+id: budget
+version: 1
+start: ask_total
+nodes:
+  ask_total:
+    ask: How much?
+    entity: number
+    on_exhausted: done
+    next: check
+  check:
+    branch:
+      - if: { var: number, gt: { var: budgte } }
+        then: done
+      - else: done
+  done:
+    end: done
+",
+        &[
+            "d.yaml:12:39: error: unknown variable `budgte` in condition",
+            "  hint: no `ask` node or action sets it; declare it under `context:` to give it a default",
+            "1 error in 1 file",
+        ],
+    );
+}

@@ -6,6 +6,7 @@
 //!   entity: email              # saved as `email` unless `save_as` says otherwise
 //!   invalid: ["That doesn't look like an email address.", "Please type it like name@example.com."]
 //!   retries: 3                 # re-prompts; the 4th invalid answer takes `on_exhausted`
+//!   retries_per_visit: false   # the count survives loops back here until a valid answer
 //!   on_exhausted: give_up
 //!   keywords: { resend: send_code }
 //!   next: send_code
@@ -30,6 +31,7 @@ pub const SPEC: Spec = Spec {
         "save_as",
         "invalid",
         "retries",
+        "retries_per_visit",
         "on_exhausted",
         "keywords",
         "next",
@@ -49,6 +51,7 @@ struct RawAsk {
     save_as: String,
     invalid: Vec<TextSrc>,
     retries: u8,
+    retries_per_visit: bool,
     on_exhausted: Ref,
     keywords: Vec<RawKeyword>,
     next: Ref,
@@ -61,6 +64,9 @@ pub struct Ask {
     pub save_as: String,
     pub invalid: Vec<Template>,
     pub retries: u8,
+    /// Entering the node clears its invalid-answer count (by default only a valid answer
+    /// does, so a loop back to the question cannot refill its retries).
+    pub retries_per_visit: bool,
     pub on_exhausted: NodeIdx,
     pub keywords: Vec<Keyword>,
     pub next: NodeIdx,
@@ -102,6 +108,10 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
             .and_then(|v| u8::try_from(v).ok()),
         None => Some(DEFAULT_RETRIES),
     };
+    let retries_per_visit = match map.take("retries_per_visit") {
+        Some(n) => d.boolean(n, "`retries_per_visit`"),
+        None => Some(false),
+    };
     if on_exhausted.is_none() && map.lacks("on_exhausted") {
         d.push(
             Diagnostic::error(map.pos, format!("ask node `{id}` has no exhaustion path"))
@@ -122,6 +132,7 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
         save_as: save_as?,
         invalid,
         retries: retries?,
+        retries_per_visit: retries_per_visit?,
         on_exhausted: on_exhausted?,
         keywords,
         next: next?,
@@ -181,6 +192,7 @@ impl RawNodeKind for RawAsk {
             save_as: self.save_as,
             invalid: invalid?,
             retries: self.retries,
+            retries_per_visit: self.retries_per_visit,
             on_exhausted: on_exhausted?,
             keywords: keywords.into_iter().collect::<Option<_>>()?,
             next: next?,
@@ -205,7 +217,10 @@ impl NodeKind for Ask {
         for prompt in &self.prompts {
             run.say(prompt);
         }
-        run.session.invalid_answers = 0;
+        if self.retries_per_visit {
+            let session = &mut *run.session;
+            session.invalid_answers.clear(&session.node);
+        }
         Flow::Wait
     }
 
@@ -241,16 +256,20 @@ impl Question for Ask {
                 expires_at: None,
             },
         );
-        run.session.invalid_answers = 0;
+        let session = &mut *run.session;
+        session.invalid_answers.clear(&session.node);
         Flow::Goto(self.next, Via::Answer)
     }
 
     fn reject(&self, run: &mut Run<'_>) -> Flow {
-        run.session.invalid_answers = run.session.invalid_answers.saturating_add(1);
-        if run.session.invalid_answers > self.retries {
+        let session = &mut *run.session;
+        let count = session.invalid_answers.add(&session.node);
+        if count > self.retries {
+            // Exhausted: a later visit starts with all its retries again.
+            session.invalid_answers.clear(&session.node);
             return Flow::Goto(self.on_exhausted, Via::Exhausted);
         }
-        let nth = usize::from(run.session.invalid_answers - 1);
+        let nth = usize::from(count - 1);
         match self.invalid.get(nth).or(self.invalid.last()) {
             Some(prompt) => run.say(prompt),
             None => {
@@ -260,5 +279,107 @@ impl Question for Ask {
             }
         }
         Flow::Wait
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use crate::dialog::machine::{Input, StepEnv, step};
+    use crate::dialog::{Dialog, Session, load};
+
+    /// A question that a keyword loops back to through another node.
+    fn looping(per_visit: bool) -> Dialog {
+        let source = format!(
+            r#"
+id: looping
+version: 1
+start: ask_number
+nodes:
+  ask_number:
+    ask: "A number?"
+    entity: number
+    invalid: "Numbers only."
+    retries: 2
+    retries_per_visit: {per_visit}
+    keywords: {{ help: explain }}
+    on_exhausted: gave_up
+    next: done
+  explain:
+    say: "Digits, like 42."
+    next: ask_number
+  gave_up:
+    say: "Let's stop here."
+    end: gave_up
+  done:
+    end: done
+"#
+        );
+        let loaded = load(&source);
+        loaded
+            .dialog
+            .unwrap_or_else(|| panic!("loads: {:#?}", loaded.diagnostics))
+    }
+
+    fn say(dialog: &Dialog, session: &mut Session, text: &str) -> Vec<String> {
+        let env = StepEnv {
+            now: DateTime::<Utc>::MIN_UTC,
+            history_limit: 50,
+            transitions_used: 0,
+        };
+        let mut replies = Vec::new();
+        let input = if text.is_empty() {
+            Input::Start
+        } else {
+            Input::Text(text)
+        };
+        step(dialog, session, input, env, &mut replies);
+        replies
+    }
+
+    fn start(dialog: &Dialog) -> Session {
+        let mut session = Session::new("s", &dialog.id, dialog.version, DateTime::<Utc>::MIN_UTC);
+        say(dialog, &mut session, "");
+        session
+    }
+
+    #[test]
+    fn a_loop_back_to_the_question_does_not_refill_its_retries() {
+        let dialog = looping(false);
+        let mut session = start(&dialog);
+        assert_eq!(say(&dialog, &mut session, "lots"), ["Numbers only."]);
+        assert_eq!(
+            say(&dialog, &mut session, "help"),
+            ["Digits, like 42.", "A number?"]
+        );
+        assert_eq!(say(&dialog, &mut session, "many"), ["Numbers only."]);
+        assert_eq!(
+            say(&dialog, &mut session, "still words"),
+            ["Let's stop here."]
+        );
+        assert_eq!(session.result.as_deref(), Some("gave_up"));
+    }
+
+    #[test]
+    fn a_valid_answer_clears_the_count() {
+        let dialog = looping(false);
+        let mut session = start(&dialog);
+        say(&dialog, &mut session, "lots");
+        assert_eq!(session.invalid_answers.at("ask_number"), 1);
+        say(&dialog, &mut session, "7");
+        assert!(session.invalid_answers.is_empty());
+    }
+
+    #[test]
+    fn retries_per_visit_starts_every_visit_afresh() {
+        let dialog = looping(true);
+        let mut session = start(&dialog);
+        say(&dialog, &mut session, "lots");
+        say(&dialog, &mut session, "more words");
+        say(&dialog, &mut session, "help");
+        assert_eq!(say(&dialog, &mut session, "many"), ["Numbers only."]);
+        assert_eq!(say(&dialog, &mut session, "words"), ["Numbers only."]);
+        assert_eq!(say(&dialog, &mut session, "words"), ["Let's stop here."]);
     }
 }

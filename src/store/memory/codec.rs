@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::dialog::entity::Entity;
 use crate::dialog::reply::TurnReply;
-use crate::dialog::session::{HistoryEntry, Speaker};
+use crate::dialog::session::{HistoryEntry, InvalidAnswers, Speaker};
 use crate::dialog::value::{Context, Slot, Value};
 use crate::dialog::{Session, State};
 use crate::otp::{Alphabet, CodeStatus, OtpState};
@@ -152,7 +152,11 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
             },
         );
     }
-    let invalid_answers = r.u8()?;
+    let mut invalid_answers = InvalidAnswers::default();
+    for _ in 0..r.len()? {
+        let node = r.string()?;
+        invalid_answers.set(&node, r.u8()?);
+    }
     let otp = match r.u8()? {
         0 => None,
         _ => Some(decode_otp(&mut r)?),
@@ -240,7 +244,11 @@ fn session_body(w: &mut Writer, session: &Session) {
         w.u8(u8::from(*sensitive));
         w.opt_time(*expires_at);
     }
-    w.u8(*invalid_answers);
+    w.len(invalid_answers.len());
+    for (node, count) in invalid_answers.iter() {
+        w.str(node);
+        w.u8(count);
+    }
     match otp {
         Some(otp) => {
             w.u8(1);

@@ -32,7 +32,8 @@ fn full_session() -> Session {
             expires_at: Some(at(60)),
         },
     );
-    session.invalid_answers = 2;
+    session.invalid_answers.set("ask_code", 2);
+    session.invalid_answers.set("ask_email", 1);
     session.otp = Some(OtpState {
         address: "alice@example.com".into(),
         tag: [7; 32],

@@ -13,13 +13,17 @@ use serde::{Deserialize, Serialize};
 use crate::dialog::Session;
 use crate::dialog::entity::Entity;
 use crate::dialog::reply::TurnReply;
-use crate::dialog::session::HistoryEntry;
+use crate::dialog::session::{HistoryEntry, InvalidAnswers};
 use crate::dialog::value::{Context, Slot, Value};
 use crate::otp::OtpState;
 use crate::store::Processed;
 
 /// The version of both documents. Raise it with every change to a struct below.
-pub const FORMAT_VERSION: u32 = 1;
+/// v2: `invalid_answers` is a map from node id to count (v1: one count, at `node`).
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest version this build still reads (and rewrites as [`FORMAT_VERSION`]).
+const OLDEST_READ: u32 = 1;
 
 /// Why a stored document cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +43,7 @@ struct Versioned {
 
 fn check_version(json: &str) -> Result<(), FormatError> {
     let Versioned { v } = serde_json::from_str(json)?;
-    if v == FORMAT_VERSION {
+    if (OLDEST_READ..=FORMAT_VERSION).contains(&v) {
         Ok(())
     } else {
         Err(FormatError::UnknownVersion(v))
@@ -59,12 +63,20 @@ struct SessionDoc {
     state: StateDoc,
     result: Option<String>,
     context: BTreeMap<String, SlotDoc>,
-    invalid_answers: u8,
+    invalid_answers: InvalidAnswersDoc,
     otp: Option<OtpDoc>,
     history: Vec<LineDoc>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     turns: u32,
+}
+
+/// Invalid answers per `ask` node; v1 documents hold one count, for the node the session is at.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum InvalidAnswersDoc {
+    PerNode(BTreeMap<String, u8>),
+    AtCurrentNode(u8),
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -187,7 +199,13 @@ pub fn encode_session(session: &Session) -> Result<String, FormatError> {
             .iter()
             .map(|(name, slot)| (name.to_owned(), SlotDoc::from(slot)))
             .collect(),
-        invalid_answers: session.invalid_answers,
+        invalid_answers: InvalidAnswersDoc::PerNode(
+            session
+                .invalid_answers
+                .iter()
+                .map(|(node, count)| (node.to_owned(), count))
+                .collect(),
+        ),
         otp: session.otp.as_ref().map(OtpDoc::from),
         history: session.history.iter().map(LineDoc::from).collect(),
         created_at: session.created_at,
@@ -214,6 +232,15 @@ pub fn decode_session(json: &str, version: u64) -> Result<Session, FormatError> 
             );
         }
     }
+    let mut invalid_answers = InvalidAnswers::default();
+    match doc.invalid_answers {
+        InvalidAnswersDoc::PerNode(counts) => {
+            for (node, count) in counts {
+                invalid_answers.set(&node, count);
+            }
+        }
+        InvalidAnswersDoc::AtCurrentNode(count) => invalid_answers.set(&doc.node, count),
+    }
     Ok(Session {
         id: doc.id,
         dialog_id: doc.dialog,
@@ -222,7 +249,7 @@ pub fn decode_session(json: &str, version: u64) -> Result<Session, FormatError> 
         state: doc.state.into(),
         result: doc.result,
         context,
-        invalid_answers: doc.invalid_answers,
+        invalid_answers,
         otp: doc.otp.map(OtpState::try_from).transpose()?,
         history: doc.history.into_iter().map(HistoryEntry::from).collect(),
         created_at: doc.created_at,

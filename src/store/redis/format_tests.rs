@@ -25,7 +25,7 @@ fn full_session() -> Session {
             expires_at: Some(at(60)),
         },
     );
-    session.invalid_answers = 1;
+    session.invalid_answers.set("ask_code", 1);
     session.otp = Some(OtpState {
         address: "alice@example.com".into(),
         tag: [7; 32],
@@ -50,7 +50,11 @@ fn full_session() -> Session {
 fn a_session_round_trips_through_the_document() {
     let session = full_session();
     let json = encode_session(&session).unwrap();
-    assert!(json.starts_with(r#"{"v":1,"#), "{json}");
+    assert!(json.starts_with(r#"{"v":2,"#), "{json}");
+    assert!(
+        json.contains(r#""invalid_answers":{"ask_code":1}"#),
+        "{json}"
+    );
     assert!(
         !json.contains("\"version\""),
         "the CAS version lives beside the doc: {json}"
@@ -58,11 +62,26 @@ fn a_session_round_trips_through_the_document() {
     assert_eq!(decode_session(&json, 9).unwrap(), session);
 }
 
-/// The documented shape (docs/redis.md): a v1 document written by hand reads back. If this
+/// The documented shape (docs/redis.md): a v2 document written by hand reads back. If this
 /// fails, the format changed: raise FORMAT_VERSION and document the new one.
 #[test]
-fn the_documented_v1_document_reads() {
-    let json = r#"{"v":1,"id":"s-1","dialog":"otp_authentication","dialog_version":3,
+fn the_documented_v2_document_reads() {
+    let json = DOCUMENTED_V1.replacen(r#""v":1"#, r#""v":2"#, 1).replacen(
+        r#""invalid_answers":1"#,
+        r#""invalid_answers":{"ask_code":1}"#,
+        1,
+    );
+    assert_eq!(decode_session(&json, 9).unwrap(), full_session());
+}
+
+/// A v1 document, as instances before per-node counts wrote it: its one count is the current
+/// node's.
+#[test]
+fn a_v1_document_still_reads() {
+    assert_eq!(decode_session(DOCUMENTED_V1, 9).unwrap(), full_session());
+}
+
+const DOCUMENTED_V1: &str = r#"{"v":1,"id":"s-1","dialog":"otp_authentication","dialog_version":3,
         "node":"ask_code","state":"waiting","result":null,
         "context":{"email":{"value":"alice@example.com"},"seats":{"value":2.5},
                    "send_new_code":{"value":true,"expires_at":"2030-01-01T00:01:00Z"}},
@@ -73,18 +92,21 @@ fn the_documented_v1_document_reads() {
         "history":[{"at":"2030-01-01T00:00:01Z","from":"user","text":"hi","node":"ask_code"},
                    {"at":"2030-01-01T00:00:01Z","from":"bot","text":"What's your email address?","node":"ask_code"}],
         "created_at":"2030-01-01T00:00:00Z","updated_at":"2030-01-01T00:00:12Z","turns":4}"#;
-    assert_eq!(decode_session(json, 9).unwrap(), full_session());
-}
 
 #[test]
 fn unknown_versions_and_fields_are_refused() {
     let json = encode_session(&full_session()).unwrap();
-    let newer = json.replacen(r#""v":1"#, r#""v":2"#, 1);
+    let newer = json.replacen(r#""v":2"#, r#""v":3"#, 1);
     assert!(matches!(
         decode_session(&newer, 1),
-        Err(FormatError::UnknownVersion(2))
+        Err(FormatError::UnknownVersion(3))
     ));
-    let extra = json.replacen(r#""v":1,"#, r#""v":1,"mood":"happy","#, 1);
+    let older = json.replacen(r#""v":2"#, r#""v":0"#, 1);
+    assert!(matches!(
+        decode_session(&older, 1),
+        Err(FormatError::UnknownVersion(0))
+    ));
+    let extra = json.replacen(r#""v":2,"#, r#""v":2,"mood":"happy","#, 1);
     assert!(matches!(
         decode_session(&extra, 1),
         Err(FormatError::Invalid(_))
@@ -117,7 +139,7 @@ fn a_record_round_trips() {
     let json = encode_record(&processed).unwrap();
     assert!(json.contains(r#""expecting":"otp_code""#), "{json}");
     assert_eq!(decode_record(&json).unwrap(), processed);
-    let newer = json.replacen(r#""v":1"#, r#""v":7"#, 1);
+    let newer = json.replacen(r#""v":2"#, r#""v":7"#, 1);
     assert!(matches!(
         decode_record(&newer),
         Err(FormatError::UnknownVersion(7))

@@ -123,13 +123,13 @@ async fn sessions_are_stored_in_the_documented_format() {
     assert_eq!(version, 1);
     assert_eq!(updated, fx.clock.now().timestamp_millis());
     let doc: Value = serde_json::from_str(&doc).unwrap();
-    assert_eq!(doc["v"], 1);
+    assert_eq!(doc["v"], 2);
     assert_eq!(doc["id"], "s");
     assert_eq!(doc["dialog"], "otp_authentication");
     assert_eq!(doc["state"], "new");
 
     // A document from a newer build is refused, not misread or overwritten.
-    let newer = serde_json::to_string(&serde_json::json!({ "v": 2, "anything": true })).unwrap();
+    let newer = serde_json::to_string(&serde_json::json!({ "v": 3, "anything": true })).unwrap();
     let _: () = redis::cmd("HSET")
         .arg("contract:session:{s}")
         .arg("doc")
@@ -139,7 +139,7 @@ async fn sessions_are_stored_in_the_documented_format() {
         .unwrap();
     match fx.backends.store.load("s").await {
         Err(StoreError::Unavailable(reason)) => {
-            assert!(reason.contains("format v2"), "{reason}");
+            assert!(reason.contains("format v3"), "{reason}");
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
