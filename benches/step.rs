@@ -118,8 +118,11 @@ fn engine() -> Arc<Engine> {
     )
     .unwrap();
     config.dialogs.dir = concat!(env!("CARGO_MANIFEST_DIR"), "/dialogs").into();
-    let (registry, _) =
-        colloquy::engine::registry::load_paths(std::slice::from_ref(&config.dialogs.dir)).unwrap();
+    let (registry, _) = colloquy::engine::registry::load_paths(
+        std::slice::from_ref(&config.dialogs.dir),
+        &config.load_env(),
+    )
+    .unwrap();
     let app = colloquy::app::build(config, registry, Arc::new(ManualClock::at_epoch())).unwrap();
     OUTBOX.set(app.outbox.clone().unwrap()).ok();
     app.engine.clone()

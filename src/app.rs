@@ -9,6 +9,7 @@ use crate::email::{ApiKey, EmailSender, OutboxSender, SendgridSender};
 use crate::engine::{DialogRegistry, Engine, EngineSettings, OtpSettings, Parts};
 use crate::metrics::Metrics;
 use crate::otp::OtpKey;
+use crate::services::Services;
 use crate::store::{Backends, RateLimit, RateLimiter};
 
 /// A built application: the engine and the adapters the HTTP layer exposes directly.
@@ -35,6 +36,9 @@ pub fn build(
     let backends = Backends::from_config(&config, &clock)?;
     let metrics = Arc::new(Metrics::default());
     let (email, outbox) = email_sender(&config, &clock, &metrics)?;
+    let services = Arc::new(
+        Services::new(&config.services, metrics.clone()).map_err(|error| error.to_string())?,
+    );
     let (key, random_otp_key) = match &config.otp.secret {
         Some(secret) => (OtpKey::from_secret(secret.expose())?, false),
         None => (OtpKey::random(&mut rand::rng()), true),
@@ -72,6 +76,8 @@ pub fn build(
         lease: backends.lease,
         archive: backends.archive,
         email,
+        services,
+        load_env: config.load_env(),
         clock,
         otp,
         settings,

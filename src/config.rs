@@ -4,6 +4,7 @@
 //! the environment as `COLLOQUY__SECTION__KEY` (for example `COLLOQUY__OTP__SECRET`), which
 //! wins over the file. Secrets print as `[redacted]`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,6 +22,7 @@ mod limits;
 mod otp_api;
 mod redis;
 mod sendgrid;
+mod services;
 
 pub use auth::{AuthConfig, ClientConfig};
 pub use kore::{KoreClient, KoreConfig};
@@ -28,6 +30,7 @@ pub use limits::{LimitsConfig, Rate};
 pub use otp_api::OtpApiConfig;
 pub use redis::{RedisConfig, redacted_url};
 pub use sendgrid::{SENDGRID_API_KEY_VAR, SendgridConfig};
+pub use services::{MAX_RESPONSE_BYTES, ServiceConfig};
 
 /// The prefix of environment variables that override the file.
 pub const ENV_PREFIX: &str = "COLLOQUY__";
@@ -44,6 +47,8 @@ pub struct Config {
     pub email: EmailConfig,
     pub otp: OtpConfig,
     pub otp_api: OtpApiConfig,
+    /// Services dialogs may call (`http.request`), by name.
+    pub services: BTreeMap<String, ServiceConfig>,
     pub log: LogConfig,
 }
 
@@ -405,6 +410,13 @@ pub struct ConfigError {
 }
 
 impl Config {
+    /// What dialogs loaded under this configuration may name outside themselves.
+    pub fn load_env(&self) -> crate::dialog::LoadEnv {
+        crate::dialog::LoadEnv {
+            services: self.services.keys().cloned().collect(),
+        }
+    }
+
     /// Reads `path` (when given) and applies environment overrides from `env`.
     pub fn load(
         path: Option<&Path>,
@@ -497,7 +509,8 @@ impl Config {
             .chain(self.kore.clients.iter_mut().map(|c| &mut c.secret))
             .chain(
                 (self.sessions.store == StoreKind::Redis).then_some(&mut self.sessions.redis.url),
-            );
+            )
+            .chain(services::secrets(&mut self.services));
         for secret in secrets {
             secret.resolve(env).map_err(|name| ConfigError {
                 origin: name.clone(),
@@ -561,6 +574,7 @@ impl Config {
             self.sessions.redis.validate()?;
         }
         self.kore.validate()?;
+        services::validate(&self.services, self.server.request_timeout)?;
         self.email.sendgrid.validate(self.email.send_timeout)?;
         if self.server.max_text_chars == 0 || self.server.max_body_bytes < 256 {
             return Err("`server.max_text_chars` must be at least 1 and `server.max_body_bytes` at least 256".to_owned());

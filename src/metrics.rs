@@ -170,6 +170,10 @@ pub struct Metrics {
     pub connections_refused: AtomicU64,
     /// Connections the server closed for silence, by reason (`header_timeout`, `idle_timeout`).
     pub connections_closed: Family,
+    /// `http.request` calls by service and outcome (`2xx`, `4xx`, `5xx`, `timeout`, …).
+    pub service_requests: Family,
+    /// The time of one `http.request` call, retries included.
+    pub service_latency: Histogram,
 }
 
 impl Metrics {
@@ -278,6 +282,17 @@ impl Metrics {
         );
         self.render_sendgrid(&mut out);
         self.render_connections(&mut out);
+        self.service_requests.render(
+            &mut out,
+            "colloquy_service_requests_total",
+            "http.request calls, by service and outcome.",
+        );
+        self.service_latency.render(
+            &mut out,
+            "colloquy_service_request_duration_seconds",
+            "Time of one http.request call, retries included.",
+            "",
+        );
         counter(
             &mut out,
             "colloquy_sessions_evicted_total",

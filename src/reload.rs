@@ -17,7 +17,7 @@ use crate::engine::registry::load_paths;
 /// Reloads `dir` into `engine`; returns the problems (empty when clean).
 pub fn reload(engine: &Engine, dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
-    match load_paths(&[dir.to_path_buf()]) {
+    match load_paths(&[dir.to_path_buf()], engine.load_env()) {
         Ok((loaded, reports)) => {
             for report in &reports {
                 problems.extend(

@@ -52,6 +52,18 @@ pub enum Value {
 }
 
 impl Value {
+    /// A scalar written where text is expected (`retries: 3` under `headers` is the text
+    /// `3`); `None` for null, lists and mappings.
+    pub fn scalar_text(&self) -> Option<String> {
+        match self {
+            Value::Str(text) => Some(text.clone()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Null | Value::Seq(_) | Value::Map(_) => None,
+        }
+    }
+
     /// A short name of the value's kind, for "expected a string, found a list" messages.
     pub fn kind(&self) -> &'static str {
         match self {

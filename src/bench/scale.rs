@@ -58,9 +58,11 @@ pub fn run(options: &ScaleOptions) -> Result<ScaleReport, String> {
     config.dialogs.dir.clone_from(&options.dialogs);
     config.limits.max_sessions = config.limits.max_sessions.max(options.sessions);
     let idle_ttl = config.sessions.idle_ttl;
-    let (registry, reports) =
-        crate::engine::registry::load_paths(std::slice::from_ref(&options.dialogs))
-            .map_err(|e| format!("cannot load dialogs: {e}"))?;
+    let (registry, reports) = crate::engine::registry::load_paths(
+        std::slice::from_ref(&options.dialogs),
+        &config.load_env(),
+    )
+    .map_err(|e| format!("cannot load dialogs: {e}"))?;
     if reports
         .iter()
         .any(crate::diagnostic::FileDiagnostics::has_errors)

@@ -27,7 +27,7 @@ pub fn run(dialog: Option<String>, config_path: Option<&Path>) -> u8 {
         eprintln!("error: {error}");
         return EXIT_USAGE;
     }
-    let registry = match load_valid_dialogs(&config.dialogs.dir, "fix the dialogs above first") {
+    let registry = match load_valid_dialogs(&config, "fix the dialogs above first") {
         Ok(registry) => registry,
         Err(code) => return code,
     };

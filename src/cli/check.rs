@@ -7,15 +7,16 @@ use crate::engine::registry::load_paths;
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config};
 
 pub fn run(paths: &[PathBuf], config: Option<&Path>) -> u8 {
+    // The config says which services dialogs may call, so it is read even for given paths.
+    let Some(config) = load_config(config) else {
+        return EXIT_USAGE;
+    };
     let paths = if paths.is_empty() {
-        let Some(config) = load_config(config) else {
-            return EXIT_USAGE;
-        };
-        vec![config.dialogs.dir]
+        vec![config.dialogs.dir.clone()]
     } else {
         paths.to_vec()
     };
-    let (registry, reports) = match load_paths(&paths) {
+    let (registry, reports) = match load_paths(&paths, &config.load_env()) {
         Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("error: {error}");

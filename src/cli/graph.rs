@@ -10,17 +10,17 @@ use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config};
 pub fn run(target: Option<&str>, format: Format, config: Option<&Path>) -> u8 {
     // A path to a file draws that file; otherwise a dialog id from the configured directory.
     let file = target.map(PathBuf::from).filter(|p| p.is_file());
+    let Some(config) = load_config(config) else {
+        return EXIT_USAGE;
+    };
     let (paths, id) = match file {
         Some(file) => (vec![file], None),
         None => {
-            let Some(config) = load_config(config) else {
-                return EXIT_USAGE;
-            };
             let id = target.map_or_else(|| config.dialogs.default.clone(), str::to_owned);
-            (vec![config.dialogs.dir], Some(id))
+            (vec![config.dialogs.dir.clone()], Some(id))
         }
     };
-    let (registry, reports) = match load_paths(&paths) {
+    let (registry, reports) = match load_paths(&paths, &config.load_env()) {
         Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("error: {error}");

@@ -117,14 +117,16 @@ pub(crate) fn load_config(path: Option<&Path>) -> Option<Config> {
     }
 }
 
-/// Loads the dialogs under `dir`, printing every diagnostic to stderr. Returns the exit code
-/// to stop with when they cannot be read (2) or any has an error (1, after `refusal`).
+/// Loads the dialogs under `dialogs.dir`, checked against what `config` provides, printing
+/// every diagnostic to stderr. Returns the exit code to stop with when they cannot be read (2)
+/// or any has an error (1, after `refusal`).
 pub(crate) fn load_valid_dialogs(
-    dir: &Path,
+    config: &Config,
     refusal: &str,
 ) -> Result<crate::engine::DialogRegistry, u8> {
-    let (registry, reports) =
-        crate::engine::registry::load_paths(&[dir.to_path_buf()]).map_err(|error| {
+    let dir = config.dialogs.dir.clone();
+    let (registry, reports) = crate::engine::registry::load_paths(&[dir], &config.load_env())
+        .map_err(|error| {
             eprintln!("error: cannot load dialogs: {error}");
             EXIT_USAGE
         })?;

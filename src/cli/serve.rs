@@ -20,10 +20,7 @@ pub fn run(config_path: Option<&Path>, addr: Option<String>, watch: bool) -> u8 
         eprintln!("error: {error}");
         return EXIT_USAGE;
     }
-    let registry = match load_valid_dialogs(
-        &config.dialogs.dir,
-        "refusing to start: fix the dialogs above",
-    ) {
+    let registry = match load_valid_dialogs(&config, "refusing to start: fix the dialogs above") {
         Ok(registry) => registry,
         Err(code) => return code,
     };

@@ -103,11 +103,10 @@ async fn in_process(args: &TestArgs, mut files: Vec<ScriptFile>) -> u8 {
     let Some(config) = load_config(args.config.as_deref()) else {
         return EXIT_USAGE;
     };
-    let registry =
-        match load_valid_dialogs(&config.dialogs.dir, "the dialogs under test are invalid") {
-            Ok(registry) => registry,
-            Err(code) => return code,
-        };
+    let registry = match load_valid_dialogs(&config, "the dialogs under test are invalid") {
+        Ok(registry) => registry,
+        Err(code) => return code,
+    };
     for file in &mut files {
         check_against(file, &registry);
     }

@@ -158,9 +158,14 @@ pub struct Run<'a> {
 impl Run<'_> {
     /// Renders a template against the session's context.
     pub fn render(&self, template: &Template) -> String {
+        self.render_escaped(template, Escape::None)
+    }
+
+    /// Renders a template, escaping the values it substitutes.
+    pub fn render_escaped(&self, template: &Template, escape: Escape) -> String {
         let context = &self.session.context;
         let now = self.now;
-        template.render(Escape::None, |name, out| match context.get(name, now) {
+        template.render(escape, |name, out| match context.get(name, now) {
             Some(value) => {
                 value.write_to(out);
                 true

@@ -20,7 +20,7 @@ pub mod understand;
 pub mod value;
 
 pub use actions::{ActionCall, Outcome};
-pub use load::{Loaded, load};
+pub use load::{LoadEnv, Loaded, load, load_with};
 pub use machine::{Input, Step, StepEnv, Transition, Via, step, step_traced};
 pub use model::{Dialog, NodeIdx};
 pub use nodes::{NodeKind, Question, Shape};

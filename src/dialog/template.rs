@@ -32,6 +32,9 @@ pub enum Escape {
     None,
     /// For the HTML part of an email: values the user typed must not become markup.
     Html,
+    /// For a URL path: values are percent-encoded whole (a `/` or `..` a user typed stays
+    /// inside one path segment), literals are kept as written.
+    UrlComponent,
 }
 
 impl Template {
@@ -108,12 +111,31 @@ impl Template {
                         match escape {
                             Escape::None => out.push_str(&value),
                             Escape::Html => push_html_escaped(&mut out, &value),
+                            Escape::UrlComponent => push_percent_encoded(&mut out, &value),
                         }
                     }
                 }
             }
         }
         out
+    }
+
+    /// The variable, when the template is one reference and nothing else (`"{{ seats }}"`):
+    /// where a typed value can be kept typed (a number in a JSON body).
+    pub fn sole_variable(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [Part::Var(name)] => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The literal text of the template with its variables left out (for checking what the
+    /// designer wrote, such as a `?` in a URL path).
+    pub fn literals(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Literal(text) => Some(text.as_str()),
+            Part::Var(_) => None,
+        })
     }
 
     fn len_hint(&self) -> usize {
@@ -149,6 +171,17 @@ fn push_html_escaped(out: &mut String, text: &str) {
     }
 }
 
+/// RFC 3986: everything but the unreserved characters, as UTF-8 bytes.
+fn push_percent_encoded(out: &mut String, text: &str) {
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+}
+
 /// Writes a number without a trailing `.0` when it is whole.
 pub fn write_number(out: &mut String, n: f64) {
     #[allow(clippy::cast_possible_truncation)]
@@ -180,6 +213,16 @@ mod tests {
         assert_eq!(t.variables().collect::<Vec<_>>(), ["email", "missing"]);
         assert_eq!(render(&t, Escape::None), "Sent to <a@b.c>, !");
         assert_eq!(render(&t, Escape::Html), "Sent to &lt;a@b.c&gt;, !");
+        let path = Template::compile("/users/{{ email }}/bookings").unwrap();
+        assert_eq!(
+            render(&path, Escape::UrlComponent),
+            "/users/%3Ca%40b.c%3E/bookings"
+        );
+        assert_eq!(path.sole_variable(), None);
+        assert_eq!(
+            Template::compile("{{ email }}").unwrap().sole_variable(),
+            Some("email")
+        );
     }
 
     #[test]

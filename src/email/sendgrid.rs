@@ -24,7 +24,6 @@ pub use key::{ApiKey, KeyError};
 pub use retry::{Sleeper, TokioSleeper};
 
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,6 +38,7 @@ use crate::address::EmailAddr;
 use crate::clock::Clock;
 use crate::config::EmailConfig;
 use crate::metrics::Metrics;
+use crate::net::is_loopback;
 
 /// The Mail Send endpoint under the API host.
 const MAIL_SEND_PATH: &str = "/v3/mail/send";
@@ -255,18 +255,6 @@ fn endpoint(base_url: &str) -> Result<Url, String> {
     }
     base.join(MAIL_SEND_PATH)
         .map_err(|_| invalid("cannot take the Mail Send path"))
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host_str() {
-        Some("localhost") => true,
-        Some(host) => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
 }
 
 /// The final outcome of one email, for `colloquy_sendgrid_sends_total`.

@@ -20,10 +20,11 @@ use chrono::{DateTime, Utc};
 use crate::clock::Clock;
 use crate::dialog::machine::{Input, StepEnv, Transition, step, step_traced};
 use crate::dialog::session::Speaker;
-use crate::dialog::{Dialog, Session, State};
+use crate::dialog::{Dialog, LoadEnv, Session, State};
 use crate::email::EmailSender;
 use crate::metrics::Metrics;
 use crate::otp::{OtpKey, Policy};
+use crate::services::Services;
 use crate::store::{
     Counters, DialogArchive, Processed, RateLimit, SessionStore, StoreError, TurnLease,
 };
@@ -97,6 +98,10 @@ pub struct Engine {
     pub(crate) store: Arc<dyn SessionStore>,
     pub(crate) counters: Arc<dyn Counters>,
     pub(crate) email: Arc<dyn EmailSender>,
+    /// The services `http.request` calls.
+    pub(crate) services: Arc<Services>,
+    /// What dialogs may name outside themselves: reloads and archived versions load against it.
+    load_env: LoadEnv,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) otp: OtpSettings,
     pub(crate) settings: EngineSettings,
@@ -117,6 +122,9 @@ pub struct Parts {
     /// Keeps the dialog versions sessions start on, for instances restarted without them.
     pub archive: Arc<dyn DialogArchive>,
     pub email: Arc<dyn EmailSender>,
+    pub services: Arc<Services>,
+    /// What the dialogs were loaded against (the configured services).
+    pub load_env: LoadEnv,
     pub clock: Arc<dyn Clock>,
     pub otp: OtpSettings,
     pub settings: EngineSettings,
@@ -133,6 +141,8 @@ impl Engine {
             store: parts.store,
             counters: parts.counters,
             email: parts.email,
+            services: parts.services,
+            load_env: parts.load_env,
             clock: parts.clock,
             otp: parts.otp,
             settings: parts.settings,
@@ -146,6 +156,11 @@ impl Engine {
     /// Adds freshly loaded dialogs (see [`DialogRegistry::merged_with`]) and swaps the set in
     /// one step: turns already running keep the snapshot they started with. Returns what was
     /// refused.
+    /// What dialogs loaded into this engine may name outside themselves.
+    pub fn load_env(&self) -> &LoadEnv {
+        &self.load_env
+    }
+
     pub fn reload(&self, loaded: &DialogRegistry) -> Vec<String> {
         let mut current = self.dialogs.write().unwrap_or_else(PoisonError::into_inner);
         let (merged, refused) = current.merged_with(loaded);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, FileDiagnostics};
-use crate::dialog::{Dialog, load};
+use crate::dialog::{Dialog, LoadEnv, load_with};
 
 /// Cloning is cheap and shares the dialogs (`Arc`): `colloquy test` gives each script an
 /// engine of its own over one loaded set.
@@ -163,14 +163,17 @@ pub fn dialog_files(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
 
 /// Loads every dialog under `paths`. Returns the registry of the valid ones and the
 /// diagnostics of every file (empty for clean files). I/O errors end the load.
-pub fn load_paths(paths: &[PathBuf]) -> io::Result<(DialogRegistry, Vec<FileDiagnostics>)> {
+pub fn load_paths(
+    paths: &[PathBuf],
+    env: &LoadEnv,
+) -> io::Result<(DialogRegistry, Vec<FileDiagnostics>)> {
     let mut registry = DialogRegistry::default();
     let mut reports = Vec::new();
     let mut seen_ids: BTreeMap<String, PathBuf> = BTreeMap::new();
     for file in dialog_files(paths)? {
         let source = std::fs::read_to_string(&file)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", file.display())))?;
-        let loaded = load(&source);
+        let loaded = load_with(&source, env);
         let mut diagnostics = loaded.diagnostics;
         if let Some(dialog) = loaded.dialog {
             if let Some(first) = seen_ids.get(&dialog.id) {

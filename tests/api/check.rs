@@ -717,7 +717,11 @@ fn the_flagship_dialog_is_clean() {
     command.args(["check", "."]);
     let run = run(command);
     // Counted from what is there, so a dialog a user adds keeps this green.
-    let (registry, _) = colloquy::engine::registry::load_paths(&[dialogs_dir()]).expect("dialogs");
+    let (registry, _) = colloquy::engine::registry::load_paths(
+        &[dialogs_dir()],
+        &colloquy::dialog::LoadEnv::default(),
+    )
+    .expect("dialogs");
     let flagship = registry
         .latest("otp_authentication")
         .expect("the flagship dialog");
@@ -1008,5 +1012,86 @@ nodes:
             "  hint: no `ask` node or action sets it; declare it under `context:` to give it a default",
             "1 error in 1 file",
         ],
+    );
+}
+
+/// `colloquy check d.yaml` beside a `config.yaml`, which is read for what dialogs may call.
+fn check_with_config(source: &str, config: &str) -> Run {
+    let dir = TempDir::new().expect("temp dir");
+    fs::write(dir.path().join("d.yaml"), source).expect("write the dialog");
+    fs::write(dir.path().join("config.yaml"), config).expect("write the config");
+    let mut command = colloquy(dir.path());
+    command.args(["check", "d.yaml"]);
+    run(command)
+}
+
+const SERVICE_CALL: &str = "\
+id: lookup
+version: 1
+start: ask_id
+nodes:
+  ask_id:
+    ask: Order number?
+    entity: text
+    save_as: order
+    on_exhausted: done
+    next: fetch
+  fetch:
+    action: http.request
+    with:
+      service: orderz
+      method: POST
+      path: \"orders/{{ order }}?full=1\"
+      retries: 2
+      headers: { Content-Length: \"3\" }
+      save: { status: order/status, eta: \"/eta~2\" }
+    on: { ok: done, http_error: done, timeout: done, invalid_response: done }
+  done:
+    say: \"{{ status }}\"
+    end: done
+";
+
+#[test]
+fn a_service_call_is_checked_against_the_configured_services() {
+    let config = "services:\n  orders:\n    base_url: http://127.0.0.1:9/api\n";
+    let run = check_with_config(SERVICE_CALL, config);
+    assert_eq!(
+        run.lines(),
+        [
+            "d.yaml:14:16: error: unknown service `orderz`",
+            "  hint: did you mean `orders`?",
+            "d.yaml:16:13: error: `path` must start with `/`",
+            "  hint: it is appended to the service's base URL, such as \"/slots/{{ day }}\"",
+            "d.yaml:16:13: error: `path` cannot hold a query or fragment",
+            "  hint: put query parameters under `query:`, where their values are encoded",
+            "d.yaml:17:16: error: `retries` could repeat a POST request's effect",
+            "  hint: only GET, PUT and DELETE are retried; make the service idempotent with a PUT",
+            "d.yaml:18:18: error: `Content-Length` cannot be set in `headers`",
+            "  hint: header names are letters, digits and `-`; Host, Content-Type, Content-Length and connection headers are set by the client",
+            "d.yaml:19:23: error: `order/status` is not a JSON Pointer: it must start with `/`",
+            "  hint: a JSON Pointer (RFC 6901) is `/field/0/name`: `/` before each step, `~0` for `~`, `~1` for `/`",
+            "d.yaml:19:42: error: `/eta~2` is not a JSON Pointer: `~` must be followed by 0 or 1",
+            "  hint: a JSON Pointer (RFC 6901) is `/field/0/name`: `/` before each step, `~0` for `~`, `~1` for `/`",
+            "7 errors in 1 file",
+        ],
+        "stderr: {}",
+        run.stderr
+    );
+    let fixed = SERVICE_CALL
+        .replace("orderz", "orders")
+        .replace("\"orders/{{ order }}?full=1\"", "\"/orders/{{ order }}\"")
+        .replace("      retries: 2\n", "")
+        .replace("Content-Length", "X-Trace")
+        .replace("order/status", "/order/status")
+        .replace("/eta~2", "/eta~1");
+    let run = check_with_config(&fixed, config);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // Without the service in the configuration, the dialog does not pass.
+    let run = check_source(&fixed);
+    assert!(
+        run.stdout.contains("error: unknown service `orders`")
+            && run.stdout.contains("no services are configured"),
+        "{}",
+        run.stdout
     );
 }

@@ -50,8 +50,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: Config) -> TestApp {
-    let (registry, reports) =
-        load_paths(std::slice::from_ref(&config.dialogs.dir)).expect("dialogs load");
+    let (registry, reports) = load_paths(
+        std::slice::from_ref(&config.dialogs.dir),
+        &config.load_env(),
+    )
+    .expect("dialogs load");
     assert!(
         reports.iter().all(|r| !r.has_errors()),
         "dialogs have errors: {reports:?}"
@@ -98,6 +101,22 @@ impl TestApp {
             .post_json(
                 &json!({ "session_id": session, "message_id": format!("m{id}"), "text": text }),
             )
+            .await;
+        assert_eq!(status, 200, "unexpected answer to {text:?}: {body}");
+        serde_json::from_value(body).expect("a webhook response")
+    }
+
+    /// Posts a user message that starts `dialog` when the session is new.
+    #[allow(dead_code)] // most tests run the default dialog
+    pub async fn say_to_dialog(&self, session: &str, dialog: &str, text: &str) -> WebhookResponse {
+        let id = self.message_ids.fetch_add(1, Ordering::Relaxed);
+        let (status, body) = self
+            .post_json(&json!({
+                "session_id": session,
+                "message_id": format!("m{id}"),
+                "text": text,
+                "dialog": dialog,
+            }))
             .await;
         assert_eq!(status, 200, "unexpected answer to {text:?}: {body}");
         serde_json::from_value(body).expect("a webhook response")

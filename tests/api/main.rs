@@ -18,5 +18,6 @@ mod reload;
 mod robustness;
 mod runner;
 mod sendgrid;
+mod services;
 mod trust;
 mod understanding;

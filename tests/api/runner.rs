@@ -114,7 +114,11 @@ fn every_conversation_in_the_repository_passes_and_covers_the_otp_dialog() {
     // The flagship's full coverage is checked below against the dialog as loaded; other
     // dialogs a user adds need only their scripts to pass.
     // Every node and every edge and keyword of the dialog as loaded, each reached.
-    let (registry, _) = colloquy::engine::registry::load_paths(&[dialogs_dir()]).expect("dialogs");
+    let (registry, _) = colloquy::engine::registry::load_paths(
+        &[dialogs_dir()],
+        &colloquy::dialog::LoadEnv::default(),
+    )
+    .expect("dialogs");
     let dialog = registry
         .latest("otp_authentication")
         .expect("the OTP dialog");

@@ -660,8 +660,11 @@ templates:
 
 #[tokio::test]
 async fn start_up_refuses_a_missing_or_malformed_key() {
-    let (registry, _) =
-        colloquy::engine::registry::load_paths(&[crate::helpers::dialogs_dir()]).unwrap();
+    let (registry, _) = colloquy::engine::registry::load_paths(
+        &[crate::helpers::dialogs_dir()],
+        &colloquy::dialog::LoadEnv::default(),
+    )
+    .unwrap();
     let mut config = app_config("https://api.sendgrid.com");
     config.email.sendgrid.api_key = None;
     let clock = Arc::new(ManualClock::at_epoch());

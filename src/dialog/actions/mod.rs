@@ -7,9 +7,11 @@
 //! variant of [`ActionCall`] (the typed hand-over) and a file in `engine/actions/`, whose
 //! match the compiler then points at.
 
+pub mod http_request;
 pub mod otp_send;
 pub mod otp_verify;
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::reader::{Diagnostics, MapReader};
@@ -20,7 +22,7 @@ use super::machine::Run;
 use super::value::Value;
 
 /// Every action a dialog may name, in the order hints list them.
-pub const ACTIONS: &[ActionSpec] = &[otp_send::SPEC, otp_verify::SPEC];
+pub const ACTIONS: &[ActionSpec] = &[otp_send::SPEC, otp_verify::SPEC, http_request::SPEC];
 
 /// Reads an action node's `with:` (absent: `None`) into its parameters, or `None` with the
 /// problems reported; those of a missing `with:` point at the node (`node_pos`).
@@ -55,6 +57,11 @@ impl ActionSpec {
 /// An action's parameters as read, before templates are compiled.
 pub trait RawParams: fmt::Debug {
     fn resolve(self: Box<Self>, r: &mut Resolver<'_>) -> Option<Box<dyn Params>>;
+
+    /// Variables the dialog names for the action to set (beside its spec's `provides`).
+    fn sets(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// An action's validated parameters.
@@ -68,13 +75,15 @@ pub trait Params: fmt::Debug + Send + Sync {
 pub enum ActionCall {
     OtpSend(otp_send::Call),
     OtpVerify(otp_verify::Call),
+    HttpRequest(http_request::Call),
 }
 
-/// What an action reports back: an outcome name (an edge) and variables to set.
+/// What an action reports back: an outcome name (an edge) and variables to set (named by
+/// the action, or by the dialog, as `http.request`'s `save:`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub name: &'static str,
-    pub vars: Vec<(&'static str, Value)>,
+    pub vars: Vec<(Cow<'static, str>, Value)>,
 }
 
 impl Outcome {
@@ -86,8 +95,8 @@ impl Outcome {
     }
 
     #[must_use]
-    pub fn with(mut self, var: &'static str, value: Value) -> Self {
-        self.vars.push((var, value));
+    pub fn with(mut self, var: impl Into<Cow<'static, str>>, value: Value) -> Self {
+        self.vars.push((var.into(), value));
         self
     }
 }

@@ -38,11 +38,24 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Parses and validates one dialog file.
+/// What a dialog may name outside itself, from the configuration: a dialog calling a service
+/// the server does not know is refused when it loads, not when a user reaches the call.
+#[derive(Clone, Debug, Default)]
+pub struct LoadEnv {
+    /// The services `http.request` may call (`services:` in the config).
+    pub services: BTreeSet<String>,
+}
+
+/// Parses and validates one dialog file that names nothing outside itself.
 pub fn load(source: &str) -> Loaded {
+    load_with(source, &LoadEnv::default())
+}
+
+/// Parses and validates one dialog file against what the configuration provides.
+pub fn load_with(source: &str, env: &LoadEnv) -> Loaded {
     let mut diagnostics = Diagnostics::default();
     let dialog = match yaml::parse(source) {
-        Ok(tree) => read_dialog(&tree, source, &mut diagnostics),
+        Ok(tree) => read_dialog(&tree, source, env, &mut diagnostics),
         Err(error) => {
             diagnostics.push(
                 Diagnostic::error(error.pos, format!("YAML syntax: {}", error.message)).with_hint(
@@ -82,9 +95,14 @@ struct RawDialog {
     nodes: Vec<RawNode>,
 }
 
-fn read_dialog(tree: &YamlNode, source: &str, d: &mut Diagnostics) -> Option<Dialog> {
+fn read_dialog(
+    tree: &YamlNode,
+    source: &str,
+    env: &LoadEnv,
+    d: &mut Diagnostics,
+) -> Option<Dialog> {
     let raw = read_raw(tree, d)?;
-    let dialog = resolve(raw, source, d)?;
+    let dialog = resolve(raw, source, env, d)?;
     lint::check(&dialog, d);
     Some(dialog)
 }
@@ -164,7 +182,7 @@ fn read_raw(tree: &YamlNode, d: &mut Diagnostics) -> Option<RawDialog> {
     })
 }
 
-fn resolve(raw: RawDialog, source: &str, d: &mut Diagnostics) -> Option<Dialog> {
+fn resolve(raw: RawDialog, source: &str, env: &LoadEnv, d: &mut Diagnostics) -> Option<Dialog> {
     let mut index = HashMap::new();
     for (i, node) in raw.nodes.iter().enumerate() {
         index.entry(node.id.clone()).or_insert(i);
@@ -178,7 +196,14 @@ fn resolve(raw: RawDialog, source: &str, d: &mut Diagnostics) -> Option<Dialog> 
         .map(|var| var.name.clone())
         .collect();
     let template_names: Vec<String> = raw.templates.keys().cloned().collect();
-    let mut resolver = Resolver::new(&index, d, &known_vars, &sensitive_vars, &template_names);
+    let mut resolver = Resolver {
+        index: &index,
+        d,
+        known_vars: &known_vars,
+        sensitive_vars: &sensitive_vars,
+        template_names: &template_names,
+        env,
+    };
     let start = raw.start.and_then(|r| resolver.node(&r, "`start`"));
     let keywords: Vec<Keyword> = raw
         .keywords

@@ -9,6 +9,7 @@ use crate::yaml::Pos;
 use super::super::expression::Expression;
 use super::super::model::{Keyword, NodeIdx};
 use super::super::template::Template;
+use super::LoadEnv;
 use super::keywords::RawKeyword;
 use super::templates::EMAIL_VARIABLES;
 
@@ -39,31 +40,15 @@ pub struct TextSrc {
 /// Turns names into indices and text into templates, reporting what does not resolve.
 #[derive(Debug)]
 pub struct Resolver<'a> {
-    index: &'a HashMap<String, NodeIdx>,
+    pub(super) index: &'a HashMap<String, NodeIdx>,
     pub d: &'a mut Diagnostics,
-    known_vars: &'a BTreeSet<String>,
-    sensitive_vars: &'a BTreeSet<String>,
-    template_names: &'a [String],
+    pub(super) known_vars: &'a BTreeSet<String>,
+    pub(super) sensitive_vars: &'a BTreeSet<String>,
+    pub(super) template_names: &'a [String],
+    pub(super) env: &'a LoadEnv,
 }
 
-impl<'a> Resolver<'a> {
-    pub(super) fn new(
-        index: &'a HashMap<String, NodeIdx>,
-        d: &'a mut Diagnostics,
-        known_vars: &'a BTreeSet<String>,
-        sensitive_vars: &'a BTreeSet<String>,
-        template_names: &'a [String],
-    ) -> Self {
-        Self {
-            index,
-            d,
-            known_vars,
-            sensitive_vars,
-            template_names,
-        }
-    }
-
-    /// Resolves a node reference. `what` names the field (`next`, `on_exhausted`…).
+impl Resolver<'_> {
     pub fn node(&mut self, r: &Ref, what: &str) -> Option<NodeIdx> {
         if let Some(idx) = self.index.get(&r.name) {
             return Some(*idx);
@@ -248,6 +233,27 @@ impl<'a> Resolver<'a> {
             None => diagnostic.with_hint("define it under `templates:` with a subject and a text"),
         };
         self.d.push(diagnostic);
+        false
+    }
+
+    /// Checks that the configuration declares a service of this name.
+    pub fn service(&mut self, name: &str, pos: Pos) -> bool {
+        let services = &self.env.services;
+        if services.contains(name) {
+            return true;
+        }
+        let diagnostic = Diagnostic::error(pos, format!("unknown service `{name}`"))
+            .suggest(name, services.iter().map(String::as_str));
+        self.d.push(diagnostic.or_hint(|| {
+            if services.is_empty() {
+                "no services are configured: declare it under `services:` in config.yaml with its `base_url`".to_owned()
+            } else {
+                format!(
+                    "services in the configuration: {}",
+                    services.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+                )
+            }
+        }));
         false
     }
 }

@@ -68,6 +68,12 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
         return None;
     };
     let params = (spec.read)(with, d, map.pos);
+    if let Some(params) = &params {
+        sets.extend(params.sets().into_iter().map(|name| SetVariable {
+            name,
+            sensitive: false,
+        }));
+    }
     let Some((on_key, on_node)) = on else {
         if map.lacks("on") {
             d.push(

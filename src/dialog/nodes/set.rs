@@ -19,7 +19,6 @@ use crate::dialog::expression::Expression;
 use crate::dialog::load::{Ref, Resolver, TextSrc, read_variable_name};
 use crate::dialog::machine::{Flow, Run, Via};
 use crate::dialog::model::{EdgeLabel, NodeIdx};
-use crate::yaml::Value as YamlValue;
 
 use super::{NodeKind, NodeSource, RawNodeKind, SetVariable, Shape, Spec};
 
@@ -93,26 +92,19 @@ fn read_assignments(source: &mut NodeSource<'_, '_>) -> Option<Vec<(String, Text
             name: name.clone(),
             sensitive: false,
         });
-        let text = match &value.value {
-            YamlValue::Str(text) => text.clone(),
-            YamlValue::Int(i) => i.to_string(),
-            YamlValue::Float(f) => f.to_string(),
-            YamlValue::Bool(b) => b.to_string(),
-            other => {
-                d.push(
-                    Diagnostic::error(
-                        value.pos,
-                        format!(
-                            "the value of `{name}` must be an expression, found {}",
-                            other.kind()
-                        ),
-                    )
-                    .with_hint(
-                        "an expression is text, such as \"tries + 1\"; quote text inside it",
+        let Some(text) = value.value.scalar_text() else {
+            let other = &value.value;
+            d.push(
+                Diagnostic::error(
+                    value.pos,
+                    format!(
+                        "the value of `{name}` must be an expression, found {}",
+                        other.kind()
                     ),
-                );
-                continue;
-            }
+                )
+                .with_hint("an expression is text, such as \"tries + 1\"; quote text inside it"),
+            );
+            continue;
         };
         assignments.push((
             name,
