@@ -191,6 +191,21 @@ pub struct EmailTemplate {
     pub provider_template_id: Option<String>,
 }
 
+impl EmailTemplate {
+    /// The first variable it uses that only `otp.send` provides (`code`,
+    /// `expires_in_minutes`): such a template cannot be sent by `email.send`.
+    pub fn otp_variable(&self) -> Option<&str> {
+        [Some(&self.subject), Some(&self.text), self.html.as_ref()]
+            .into_iter()
+            .flatten()
+            .flat_map(Template::variables)
+            .find(|var| OTP_EMAIL_VARIABLES.contains(var))
+    }
+}
+
+/// What `otp.send` adds to an email's variables, beside `email`.
+pub const OTP_EMAIL_VARIABLES: [&str; 3] = ["code", "validation_code", "expires_in_minutes"];
+
 /// User text as keywords are matched: lower case, apostrophes dropped (`that's` → `thats`),
 /// every other character that is not a letter or digit a space, spaces collapsed. Borrows when
 /// the text is already in that form (most answers are one plain word or number).

@@ -1095,3 +1095,35 @@ fn a_service_call_is_checked_against_the_configured_services() {
         run.stdout
     );
 }
+
+#[test]
+fn email_send_refuses_a_template_that_needs_a_code() {
+    assert_reports(
+        "\
+id: receipt
+version: 1
+start: ask_email
+templates:
+  otp_email:
+    subject: Your code
+    text: \"Code {{ code }}\"
+nodes:
+  ask_email:
+    ask: Email?
+    entity: email
+    on_exhausted: done
+    next: send
+  send:
+    action: email.send
+    with: { to: \"{{ email }}\", template: otp_email }
+    on: { sent: done, limited: done, failed: done }
+  done:
+    end: done
+",
+        &[
+            "d.yaml:16:42: error: template `otp_email` uses `code`, which only `otp.send` provides",
+            "  hint: an email sent with `email.send` may use the dialog's variables and `email`; send codes with `otp.send`",
+            "1 error in 1 file",
+        ],
+    );
+}

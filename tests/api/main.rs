@@ -6,6 +6,7 @@
 mod bench;
 mod check;
 mod connections;
+mod email_send;
 mod helpers;
 mod idempotency;
 mod kore;

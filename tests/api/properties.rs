@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use colloquy::address::EmailAddr;
-use colloquy::dialog::actions::{ActionSpec, http_request, otp_send, otp_verify};
+use colloquy::dialog::actions::{ActionSpec, email_send, http_request, otp_send, otp_verify};
 use colloquy::dialog::entity::{CodeShape, Entity, normalise_code};
 use colloquy::dialog::load::DEFAULT_MAX_TRANSITIONS;
 use colloquy::dialog::machine::{ERROR_RESULT, FALLBACK_REPLY, MASKED_INPUT};
@@ -205,6 +205,7 @@ fn run_turn(
             }
             ActionCall::OtpVerify(_) => prop_assert_eq!(kind.name, otp_verify::NAME),
             ActionCall::HttpRequest(_) => prop_assert_eq!(kind.name, http_request::NAME),
+            ActionCall::EmailSend(_) => prop_assert_eq!(kind.name, email_send::NAME),
         }
         let pick = &picks[*next_pick % picks.len()];
         *next_pick += 1;

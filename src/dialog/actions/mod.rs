@@ -7,6 +7,7 @@
 //! variant of [`ActionCall`] (the typed hand-over) and a file in `engine/actions/`, whose
 //! match the compiler then points at.
 
+pub mod email_send;
 pub mod http_request;
 pub mod otp_send;
 pub mod otp_verify;
@@ -22,7 +23,12 @@ use super::machine::Run;
 use super::value::Value;
 
 /// Every action a dialog may name, in the order hints list them.
-pub const ACTIONS: &[ActionSpec] = &[otp_send::SPEC, otp_verify::SPEC, http_request::SPEC];
+pub const ACTIONS: &[ActionSpec] = &[
+    otp_send::SPEC,
+    otp_verify::SPEC,
+    email_send::SPEC,
+    http_request::SPEC,
+];
 
 /// Reads an action node's `with:` (absent: `None`) into its parameters, or `None` with the
 /// problems reported; those of a missing `with:` point at the node (`node_pos`).
@@ -75,6 +81,7 @@ pub trait Params: fmt::Debug + Send + Sync {
 pub enum ActionCall {
     OtpSend(otp_send::Call),
     OtpVerify(otp_verify::Call),
+    EmailSend(email_send::Call),
     HttpRequest(http_request::Call),
 }
 

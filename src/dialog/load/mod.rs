@@ -203,6 +203,7 @@ fn resolve(raw: RawDialog, source: &str, env: &LoadEnv, d: &mut Diagnostics) -> 
         sensitive_vars: &sensitive_vars,
         template_names: &template_names,
         env,
+        email_templates: BTreeMap::new(),
     };
     let start = raw.start.and_then(|r| resolver.node(&r, "`start`"));
     let keywords: Vec<Keyword> = raw
@@ -210,7 +211,7 @@ fn resolve(raw: RawDialog, source: &str, env: &LoadEnv, d: &mut Diagnostics) -> 
         .iter()
         .filter_map(|k| resolver.keyword(k))
         .collect();
-    let templates = resolve_templates(raw.templates, &mut resolver);
+    resolver.email_templates = resolve_templates(raw.templates, &mut resolver);
     let nodes: Vec<Option<Node>> = raw
         .nodes
         .into_iter()
@@ -224,6 +225,7 @@ fn resolve(raw: RawDialog, source: &str, env: &LoadEnv, d: &mut Diagnostics) -> 
             })
         })
         .collect();
+    let templates = resolver.email_templates;
     if d.has_errors() {
         return None;
     }

@@ -1,13 +1,13 @@
 //! Resolving: names to node indices, text to compiled templates whose variables are known.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::diagnostic::Diagnostic;
 use crate::reader::Diagnostics;
 use crate::yaml::Pos;
 
 use super::super::expression::Expression;
-use super::super::model::{Keyword, NodeIdx};
+use super::super::model::{EmailTemplate, Keyword, NodeIdx};
 use super::super::template::Template;
 use super::LoadEnv;
 use super::keywords::RawKeyword;
@@ -46,6 +46,8 @@ pub struct Resolver<'a> {
     pub(super) sensitive_vars: &'a BTreeSet<String>,
     pub(super) template_names: &'a [String],
     pub(super) env: &'a LoadEnv,
+    /// The email templates once compiled (before the nodes are resolved), by name.
+    pub(super) email_templates: BTreeMap<String, EmailTemplate>,
 }
 
 impl Resolver<'_> {
@@ -254,6 +256,26 @@ impl Resolver<'_> {
                 )
             }
         }));
+        false
+    }
+
+    /// Checks that an email template of this name exists and needs nothing only `otp.send`
+    /// provides (`code`), for sending it on its own.
+    pub fn plain_email_template(&mut self, name: &str, pos: Pos) -> bool {
+        if !self.email_template_name(name, pos) {
+            return false;
+        }
+        let Some(var) = self
+            .email_templates
+            .get(name)
+            .and_then(EmailTemplate::otp_variable)
+        else {
+            return true;
+        };
+        self.d.push(
+            Diagnostic::error(pos, format!("template `{name}` uses `{var}`, which only `otp.send` provides"))
+                .with_hint("an email sent with `email.send` may use the dialog's variables and `email`; send codes with `otp.send`"),
+        );
         false
     }
 }

@@ -1,6 +1,7 @@
 //! Runs the actions the machine asks for and turns what happened into an [`Outcome`].
 //! One file per action, mirroring `dialog/actions/`.
 
+mod email_send;
 mod http_request;
 mod otp_send;
 mod otp_verify;
@@ -25,6 +26,7 @@ pub(super) async fn run(
     match call {
         ActionCall::OtpSend(call) => otp_send::run(engine, dialog, session, call, now).await,
         ActionCall::OtpVerify(call) => otp_verify::run(engine, session, call, now).await,
+        ActionCall::EmailSend(call) => email_send::run(engine, dialog, session, call, now).await,
         ActionCall::HttpRequest(call) => Ok(http_request::run(engine, call).await),
     }
 }

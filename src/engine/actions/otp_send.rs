@@ -124,10 +124,26 @@ pub(crate) async fn deliver(
     };
     // Generated in a block: the thread-local generator must not live across an await.
     let code = { otp::generate(policy, &mut rand::rng()) };
-    let message = compose(template, to, &code, ceil_minutes(policy.ttl), session, now);
+    let minutes = ceil_minutes(policy.ttl);
+    let message = compose(template, to, Some((&code, minutes)), session, now);
+    if email_out(engine, to, &message, crate::dialog::actions::otp_send::NAME).await {
+        Ok(Delivered::Sent(code))
+    } else {
+        refund(engine, &key, permit, crate::dialog::actions::otp_send::NAME).await;
+        Ok(Delivered::Failed)
+    }
+}
+
+/// Hands one email to the sender within `email.send_timeout`, counting and logging it (the
+/// address masked, never the body). Whether the provider accepted it.
+pub(super) async fn email_out(
+    engine: &Engine,
+    to: &EmailAddr,
+    message: &EmailMessage,
+    action: &'static str,
+) -> bool {
     let started = Instant::now();
-    let sent =
-        tokio::time::timeout(engine.settings.send_timeout, engine.email.send(&message)).await;
+    let sent = tokio::time::timeout(engine.settings.send_timeout, engine.email.send(message)).await;
     let elapsed = started.elapsed();
     engine.metrics.email_latency.observe(elapsed);
     let delivered = matches!(sent, Ok(Ok(_)));
@@ -136,46 +152,37 @@ pub(crate) async fn deliver(
         ("outcome", if delivered { "sent" } else { "failed" }),
     ]);
     let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-    match sent {
+    let sender = engine.email.name();
+    let (error, retryable) = match sent {
         Ok(Ok(delivery)) => {
             tracing::info!(
                 to = %to.masked(),
-                sender = engine.email.name(),
+                sender,
                 provider_message_id = delivery.provider_message_id.as_deref().unwrap_or(""),
                 elapsed_ms,
-                "otp.send: code sent"
+                action,
+                "email sent"
             );
-            Ok(Delivered::Sent(code))
+            return true;
         }
-        Ok(Err(error)) => {
-            log_failure(
-                to,
-                engine.email.name(),
-                &error.to_string(),
-                error.is_retryable(),
-                elapsed_ms,
-            );
-            refund(engine, &key, permit).await;
-            Ok(Delivered::Failed)
-        }
-        Err(_elapsed) => {
-            log_failure(to, engine.email.name(), "timed out", true, elapsed_ms);
-            refund(engine, &key, permit).await;
-            Ok(Delivered::Failed)
-        }
-    }
+        Ok(Err(error)) => (error.to_string(), error.is_retryable()),
+        Err(_elapsed) => ("timed out".to_owned(), true),
+    };
+    tracing::warn!(to = %to.masked(), sender, error, retryable, elapsed_ms, action, "email not sent");
+    false
 }
 
 /// A send that did not reach the user does not count against the address's cap: a provider
 /// outage must not lock people out. Retries stay bounded by the dialog and the cooldown.
-async fn refund(engine: &Engine, key: &str, permit: crate::store::Permit) {
+pub(super) async fn refund(
+    engine: &Engine,
+    key: &str,
+    permit: crate::store::Permit,
+    action: &'static str,
+) {
     if let Err(error) = engine.counters.refund(key, permit).await {
-        tracing::warn!(%error, "otp.send: could not refund the send counter");
+        tracing::warn!(%error, action, "could not refund the send counter");
     }
-}
-
-fn log_failure(to: &EmailAddr, sender: &str, error: &str, retryable: bool, elapsed_ms: u64) {
-    tracing::warn!(to = %to.masked(), sender, error, retryable, elapsed_ms, "otp.send: email not sent");
 }
 
 fn ceil_minutes(duration: Duration) -> f64 {
@@ -190,22 +197,22 @@ fn whole_number(value: f64) -> serde_json::Value {
     whole.into()
 }
 
-/// Renders the email. `code`, `email` and `expires_in_minutes` are the template's own
-/// variables; the rest come from the session (never a sensitive value).
-fn compose(
+/// Renders the email. `email` is the template's own variable, and with a code (`otp.send`)
+/// `code` and `expires_in_minutes` too; the rest come from the session (never a sensitive
+/// value).
+pub(super) fn compose(
     template: &EmailTemplate,
     to: &EmailAddr,
-    code: &Code,
-    minutes: f64,
+    code: Option<(&Code, f64)>,
     session: &Session,
     now: DateTime<Utc>,
 ) -> EmailMessage {
     let lookup = |name: &str, out: &mut String| {
-        match name {
+        match (name, code) {
             // `validation_code` is Capillary's name for it (request templates of that API).
-            "code" | "validation_code" => out.push_str(code.reveal()),
-            "email" => out.push_str(to.as_str()),
-            "expires_in_minutes" => Value::Number(minutes).write_to(out),
+            ("code" | "validation_code", Some((code, _))) => out.push_str(code.reveal()),
+            ("email", _) => out.push_str(to.as_str()),
+            ("expires_in_minutes", Some((_, minutes))) => Value::Number(minutes).write_to(out),
             _ => match session.context.get(name, now) {
                 Some(value) => value.write_to(out),
                 None => return false,
@@ -221,9 +228,11 @@ fn compose(
             slot.value.write_to(&mut text);
             data.insert(name.to_owned(), serde_json::Value::String(text));
         }
-        data.insert("code".into(), code.reveal().into());
         data.insert("email".into(), to.as_str().into());
-        data.insert("expires_in_minutes".into(), whole_number(minutes));
+        if let Some((code, minutes)) = code {
+            data.insert("code".into(), code.reveal().into());
+            data.insert("expires_in_minutes".into(), whole_number(minutes));
+        }
         Some(ProviderTemplate {
             id: template.provider_template_id.clone(),
             data,
