@@ -76,8 +76,8 @@ async fn talk(app: &app::App, dialog: &str, clock: &OffsetClock) -> u8 {
         };
         match app.engine.turn(request).await {
             Ok(reply) => {
-                for line in &reply.replies {
-                    println!("bot> {line}");
+                for text in reply.texts_with_options() {
+                    println!("bot> {}", text.replace('\n', "\n     "));
                 }
                 if let Some(outbox) = &app.outbox {
                     for email in outbox.since(last_email) {

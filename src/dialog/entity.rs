@@ -25,6 +25,9 @@ pub enum Entity {
     Number,
     /// Any non-empty text.
     Text,
+    /// One of the question's `choices` (by value, label, synonym or position), saved as its
+    /// value; see `understand::choices`.
+    Choice,
 }
 
 /// What an entity found in a message.
@@ -63,12 +66,13 @@ impl Default for CodeShape {
 }
 
 impl Entity {
-    pub const ALL: [(&'static str, Entity); 5] = [
+    pub const ALL: [(&'static str, Entity); 6] = [
         ("email", Entity::Email),
         ("otp_code", Entity::OtpCode),
         ("yes_no", Entity::YesNo),
         ("number", Entity::Number),
         ("text", Entity::Text),
+        ("choice", Entity::Choice),
     ];
 
     pub fn from_name(name: &str) -> Option<Self> {
@@ -102,8 +106,9 @@ impl Entity {
             Entity::Email => super::understand::emails(&text),
             Entity::OtpCode => super::understand::codes(&text, code),
             Entity::Number => super::understand::numbers(&text),
-            // `extract` already read yes/no from the whole sentence; text is any message.
-            Entity::YesNo | Entity::Text => Vec::new(),
+            // `extract` already read yes/no from the whole sentence; text is any message;
+            // a choice is read against its options (`understand::choices`).
+            Entity::YesNo | Entity::Text | Entity::Choice => Vec::new(),
         };
         Found::from_candidates(candidates)
     }
@@ -137,6 +142,7 @@ impl Entity {
             Entity::Number => {
                 format!("I see more than one number: {listed}. Which one did you mean?")
             }
+            Entity::Choice => format!("Did you mean {listed}? Please pick one."),
             Entity::YesNo | Entity::Text => "Sorry, which one did you mean?".to_owned(),
         }
     }
@@ -157,6 +163,7 @@ impl Entity {
                 .filter(|n| n.is_finite())
                 .map(Value::Number),
             Entity::Text => (!text.is_empty()).then(|| Value::Text(text.to_owned())),
+            Entity::Choice => None,
         }
     }
 }

@@ -224,10 +224,11 @@ impl Run<'_> {
             return self.restart();
         };
         let entity = question.expecting();
-        let heard = understand::hear(
+        let heard = understand::hear_with(
             text,
             entity,
             self.code_shape(),
+            question.choices(),
             &[&dialog.keywords, question.keywords()],
         );
         // At a code question only a message that is a keyword, whole, is shown.

@@ -19,4 +19,75 @@ pub struct TurnReply {
     pub result: Option<String>,
     /// The entity the bot waits for, for widgets that adapt their input (a numeric keypad).
     pub expecting: Option<Entity>,
+    /// The options of the question the session waits at, for buttons (empty for most).
+    pub choices: Vec<Choice>,
+}
+
+impl TurnReply {
+    /// The replies as plain text for channels without buttons: the options are listed,
+    /// numbered, under the last reply (typing a number picks that option).
+    pub fn texts_with_options(&self) -> Vec<String> {
+        let mut texts = self.replies.clone();
+        if self.choices.is_empty() {
+            return texts;
+        }
+        let listed: Vec<String> = self
+            .choices
+            .iter()
+            .enumerate()
+            .map(|(i, choice)| format!("{}. {}", i + 1, choice.label))
+            .collect();
+        match texts.last_mut() {
+            Some(last) => {
+                last.push('\n');
+                last.push_str(&listed.join("\n"));
+            }
+            None => texts.push(listed.join("\n")),
+        }
+        texts
+    }
+}
+
+/// An option offered with a question: a button's label, and the value it answers with
+/// (typed text matching the value, the label or a synonym answers the same).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    pub label: String,
+    pub value: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_listed_under_the_last_reply_for_text_channels() {
+        let mut reply = TurnReply {
+            session_id: "s".into(),
+            turn: 1,
+            dialog: "salon".into(),
+            dialog_version: 1,
+            replies: vec!["Hi!".into(), "What would you like?".into()],
+            node: "ask_service".into(),
+            state: State::Waiting,
+            result: None,
+            expecting: Some(Entity::Choice),
+            choices: vec![
+                Choice {
+                    label: "Haircut".into(),
+                    value: "haircut".into(),
+                },
+                Choice {
+                    label: "Colour".into(),
+                    value: "colour".into(),
+                },
+            ],
+        };
+        assert_eq!(
+            reply.texts_with_options(),
+            ["Hi!", "What would you like?\n1. Haircut\n2. Colour"]
+        );
+        reply.choices.clear();
+        assert_eq!(reply.texts_with_options(), reply.replies);
+    }
 }

@@ -6,7 +6,8 @@
 //!
 //! 1. the whole message is a keyword phrase (`cancel`, `start over`): that keyword;
 //! 2. the question's entity finds one value in the message: the answer; several distinct
-//!    ones: ask which (so `cancel@example.com` is an address, never a cancel);
+//!    ones: ask which (so `cancel@example.com` is an address, never a cancel); a `choice`
+//!    finds its options ([`choices`]);
 //! 3. a keyword phrase occurs inside the message on word boundaries, a word of five letters
 //!    or more matching with one typo (`resnd`, `cancle`): the longest phrase, then the first;
 //! 4. not understood.
@@ -17,7 +18,7 @@
 use std::borrow::Cow;
 
 use super::entity::{CodeShape, Entity, Found};
-use super::model::{Keyword, normalise_keyword};
+use super::model::{ChoiceOption, Keyword, normalise_keyword};
 use super::value::Value;
 
 /// What a message at a question amounts to.
@@ -39,6 +40,17 @@ pub enum Heard {
 /// Decides what `text` means at a question for `entity`, with `lists` of keywords in
 /// precedence order.
 pub fn hear(text: &str, entity: Entity, shape: CodeShape, lists: &[&[Keyword]]) -> Heard {
+    hear_with(text, entity, shape, &[], lists)
+}
+
+/// [`hear`] at a question that may offer `options` (an `entity: choice` question).
+pub fn hear_with(
+    text: &str,
+    entity: Entity,
+    shape: CodeShape,
+    options: &[ChoiceOption],
+    lists: &[&[Keyword]],
+) -> Heard {
     for (list, keywords) in lists.iter().enumerate() {
         if let Some(index) = keywords.iter().position(|k| k.matches(text)) {
             return Heard::Keyword {
@@ -48,7 +60,12 @@ pub fn hear(text: &str, entity: Entity, shape: CodeShape, lists: &[&[Keyword]]) 
             };
         }
     }
-    match entity.find(text, shape) {
+    let found = if entity == Entity::Choice {
+        choices(text, options)
+    } else {
+        entity.find(text, shape)
+    };
+    match found {
         Found::One(value) => return Heard::Answer(value),
         Found::Several(values) => return Heard::Ambiguous(values),
         Found::Nothing => {}
@@ -82,17 +99,84 @@ pub fn hear(text: &str, entity: Entity, shape: CodeShape, lists: &[&[Keyword]]) 
     }
 }
 
-/// Where `phrase` starts in `words`, each word equal or, for phrase words of five letters or
-/// more, one edit away.
-fn find_phrase(phrase: &[&str], words: &[&str]) -> Option<usize> {
-    if phrase.is_empty() || phrase.len() > words.len() {
-        return None;
+/// The option a message names: a number alone is the option at that position (1 is the
+/// first: channels without buttons list them numbered); a whole message that is an option's
+/// value, label or synonym is that option; else every option with such a phrase inside the
+/// message, matched like keywords (word boundaries, one typo in words of five letters or
+/// more). Several options are [`Found::Several`] with their labels, for the question back.
+pub fn choices(text: &str, options: &[ChoiceOption]) -> Found {
+    let chosen = |option: &ChoiceOption| Found::One(Value::Text(option.value.clone()));
+    let normalised = normalise_keyword(text);
+    if let Ok(position) = normalised.parse::<usize>() {
+        return match position.checked_sub(1).and_then(|i| options.get(i)) {
+            Some(option) => chosen(option),
+            None => Found::Nothing,
+        };
     }
-    (0..=words.len() - phrase.len()).find(|&start| {
-        phrase
+    if let Some(option) = options
+        .iter()
+        .find(|o| o.words.iter().any(|w| *w == normalised))
+    {
+        return chosen(option);
+    }
+    let words: Vec<&str> = normalised.split(' ').filter(|w| !w.is_empty()).collect();
+    // Every (option, start, end) a phrase of an option covers in the message.
+    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    for (i, option) in options.iter().enumerate() {
+        for phrase in &option.words {
+            let phrase: Vec<&str> = phrase.split(' ').filter(|w| !w.is_empty()).collect();
+            for start in phrase_starts(&phrase, &words) {
+                spans.push((i, start, start + phrase.len()));
+            }
+        }
+    }
+    spans.sort_by_key(|&(_, start, _)| start);
+    // A match inside a longer match of another option is part of that one: "beard trim" is
+    // the beard option, not also the haircut's "trim".
+    let inside_another = |&(i, start, end): &(usize, usize, usize)| {
+        spans
             .iter()
-            .zip(&words[start..])
-            .all(|(want, got)| same_word(want, got))
+            .any(|&(j, s, e)| j != i && s <= start && end <= e && (e - s) > (end - start))
+    };
+    let mut named: Vec<&ChoiceOption> = Vec::new();
+    for span in spans.iter().filter(|span| !inside_another(span)) {
+        let option = &options[span.0];
+        if !named.iter().any(|o| o.value == option.value) {
+            named.push(option);
+        }
+    }
+    match named.as_slice() {
+        [] => Found::Nothing,
+        [one] => chosen(one),
+        several => Found::Several(
+            several
+                .iter()
+                .map(|o| Value::Text(o.label.clone()))
+                .collect(),
+        ),
+    }
+}
+
+/// Where `phrase` first starts in `words`, each word equal or, for phrase words of five
+/// letters or more, one edit away.
+fn find_phrase(phrase: &[&str], words: &[&str]) -> Option<usize> {
+    phrase_starts(phrase, words).next()
+}
+
+/// Every position where `phrase` starts in `words` (see [`find_phrase`]).
+fn phrase_starts<'a>(phrase: &'a [&str], words: &'a [&str]) -> impl Iterator<Item = usize> + 'a {
+    let last = if phrase.is_empty() || phrase.len() > words.len() {
+        None
+    } else {
+        Some(words.len() - phrase.len())
+    };
+    last.into_iter().flat_map(move |last| {
+        (0..=last).filter(move |&start| {
+            phrase
+                .iter()
+                .zip(&words[start..])
+                .all(|(want, got)| same_word(want, got))
+        })
     })
 }
 
@@ -326,4 +410,71 @@ pub fn numbers(text: &str) -> Vec<Value> {
         }
     }
     distinct.into_iter().map(Value::Number).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> Vec<ChoiceOption> {
+        let option = |value: &str, label: &str, also: &[&str]| ChoiceOption {
+            value: value.to_owned(),
+            label: label.to_owned(),
+            words: [value, label]
+                .iter()
+                .chain(also)
+                .map(|w| normalise_keyword(w).into_owned())
+                .collect(),
+        };
+        vec![
+            option("haircut", "Hair cut", &["cut", "trim"]),
+            option("colour", "Colour", &["color", "dye", "highlights"]),
+            option("beard_trim", "Beard trim", &["beard", "shave"]),
+        ]
+    }
+
+    fn heard(text: &str) -> Heard {
+        hear_with(text, Entity::Choice, CodeShape::default(), &options(), &[])
+    }
+
+    fn answer(value: &str) -> Heard {
+        Heard::Answer(Value::Text(value.to_owned()))
+    }
+
+    #[test]
+    fn a_choice_is_read_from_its_value_label_synonym_or_position() {
+        assert_eq!(heard("Haircut"), answer("haircut"));
+        assert_eq!(heard("hair cut!"), answer("haircut"));
+        assert_eq!(heard("color"), answer("colour"));
+        assert_eq!(heard("2"), answer("colour"));
+        assert_eq!(heard(" 3. "), answer("beard_trim"));
+        assert_eq!(heard("I'd like a haircut please"), answer("haircut"));
+        assert_eq!(heard("some highlihgts maybe"), answer("colour"));
+        // "beard trim" names the beard option whole; "trim" alone would be the haircut.
+        assert_eq!(heard("beard trim"), answer("beard_trim"));
+        assert_eq!(heard("just a beard trim today"), answer("beard_trim"));
+        assert_eq!(heard("a trim please"), answer("haircut"));
+    }
+
+    #[test]
+    fn two_options_are_asked_about_and_nothing_is_not_a_choice() {
+        assert_eq!(
+            heard("a haircut and a shave"),
+            Heard::Ambiguous(vec![
+                Value::Text("Hair cut".into()),
+                Value::Text("Beard trim".into())
+            ])
+        );
+        assert_eq!(
+            heard("a haircut and a beard trim"),
+            Heard::Ambiguous(vec![
+                Value::Text("Hair cut".into()),
+                Value::Text("Beard trim".into())
+            ])
+        );
+        assert_eq!(heard("4"), Heard::NotUnderstood);
+        assert_eq!(heard("0"), Heard::NotUnderstood);
+        assert_eq!(heard("a massage"), Heard::NotUnderstood);
+        assert_eq!(heard(""), Heard::NotUnderstood);
+    }
 }

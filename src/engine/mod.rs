@@ -7,6 +7,7 @@ mod locks;
 pub mod registry;
 mod shared;
 
+use crate::dialog::reply::Choice;
 pub use crate::dialog::reply::TurnReply;
 pub use codes::{CodeCheck, CodeScope, CodeView, Issued, NotIssued};
 pub use locks::SessionLocks;
@@ -415,11 +416,19 @@ impl Engine {
 }
 
 fn reply_of(dialog: &Dialog, session: &Session, replies: Vec<String>) -> TurnReply {
-    let waiting_for = (session.state == State::Waiting)
+    let question = (session.state == State::Waiting)
         .then(|| dialog.node_index(&session.node))
         .flatten()
-        .and_then(|i| dialog.node(i).kind.question())
-        .map(crate::dialog::Question::expecting);
+        .and_then(|i| dialog.node(i).kind.question());
+    let choices = question.map_or_else(Vec::new, |q| {
+        q.choices()
+            .iter()
+            .map(|option| Choice {
+                label: option.label.clone(),
+                value: option.value.clone(),
+            })
+            .collect()
+    });
     TurnReply {
         session_id: session.id.clone(),
         turn: session.turns,
@@ -429,7 +438,8 @@ fn reply_of(dialog: &Dialog, session: &Session, replies: Vec<String>) -> TurnRep
         node: session.node.clone(),
         state: session.state,
         result: session.result.clone(),
-        expecting: waiting_for,
+        expecting: question.map(crate::dialog::Question::expecting),
+        choices,
     }
 }
 

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::address::{mask_email, mask_emails_in};
+use crate::dialog::reply::Choice;
 use crate::dialog::session::Speaker;
 use crate::dialog::{Session, State};
 use crate::engine::TurnReply;
@@ -24,11 +25,16 @@ pub struct WebhookRequest {
     pub metadata: Option<serde_json::Value>,
 }
 
+/// One reply: `{"type": "text", "text": …}`, or for the prompt of a question with options
+/// `{"type": "choices", "text": …, "options": [{"label": …, "value": …}]}` (a client that
+/// shows no buttons shows the text; typing a label or value answers like a button).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReplyDto {
     #[serde(rename = "type")]
     pub kind: String,
     pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<Choice>,
 }
 
 /// `POST /v1/webhook` answer.
@@ -46,7 +52,7 @@ pub struct WebhookResponse {
     pub ended: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
-    /// What the bot waits for: `email`, `otp_code`, `yes_no`, `number` or `text`.
+    /// What the bot waits for: `email`, `otp_code`, `yes_no`, `number`, `text` or `choice`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expecting: Option<String>,
 }
@@ -59,14 +65,32 @@ impl From<TurnReply> for WebhookResponse {
             turn: reply.turn,
             dialog: reply.dialog,
             dialog_version: reply.dialog_version,
-            replies: reply
-                .replies
-                .into_iter()
-                .map(|text| ReplyDto {
-                    kind: "text".to_owned(),
-                    text,
-                })
-                .collect(),
+            replies: {
+                let last = reply.replies.len().saturating_sub(1);
+                let mut choices = Some(reply.choices);
+                reply
+                    .replies
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, text)| {
+                        let options = if i == last {
+                            choices.take().unwrap_or_default()
+                        } else {
+                            Vec::new()
+                        };
+                        ReplyDto {
+                            kind: if options.is_empty() {
+                                "text"
+                            } else {
+                                "choices"
+                            }
+                            .to_owned(),
+                            text,
+                            options,
+                        }
+                    })
+                    .collect()
+            },
             status: if ended { "ended" } else { "waiting" }.to_owned(),
             node: reply.node,
             ended,
@@ -103,7 +127,7 @@ impl<'a> From<&'a TurnReply> for WebhookAnswer<'a> {
             turn: reply.turn,
             dialog: &reply.dialog,
             dialog_version: reply.dialog_version,
-            replies: TextReplies(&reply.replies),
+            replies: TextReplies(&reply.replies, &reply.choices),
             status: if ended { "ended" } else { "waiting" },
             node: &reply.node,
             ended,
@@ -113,9 +137,10 @@ impl<'a> From<&'a TurnReply> for WebhookAnswer<'a> {
     }
 }
 
-/// Replies as `[{"type": "text", "text": …}]`, like [`ReplyDto`]s.
+/// Replies as [`ReplyDto`]s: `{"type": "text", "text": …}`, the last one with the question's
+/// options when it has some.
 #[derive(Debug)]
-struct TextReplies<'a>(&'a [String]);
+struct TextReplies<'a>(&'a [String], &'a [Choice]);
 
 impl Serialize for TextReplies<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -124,8 +149,22 @@ impl Serialize for TextReplies<'_> {
             #[serde(rename = "type")]
             kind: &'static str,
             text: &'a str,
+            #[serde(skip_serializing_if = "<[Choice]>::is_empty")]
+            options: &'a [Choice],
         }
-        serializer.collect_seq(self.0.iter().map(|text| TextReply { kind: "text", text }))
+        let last = self.0.len().saturating_sub(1);
+        serializer.collect_seq(self.0.iter().enumerate().map(|(i, text)| {
+            let options = if i == last { self.1 } else { &[] };
+            TextReply {
+                kind: if options.is_empty() {
+                    "text"
+                } else {
+                    "choices"
+                },
+                text,
+                options,
+            }
+        }))
     }
 }
 
@@ -265,6 +304,23 @@ mod tests {
             state: State::Waiting,
             result: None,
             expecting: Some(Entity::OtpCode),
+            choices: Vec::new(),
+        };
+        let choosing = TurnReply {
+            replies: vec!["Sorry.".into(), "Which one?".into()],
+            node: "ask_kind".into(),
+            expecting: Some(Entity::Choice),
+            choices: vec![
+                Choice {
+                    label: "Hair cut".into(),
+                    value: "haircut".into(),
+                },
+                Choice {
+                    label: "Colour".into(),
+                    value: "colour".into(),
+                },
+            ],
+            ..waiting.clone()
         };
         let ended = TurnReply {
             replies: Vec::new(),
@@ -274,7 +330,18 @@ mod tests {
             expecting: None,
             ..waiting.clone()
         };
-        for reply in [waiting, ended] {
+        let json = serde_json::to_value(WebhookAnswer::from(&choosing)).unwrap();
+        assert_eq!(
+            json["replies"],
+            serde_json::json!([
+                { "type": "text", "text": "Sorry." },
+                { "type": "choices", "text": "Which one?", "options": [
+                    { "label": "Hair cut", "value": "haircut" },
+                    { "label": "Colour", "value": "colour" },
+                ] },
+            ])
+        );
+        for reply in [waiting, choosing, ended] {
             let borrowed = serde_json::to_string(&WebhookAnswer::from(&reply)).unwrap();
             let owned = serde_json::to_string(&WebhookResponse::from(reply)).unwrap();
             assert_eq!(borrowed, owned);

@@ -236,8 +236,9 @@ fn engine_error(error: EngineError) -> KoreError {
 
 fn to_kore(state: &AppState, reply: &TurnReply) -> Value {
     let created = state.app.engine.clock().now().to_rfc3339();
+    // Kore's text messages carry no buttons: the options are listed in the text.
     let data: Vec<Value> = reply
-        .replies
+        .texts_with_options()
         .iter()
         .enumerate()
         .map(|(i, text)| json!({ "type": "text", "val": text, "createdOn": created, "messageId": format!("ms-{}-{}-{i}", reply.session_id, reply.turn) }))

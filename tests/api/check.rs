@@ -1127,3 +1127,46 @@ nodes:
         ],
     );
 }
+
+#[test]
+fn choices_are_checked() {
+    assert_reports(
+        "\
+id: salon
+version: 1
+start: ask_service
+nodes:
+  ask_service:
+    ask: What would you like?
+    entity: choice
+    choices:
+      haircut: [cut, trim]
+      beard: [trim]
+      colour: 7
+    on_exhausted: done
+    next: ask_name
+  ask_name:
+    ask: Your name?
+    entity: text
+    choices: { a: [], b: [] }
+    on_exhausted: done
+    next: ask_more
+  ask_more:
+    ask: Anything else?
+    entity: choice
+    on_exhausted: done
+    next: done
+  done:
+    end: done
+",
+        &[
+            "d.yaml:10:7: error: `trim` names both `haircut` and `beard`",
+            "d.yaml:11:15: error: choice `colour` takes synonyms or `{ label, also }`, found an integer",
+            "d.yaml:17:14: error: `choices` belongs to `entity: choice`",
+            "  hint: set `entity: choice`, or remove `choices`",
+            "d.yaml:20:3: error: ask node `ask_more` asks for a choice but has no `choices`",
+            "  hint: add `choices: { haircut: [cut, trim], colour: [color] }`: each value, with its synonyms",
+            "4 errors in 1 file",
+        ],
+    );
+}

@@ -5,6 +5,7 @@
 
 mod bench;
 mod check;
+mod choices;
 mod connections;
 mod email_send;
 mod helpers;

@@ -10,17 +10,25 @@
 //!   on_exhausted: give_up
 //!   keywords: { resend: send_code }
 //!   next: send_code
+//!
+//! ask_service:
+//!   ask: "What would you like to book?"
+//!   entity: choice
+//!   choices:                   # value: synonyms, or value: { label, also }
+//!     haircut: [cut, trim]
+//!     colour: { label: "Colour or highlights", also: [color, dye] }
+//!   next: ask_day
 //! ```
 
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::dialog::entity::Entity;
 use crate::dialog::load::{RawKeyword, Ref, Resolver, TextSrc, read_keywords};
 use crate::dialog::machine::{Flow, Run, Via};
-use crate::dialog::model::{EdgeLabel, Keyword, NodeIdx};
+use crate::dialog::model::{ChoiceOption, EdgeLabel, Keyword, NodeIdx, normalise_keyword};
 use crate::dialog::template::{Template, is_variable_name};
 use crate::dialog::value::{Slot, Value};
 use crate::reader::{Diagnostics, MapReader};
-use crate::yaml::Pos;
+use crate::yaml::{Node as YamlNode, Pos, Value as YamlValue};
 
 use super::{NodeKind, NodeSource, Question, RawNodeKind, SetVariable, Shape, Spec};
 
@@ -28,6 +36,7 @@ pub const SPEC: Spec = Spec {
     key: "ask",
     keys: &[
         "entity",
+        "choices",
         "save_as",
         "invalid",
         "retries",
@@ -48,6 +57,7 @@ struct RawAsk {
     pos: Pos,
     prompts: Vec<TextSrc>,
     entity: Entity,
+    choices: Vec<ChoiceOption>,
     save_as: String,
     invalid: Vec<TextSrc>,
     retries: u8,
@@ -61,6 +71,8 @@ struct RawAsk {
 pub struct Ask {
     pub prompts: Vec<Template>,
     pub entity: Entity,
+    /// The options of a `choice` question (empty for other entities).
+    pub choices: Vec<ChoiceOption>,
     pub save_as: String,
     pub invalid: Vec<Template>,
     pub retries: u8,
@@ -83,6 +95,7 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
         Ok(entity) => (Some(entity), Some(entity)),
         Err(meant) => (None, meant),
     };
+    let choices = read_choices(map, d, id, meant);
     let save_as = match map.take("save_as") {
         Some(n) => d.string(n, "`save_as`").filter(|name| {
             let ok = is_variable_name(name);
@@ -129,6 +142,7 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
         pos,
         prompts,
         entity: entity?,
+        choices: choices?,
         save_as: save_as?,
         invalid,
         retries: retries?,
@@ -176,6 +190,137 @@ fn read_entity(
     Err(did_you_mean(&name, Entity::names()).and_then(Entity::from_name))
 }
 
+/// The most options a question may offer: more are a menu no one reads in a chat.
+pub const MAX_CHOICES: usize = 20;
+
+/// `choices:` of a `choice` question; required there and refused elsewhere.
+fn read_choices(
+    map: &mut MapReader<'_>,
+    d: &mut Diagnostics,
+    id: &str,
+    entity: Option<Entity>,
+) -> Option<Vec<ChoiceOption>> {
+    let node = map.take("choices");
+    let is_choice = entity == Some(Entity::Choice);
+    let Some(node) = node else {
+        if is_choice && map.lacks("choices") {
+            d.push(
+                Diagnostic::error(map.pos, format!("ask node `{id}` asks for a choice but has no `choices`"))
+                    .with_hint("add `choices: { haircut: [cut, trim], colour: [color] }`: each value, with its synonyms"),
+            );
+            return None;
+        }
+        return Some(Vec::new());
+    };
+    if !is_choice {
+        if entity.is_some() {
+            d.push(
+                Diagnostic::error(node.pos, "`choices` belongs to `entity: choice`")
+                    .with_hint("set `entity: choice`, or remove `choices`"),
+            );
+        }
+        return None;
+    }
+    let Some(entries) = node.as_map() else {
+        d.error(
+            node.pos,
+            format!(
+                "`choices` must be a mapping of values to synonyms, found {}",
+                node.value.kind()
+            ),
+        );
+        return None;
+    };
+    if entries.len() < 2 || entries.len() > MAX_CHOICES {
+        d.error(
+            node.pos,
+            format!("`choices` offers 2 to {MAX_CHOICES} options"),
+        );
+        return None;
+    }
+    let mut options: Vec<ChoiceOption> = Vec::new();
+    let mut ok = true;
+    for (key, value) in entries {
+        let Some(option) = read_choice(key, value, d) else {
+            ok = false;
+            continue;
+        };
+        // A phrase naming two options could never choose between them.
+        for word in &option.words {
+            if let Some(other) = options.iter().find(|o| o.words.contains(word)) {
+                d.error(
+                    key.pos,
+                    format!(
+                        "`{word}` names both `{}` and `{}`",
+                        other.value, option.value
+                    ),
+                );
+                ok = false;
+            }
+        }
+        options.push(option);
+    }
+    ok.then_some(options)
+}
+
+fn read_choice(key: &YamlNode, value: &YamlNode, d: &mut Diagnostics) -> Option<ChoiceOption> {
+    let value_name = d.string(key, "a choice")?;
+    if normalise_keyword(&value_name).is_empty() {
+        d.error(key.pos, "a choice needs letters or digits");
+        return None;
+    }
+    let (label, also) = match &value.value {
+        YamlValue::Null => (None, Vec::new()),
+        YamlValue::Seq(_) | YamlValue::Str(_) => (None, d.texts(value, "the synonyms")),
+        YamlValue::Map(_) => {
+            let mut map = d.map(value, &format!("choice `{value_name}`"))?;
+            let label = map.take("label").and_then(|n| d.text(n, "`label`"));
+            let also = map
+                .take("also")
+                .map(|n| d.texts(n, "`also`"))
+                .unwrap_or_default();
+            map.finish(d, &format!("choice `{value_name}`"));
+            (label, also)
+        }
+        other => {
+            d.error(
+                value.pos,
+                format!(
+                    "choice `{value_name}` takes synonyms or `{{ label, also }}`, found {}",
+                    other.kind()
+                ),
+            );
+            return None;
+        }
+    };
+    let label = label.unwrap_or_else(|| label_of(&value_name));
+    let mut words: Vec<String> = Vec::new();
+    for phrase in [value_name.as_str(), label.as_str()]
+        .into_iter()
+        .chain(also.iter().map(|(_, text)| text.as_str()))
+    {
+        let phrase = normalise_keyword(phrase).into_owned();
+        if !phrase.is_empty() && !words.contains(&phrase) {
+            words.push(phrase);
+        }
+    }
+    Some(ChoiceOption {
+        value: value_name,
+        label,
+        words,
+    })
+}
+
+/// `hair_cut` → `Hair cut`: a label for an option that names none.
+fn label_of(value: &str) -> String {
+    let spaced = value.replace(['_', '-'], " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => spaced,
+    }
+}
+
 impl RawNodeKind for RawAsk {
     fn resolve(self: Box<Self>, r: &mut Resolver<'_>, id: &str) -> Option<Box<dyn NodeKind>> {
         if self.prompts.is_empty() {
@@ -189,6 +334,7 @@ impl RawNodeKind for RawAsk {
         Some(Box::new(Ask {
             prompts: prompts?,
             entity: self.entity,
+            choices: self.choices,
             save_as: self.save_as,
             invalid: invalid?,
             retries: self.retries,
@@ -244,6 +390,10 @@ impl Question for Ask {
 
     fn keywords(&self) -> &[Keyword] {
         &self.keywords
+    }
+
+    fn choices(&self) -> &[ChoiceOption] {
+        &self.choices
     }
 
     fn accept(&self, run: &mut Run<'_>, value: Value) -> Flow {

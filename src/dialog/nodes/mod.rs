@@ -31,7 +31,7 @@ use super::actions::Outcome;
 use super::entity::Entity;
 use super::load::{Ref, Resolver, TextSrc};
 use super::machine::{Flow, Run};
-use super::model::{EdgeLabel, Keyword, NodeIdx};
+use super::model::{ChoiceOption, EdgeLabel, Keyword, NodeIdx};
 use super::value::Value;
 
 /// Every node kind, in the order `colloquy check` lists them in hints.
@@ -137,6 +137,11 @@ pub trait Question {
 
     /// The question's own keywords (`resend`), after the dialog's global ones in precedence.
     fn keywords(&self) -> &[Keyword];
+
+    /// The options offered (a `choice` question): shown as buttons, and what answers match.
+    fn choices(&self) -> &[ChoiceOption] {
+        &[]
+    }
 
     /// A valid answer.
     fn accept(&self, run: &mut Run<'_>, value: Value) -> Flow;

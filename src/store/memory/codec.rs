@@ -17,7 +17,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::dialog::entity::Entity;
-use crate::dialog::reply::TurnReply;
+use crate::dialog::reply::{Choice, TurnReply};
 use crate::dialog::session::{HistoryEntry, InvalidAnswers, Speaker};
 use crate::dialog::value::{Context, Slot, Value};
 use crate::dialog::{Session, State};
@@ -350,6 +350,7 @@ fn processed_body(w: &mut Writer, processed: &Processed, session_id: &str) {
         state,
         result,
         expecting,
+        choices,
     } = reply;
     w.str(message_id);
     w.time(*at);
@@ -366,6 +367,11 @@ fn processed_body(w: &mut Writer, processed: &Processed, session_id: &str) {
     w.u8(state_code(*state));
     w.opt_str(result.as_deref());
     w.opt_str(expecting.map(Entity::name));
+    w.len(choices.len());
+    for Choice { label, value } in choices {
+        w.str(label);
+        w.str(value);
+    }
 }
 
 pub(super) fn decode_processed(bytes: &[u8], session_id: &str) -> Option<Processed> {
@@ -393,6 +399,14 @@ pub(super) fn decode_processed(bytes: &[u8], session_id: &str) -> Option<Process
             Some(name) => Some(Entity::from_name(&name)?),
             None => None,
         },
+        choices: (0..r.len()?)
+            .map(|_| {
+                Some(Choice {
+                    label: r.string()?,
+                    value: r.string()?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?,
     };
     Some(Processed {
         message_id,

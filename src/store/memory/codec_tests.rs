@@ -68,6 +68,10 @@ fn processed(message_id: &str, session_id: &str, expecting: Option<Entity>) -> P
             state: State::Ended,
             result: Some("authenticated".into()),
             expecting,
+            choices: vec![crate::dialog::reply::Choice {
+                label: "Hair cut".into(),
+                value: "haircut".into(),
+            }],
         },
         at: at(5),
     }

@@ -12,14 +12,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::dialog::Session;
 use crate::dialog::entity::Entity;
-use crate::dialog::reply::TurnReply;
+use crate::dialog::reply::{Choice, TurnReply};
 use crate::dialog::session::{HistoryEntry, InvalidAnswers};
 use crate::dialog::value::{Context, Slot, Value};
 use crate::otp::OtpState;
 use crate::store::Processed;
 
 /// The version of both documents. Raise it with every change to a struct below.
-/// v2: `invalid_answers` is a map from node id to count (v1: one count, at `node`).
+/// v2: `invalid_answers` is a map from node id to count (v1: one count, at `node`); a
+/// record's reply may carry `choices`.
 pub const FORMAT_VERSION: u32 = 2;
 
 /// The oldest version this build still reads (and rewrites as [`FORMAT_VERSION`]).
@@ -172,6 +173,16 @@ struct ReplyDoc {
     state: StateDoc,
     result: Option<String>,
     expecting: Option<EntityDoc>,
+    /// `[{"label", "value"}]`; left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    choices: Vec<ChoiceDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChoiceDoc {
+    label: String,
+    value: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -182,6 +193,7 @@ enum EntityDoc {
     YesNo,
     Number,
     Text,
+    Choice,
 }
 
 /// The document stored for `session` (its version is stored beside it).
@@ -276,6 +288,14 @@ pub fn encode_record(processed: &Processed) -> Result<String, FormatError> {
             state: reply.state.into(),
             result: reply.result.clone(),
             expecting: reply.expecting.map(EntityDoc::from),
+            choices: reply
+                .choices
+                .iter()
+                .map(|c| ChoiceDoc {
+                    label: c.label.clone(),
+                    value: c.value.clone(),
+                })
+                .collect(),
         },
     };
     Ok(serde_json::to_string(&doc)?)
@@ -299,6 +319,14 @@ pub fn decode_record(json: &str) -> Result<Processed, FormatError> {
             state: reply.state.into(),
             result: reply.result,
             expecting: reply.expecting.map(Entity::from),
+            choices: reply
+                .choices
+                .into_iter()
+                .map(|c| Choice {
+                    label: c.label,
+                    value: c.value,
+                })
+                .collect(),
         },
     })
 }

@@ -138,6 +138,7 @@ impl From<Entity> for EntityDoc {
             Entity::YesNo => EntityDoc::YesNo,
             Entity::Number => EntityDoc::Number,
             Entity::Text => EntityDoc::Text,
+            Entity::Choice => EntityDoc::Choice,
         }
     }
 }
@@ -150,6 +151,7 @@ impl From<EntityDoc> for Entity {
             EntityDoc::YesNo => Entity::YesNo,
             EntityDoc::Number => Entity::Number,
             EntityDoc::Text => Entity::Text,
+            EntityDoc::Choice => Entity::Choice,
         }
     }
 }

@@ -134,10 +134,18 @@ fn a_record_round_trips() {
             state: State::Waiting,
             result: None,
             expecting: Some(Entity::OtpCode),
+            choices: vec![crate::dialog::reply::Choice {
+                label: "Hair cut".into(),
+                value: "haircut".into(),
+            }],
         },
     };
     let json = encode_record(&processed).unwrap();
     assert!(json.contains(r#""expecting":"otp_code""#), "{json}");
+    assert!(
+        json.contains(r#""choices":[{"label":"Hair cut","value":"haircut"}]"#),
+        "{json}"
+    );
     assert_eq!(decode_record(&json).unwrap(), processed);
     let newer = json.replacen(r#""v":2"#, r#""v":7"#, 1);
     assert!(matches!(

@@ -76,6 +76,7 @@ fn record(fx: &Fixture, session: &Session, message_id: &str, text: &str) -> Proc
             state: session.state,
             result: None,
             expecting: None,
+            choices: Vec::new(),
         },
         at: fx.clock.now(),
     }

@@ -50,6 +50,7 @@ async fn expiries_are_set_in_redis() {
             state: colloquy::dialog::State::Waiting,
             result: None,
             expecting: None,
+            choices: Vec::new(),
         },
         at: fx.clock.now(),
     };
