@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 use super::actions::{ActionCall, Outcome};
 use super::entity::CodeShape;
 use super::model::{Dialog, NodeIdx};
-use super::session::{Session, Speaker, State};
+use super::session::{Frame, Session, Speaker, State};
 use super::template::{Escape, Template};
 use super::understand::{self, Heard};
+use super::value::Value;
 
 /// What the machine is told.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +21,13 @@ pub enum Input<'a> {
     Text(&'a str),
     /// The action the machine asked for has finished.
     Outcome(&'a Outcome),
+    /// The session has been moved onto the dialog a `call` node asked for ([`Step::descend`]):
+    /// start it, with these variables set over its defaults.
+    Enter(&'a [(String, Value)]),
+    /// The dialog that was called has ended ([`Step::ascend`]; its result in
+    /// `session.result`, or `None` when it could not start): back to the caller, on top of
+    /// the session's stack.
+    Returned,
 }
 
 /// The world as the machine may see it.
@@ -41,6 +49,19 @@ pub struct Step {
     pub transitions: u16,
     /// The turn hit the transition cap (or met an impossible state) and the session was ended.
     pub runaway: bool,
+    /// A `call` node asks for another dialog: move the session onto it and feed
+    /// [`Input::Enter`] with its inputs (the caller waits on the session's stack).
+    pub descend: Option<Descend>,
+    /// A called dialog ended: feed [`Input::Returned`] to the caller on top of the stack.
+    pub ascend: bool,
+}
+
+/// A dialog a `call` node asks to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Descend {
+    pub dialog: String,
+    /// The callee's variables to set before it starts.
+    pub inputs: Vec<(String, Value)>,
 }
 
 /// What the user is told when a turn cannot complete.
@@ -48,6 +69,9 @@ pub const FALLBACK_REPLY: &str = "Sorry, something went wrong on our side. Pleas
 
 /// The result an aborted session ends with.
 pub const ERROR_RESULT: &str = "error";
+
+/// The most dialogs that may be waiting for the ones they called.
+pub const MAX_CALL_DEPTH: usize = 8;
 
 /// What the transcript shows instead of a code the user typed.
 pub const MASKED_INPUT: &str = "••••";
@@ -76,6 +100,13 @@ pub struct Transition {
     pub from: Option<NodeIdx>,
     pub to: NodeIdx,
     pub via: Via,
+}
+
+/// A transition and the dialog it was taken in (a turn may move between dialogs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Traced {
+    pub dialog: String,
+    pub transition: Transition,
 }
 
 /// A list position as a [`Via`] index (lists in a dialog are far shorter than `u16::MAX`).
@@ -126,6 +157,8 @@ fn step_inner(
         Input::Start => run.restart(),
         Input::Text(text) => run.user_text(text),
         Input::Outcome(outcome) => run.outcome(outcome),
+        Input::Enter(inputs) => run.enter(inputs),
+        Input::Returned => run.returned(),
     };
     run.drive(first, env.transitions_used)
 }
@@ -138,6 +171,8 @@ pub enum Flow {
     Wait,
     /// Stop the turn until the engine has run this action.
     Call(ActionCall),
+    /// Stop the turn until the engine has moved the session onto this dialog.
+    Descend(Descend),
     /// The dialog ended.
     Stop,
     /// Something that cannot happen in a validated dialog did: end the session safely.
@@ -196,6 +231,41 @@ impl Run<'_> {
     fn restart(&mut self) -> Flow {
         self.reset();
         Flow::Goto(self.dialog.start, Via::Start)
+    }
+
+    /// Starts the called dialog (the session is on it now) with its inputs.
+    fn enter(&mut self, inputs: &[(String, Value)]) -> Flow {
+        self.reset();
+        for (name, value) in inputs {
+            self.session.context.set(name, value.clone());
+        }
+        Flow::Goto(self.dialog.start, Via::Start)
+    }
+
+    /// Back from a called dialog: the caller's state off the stack, then its `call` node
+    /// picks the edge for the result.
+    fn returned(&mut self) -> Flow {
+        let session = &mut *self.session;
+        let Some(frame) = session.stack.pop() else {
+            return Flow::Abort;
+        };
+        let result = session
+            .result
+            .take()
+            .unwrap_or_else(|| ERROR_RESULT.to_owned());
+        let callee = std::mem::replace(&mut session.context, frame.context);
+        session.invalid_answers = frame.invalid_answers;
+        session.otp = frame.otp;
+        session.dialog_id = frame.dialog_id;
+        session.dialog_version = frame.dialog_version;
+        session.node = frame.node;
+        session.state = State::Calling;
+        let dialog = self.dialog;
+        let node = dialog
+            .node_index(&self.session.node)
+            .map(|idx| &dialog.node(idx).kind);
+        node.and_then(|kind| kind.returned(self, &result, &callee))
+            .unwrap_or(Flow::Abort)
     }
 
     fn reset(&mut self) {
@@ -310,9 +380,8 @@ impl Run<'_> {
                 Flow::Wait => {
                     self.session.state = State::Waiting;
                     return Step {
-                        call: None,
                         transitions,
-                        runaway: false,
+                        ..Step::default()
                     };
                 }
                 Flow::Call(call) => {
@@ -320,14 +389,37 @@ impl Run<'_> {
                     return Step {
                         call: Some(call),
                         transitions,
-                        runaway: false,
+                        ..Step::default()
+                    };
+                }
+                Flow::Descend(descend) => {
+                    // Call cycles are refused when dialogs load; this holds if that fails.
+                    if self.session.stack.len() >= MAX_CALL_DEPTH {
+                        return self.abort(transitions);
+                    }
+                    let session = &mut *self.session;
+                    session.stack.push(Frame {
+                        dialog_id: session.dialog_id.clone(),
+                        dialog_version: session.dialog_version,
+                        node: session.node.clone(),
+                        context: std::mem::take(&mut session.context),
+                        invalid_answers: std::mem::take(&mut session.invalid_answers),
+                        otp: session.otp.take(),
+                    });
+                    session.state = State::Calling;
+                    return Step {
+                        transitions,
+                        descend: Some(descend),
+                        ..Step::default()
                     };
                 }
                 Flow::Stop => {
+                    // A called dialog's end is its caller's next step.
+                    let ascend = self.session.is_ended() && !self.session.stack.is_empty();
                     return Step {
-                        call: None,
                         transitions,
-                        runaway: false,
+                        ascend,
+                        ..Step::default()
                     };
                 }
                 Flow::Abort => return self.abort(transitions),
@@ -338,10 +430,18 @@ impl Run<'_> {
     fn abort(&mut self, transitions: u16) -> Step {
         self.say_text(FALLBACK_REPLY.to_owned());
         self.finish(ERROR_RESULT);
+        // The whole conversation ends, callers included: the next message starts the dialog
+        // the session began with.
+        let session = &mut *self.session;
+        if let Some(root) = session.stack.first() {
+            session.dialog_id.clone_from(&root.dialog_id);
+            session.dialog_version = root.dialog_version;
+            session.stack.clear();
+        }
         Step {
-            call: None,
             transitions,
             runaway: true,
+            ..Step::default()
         }
     }
 }

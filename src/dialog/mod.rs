@@ -4,6 +4,7 @@
 //! HTTP, stores or email providers. The engine feeds it inputs and runs the actions it asks for.
 
 pub mod actions;
+pub mod calls;
 pub mod condition;
 pub mod entity;
 pub mod expression;

@@ -1,7 +1,7 @@
 //! The validated dialog: every reference resolved to a node index, every template compiled
 //! and checked. Built only by [`super::load`]; the machine never sees raw YAML.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::yaml::Pos;
 
@@ -30,6 +30,8 @@ pub struct Dialog {
     pub templates: BTreeMap<String, EmailTemplate>,
     /// Variables every session starts with.
     pub defaults: Vec<(String, Value)>,
+    /// Every variable a node sets or `context:` declares (what a caller's `outputs` may read).
+    pub variables: BTreeSet<String>,
     /// A runaway guard: the most node entries one turn may make.
     pub max_transitions: u16,
     /// A hash of the source, so two files claiming one version can be told apart.
@@ -66,7 +68,7 @@ impl Dialog {
                 | (Via::Else, EdgeLabel::Else) => Some(0),
                 (Via::If(i), EdgeLabel::If(arm)) => (usize::from(*i) == *arm).then_some(0),
                 (Via::Keyword(i), EdgeLabel::Keyword(_))
-                | (Via::Outcome(i), EdgeLabel::Outcome(_)) => Some(*i),
+                | (Via::Outcome(i), EdgeLabel::Outcome(_) | EdgeLabel::Result(_)) => Some(*i),
                 _ => None,
             };
             if let Some(nth) = wanted {
@@ -78,6 +80,14 @@ impl Dialog {
             }
         });
         found
+    }
+
+    /// The results the dialog can end with (its `end` nodes'), each once.
+    pub fn results(&self) -> BTreeSet<&str> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.kind.end_result())
+            .collect()
     }
 
     /// Every `(from, to, label)` edge, for the graph view, coverage and lints.
@@ -115,6 +125,8 @@ pub enum EdgeLabel {
     Else,
     /// An action outcome (`sent`, `invalid`…).
     Outcome(&'static str),
+    /// A called dialog's result (`authenticated`…).
+    Result(String),
 }
 
 impl std::fmt::Display for EdgeLabel {
@@ -127,6 +139,7 @@ impl std::fmt::Display for EdgeLabel {
             EdgeLabel::If(i) => write!(f, "if #{}", i + 1),
             EdgeLabel::Else => f.write_str("else"),
             EdgeLabel::Outcome(name) => f.write_str(name),
+            EdgeLabel::Result(name) => f.write_str(name),
         }
     }
 }

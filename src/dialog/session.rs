@@ -57,6 +57,9 @@ pub struct Session {
     /// Invalid answers given at each `ask` node since it was last answered validly.
     pub invalid_answers: InvalidAnswers,
     pub otp: Option<OtpState>,
+    /// The dialogs that called the one running (`call` nodes), innermost last; empty when
+    /// the session is in the dialog it started.
+    pub stack: Vec<Frame>,
     pub history: VecDeque<HistoryEntry>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -78,6 +81,7 @@ impl Session {
             context: Context::default(),
             invalid_answers: InvalidAnswers::default(),
             otp: None,
+            stack: Vec::new(),
             history: VecDeque::new(),
             created_at: now,
             updated_at: now,
@@ -88,6 +92,14 @@ impl Session {
 
     pub fn is_ended(&self) -> bool {
         self.state == State::Ended
+    }
+
+    /// The dialog the session started on (the outermost caller).
+    pub fn root_dialog(&self) -> (&str, u32) {
+        match self.stack.first() {
+            Some(frame) => (&frame.dialog_id, frame.dialog_version),
+            None => (&self.dialog_id, self.dialog_version),
+        }
     }
 
     /// Appends to the transcript, dropping the oldest lines beyond `limit`.
@@ -105,6 +117,19 @@ impl Session {
             node: self.node.clone(),
         });
     }
+}
+
+/// A dialog waiting for the one it called: where it was and what it knew, put back when the
+/// callee ends.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    pub dialog_id: String,
+    pub dialog_version: u32,
+    /// The `call` node that called.
+    pub node: String,
+    pub context: Context,
+    pub invalid_answers: InvalidAnswers,
+    pub otp: Option<OtpState>,
 }
 
 /// Invalid answers per `ask` node, kept while the dialog loops: a node's count is cleared

@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
-use crate::dialog::machine::{Input, StepEnv, Transition, step, step_traced};
+use crate::dialog::machine::{Input, StepEnv, Traced, step, step_traced};
 use crate::dialog::session::Speaker;
 use crate::dialog::{Dialog, LoadEnv, Session, State};
 use crate::email::EmailSender;
@@ -217,7 +217,7 @@ impl Engine {
     pub async fn turn_traced(
         &self,
         request: TurnRequest,
-    ) -> Result<(TurnReply, Vec<Transition>), EngineError> {
+    ) -> Result<(TurnReply, Vec<Traced>), EngineError> {
         let mut trace = Vec::new();
         let reply = self.turn_inner(request, Some(&mut trace)).await?;
         Ok((reply, trace))
@@ -226,7 +226,7 @@ impl Engine {
     async fn turn_inner(
         &self,
         request: TurnRequest,
-        trace: Option<&mut Vec<Transition>>,
+        trace: Option<&mut Vec<Traced>>,
     ) -> Result<TurnReply, EngineError> {
         let arrived = std::time::Instant::now();
         let _turn_lock = self.locks.lock(&request.session_id).await.map_err(|busy| {
@@ -244,7 +244,7 @@ impl Engine {
     async fn leased_turn(
         &self,
         request: TurnRequest,
-        trace: Option<&mut Vec<Transition>>,
+        trace: Option<&mut Vec<Traced>>,
     ) -> Result<TurnReply, EngineError> {
         let digest = Processed::digest(&request.text);
         let (earlier, stored) = self
@@ -269,8 +269,8 @@ impl Engine {
         } else {
             Input::Text(&request.text)
         };
-        let replies = self
-            .run_steps(&dialog, &mut session, input, now, trace)
+        let (dialog, replies) = self
+            .run_steps(dialog, &mut session, input, now, trace)
             .await?;
         span.record("node", session.node.as_str());
         session.context.end_turn(now);
@@ -340,41 +340,96 @@ impl Engine {
         }
     }
 
-    /// Steps the machine, running the actions it asks for, until it waits or ends. A store
-    /// that fails inside an action ends the turn unsaved (a shared limit that cannot be
-    /// checked must not become a dialog outcome).
+    /// Steps the machine, running the actions it asks for and moving the session between
+    /// the dialogs `call` nodes name, until it waits or ends. Returns the dialog the session
+    /// is on then, and the replies. A store that fails inside an action ends the turn unsaved
+    /// (a shared limit that cannot be checked must not become a dialog outcome).
     async fn run_steps(
         &self,
-        dialog: &Dialog,
+        mut dialog: Arc<Dialog>,
         session: &mut Session,
         input: Input<'_>,
         now: DateTime<Utc>,
-        mut trace: Option<&mut Vec<Transition>>,
-    ) -> Result<Vec<String>, StoreError> {
+        mut trace: Option<&mut Vec<Traced>>,
+    ) -> Result<(Arc<Dialog>, Vec<String>), EngineError> {
+        /// What the next step is fed, owned across the awaits between steps.
+        enum Next {
+            Outcome(crate::dialog::Outcome),
+            Enter(Vec<(String, crate::dialog::value::Value)>),
+            Returned,
+        }
         let mut replies = Vec::new();
         let mut env = StepEnv {
             now,
             history_limit: self.settings.history_limit,
             transitions_used: 0,
         };
-        let mut step =
-            |session: &mut Session, input: Input<'_>, env: StepEnv, replies: &mut Vec<String>| {
-                match trace.as_deref_mut() {
-                    Some(trace) => step_traced(dialog, session, input, env, replies, trace),
-                    None => step(dialog, session, input, env, replies),
-                }
+        let mut transitions = Vec::new();
+        let mut next: Option<Next> = None;
+        loop {
+            let input = match &next {
+                None => input,
+                Some(Next::Outcome(outcome)) => Input::Outcome(outcome),
+                Some(Next::Enter(inputs)) => Input::Enter(inputs),
+                Some(Next::Returned) => Input::Returned,
             };
-        let mut stepped = step(session, input, env, &mut replies);
-        while let Some(call) = stepped.call.take() {
+            let mut stepped = match trace.as_deref_mut() {
+                Some(trace) => {
+                    transitions.clear();
+                    let stepped =
+                        step_traced(&dialog, session, input, env, &mut replies, &mut transitions);
+                    trace.extend(transitions.iter().map(|&transition| Traced {
+                        dialog: dialog.id.clone(),
+                        transition,
+                    }));
+                    stepped
+                }
+                None => step(&dialog, session, input, env, &mut replies),
+            };
             env.transitions_used = env.transitions_used.saturating_add(stepped.transitions);
-            let outcome = actions::run(self, dialog, session, call, now).await?;
-            stepped = step(session, Input::Outcome(&outcome), env, &mut replies);
+            if stepped.runaway {
+                Metrics::inc(&self.metrics.runaway_turns);
+                tracing::error!(node = %session.node, "turn aborted: the transition cap was reached or the session was in an impossible state");
+            }
+            next = if let Some(call) = stepped.call.take() {
+                Some(Next::Outcome(
+                    actions::run(self, &dialog, session, call, now).await?,
+                ))
+            } else if let Some(descend) = stepped.descend.take() {
+                match self.dialogs().latest(&descend.dialog).cloned() {
+                    Some(callee) => {
+                        self.archive_version(&callee).await?;
+                        callee.id.clone_into(&mut session.dialog_id);
+                        session.dialog_version = callee.version;
+                        dialog = callee;
+                        Some(Next::Enter(descend.inputs))
+                    }
+                    None => {
+                        // Loading checks calls; a reload may have removed the callee since.
+                        tracing::error!(dialog = %descend.dialog, "a call node names a dialog that is not loaded");
+                        session.result = None;
+                        Some(Next::Returned)
+                    }
+                }
+            } else if stepped.ascend {
+                let caller = session
+                    .stack
+                    .last()
+                    .map(|frame| (frame.dialog_id.clone(), frame.dialog_version));
+                match caller {
+                    Some((id, version)) => {
+                        dialog = self.dialog_version(&id, version).await?;
+                        Some(Next::Returned)
+                    }
+                    None => None,
+                }
+            } else {
+                None
+            };
+            if next.is_none() {
+                return Ok((dialog, replies));
+            }
         }
-        if stepped.runaway {
-            Metrics::inc(&self.metrics.runaway_turns);
-            tracing::error!(node = %session.node, "turn aborted: the transition cap was reached or the session was in an impossible state");
-        }
-        Ok(replies)
     }
 
     /// Sessions with a turn running or waiting right now.

@@ -170,6 +170,8 @@ pub fn load_paths(
     let mut registry = DialogRegistry::default();
     let mut reports = Vec::new();
     let mut seen_ids: BTreeMap<String, PathBuf> = BTreeMap::new();
+    // Valid on their own, with the index of their report: checked together before they go in.
+    let mut valid: Vec<(usize, Dialog)> = Vec::new();
     for file in dialog_files(paths)? {
         let source = std::fs::read_to_string(&file)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", file.display())))?;
@@ -190,10 +192,26 @@ pub fn load_paths(
                 );
             } else {
                 seen_ids.insert(dialog.id.clone(), file.clone());
-                registry.insert(dialog, &file).map_err(io::Error::other)?;
+                valid.push((reports.len(), dialog));
             }
         }
         reports.push(FileDiagnostics { file, diagnostics });
+    }
+    let dialogs: Vec<&Dialog> = valid.iter().map(|(_, d)| d).collect();
+    let mut refused = vec![false; valid.len()];
+    for (i, diagnostic) in crate::dialog::calls::check(&dialogs) {
+        refused[i] |= diagnostic.is_error();
+        reports[valid[i].0].diagnostics.push(diagnostic);
+    }
+    for ((report, dialog), refused) in valid.into_iter().zip(refused) {
+        reports[report]
+            .diagnostics
+            .sort_by_key(|d| (d.pos, d.severity));
+        if !refused {
+            registry
+                .insert(dialog, &reports[report].file)
+                .map_err(io::Error::other)?;
+        }
     }
     Ok((registry, reports))
 }

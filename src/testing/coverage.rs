@@ -114,21 +114,36 @@ fn round(percent: f64) -> f64 {
     (percent * 100.0).round() / 100.0
 }
 
-/// Measures every dialog a script ran against (the latest version: the one scripts start).
+/// Measures every dialog a script ran against or reached through a `call` node (the latest
+/// version: the one scripts start). A script counts for each dialog its turns went through.
 pub fn measure(registry: &DialogRegistry, results: &[ScriptResult]) -> Vec<DialogCoverage> {
     let ran: Vec<&ScriptResult> = results
         .iter()
         .filter(|r| !matches!(r.verdict, Verdict::Skipped(_)))
         .collect();
-    let ids: BTreeSet<&str> = ran.iter().map(|r| r.script.dialog.as_str()).collect();
+    let ids: BTreeSet<&str> = ran
+        .iter()
+        .map(|r| r.script.dialog.as_str())
+        .chain(
+            ran.iter()
+                .flat_map(|r| r.trace.iter().map(|t| t.dialog.as_str())),
+        )
+        .collect();
     ids.into_iter()
         .filter_map(|id| {
             let dialog = registry.latest(id)?;
-            let traces: Vec<&[Transition]> = ran
+            let traces: Vec<Vec<Transition>> = ran
                 .iter()
-                .filter(|r| r.script.dialog == id)
-                .map(|r| r.trace.as_slice())
+                .filter(|r| r.script.dialog == id || r.trace.iter().any(|t| t.dialog == id))
+                .map(|r| {
+                    r.trace
+                        .iter()
+                        .filter(|t| t.dialog == id)
+                        .map(|t| t.transition)
+                        .collect()
+                })
                 .collect();
+            let traces: Vec<&[Transition]> = traces.iter().map(Vec::as_slice).collect();
             Some(measure_dialog(dialog, &traces))
         })
         .collect()

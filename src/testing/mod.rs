@@ -24,7 +24,7 @@ pub mod vars;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::dialog::Transition;
+use crate::dialog::machine::Traced;
 use crate::yaml::Pos;
 
 pub use script::{Script, ScriptFile, check_against, parse, read_files};
@@ -35,8 +35,8 @@ pub struct ScriptResult {
     pub script: Arc<Script>,
     pub verdict: Verdict,
     pub transcript: Vec<Line>,
-    /// The transitions its turns took, in order (in process only).
-    pub trace: Vec<Transition>,
+    /// The transitions its turns took, in order, in whichever dialog (in process only).
+    pub trace: Vec<Traced>,
     pub elapsed: Duration,
 }
 

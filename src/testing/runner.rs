@@ -16,7 +16,7 @@ use crate::app;
 use crate::clock::{Clock, ManualClock};
 use crate::config::{Config, EmailProvider, StoreKind};
 use crate::dialog::State;
-use crate::dialog::Transition;
+use crate::dialog::machine::Traced;
 use crate::dialog::value::Value as ContextValue;
 use crate::email::OutboxSender;
 use crate::engine::{DialogRegistry, Engine, TurnRequest};
@@ -141,7 +141,7 @@ struct EngineTarget {
     session_id: String,
     dialog: String,
     messages: u64,
-    trace: Vec<Transition>,
+    trace: Vec<Traced>,
 }
 
 #[async_trait]

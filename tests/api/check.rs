@@ -1170,3 +1170,101 @@ nodes:
         ],
     );
 }
+
+/// `colloquy check .` on several dialogs.
+fn check_files(files: &[(&str, &str)]) -> Run {
+    let dir = TempDir::new().expect("temp dir");
+    for (name, source) in files {
+        fs::write(dir.path().join(name), source).expect("write a dialog");
+    }
+    let mut command = colloquy(dir.path());
+    command.args(["check", "."]);
+    run(command)
+}
+
+const CALLEE: &str = "\
+id: verify
+version: 1
+start: ask_email
+context:
+  purpose: login
+nodes:
+  ask_email:
+    ask: Email?
+    entity: email
+    on_exhausted: failed
+    next: ok
+  ok:
+    end: verified
+  failed:
+    end: failed
+";
+
+#[test]
+fn calls_are_checked_against_the_dialogs_they_call() {
+    let caller = "\
+id: shop
+version: 1
+start: check_user
+nodes:
+  check_user:
+    call: verify
+    inputs: { purpos: checkout }
+    outputs: { buyer: emial }
+    on: { verifed: check_again }
+  check_again:
+    call: verfy
+    on: { else: done }
+  done:
+    end: done
+";
+    let run = check_files(&[("shop.yaml", caller), ("verify.yaml", CALLEE)]);
+    assert_eq!(
+        run.lines(),
+        [
+            "./shop.yaml:7:15: error: dialog `verify` has no variable `purpos`",
+            "  hint: did you mean `purpose`?",
+            "./shop.yaml:8:23: error: dialog `verify` sets no variable `emial`",
+            "  hint: did you mean `email`?",
+            "./shop.yaml:9:5: error: dialog `verify` can end with `failed`, `verified`, which has no edge here",
+            "  hint: add an edge for each, or `else: <node>` for the rest",
+            "./shop.yaml:9:11: error: dialog `verify` never ends with `verifed`",
+            "  hint: did you mean `verified`?",
+            "./shop.yaml:11:11: error: unknown dialog `verfy`",
+            "  hint: did you mean `verify`?",
+            "5 errors in 1 file",
+        ],
+        "stderr: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn dialogs_that_call_each_other_in_a_cycle_are_refused() {
+    let first = "\
+id: ping
+version: 1
+start: to_pong
+nodes:
+  to_pong:
+    call: pong
+    on: { else: done }
+  done:
+    end: done
+";
+    let second = first
+        .replace("id: ping", "id: pong")
+        .replace("to_pong", "to_ping")
+        .replace("call: pong", "call: ping");
+    let run = check_files(&[("ping.yaml", first), ("pong.yaml", &second)]);
+    assert_eq!(
+        run.lines(),
+        [
+            "./ping.yaml:6:11: error: dialogs call each other in a cycle: ping → pong → ping",
+            "  hint: a dialog cannot call itself, directly or through others",
+            "1 error in 1 file",
+        ],
+        "stderr: {}",
+        run.stderr
+    );
+}

@@ -1,7 +1,7 @@
 //! `entity: choice` over HTTP: the prompt carries its options as buttons, and typed text
 //! (label, synonym, number, a sentence) answers like a button.
 
-use crate::helpers::{TestApp, spawn_app_with, test_config};
+use crate::helpers::{TestApp, spawn_app_with_dialogs, test_config};
 
 const SALON: &str = r#"
 id: salon
@@ -28,12 +28,7 @@ nodes:
 "#;
 
 async fn app() -> (TestApp, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("salon.yaml"), SALON).unwrap();
-    let mut config = test_config();
-    config.dialogs.dir = dir.path().to_path_buf();
-    "salon".clone_into(&mut config.dialogs.default);
-    (spawn_app_with(config).await, dir)
+    spawn_app_with_dialogs(&[("salon.yaml", SALON)], "salon", test_config()).await
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! `email.send` over HTTP: a template with the dialog's variables reaches the outbox, the
 //! address's send cap (shared with codes) holds, and a failed delivery is the `failed` edge.
 
-use crate::helpers::{TestApp, spawn_app_with, test_config};
+use crate::helpers::{TestApp, spawn_app_with_dialogs, test_config};
 
 const RECEIPT: &str = r#"
 id: receipt
@@ -38,13 +38,9 @@ nodes:
 "#;
 
 async fn app() -> (TestApp, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("receipt.yaml"), RECEIPT).unwrap();
     let mut config = test_config();
-    config.dialogs.dir = dir.path().to_path_buf();
-    "receipt".clone_into(&mut config.dialogs.default);
     config.otp.max_sends_per_address = 2;
-    (spawn_app_with(config).await, dir)
+    spawn_app_with_dialogs(&[("receipt.yaml", RECEIPT)], "receipt", config).await
 }
 
 async fn send_receipt(app: &TestApp, session: &str, to: &str) -> (String, Option<String>) {

@@ -49,6 +49,23 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(test_config()).await
 }
 
+/// The app on `config` with its dialogs from `files` (name, YAML) in a directory of their own,
+/// `default` the dialog of new sessions. Keep the directory for as long as the app runs.
+#[allow(dead_code)] // used by the tests of dialogs written inline
+pub async fn spawn_app_with_dialogs(
+    files: &[(&str, &str)],
+    default: &str,
+    mut config: Config,
+) -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, source) in files {
+        std::fs::write(dir.path().join(name), source).expect("write a dialog");
+    }
+    config.dialogs.dir = dir.path().to_path_buf();
+    default.clone_into(&mut config.dialogs.default);
+    (spawn_app_with(config).await, dir)
+}
+
 pub async fn spawn_app_with(config: Config) -> TestApp {
     let (registry, reports) = load_paths(
         std::slice::from_ref(&config.dialogs.dir),

@@ -21,5 +21,6 @@ mod robustness;
 mod runner;
 mod sendgrid;
 mod services;
+mod subdialogs;
 mod trust;
 mod understanding;

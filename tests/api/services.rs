@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use colloquy::config::{Config, Secret, ServiceConfig};
 use tokio::sync::Mutex;
 
-use crate::helpers::{TestApp, spawn_app_with, test_config};
+use crate::helpers::{TestApp, spawn_app_with_dialogs, test_config};
 
 /// What the mock saw of the last booking request.
 #[derive(Debug, Default, Clone)]
@@ -171,12 +171,7 @@ nodes:
 "#;
 
 async fn app_with_services(base_url: &str) -> (TestApp, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("booking.yaml"), BOOKING).unwrap();
-    std::fs::write(dir.path().join("status.yaml"), STATUS).unwrap();
     let mut config: Config = test_config();
-    config.dialogs.dir = dir.path().to_path_buf();
-    "booking".clone_into(&mut config.dialogs.default);
     config.services.insert(
         "bookings".to_owned(),
         ServiceConfig {
@@ -186,7 +181,8 @@ async fn app_with_services(base_url: &str) -> (TestApp, tempfile::TempDir) {
             max_response_bytes: 64 * 1024,
         },
     );
-    (spawn_app_with(config).await, dir)
+    let files = [("booking.yaml", BOOKING), ("status.yaml", STATUS)];
+    spawn_app_with_dialogs(&files, "booking", config).await
 }
 
 async fn book_through(app: &TestApp, session: &str, kind: &str) -> (String, Option<String>) {

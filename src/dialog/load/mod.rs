@@ -240,6 +240,7 @@ fn resolve(raw: RawDialog, source: &str, env: &LoadEnv, d: &mut Diagnostics) -> 
         keywords,
         templates,
         defaults: raw.defaults,
+        variables: known_vars,
         max_transitions: raw.max_transitions,
         fingerprint: fingerprint(source),
         source: source.into(),

@@ -79,6 +79,10 @@ impl NodeKind for End {
         Shape::Terminal
     }
 
+    fn end_result(&self) -> Option<&str> {
+        Some(&self.result)
+    }
+
     fn enter(&self, run: &mut Run<'_>) -> Flow {
         for message in &self.messages {
             run.say(message);

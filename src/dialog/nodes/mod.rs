@@ -10,6 +10,7 @@
 mod action;
 mod ask;
 mod branch;
+mod call;
 mod end;
 mod say;
 mod set;
@@ -17,6 +18,7 @@ mod set;
 pub use action::Action;
 pub use ask::Ask;
 pub use branch::Branch;
+pub use call::{Call, DialogCall};
 pub use end::End;
 pub use say::Say;
 
@@ -32,7 +34,7 @@ use super::entity::Entity;
 use super::load::{Ref, Resolver, TextSrc};
 use super::machine::{Flow, Run};
 use super::model::{ChoiceOption, EdgeLabel, Keyword, NodeIdx};
-use super::value::Value;
+use super::value::{Context, Value};
 
 /// Every node kind, in the order `colloquy check` lists them in hints.
 pub const KINDS: &[Spec] = &[
@@ -41,6 +43,7 @@ pub const KINDS: &[Spec] = &[
     branch::SPEC,
     action::SPEC,
     set::SPEC,
+    call::SPEC,
     end::SPEC,
 ];
 
@@ -112,6 +115,22 @@ pub trait NodeKind: fmt::Debug + Send + Sync + Any {
 
     /// Where an action's outcome leads; `None` for nodes that start no action.
     fn outcome(&self, _run: &mut Run<'_>, _outcome: &Outcome) -> Option<Flow> {
+        None
+    }
+
+    /// Where a called dialog's end leads (`result`, with the callee's last context); `None`
+    /// for nodes that call no dialog.
+    fn returned(&self, _run: &mut Run<'_>, _result: &str, _callee: &Context) -> Option<Flow> {
+        None
+    }
+
+    /// The dialog this node calls, for the checks across dialogs.
+    fn dialog_call(&self) -> Option<&call::DialogCall> {
+        None
+    }
+
+    /// The result the dialog ends with at this node (an `end` node).
+    fn end_result(&self) -> Option<&str> {
         None
     }
 }

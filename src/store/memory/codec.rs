@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::dialog::entity::Entity;
 use crate::dialog::reply::{Choice, TurnReply};
-use crate::dialog::session::{HistoryEntry, InvalidAnswers, Speaker};
+use crate::dialog::session::{Frame, HistoryEntry, InvalidAnswers, Speaker};
 use crate::dialog::value::{Context, Slot, Value};
 use crate::dialog::{Session, State};
 use crate::otp::{Alphabet, CodeStatus, OtpState};
@@ -133,34 +133,21 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
     let node = r.string()?;
     let state = state_of(r.u8()?)?;
     let result = r.opt_string()?;
-    let mut context = Context::default();
-    for _ in 0..r.len()? {
-        let name = r.str()?;
-        let value = match r.u8()? {
-            0 => Value::Bool(r.u8()? != 0),
-            1 => Value::Number(f64::from_bits(r.u64()?)),
-            _ => Value::Text(r.string()?),
-        };
-        let sensitive = r.u8()? != 0;
-        let expires_at = r.opt_time()?;
-        context.set_slot(
-            name,
-            Slot {
-                value,
-                sensitive,
-                expires_at,
-            },
-        );
+    let context = decode_context(&mut r)?;
+    let invalid_answers = decode_counts(&mut r)?;
+    let otp = decode_opt_otp(&mut r)?;
+    let frames = r.len()?;
+    let mut stack = Vec::new();
+    for _ in 0..frames {
+        stack.push(Frame {
+            dialog_id: r.string()?,
+            dialog_version: r.u32()?,
+            node: r.string()?,
+            context: decode_context(&mut r)?,
+            invalid_answers: decode_counts(&mut r)?,
+            otp: decode_opt_otp(&mut r)?,
+        });
     }
-    let mut invalid_answers = InvalidAnswers::default();
-    for _ in 0..r.len()? {
-        let node = r.string()?;
-        invalid_answers.set(&node, r.u8()?);
-    }
-    let otp = match r.u8()? {
-        0 => None,
-        _ => Some(decode_otp(&mut r)?),
-    };
     let lines = r.len()?;
     let mut history = std::collections::VecDeque::with_capacity(lines);
     for _ in 0..lines {
@@ -189,6 +176,7 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
         context,
         invalid_answers,
         otp,
+        stack,
         history,
         created_at: r.time()?,
         updated_at,
@@ -208,6 +196,7 @@ fn session_body(w: &mut Writer, session: &Session) {
         context,
         invalid_answers,
         otp,
+        stack,
         history,
         created_at,
         updated_at: _,
@@ -219,6 +208,47 @@ fn session_body(w: &mut Writer, session: &Session) {
     w.str(node);
     w.u8(state_code(*state));
     w.opt_str(result.as_deref());
+    encode_context(w, context);
+    encode_counts(w, invalid_answers);
+    encode_opt_otp(w, otp.as_ref());
+    w.len(stack.len());
+    for Frame {
+        dialog_id,
+        dialog_version,
+        node,
+        context,
+        invalid_answers,
+        otp,
+    } in stack
+    {
+        w.str(dialog_id);
+        w.u32(*dialog_version);
+        w.str(node);
+        encode_context(w, context);
+        encode_counts(w, invalid_answers);
+        encode_opt_otp(w, otp.as_ref());
+    }
+    w.len(history.len());
+    for HistoryEntry {
+        at,
+        speaker,
+        text,
+        node,
+    } in history
+    {
+        w.time(*at);
+        w.u8(match speaker {
+            Speaker::User => 0,
+            Speaker::Bot => 1,
+        });
+        w.str(text);
+        w.str(node);
+    }
+    w.time(*created_at);
+    w.u32(*turns);
+}
+
+fn encode_context(w: &mut Writer, context: &Context) {
     w.len(context.len());
     for (name, slot) in context.iter() {
         let Slot {
@@ -244,11 +274,49 @@ fn session_body(w: &mut Writer, session: &Session) {
         w.u8(u8::from(*sensitive));
         w.opt_time(*expires_at);
     }
-    w.len(invalid_answers.len());
-    for (node, count) in invalid_answers.iter() {
+}
+
+fn decode_context(r: &mut Reader<'_>) -> Option<Context> {
+    let mut context = Context::default();
+    for _ in 0..r.len()? {
+        let name = r.str()?;
+        let value = match r.u8()? {
+            0 => Value::Bool(r.u8()? != 0),
+            1 => Value::Number(f64::from_bits(r.u64()?)),
+            _ => Value::Text(r.string()?),
+        };
+        let sensitive = r.u8()? != 0;
+        let expires_at = r.opt_time()?;
+        context.set_slot(
+            name,
+            Slot {
+                value,
+                sensitive,
+                expires_at,
+            },
+        );
+    }
+    Some(context)
+}
+
+fn encode_counts(w: &mut Writer, counts: &InvalidAnswers) {
+    w.len(counts.len());
+    for (node, count) in counts.iter() {
         w.str(node);
         w.u8(count);
     }
+}
+
+fn decode_counts(r: &mut Reader<'_>) -> Option<InvalidAnswers> {
+    let mut counts = InvalidAnswers::default();
+    for _ in 0..r.len()? {
+        let node = r.string()?;
+        counts.set(&node, r.u8()?);
+    }
+    Some(counts)
+}
+
+fn encode_opt_otp(w: &mut Writer, otp: Option<&OtpState>) {
     match otp {
         Some(otp) => {
             w.u8(1);
@@ -256,24 +324,15 @@ fn session_body(w: &mut Writer, session: &Session) {
         }
         None => w.u8(0),
     }
-    w.len(history.len());
-    for HistoryEntry {
-        at,
-        speaker,
-        text,
-        node,
-    } in history
-    {
-        w.time(*at);
-        w.u8(match speaker {
-            Speaker::User => 0,
-            Speaker::Bot => 1,
-        });
-        w.str(text);
-        w.str(node);
-    }
-    w.time(*created_at);
-    w.u32(*turns);
+}
+
+/// `None` when the bytes are broken; `Some(None)` when there is no code.
+#[allow(clippy::option_option)]
+fn decode_opt_otp(r: &mut Reader<'_>) -> Option<Option<OtpState>> {
+    Some(match r.u8()? {
+        0 => None,
+        _ => Some(decode_otp(r)?),
+    })
 }
 
 fn encode_otp(w: &mut Writer, otp: &OtpState) {

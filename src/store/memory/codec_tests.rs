@@ -46,6 +46,18 @@ fn full_session() -> Session {
         status: CodeStatus::Locked,
         sends: 300,
     });
+    let mut caller = crate::dialog::value::Context::default();
+    caller.set("plan", Value::Text("pro".into()));
+    let mut counts = crate::dialog::session::InvalidAnswers::default();
+    counts.set("ask_plan", 1);
+    session.stack.push(crate::dialog::session::Frame {
+        dialog_id: "signup".into(),
+        dialog_version: 2,
+        node: "verify".into(),
+        context: caller,
+        invalid_answers: counts,
+        otp: session.otp.clone(),
+    });
     session.record(Speaker::User, "hi", at(1), 20);
     session.record(Speaker::Bot, &"long ".repeat(100), at(1), 20);
     session.updated_at = at(12);

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::dialog::Session;
 use crate::dialog::entity::Entity;
 use crate::dialog::reply::{Choice, TurnReply};
-use crate::dialog::session::{HistoryEntry, InvalidAnswers};
+use crate::dialog::session::{Frame, HistoryEntry, InvalidAnswers};
 use crate::dialog::value::{Context, Slot, Value};
 use crate::otp::OtpState;
 use crate::store::Processed;
@@ -66,10 +66,25 @@ struct SessionDoc {
     context: BTreeMap<String, SlotDoc>,
     invalid_answers: InvalidAnswersDoc,
     otp: Option<OtpDoc>,
+    /// The dialogs waiting for the one running, innermost last; left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    stack: Vec<FrameDoc>,
     history: Vec<LineDoc>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     turns: u32,
+}
+
+/// A caller waiting for the dialog it called.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrameDoc {
+    dialog: String,
+    dialog_version: u32,
+    node: String,
+    context: BTreeMap<String, SlotDoc>,
+    invalid_answers: BTreeMap<String, u8>,
+    otp: Option<OtpDoc>,
 }
 
 /// Invalid answers per `ask` node; v1 documents hold one count, for the node the session is at.
@@ -206,19 +221,21 @@ pub fn encode_session(session: &Session) -> Result<String, FormatError> {
         node: session.node.clone(),
         state: session.state.into(),
         result: session.result.clone(),
-        context: session
-            .context
-            .iter()
-            .map(|(name, slot)| (name.to_owned(), SlotDoc::from(slot)))
-            .collect(),
-        invalid_answers: InvalidAnswersDoc::PerNode(
-            session
-                .invalid_answers
-                .iter()
-                .map(|(node, count)| (node.to_owned(), count))
-                .collect(),
-        ),
+        context: context_doc(&session.context),
+        invalid_answers: InvalidAnswersDoc::PerNode(counts_doc(&session.invalid_answers)),
         otp: session.otp.as_ref().map(OtpDoc::from),
+        stack: session
+            .stack
+            .iter()
+            .map(|frame| FrameDoc {
+                dialog: frame.dialog_id.clone(),
+                dialog_version: frame.dialog_version,
+                node: frame.node.clone(),
+                context: context_doc(&frame.context),
+                invalid_answers: counts_doc(&frame.invalid_answers),
+                otp: frame.otp.as_ref().map(OtpDoc::from),
+            })
+            .collect(),
         history: session.history.iter().map(LineDoc::from).collect(),
         created_at: session.created_at,
         updated_at: session.updated_at,
@@ -231,8 +248,57 @@ pub fn encode_session(session: &Session) -> Result<String, FormatError> {
 pub fn decode_session(json: &str, version: u64) -> Result<Session, FormatError> {
     check_version(json)?;
     let doc: SessionDoc = serde_json::from_str(json)?;
+    let invalid_answers = match doc.invalid_answers {
+        InvalidAnswersDoc::PerNode(counts) => counts_of(counts),
+        InvalidAnswersDoc::AtCurrentNode(count) => {
+            let mut counts = InvalidAnswers::default();
+            counts.set(&doc.node, count);
+            counts
+        }
+    };
+    let stack = doc
+        .stack
+        .into_iter()
+        .map(|frame| {
+            Ok(Frame {
+                dialog_id: frame.dialog,
+                dialog_version: frame.dialog_version,
+                node: frame.node,
+                context: context_of(frame.context),
+                invalid_answers: counts_of(frame.invalid_answers),
+                otp: frame.otp.map(OtpState::try_from).transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>, FormatError>>()?;
+    Ok(Session {
+        id: doc.id,
+        dialog_id: doc.dialog,
+        dialog_version: doc.dialog_version,
+        node: doc.node,
+        state: doc.state.into(),
+        result: doc.result,
+        context: context_of(doc.context),
+        invalid_answers,
+        otp: doc.otp.map(OtpState::try_from).transpose()?,
+        stack,
+        history: doc.history.into_iter().map(HistoryEntry::from).collect(),
+        created_at: doc.created_at,
+        updated_at: doc.updated_at,
+        turns: doc.turns,
+        version,
+    })
+}
+
+fn context_doc(context: &Context) -> BTreeMap<String, SlotDoc> {
+    context
+        .iter()
+        .map(|(name, slot)| (name.to_owned(), SlotDoc::from(slot)))
+        .collect()
+}
+
+fn context_of(doc: BTreeMap<String, SlotDoc>) -> Context {
     let mut context = Context::default();
-    for (name, slot) in doc.context {
+    for (name, slot) in doc {
         if let Some(value) = value_of(slot.value) {
             context.set_slot(
                 &name,
@@ -244,31 +310,22 @@ pub fn decode_session(json: &str, version: u64) -> Result<Session, FormatError> 
             );
         }
     }
-    let mut invalid_answers = InvalidAnswers::default();
-    match doc.invalid_answers {
-        InvalidAnswersDoc::PerNode(counts) => {
-            for (node, count) in counts {
-                invalid_answers.set(&node, count);
-            }
-        }
-        InvalidAnswersDoc::AtCurrentNode(count) => invalid_answers.set(&doc.node, count),
+    context
+}
+
+fn counts_doc(counts: &InvalidAnswers) -> BTreeMap<String, u8> {
+    counts
+        .iter()
+        .map(|(node, count)| (node.to_owned(), count))
+        .collect()
+}
+
+fn counts_of(doc: BTreeMap<String, u8>) -> InvalidAnswers {
+    let mut counts = InvalidAnswers::default();
+    for (node, count) in doc {
+        counts.set(&node, count);
     }
-    Ok(Session {
-        id: doc.id,
-        dialog_id: doc.dialog,
-        dialog_version: doc.dialog_version,
-        node: doc.node,
-        state: doc.state.into(),
-        result: doc.result,
-        context,
-        invalid_answers,
-        otp: doc.otp.map(OtpState::try_from).transpose()?,
-        history: doc.history.into_iter().map(HistoryEntry::from).collect(),
-        created_at: doc.created_at,
-        updated_at: doc.updated_at,
-        turns: doc.turns,
-        version,
-    })
+    counts
 }
 
 pub fn encode_record(processed: &Processed) -> Result<String, FormatError> {

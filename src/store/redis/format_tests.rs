@@ -167,3 +167,28 @@ fn non_finite_numbers_read_back_as_unset() {
             .is_some()
     );
 }
+
+#[test]
+fn a_session_inside_a_called_dialog_round_trips_with_its_callers() {
+    let mut session = full_session();
+    let mut caller = Context::default();
+    caller.set("plan", Value::Text("pro".into()));
+    let mut counts = crate::dialog::session::InvalidAnswers::default();
+    counts.set("ask_plan", 1);
+    session.stack.push(crate::dialog::session::Frame {
+        dialog_id: "signup".into(),
+        dialog_version: 2,
+        node: "verify".into(),
+        context: caller,
+        invalid_answers: counts,
+        otp: None,
+    });
+    let json = encode_session(&session).unwrap();
+    assert!(
+        json.contains(r#""stack":[{"dialog":"signup","dialog_version":2,"node":"verify","context":{"plan":{"value":"pro"}},"invalid_answers":{"ask_plan":1},"otp":null}]"#),
+        "{json}"
+    );
+    assert_eq!(decode_session(&json, 9).unwrap(), session);
+    // Without callers, no `stack` is written (the documented v2 document has none).
+    assert!(!encode_session(&full_session()).unwrap().contains("stack"));
+}
