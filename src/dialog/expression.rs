@@ -278,6 +278,7 @@ mod tests {
             crate::dialog::value::Slot {
                 value: Value::Text("1234".to_owned()),
                 sensitive: true,
+                given: false,
                 expires_at: None,
             },
         );

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::actions::{ActionCall, Outcome};
-use super::entity::CodeShape;
+use super::entity::{CodeShape, Entity, Found};
 use super::model::{Dialog, NodeIdx};
 use super::session::{Frame, Session, Speaker, State};
 use super::template::{Escape, Template};
@@ -233,13 +233,42 @@ impl Run<'_> {
         Flow::Goto(self.dialog.start, Via::Start)
     }
 
-    /// Starts the called dialog (the session is on it now) with its inputs.
+    /// Starts the called dialog (the session is on it now) with its inputs, which its
+    /// questions take as given.
     fn enter(&mut self, inputs: &[(String, Value)]) -> Flow {
         self.reset();
         for (name, value) in inputs {
-            self.session.context.set(name, value.clone());
+            self.session.context.give(name, value.clone());
         }
         Flow::Goto(self.dialog.start, Via::Start)
+    }
+
+    /// Starts the dialog from a message that was no answer (the first of a session, or one
+    /// after it ended): what the message already says (an address, a choice) is kept for the
+    /// question that asks it, so "hi, please verify bob@example.com" is not asked for an
+    /// address.
+    fn open_with(&mut self, text: &str) -> Flow {
+        self.reset();
+        let dialog = self.dialog;
+        for node in &dialog.nodes {
+            let Some(question) = node.kind.question() else {
+                continue;
+            };
+            let Some(variable) = question.early_answer() else {
+                continue;
+            };
+            if self.session.context.get(variable, self.now).is_some() {
+                continue;
+            }
+            let found = match question.expecting() {
+                Entity::Choice => understand::choices(text, question.choices()),
+                entity => entity.find(text, CodeShape::default()),
+            };
+            if let Found::One(value) = found {
+                self.session.context.give(variable, value);
+            }
+        }
+        Flow::Goto(dialog.start, Via::Start)
     }
 
     /// Back from a called dialog: the caller's state off the stack, then its `call` node
@@ -291,7 +320,7 @@ impl Run<'_> {
         let Some(question) = question else {
             self.session
                 .record(Speaker::User, text, self.now, self.history_limit);
-            return self.restart();
+            return self.open_with(text);
         };
         let entity = question.expecting();
         let heard = understand::hear_with(

@@ -74,6 +74,10 @@ pub struct Slot {
     pub sensitive: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// Given before its question was reached (in the opening message, or as a called
+    /// dialog's input): the first `ask` that saves it takes it instead of asking.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub given: bool,
 }
 
 /// The variables of a session.
@@ -89,9 +93,35 @@ impl Context {
             Slot {
                 value,
                 sensitive: false,
+                given: false,
                 expires_at: None,
             },
         );
+    }
+
+    /// Sets a value given before its question (see [`Slot::given`]).
+    pub fn give(&mut self, name: &str, value: Value) {
+        self.slots.insert(
+            name.to_owned(),
+            Slot {
+                value,
+                sensitive: false,
+                expires_at: None,
+                given: true,
+            },
+        );
+    }
+
+    /// Whether `name` holds a value given before its question, which counts as answered from
+    /// now on (a later visit to a question asks again).
+    pub fn take_given(&mut self, name: &str, now: DateTime<Utc>) -> bool {
+        match self.slots.get_mut(name) {
+            Some(slot) if slot.given && slot.expires_at.is_none_or(|expiry| expiry > now) => {
+                slot.given = false;
+                true
+            }
+            _ => false,
+        }
     }
 
     pub fn set_slot(&mut self, name: &str, slot: Slot) {
@@ -156,6 +186,7 @@ mod tests {
             Slot {
                 value: Value::Bool(true),
                 sensitive: false,
+                given: false,
                 expires_at: Some(now + TimeDelta::seconds(5)),
             },
         );
@@ -164,6 +195,7 @@ mod tests {
             Slot {
                 value: Value::Text("1234".into()),
                 sensitive: true,
+                given: false,
                 expires_at: None,
             },
         );

@@ -253,6 +253,7 @@ impl Engine {
             Slot {
                 value: Value::Text(issued.otp_id.clone()),
                 sensitive: true,
+                given: false,
                 expires_at: None,
             },
         );

@@ -20,7 +20,6 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
 use crate::dialog::machine::{Input, StepEnv, Traced, step, step_traced};
-use crate::dialog::session::Speaker;
 use crate::dialog::{Dialog, LoadEnv, Session, State};
 use crate::email::EmailSender;
 use crate::metrics::Metrics;
@@ -264,7 +263,9 @@ impl Engine {
         let (dialog, mut session, start) = self.open_session(&request, stored, now).await?;
         let span = tracing::Span::current();
         span.record("dialog", dialog.id.as_str());
-        let input = if start {
+        // A new session's first message starts the dialog, which keeps what it already says
+        // (an address) for the question that would ask it.
+        let input = if start && request.text.trim().is_empty() {
             Input::Start
         } else {
             Input::Text(&request.text)
@@ -325,16 +326,7 @@ impl Engine {
                     .cloned()
                     .ok_or_else(|| EngineError::UnknownDialog(id.to_owned()))?;
                 self.archive_version(&dialog).await?;
-                let mut session =
-                    Session::new(&request.session_id, &dialog.id, dialog.version, now);
-                if !request.text.trim().is_empty() {
-                    session.record(
-                        Speaker::User,
-                        &request.text,
-                        now,
-                        self.settings.history_limit,
-                    );
-                }
+                let session = Session::new(&request.session_id, &dialog.id, dialog.version, now);
                 Ok((dialog, session, true))
             }
         }

@@ -99,3 +99,45 @@ async fn other_results_take_else() {
     let session = app.get_json("/v1/sessions/n3").await;
     assert_eq!(session["result"], "not_verified", "{session}");
 }
+
+const CHECKOUT: &str = r#"
+id: checkout
+version: 1
+start: ask_email
+nodes:
+  ask_email:
+    ask: "Which email is your account under?"
+    entity: email
+    on_exhausted: done
+    next: verify
+  verify:
+    call: otp_authentication
+    inputs: { email: "{{ email }}" }
+    on: { authenticated: paid, else: done }
+  paid:
+    say: "Paid."
+    end: paid
+  done:
+    end: stopped
+"#;
+
+#[tokio::test]
+async fn an_input_is_taken_as_the_answer_and_not_asked_again() {
+    let otp = std::fs::read_to_string(dialogs_dir().join("otp_authentication.yaml")).unwrap();
+    let files = [
+        ("checkout.yaml", CHECKOUT),
+        ("otp_authentication.yaml", otp.as_str()),
+    ];
+    let (app, _dir) = spawn_app_with_dialogs(&files, "checkout", test_config()).await;
+    app.say("c1", "hi").await;
+    let asked = app.say("c1", "bea@example.com").await;
+    assert_eq!(
+        said(&asked),
+        "Hi! I'll verify your email address with a one-time code. | I've emailed a 4-digit code to bea@example.com. It expires in 5 minutes. Enter it here, or type 'resend' for a new one, 'change email' to use another address, or 'cancel' to stop."
+    );
+    let code = app.last_code("bea@example.com").await;
+    assert_eq!(
+        said(&app.say("c1", &code).await),
+        "Thanks, bea@example.com is verified. | Paid."
+    );
+}

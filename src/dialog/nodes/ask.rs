@@ -41,6 +41,7 @@ pub const SPEC: Spec = Spec {
         "invalid",
         "retries",
         "retries_per_visit",
+        "always_ask",
         "on_exhausted",
         "keywords",
         "next",
@@ -62,6 +63,7 @@ struct RawAsk {
     invalid: Vec<TextSrc>,
     retries: u8,
     retries_per_visit: bool,
+    always_ask: bool,
     on_exhausted: Ref,
     keywords: Vec<RawKeyword>,
     next: Ref,
@@ -79,6 +81,9 @@ pub struct Ask {
     /// Entering the node clears its invalid-answer count (by default only a valid answer
     /// does, so a loop back to the question cannot refill its retries).
     pub retries_per_visit: bool,
+    /// Ask even when the answer was given before the question (the opening message, a
+    /// caller's input).
+    pub always_ask: bool,
     pub on_exhausted: NodeIdx,
     pub keywords: Vec<Keyword>,
     pub next: NodeIdx,
@@ -125,6 +130,10 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
         Some(n) => d.boolean(n, "`retries_per_visit`"),
         None => Some(false),
     };
+    let always_ask = match map.take("always_ask") {
+        Some(n) => d.boolean(n, "`always_ask`"),
+        None => Some(false),
+    };
     if on_exhausted.is_none() && map.lacks("on_exhausted") {
         d.push(
             Diagnostic::error(map.pos, format!("ask node `{id}` has no exhaustion path"))
@@ -147,6 +156,7 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
         invalid,
         retries: retries?,
         retries_per_visit: retries_per_visit?,
+        always_ask: always_ask?,
         on_exhausted: on_exhausted?,
         keywords,
         next: next?,
@@ -339,6 +349,7 @@ impl RawNodeKind for RawAsk {
             invalid: invalid?,
             retries: self.retries,
             retries_per_visit: self.retries_per_visit,
+            always_ask: self.always_ask,
             on_exhausted: on_exhausted?,
             keywords: keywords.into_iter().collect::<Option<_>>()?,
             next: next?,
@@ -360,6 +371,16 @@ impl NodeKind for Ask {
     }
 
     fn enter(&self, run: &mut Run<'_>) -> Flow {
+        // An answer given before the question ("hi, please verify bob@example.com", a caller's
+        // input) is taken once; a later visit asks.
+        let given = !self.always_ask
+            && !self.entity.is_sensitive()
+            && run.session.context.take_given(&self.save_as, run.now);
+        if given {
+            let session = &mut *run.session;
+            session.invalid_answers.clear(&session.node);
+            return Flow::Goto(self.next, Via::Answer);
+        }
         for prompt in &self.prompts {
             run.say(prompt);
         }
@@ -396,6 +417,13 @@ impl Question for Ask {
         &self.choices
     }
 
+    /// Addresses and choices are told apart from a greeting; numbers, yes/no and free text
+    /// are not ("hi, 2 questions"), and codes are never taken early.
+    fn early_answer(&self) -> Option<&str> {
+        let distinct = matches!(self.entity, Entity::Email | Entity::Choice);
+        (distinct && !self.always_ask).then_some(self.save_as.as_str())
+    }
+
     fn accept(&self, run: &mut Run<'_>, value: Value) -> Flow {
         let sensitive = self.entity.is_sensitive();
         run.session.context.set_slot(
@@ -403,6 +431,7 @@ impl Question for Ask {
             Slot {
                 value,
                 sensitive,
+                given: false,
                 expires_at: None,
             },
         );

@@ -162,6 +162,12 @@ pub trait Question {
         &[]
     }
 
+    /// The variable an answer found in the opening message would fill, so this question is
+    /// not asked; `None` when the question always asks.
+    fn early_answer(&self) -> Option<&str> {
+        None
+    }
+
     /// A valid answer.
     fn accept(&self, run: &mut Run<'_>, value: Value) -> Flow;
 

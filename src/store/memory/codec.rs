@@ -255,6 +255,7 @@ fn encode_context(w: &mut Writer, context: &Context) {
             value,
             sensitive,
             expires_at,
+            given,
         } = slot;
         w.str(name);
         match value {
@@ -271,7 +272,7 @@ fn encode_context(w: &mut Writer, context: &Context) {
                 w.str(t);
             }
         }
-        w.u8(u8::from(*sensitive));
+        w.u8(u8::from(*sensitive) | u8::from(*given) << 1);
         w.opt_time(*expires_at);
     }
 }
@@ -285,14 +286,15 @@ fn decode_context(r: &mut Reader<'_>) -> Option<Context> {
             1 => Value::Number(f64::from_bits(r.u64()?)),
             _ => Value::Text(r.string()?),
         };
-        let sensitive = r.u8()? != 0;
+        let flags = r.u8()?;
         let expires_at = r.opt_time()?;
         context.set_slot(
             name,
             Slot {
                 value,
-                sensitive,
+                sensitive: flags & 1 != 0,
                 expires_at,
+                given: flags & 2 != 0,
             },
         );
     }

@@ -29,6 +29,7 @@ fn full_session() -> Session {
         Slot {
             value: Value::Bool(true),
             sensitive: true,
+            given: false,
             expires_at: Some(at(60)),
         },
     );

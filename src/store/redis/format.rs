@@ -115,6 +115,9 @@ struct SlotDoc {
     sensitive: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<DateTime<Utc>>,
+    /// Given before its question was reached; left out when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    given: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -306,6 +309,7 @@ fn context_of(doc: BTreeMap<String, SlotDoc>) -> Context {
                     value,
                     sensitive: slot.sensitive,
                     expires_at: slot.expires_at,
+                    given: slot.given,
                 },
             );
         }

@@ -23,6 +23,7 @@ impl From<&Slot> for SlotDoc {
             value,
             sensitive: slot.sensitive,
             expires_at: slot.expires_at,
+            given: slot.given,
         }
     }
 }

@@ -22,6 +22,7 @@ fn full_session() -> Session {
         Slot {
             value: Value::Bool(true),
             sensitive: false,
+            given: false,
             expires_at: Some(at(60)),
         },
     );
