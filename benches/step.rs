@@ -137,6 +137,7 @@ fn turn(session: &str, message: &str, text: &str) -> TurnRequest {
         message_id: message.to_owned(),
         text: text.to_owned(),
         dialog: None,
+        locale: None,
     }
 }
 

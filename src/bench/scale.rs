@@ -142,6 +142,7 @@ async fn create(engine: &Arc<Engine>, sessions: usize, tasks: usize) -> Result<(
                         message_id: "m1".to_owned(),
                         text: "hi".to_owned(),
                         dialog: None,
+                        locale: None,
                     })
                     .await
                     .map_err(|e| e.to_string())?;

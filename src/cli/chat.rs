@@ -73,6 +73,7 @@ async fn talk(app: &app::App, dialog: &str, clock: &OffsetClock) -> u8 {
             message_id: format!("m{message_number}"),
             text: text.clone(),
             dialog: Some(dialog.to_owned()),
+            locale: None,
         };
         match app.engine.turn(request).await {
             Ok(reply) => {

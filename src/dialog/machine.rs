@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::actions::{ActionCall, Outcome};
 use super::entity::{CodeShape, Entity, Found};
+use super::locale::LocaleIdx;
 use super::model::{Dialog, NodeIdx};
 use super::session::{Frame, Session, Speaker, State};
 use super::template::{Escape, Template};
@@ -145,8 +146,10 @@ fn step_inner(
     replies: &mut Vec<String>,
     trace: Option<&mut Vec<Transition>>,
 ) -> Step {
+    let locale = dialog.translations.pick(session.locale.as_deref());
     let mut run = Run {
         dialog,
+        locale,
         session,
         now: env.now,
         replies,
@@ -183,6 +186,8 @@ pub enum Flow {
 #[derive(Debug)]
 pub struct Run<'a> {
     pub(crate) dialog: &'a Dialog,
+    /// The translation the session's locale picks; `None` for the YAML's own texts.
+    pub(crate) locale: Option<LocaleIdx>,
     pub(crate) session: &'a mut Session,
     pub(crate) now: DateTime<Utc>,
     replies: &'a mut Vec<String>,
@@ -209,9 +214,14 @@ impl Run<'_> {
         })
     }
 
-    /// Sends a message to the user.
+    /// Sends a message to the user, in the session's language.
     pub fn say(&mut self, template: &Template) {
-        let text = self.render(template);
+        let translated = self.locale.zip(template.id()).and_then(|(locale, id)| {
+            self.dialog
+                .translations
+                .render(locale, id, &self.session.context, self.now, &[])
+        });
+        let text = translated.unwrap_or_else(|| self.render(template));
         self.say_text(text);
     }
 

@@ -11,6 +11,7 @@ pub mod expression;
 pub mod graph;
 pub mod lint;
 pub mod load;
+pub mod locale;
 pub mod machine;
 pub mod model;
 pub mod nodes;
@@ -21,7 +22,7 @@ pub mod understand;
 pub mod value;
 
 pub use actions::{ActionCall, Outcome};
-pub use load::{LoadEnv, Loaded, load, load_with};
+pub use load::{LoadEnv, Loaded, load, load_translated, load_with};
 pub use machine::{Input, Step, StepEnv, Transition, Via, step, step_traced};
 pub use model::{Dialog, NodeIdx};
 pub use nodes::{NodeKind, Question, Shape};

@@ -32,6 +32,8 @@ pub struct Dialog {
     pub defaults: Vec<(String, Value)>,
     /// Every variable a node sets or `context:` declares (what a caller's `outputs` may read).
     pub variables: BTreeSet<String>,
+    /// Its texts in the other locales it speaks.
+    pub translations: super::locale::Translations,
     /// A runaway guard: the most node entries one turn may make.
     pub max_transitions: u16,
     /// A hash of the source, so two files claiming one version can be told apart.

@@ -54,6 +54,8 @@ pub struct Session {
     pub state: State,
     pub result: Option<String>,
     pub context: Context,
+    /// The language the user asked for (`fr`, `pt-BR`); `None` for the dialog's default.
+    pub locale: Option<String>,
     /// Invalid answers given at each `ask` node since it was last answered validly.
     pub invalid_answers: InvalidAnswers,
     pub otp: Option<OtpState>,
@@ -79,6 +81,7 @@ impl Session {
             state: State::New,
             result: None,
             context: Context::default(),
+            locale: None,
             invalid_answers: InvalidAnswers::default(),
             otp: None,
             stack: Vec::new(),

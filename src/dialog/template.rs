@@ -10,6 +10,9 @@ use std::fmt::Write as _;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
     parts: Vec<Part>,
+    /// The message that translates it in another locale (`ask_email-invalid-2`), for texts
+    /// people read; `None` for parameters.
+    id: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,13 +80,14 @@ impl Template {
         if !rest.is_empty() {
             parts.push(Part::Literal(rest.to_owned()));
         }
-        Ok(Self { parts })
+        Ok(Self { parts, id: None })
     }
 
     /// A template with no variables.
     pub fn literal(text: &str) -> Self {
         Self {
             parts: vec![Part::Literal(text.to_owned())],
+            id: None,
         }
     }
 
@@ -118,6 +122,18 @@ impl Template {
             }
         }
         out
+    }
+
+    /// The template as the text of message `id` (see `dialog::locale`).
+    #[must_use]
+    pub fn with_id(mut self, id: &str) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// The message that translates it, for texts people read.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
     }
 
     /// The variable, when the template is one reference and nothing else (`"{{ seats }}"`):

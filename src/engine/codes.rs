@@ -23,7 +23,7 @@ use crate::dialog::model::EmailTemplate;
 use crate::dialog::value::{Slot, Value};
 use crate::otp::{self, CodeStatus, Verdict};
 
-use super::actions::{DEFAULT_TEMPLATE, Delivered, check, deliver};
+use super::actions::{DEFAULT_TEMPLATE, Delivered, Email, check, deliver};
 use super::{Engine, EngineError};
 
 /// The id prefix of code records. Session ids from clients never contain `/`.
@@ -221,7 +221,16 @@ impl Engine {
             return Ok(Err(NotIssued::Cooldown(wait)));
         }
         let template = template.unwrap_or(&DEFAULT_TEMPLATE);
-        let code = match deliver(self, &scope.address, &policy, template, &record, now).await? {
+        let code = match deliver(
+            self,
+            &scope.address,
+            &policy,
+            Email::plain(template),
+            &record,
+            now,
+        )
+        .await?
+        {
             Delivered::Sent(code) => code,
             Delivered::Limited(wait) => return Ok(Err(NotIssued::Limited(wait))),
             Delivered::Failed => return Ok(Err(NotIssued::DeliveryFailed)),

@@ -63,6 +63,9 @@ pub struct TurnRequest {
     pub text: String,
     /// The dialog to start when the session is new.
     pub dialog: Option<String>,
+    /// The language the user speaks (`fr`, `pt-BR`), kept by the session from then on;
+    /// `None` leaves it as it is.
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -261,6 +264,9 @@ impl Engine {
         let started = std::time::Instant::now();
         let now = self.clock.now();
         let (dialog, mut session, start) = self.open_session(&request, stored, now).await?;
+        if let Some(locale) = &request.locale {
+            session.locale = Some(locale.clone());
+        }
         let span = tracing::Span::current();
         span.record("dialog", dialog.id.as_str());
         // A new session's first message starts the dialog, which keeps what it already says
@@ -467,12 +473,25 @@ fn reply_of(dialog: &Dialog, session: &Session, replies: Vec<String>) -> TurnRep
         .then(|| dialog.node_index(&session.node))
         .flatten()
         .and_then(|i| dialog.node(i).kind.question());
+    let locale = dialog.translations.pick(session.locale.as_deref());
     let choices = question.map_or_else(Vec::new, |q| {
         q.choices()
             .iter()
-            .map(|option| Choice {
-                label: option.label.clone(),
-                value: option.value.clone(),
+            .map(|option| {
+                let translated = locale.and_then(|locale| {
+                    let id = format!("{}-{}", session.node, option.value);
+                    dialog.translations.render(
+                        locale,
+                        &id,
+                        &session.context,
+                        session.updated_at,
+                        &[],
+                    )
+                });
+                Choice {
+                    label: translated.unwrap_or_else(|| option.label.clone()),
+                    value: option.value.clone(),
+                }
             })
             .collect()
     });

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, FileDiagnostics};
-use crate::dialog::{Dialog, LoadEnv, load_with};
+use crate::dialog::locale::TranslationSource;
+use crate::dialog::{Dialog, LoadEnv, load_translated};
 
 /// Cloning is cheap and shares the dialogs (`Arc`): `colloquy test` gives each script an
 /// engine of its own over one loaded set.
@@ -161,6 +162,42 @@ pub fn dialog_files(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The translation files beside a dialog file `dir/booking.yaml`: `dir/booking.<locale>.ftl`,
+/// as `(locale, path, source)`.
+fn translation_files(dialog: &Path) -> io::Result<Vec<(String, PathBuf, String)>> {
+    let (Some(dir), Some(stem)) = (dialog.parent(), dialog.file_stem().and_then(|s| s.to_str()))
+    else {
+        return Ok(Vec::new());
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!("{stem}.");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(locale) = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".ftl"))
+        else {
+            continue;
+        };
+        if locale.is_empty() || locale.contains('.') {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        found.push((locale.to_owned(), path, source));
+    }
+    found.sort();
+    Ok(found)
+}
+
 /// Loads every dialog under `paths`. Returns the registry of the valid ones and the
 /// diagnostics of every file (empty for clean files). I/O errors end the load.
 pub fn load_paths(
@@ -175,7 +212,26 @@ pub fn load_paths(
     for file in dialog_files(paths)? {
         let source = std::fs::read_to_string(&file)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", file.display())))?;
-        let loaded = load_with(&source, env);
+        let translation_files = translation_files(&file)?;
+        let translations: Vec<TranslationSource> = translation_files
+            .iter()
+            .map(|(locale, _, source)| TranslationSource {
+                locale: locale.clone(),
+                source: source.clone(),
+            })
+            .collect();
+        let loaded = load_translated(&source, env, &translations);
+        for (locale, path, _) in translation_files {
+            let diagnostics = loaded
+                .translation_diagnostics
+                .get(&locale)
+                .cloned()
+                .unwrap_or_default();
+            reports.push(FileDiagnostics {
+                file: path,
+                diagnostics,
+            });
+        }
         let mut diagnostics = loaded.diagnostics;
         if let Some(dialog) = loaded.dialog {
             if let Some(first) = seen_ids.get(&dialog.id) {

@@ -20,6 +20,10 @@ pub struct WebhookRequest {
     /// The dialog to start when the session is new (default: `dialogs.default`).
     #[serde(default)]
     pub dialog: Option<String>,
+    /// The user's language (`fr`, `pt-BR`): the session speaks it from then on, where its
+    /// dialog has it (else the closest, else the dialog's default).
+    #[serde(default)]
+    pub locale: Option<String>,
     /// Free-form data from the channel; accepted and ignored by the engine.
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
@@ -176,6 +180,11 @@ pub fn validate(request: &WebhookRequest, max_text_chars: usize) -> Result<(), S
         && !crate::dialog::load::is_identifier(dialog)
     {
         return Err("`dialog` must be a dialog id (letters, digits, `_` and `-`)".to_owned());
+    }
+    if let Some(locale) = &request.locale
+        && !crate::dialog::locale::is_locale(locale)
+    {
+        return Err("`locale` must be a language tag such as `en`, `fr` or `pt-BR`".to_owned());
     }
     let chars = request.text.chars().count();
     if chars > max_text_chars {

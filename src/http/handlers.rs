@@ -44,6 +44,7 @@ pub async fn webhook(
     validate(&request, config.max_text_chars).map_err(ApiError::InvalidRequest)?;
     let engine = state.app.engine.clone();
     let turn = TurnRequest {
+        locale: request.locale,
         session_id: request.session_id,
         message_id: request.message_id,
         text: request.text,

@@ -204,6 +204,7 @@ pub async fn webhook(
         message_id: format!("kore-{}", trace_id()),
         text,
         dialog,
+        locale: None,
     };
     let engine = engine.clone();
     let task = tokio::spawn(async move { engine.turn(turn).await });

@@ -153,6 +153,7 @@ impl Target for EngineTarget {
             message_id: format!("m{}", self.messages),
             text: text.to_owned(),
             dialog: Some(self.dialog.clone()),
+            locale: None,
         };
         let (reply, trace) = self
             .engine

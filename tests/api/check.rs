@@ -1268,3 +1268,48 @@ nodes:
         run.stderr
     );
 }
+
+#[test]
+fn translations_are_checked_in_their_own_files() {
+    let dialog = "\
+id: salon
+version: 1
+locales: [en, fr, de]
+start: hello
+nodes:
+  hello:
+    say: \"Welcome!\"
+    next: ask_name
+  ask_name:
+    ask: \"Your name?\"
+    entity: text
+    on_exhausted: done
+    next: done
+  done:
+    say: \"Thanks, {{ text }}.\"
+    end: booked
+";
+    let run = check_files(&[
+        ("salon.yaml", dialog),
+        (
+            "salon.fr.ftl",
+            "hello = Bienvenue !\ndone = Merci, { $txt }.\nask_nam = Votre nom ?\n",
+        ),
+        ("salon.de.ftl", "hello = Hallo\nbroken = { $\n"),
+    ]);
+    assert_eq!(
+        run.lines(),
+        [
+            "./salon.de.ftl:2:13: error: Fluent syntax: Expected one of \"a-zA-Z\"",
+            "./salon.fr.ftl:2:1: error: unknown variable `$txt` in message `done`",
+            "  hint: did you mean `text`?",
+            "./salon.fr.ftl:3:1: warning: message `ask_nam` is no text of the dialog",
+            "  hint: messages are named after the node (and field) whose text they translate, such as `ask_email` or `ask_email-invalid-2`",
+            "./salon.yaml:10:10: error: this text has no `fr` translation",
+            "  hint: add `ask_name = …` to the `fr` file",
+            "3 errors in 3 files",
+        ],
+        "stderr: {}",
+        run.stderr
+    );
+}

@@ -11,6 +11,7 @@ mod email_send;
 mod helpers;
 mod idempotency;
 mod kore;
+mod locales;
 mod metrics;
 mod otp_dialog;
 mod otp_service;

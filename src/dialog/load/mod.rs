@@ -22,6 +22,7 @@ pub use resolver::{Ref, Resolver, TextSrc};
 pub use templates::EMAIL_VARIABLES;
 
 use super::lint;
+use super::locale::{self, TranslationSource};
 use super::model::{Dialog, Keyword, Node};
 use super::nodes::{self, RawNode};
 use super::template::is_variable_name;
@@ -36,6 +37,8 @@ pub const DEFAULT_MAX_TRANSITIONS: u16 = 64;
 pub struct Loaded {
     pub dialog: Option<Dialog>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The problems of each translation file, by locale (positions are in that file).
+    pub translation_diagnostics: BTreeMap<String, Vec<Diagnostic>>,
 }
 
 /// What a dialog may name outside itself, from the configuration: a dialog calling a service
@@ -53,9 +56,22 @@ pub fn load(source: &str) -> Loaded {
 
 /// Parses and validates one dialog file against what the configuration provides.
 pub fn load_with(source: &str, env: &LoadEnv) -> Loaded {
+    load_translated(source, env, &[])
+}
+
+/// Parses and validates one dialog file and its translation files.
+pub fn load_translated(source: &str, env: &LoadEnv, translations: &[TranslationSource]) -> Loaded {
     let mut diagnostics = Diagnostics::default();
+    let mut translation_diagnostics = BTreeMap::new();
     let dialog = match yaml::parse(source) {
-        Ok(tree) => read_dialog(&tree, source, env, &mut diagnostics),
+        Ok(tree) => read_dialog(
+            &tree,
+            source,
+            env,
+            translations,
+            &mut diagnostics,
+            &mut translation_diagnostics,
+        ),
         Err(error) => {
             diagnostics.push(
                 Diagnostic::error(error.pos, format!("YAML syntax: {}", error.message)).with_hint(
@@ -67,7 +83,11 @@ pub fn load_with(source: &str, env: &LoadEnv) -> Loaded {
     };
     let mut items = diagnostics.items;
     items.sort_by_key(|d| (d.pos, d.severity));
-    let dialog = if items.iter().any(Diagnostic::is_error) {
+    let translations_fail = translation_diagnostics
+        .values()
+        .flatten()
+        .any(Diagnostic::is_error);
+    let dialog = if items.iter().any(Diagnostic::is_error) || translations_fail {
         None
     } else {
         dialog
@@ -75,11 +95,12 @@ pub fn load_with(source: &str, env: &LoadEnv) -> Loaded {
     Loaded {
         dialog,
         diagnostics: items,
+        translation_diagnostics,
     }
 }
 
 const TOP_LEVEL_KEYS: &str =
-    "id, version, title, start, keywords, context, settings, templates, nodes";
+    "id, version, title, locales, start, keywords, context, settings, templates, nodes";
 
 /// A dialog as read, before references are resolved.
 struct RawDialog {
@@ -87,6 +108,8 @@ struct RawDialog {
     id_pos: Pos,
     version: Option<u32>,
     title: Option<String>,
+    /// `locales:` as written (the default first).
+    locales: Vec<(String, Pos)>,
     start: Option<Ref>,
     keywords: Vec<RawKeyword>,
     defaults: Vec<(String, Value)>,
@@ -99,10 +122,12 @@ fn read_dialog(
     tree: &YamlNode,
     source: &str,
     env: &LoadEnv,
+    translations: &[TranslationSource],
     d: &mut Diagnostics,
+    translation_diagnostics: &mut BTreeMap<String, Vec<Diagnostic>>,
 ) -> Option<Dialog> {
     let raw = read_raw(tree, d)?;
-    let dialog = resolve(raw, source, env, d)?;
+    let dialog = resolve(raw, source, env, translations, d, translation_diagnostics)?;
     lint::check(&dialog, d);
     Some(dialog)
 }
@@ -132,6 +157,15 @@ fn read_raw(tree: &YamlNode, d: &mut Diagnostics) -> Option<RawDialog> {
         }
     };
     let title = top.take("title").and_then(|n| d.text(n, "`title`"));
+    let locales = top
+        .take("locales")
+        .map(|n| {
+            d.texts(n, "`locales`")
+                .into_iter()
+                .map(|(pos, tag)| (tag, pos))
+                .collect()
+        })
+        .unwrap_or_default();
     let start = top.take("start").and_then(|n| Ref::read(d, n, "`start`"));
     if start.is_none() && top.lacks("start") {
         d.push(
@@ -173,6 +207,7 @@ fn read_raw(tree: &YamlNode, d: &mut Diagnostics) -> Option<RawDialog> {
         id_pos,
         version,
         title,
+        locales,
         start,
         keywords,
         defaults,
@@ -182,7 +217,14 @@ fn read_raw(tree: &YamlNode, d: &mut Diagnostics) -> Option<RawDialog> {
     })
 }
 
-fn resolve(raw: RawDialog, source: &str, env: &LoadEnv, d: &mut Diagnostics) -> Option<Dialog> {
+fn resolve(
+    raw: RawDialog,
+    source: &str,
+    env: &LoadEnv,
+    translation_files: &[TranslationSource],
+    d: &mut Diagnostics,
+    translation_diagnostics: &mut BTreeMap<String, Vec<Diagnostic>>,
+) -> Option<Dialog> {
     let mut index = HashMap::new();
     for (i, node) in raw.nodes.iter().enumerate() {
         index.entry(node.id.clone()).or_insert(i);
@@ -204,6 +246,7 @@ fn resolve(raw: RawDialog, source: &str, env: &LoadEnv, d: &mut Diagnostics) -> 
         template_names: &template_names,
         env,
         email_templates: BTreeMap::new(),
+        message_ids: Vec::new(),
     };
     let start = raw.start.and_then(|r| resolver.node(&r, "`start`"));
     let keywords: Vec<Keyword> = raw
@@ -226,6 +269,21 @@ fn resolve(raw: RawDialog, source: &str, env: &LoadEnv, d: &mut Diagnostics) -> 
         })
         .collect();
     let templates = resolver.email_templates;
+    let message_ids = resolver.message_ids;
+    let built = locale::build(
+        &locale::Texts {
+            declared: &raw.locales,
+            ids: &message_ids,
+            variables: &known_vars,
+            sensitive: &sensitive_vars,
+            email_variables: &EMAIL_VARIABLES,
+        },
+        translation_files,
+    );
+    for problem in built.problems {
+        d.push(problem);
+    }
+    *translation_diagnostics = built.file_problems;
     if d.has_errors() {
         return None;
     }
@@ -241,8 +299,9 @@ fn resolve(raw: RawDialog, source: &str, env: &LoadEnv, d: &mut Diagnostics) -> 
         templates,
         defaults: raw.defaults,
         variables: known_vars,
+        translations: built.translations,
         max_transitions: raw.max_transitions,
-        fingerprint: fingerprint(source),
+        fingerprint: fingerprint(source, translation_files),
         source: source.into(),
     })
 }
@@ -395,9 +454,15 @@ fn known_variables(nodes: &[RawNode], defaults: &[(String, Value)]) -> BTreeSet<
     vars
 }
 
-fn fingerprint(source: &str) -> u64 {
+/// The dialog's content: its YAML and its translations (a changed translation is a change
+/// of the version too).
+fn fingerprint(source: &str, translations: &[TranslationSource]) -> u64 {
     let mut hasher = DefaultHasher::new();
     source.hash(&mut hasher);
+    for translation in translations {
+        translation.locale.hash(&mut hasher);
+        translation.source.hash(&mut hasher);
+    }
     hasher.finish()
 }
 

@@ -48,6 +48,8 @@ pub struct Resolver<'a> {
     pub(super) env: &'a LoadEnv,
     /// The email templates once compiled (before the nodes are resolved), by name.
     pub(super) email_templates: BTreeMap<String, EmailTemplate>,
+    /// Every text people read, by message id, with where it is written (for translations).
+    pub(super) message_ids: Vec<(String, Pos)>,
 }
 
 impl Resolver<'_> {
@@ -80,10 +82,30 @@ impl Resolver<'_> {
         })
     }
 
-    /// Compiles every message template of a list (reporting each problem); `None` if any has one.
-    pub fn templates(&mut self, sources: &[TextSrc]) -> Option<Vec<Template>> {
-        let templates: Vec<Option<Template>> = sources.iter().map(|s| self.template(s)).collect();
+    /// Compiles the texts of a list that people read (reporting each problem; `None` if any
+    /// has one), naming them for translation: `id` for the first, `id-2`, `id-3`… after it.
+    pub fn messages(&mut self, sources: &[TextSrc], id: &str) -> Option<Vec<Template>> {
+        let templates: Vec<Option<Template>> = sources
+            .iter()
+            .enumerate()
+            .map(|(i, src)| {
+                let message = if i == 0 {
+                    id.to_owned()
+                } else {
+                    format!("{id}-{}", i + 1)
+                };
+                let template = self.template(src)?.with_id(&message);
+                self.message_ids.push((message, src.pos));
+                Some(template)
+            })
+            .collect();
         templates.into_iter().collect()
+    }
+
+    /// Records a text that people read but that is no template (a choice's label), for
+    /// translation.
+    pub fn label(&mut self, id: String, pos: Pos) {
+        self.message_ids.push((id, pos));
     }
 
     /// Compiles a message template and checks its variables against the dialog's.
@@ -122,8 +144,9 @@ impl Resolver<'_> {
         ok.then_some(template)
     }
 
-    /// Like [`Resolver::template`], for email templates, which may also use [`EMAIL_VARIABLES`].
-    pub(super) fn email_template(&mut self, src: &TextSrc) -> Option<Template> {
+    /// Like [`Resolver::template`], for email templates, which may also use [`EMAIL_VARIABLES`];
+    /// `id` names it for translation.
+    pub(super) fn email_template(&mut self, src: &TextSrc, id: String) -> Option<Template> {
         let template = self.compile(src)?;
         let mut ok = true;
         for var in template.variables() {
@@ -132,7 +155,12 @@ impl Resolver<'_> {
                 ok = false;
             }
         }
-        ok.then_some(template)
+        if !ok {
+            return None;
+        }
+        let template = template.with_id(&id);
+        self.message_ids.push((id, src.pos));
+        Some(template)
     }
 
     /// Compiles an expression (`tries + 1`) and checks the variables it reads: known, and not

@@ -82,9 +82,12 @@ pub(super) fn resolve_templates(
             );
             continue;
         };
-        let subject = r.email_template(subject);
-        let text = r.email_template(text);
-        let html = t.html.as_ref().map(|h| r.email_template(h));
+        let subject = r.email_template(subject, format!("{name}-subject"));
+        let text = r.email_template(text, format!("{name}-text"));
+        let html = t
+            .html
+            .as_ref()
+            .map(|h| r.email_template(h, format!("{name}-html")));
         if let (Some(subject), Some(text), Some(html)) =
             (subject, text, html.unwrap_or(Some(Template::literal(""))))
         {

@@ -336,8 +336,11 @@ impl RawNodeKind for RawAsk {
         if self.prompts.is_empty() {
             r.d.error(self.pos, format!("ask node `{id}` has an empty `ask`"));
         }
-        let prompts = r.templates(&self.prompts);
-        let invalid = r.templates(&self.invalid);
+        let prompts = r.messages(&self.prompts, id);
+        let invalid = r.messages(&self.invalid, &format!("{id}-invalid"));
+        for option in &self.choices {
+            r.label(format!("{id}-{}", option.value), self.pos);
+        }
         let keywords: Vec<Option<Keyword>> = self.keywords.iter().map(|k| r.keyword(k)).collect();
         let on_exhausted = r.node(&self.on_exhausted, "`on_exhausted`");
         let next = r.node(&self.next, "`next`");

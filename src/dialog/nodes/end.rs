@@ -58,9 +58,9 @@ fn read(node: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
 }
 
 impl RawNodeKind for RawEnd {
-    fn resolve(self: Box<Self>, r: &mut Resolver<'_>, _id: &str) -> Option<Box<dyn NodeKind>> {
+    fn resolve(self: Box<Self>, r: &mut Resolver<'_>, id: &str) -> Option<Box<dyn NodeKind>> {
         Some(Box::new(End {
-            messages: r.templates(&self.messages)?,
+            messages: r.messages(&self.messages, id)?,
             result: self.result,
         }))
     }

@@ -48,8 +48,8 @@ fn read(node: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
 }
 
 impl RawNodeKind for RawSay {
-    fn resolve(self: Box<Self>, r: &mut Resolver<'_>, _id: &str) -> Option<Box<dyn NodeKind>> {
-        let messages = r.templates(&self.messages);
+    fn resolve(self: Box<Self>, r: &mut Resolver<'_>, id: &str) -> Option<Box<dyn NodeKind>> {
+        let messages = r.messages(&self.messages, id);
         let next = r.node(&self.next, "`next`");
         Some(Box::new(Say {
             messages: messages?,

@@ -9,7 +9,7 @@ use crate::dialog::{Dialog, Outcome, Session};
 use crate::store::StoreError;
 
 use super::super::Engine;
-use super::otp_send::{compose, email_out, refund};
+use super::otp_send::{Email, compose, email_out, refund};
 use super::send_key;
 
 pub(super) async fn run(
@@ -36,7 +36,14 @@ pub(super) async fn run(
             return Ok(Outcome::new("limited"));
         }
     };
-    let message = compose(template, &to, None, session, now);
+    let email = Email {
+        template,
+        translation: dialog
+            .translations
+            .pick(session.locale.as_deref())
+            .map(|locale| (&dialog.translations, locale)),
+    };
+    let message = compose(email, &to, None, session, now);
     if email_out(engine, &to, &message, NAME).await {
         Ok(Outcome::new("sent"))
     } else {

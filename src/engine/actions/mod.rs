@@ -6,7 +6,7 @@ mod http_request;
 mod otp_send;
 mod otp_verify;
 
-pub(super) use otp_send::{DEFAULT_TEMPLATE, Delivered, deliver};
+pub(super) use otp_send::{DEFAULT_TEMPLATE, Delivered, Email, deliver};
 pub(super) use otp_verify::check;
 
 use chrono::{DateTime, Utc};

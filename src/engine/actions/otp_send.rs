@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::address::EmailAddr;
 use crate::dialog::actions::otp_send::Call;
+use crate::dialog::locale::{LocaleIdx, Translations};
 use crate::dialog::model::EmailTemplate;
 use crate::dialog::template::{Escape, Template};
 use crate::dialog::value::Value;
@@ -71,7 +72,14 @@ async fn send(
         .as_deref()
         .and_then(|name| dialog.templates.get(name))
         .unwrap_or(&DEFAULT_TEMPLATE);
-    match deliver(engine, &to, &policy, template, session, now).await? {
+    let email = Email {
+        template,
+        translation: dialog
+            .translations
+            .pick(session.locale.as_deref())
+            .map(|locale| (&dialog.translations, locale)),
+    };
+    match deliver(engine, &to, &policy, email, session, now).await? {
         Delivered::Sent(code) => {
             session.otp = Some(otp::issue(
                 &engine.otp.key,
@@ -102,13 +110,30 @@ pub(crate) enum Delivered {
     Failed,
 }
 
+/// An email template, and the translation of it the session's locale picks.
+#[derive(Clone, Copy)]
+pub(crate) struct Email<'a> {
+    pub template: &'a EmailTemplate,
+    pub translation: Option<(&'a Translations, LocaleIdx)>,
+}
+
+impl<'a> Email<'a> {
+    /// The template as written (no translation): the OTP API's emails.
+    pub(crate) fn plain(template: &'a EmailTemplate) -> Self {
+        Self {
+            template,
+            translation: None,
+        }
+    }
+}
+
 /// Send cap (this address, every session and the OTP API) → generate → email, refunding the
 /// cap when the email does not go out. The code leaves only inside `Delivered::Sent`.
 pub(crate) async fn deliver(
     engine: &Engine,
     to: &EmailAddr,
     policy: &otp::Policy,
-    template: &EmailTemplate,
+    email: Email<'_>,
     session: &Session,
     now: DateTime<Utc>,
 ) -> Result<Delivered, StoreError> {
@@ -125,7 +150,7 @@ pub(crate) async fn deliver(
     // Generated in a block: the thread-local generator must not live across an await.
     let code = { otp::generate(policy, &mut rand::rng()) };
     let minutes = ceil_minutes(policy.ttl);
-    let message = compose(template, to, Some((&code, minutes)), session, now);
+    let message = compose(email, to, Some((&code, minutes)), session, now);
     if email_out(engine, to, &message, crate::dialog::actions::otp_send::NAME).await {
         Ok(Delivered::Sent(code))
     } else {
@@ -201,12 +226,23 @@ fn whole_number(value: f64) -> serde_json::Value {
 /// `code` and `expires_in_minutes` too; the rest come from the session (never a sensitive
 /// value).
 pub(super) fn compose(
-    template: &EmailTemplate,
+    email: Email<'_>,
     to: &EmailAddr,
     code: Option<(&Code, f64)>,
     session: &Session,
     now: DateTime<Utc>,
 ) -> EmailMessage {
+    let template = email.template;
+    // A translated part, rendered by Fluent with the email's own variables too.
+    let translated = |part: &Template| -> Option<String> {
+        let (translations, locale) = email.translation?;
+        let mut extra = vec![("email", Value::Text(to.as_str().to_owned()))];
+        if let Some((code, minutes)) = code {
+            extra.push(("code", Value::Text(code.reveal().to_owned())));
+            extra.push(("expires_in_minutes", Value::Number(minutes)));
+        }
+        translations.render(locale, part.id()?, &session.context, now, &extra)
+    };
     let lookup = |name: &str, out: &mut String| {
         match (name, code) {
             // `validation_code` is Capillary's name for it (request templates of that API).
@@ -240,12 +276,16 @@ pub(super) fn compose(
     };
     EmailMessage {
         to: to.clone(),
-        subject: template.subject.render(Escape::None, lookup),
-        text: template.text.render(Escape::None, lookup),
+        subject: translated(&template.subject)
+            .unwrap_or_else(|| template.subject.render(Escape::None, lookup)),
+        text: translated(&template.text)
+            .unwrap_or_else(|| template.text.render(Escape::None, lookup)),
+        // A translated HTML part is the translator's markup, with values as Fluent renders
+        // them: keep the YAML's (escaped) HTML unless the file translates it.
         html: template
             .html
             .as_ref()
-            .map(|html| html.render(Escape::Html, lookup)),
+            .map(|html| translated(html).unwrap_or_else(|| html.render(Escape::Html, lookup))),
         provider_template,
     }
 }

@@ -148,6 +148,7 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
             otp: decode_opt_otp(&mut r)?,
         });
     }
+    let locale = r.opt_string()?;
     let lines = r.len()?;
     let mut history = std::collections::VecDeque::with_capacity(lines);
     for _ in 0..lines {
@@ -174,6 +175,7 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
         state,
         result,
         context,
+        locale,
         invalid_answers,
         otp,
         stack,
@@ -194,6 +196,7 @@ fn session_body(w: &mut Writer, session: &Session) {
         state,
         result,
         context,
+        locale,
         invalid_answers,
         otp,
         stack,
@@ -228,6 +231,7 @@ fn session_body(w: &mut Writer, session: &Session) {
         encode_counts(w, invalid_answers);
         encode_opt_otp(w, otp.as_ref());
     }
+    w.opt_str(locale.as_deref());
     w.len(history.len());
     for HistoryEntry {
         at,

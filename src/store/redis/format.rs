@@ -64,6 +64,9 @@ struct SessionDoc {
     state: StateDoc,
     result: Option<String>,
     context: BTreeMap<String, SlotDoc>,
+    /// The language the user asked for; left out for the dialog's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    locale: Option<String>,
     invalid_answers: InvalidAnswersDoc,
     otp: Option<OtpDoc>,
     /// The dialogs waiting for the one running, innermost last; left out when empty.
@@ -225,6 +228,7 @@ pub fn encode_session(session: &Session) -> Result<String, FormatError> {
         state: session.state.into(),
         result: session.result.clone(),
         context: context_doc(&session.context),
+        locale: session.locale.clone(),
         invalid_answers: InvalidAnswersDoc::PerNode(counts_doc(&session.invalid_answers)),
         otp: session.otp.as_ref().map(OtpDoc::from),
         stack: session
@@ -281,6 +285,7 @@ pub fn decode_session(json: &str, version: u64) -> Result<Session, FormatError> 
         state: doc.state.into(),
         result: doc.result,
         context: context_of(doc.context),
+        locale: doc.locale,
         invalid_answers,
         otp: doc.otp.map(OtpState::try_from).transpose()?,
         stack,
