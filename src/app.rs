@@ -9,7 +9,7 @@ use crate::email::{ApiKey, EmailSender, OutboxSender, SendgridSender};
 use crate::engine::{DialogRegistry, Engine, EngineSettings, OtpSettings, Parts};
 use crate::metrics::Metrics;
 use crate::otp::OtpKey;
-use crate::services::Services;
+use crate::services::{ServiceCaller, Services};
 use crate::store::{Backends, RateLimit, RateLimiter};
 
 /// A built application: the engine and the adapters the HTTP layer exposes directly.
@@ -31,14 +31,28 @@ pub fn build(
     dialogs: DialogRegistry,
     clock: Arc<dyn Clock>,
 ) -> Result<App, String> {
+    build_with_services(config, dialogs, clock, None)
+}
+
+/// Like [`build`], with `services` answering `http.request` instead of the configured
+/// services over HTTP (`colloquy test`'s scripted answers).
+pub fn build_with_services(
+    config: Config,
+    dialogs: DialogRegistry,
+    clock: Arc<dyn Clock>,
+    services: Option<Arc<dyn ServiceCaller>>,
+) -> Result<App, String> {
     config.auth.validate()?;
     config.kore.validate()?;
     let backends = Backends::from_config(&config, &clock)?;
     let metrics = Arc::new(Metrics::default());
     let (email, outbox) = email_sender(&config, &clock, &metrics)?;
-    let services = Arc::new(
-        Services::new(&config.services, metrics.clone()).map_err(|error| error.to_string())?,
-    );
+    let services = match services {
+        Some(services) => services,
+        None => Arc::new(
+            Services::new(&config.services, metrics.clone()).map_err(|error| error.to_string())?,
+        ),
+    };
     let (key, random_otp_key) = match &config.otp.secret {
         Some(secret) => (OtpKey::from_secret(secret.expose())?, false),
         None => (OtpKey::random(&mut rand::rng()), true),

@@ -14,6 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use reqwest::Url;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use secrecy::ExposeSecret;
@@ -99,7 +100,15 @@ struct Service {
     max_response_bytes: usize,
 }
 
-/// Every configured service.
+/// Calls the services dialogs name. The engine's port: [`Services`] over HTTP, or answers
+/// a conversation script gives (`colloquy test`).
+#[async_trait]
+pub trait ServiceCaller: Send + Sync + fmt::Debug {
+    /// Calls `service`. Never fails: every problem is an [`Exchange`].
+    async fn call(&self, service: &str, request: Request<'_>) -> Exchange;
+}
+
+/// Every configured service, over HTTP.
 pub struct Services {
     by_name: BTreeMap<String, Service>,
     metrics: Arc<Metrics>,
@@ -124,9 +133,11 @@ impl Services {
         }
         Ok(Self { by_name, metrics })
     }
+}
 
-    /// Calls `service`. Never fails: every problem is an [`Exchange`].
-    pub async fn call(&self, service: &str, request: Request<'_>) -> Exchange {
+#[async_trait]
+impl ServiceCaller for Services {
+    async fn call(&self, service: &str, request: Request<'_>) -> Exchange {
         let Some(target) = self.by_name.get(service) else {
             // The dialog was loaded against this configuration; a reload may have raced.
             tracing::error!(

@@ -124,9 +124,18 @@ pub(crate) fn load_valid_dialogs(
     config: &Config,
     refusal: &str,
 ) -> Result<crate::engine::DialogRegistry, u8> {
+    load_valid_dialogs_in(config, &config.load_env(), refusal)
+}
+
+/// Like [`load_valid_dialogs`], with `env` saying what the dialogs may name.
+pub(crate) fn load_valid_dialogs_in(
+    config: &Config,
+    env: &crate::dialog::LoadEnv,
+    refusal: &str,
+) -> Result<crate::engine::DialogRegistry, u8> {
     let dir = config.dialogs.dir.clone();
-    let (registry, reports) = crate::engine::registry::load_paths(&[dir], &config.load_env())
-        .map_err(|error| {
+    let (registry, reports) =
+        crate::engine::registry::load_paths(&[dir], env).map_err(|error| {
             eprintln!("error: cannot load dialogs: {error}");
             EXIT_USAGE
         })?;

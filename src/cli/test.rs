@@ -15,7 +15,7 @@ use crate::testing::{
     Script, ScriptFile, ScriptResult, Selection, Verdict, check_against, junit, read_files, report,
 };
 
-use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config, load_valid_dialogs};
+use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config, load_valid_dialogs_in};
 
 /// Where scripts are looked for when no path is given.
 pub const DEFAULT_DIR: &str = "tests/conversations";
@@ -103,7 +103,16 @@ async fn in_process(args: &TestArgs, mut files: Vec<ScriptFile>) -> u8 {
     let Some(config) = load_config(args.config.as_deref()) else {
         return EXIT_USAGE;
     };
-    let registry = match load_valid_dialogs(&config, "the dialogs under test are invalid") {
+    // Services the scripts answer exist for the dialogs under test.
+    let mut env = config.load_env();
+    env.services.extend(
+        files
+            .iter()
+            .flat_map(|f| &f.scripts)
+            .flat_map(|s| s.services.keys().cloned()),
+    );
+    let registry = match load_valid_dialogs_in(&config, &env, "the dialogs under test are invalid")
+    {
         Ok(registry) => registry,
         Err(code) => return code,
     };

@@ -24,7 +24,7 @@ use crate::dialog::{Dialog, LoadEnv, Session, State};
 use crate::email::EmailSender;
 use crate::metrics::Metrics;
 use crate::otp::{OtpKey, Policy};
-use crate::services::Services;
+use crate::services::ServiceCaller;
 use crate::store::{
     Counters, DialogArchive, Processed, RateLimit, SessionStore, StoreError, TurnLease,
 };
@@ -102,7 +102,7 @@ pub struct Engine {
     pub(crate) counters: Arc<dyn Counters>,
     pub(crate) email: Arc<dyn EmailSender>,
     /// The services `http.request` calls.
-    pub(crate) services: Arc<Services>,
+    pub(crate) services: Arc<dyn ServiceCaller>,
     /// What dialogs may name outside themselves: reloads and archived versions load against it.
     load_env: LoadEnv,
     pub(crate) clock: Arc<dyn Clock>,
@@ -125,7 +125,7 @@ pub struct Parts {
     /// Keeps the dialog versions sessions start on, for instances restarted without them.
     pub archive: Arc<dyn DialogArchive>,
     pub email: Arc<dyn EmailSender>,
-    pub services: Arc<Services>,
+    pub services: Arc<dyn ServiceCaller>,
     /// What the dialogs were loaded against (the configured services).
     pub load_env: LoadEnv,
     pub clock: Arc<dyn Clock>,

@@ -17,6 +17,7 @@ pub mod remote;
 pub mod report;
 pub mod runner;
 pub mod script;
+pub mod services;
 pub mod settings;
 pub mod steps;
 pub mod vars;

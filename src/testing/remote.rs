@@ -213,6 +213,17 @@ pub fn skip_reason(script: &Script) -> Option<String> {
             script.settings.names().join(", ")
         ));
     }
+    if !script.services.is_empty() {
+        return Some(format!(
+            "answers for its services ({}) in the script: a running server calls its own",
+            script
+                .services
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     let context = script
         .steps
         .iter()

@@ -21,8 +21,11 @@ use crate::dialog::value::Value as ContextValue;
 use crate::email::OutboxSender;
 use crate::engine::{DialogRegistry, Engine, TurnRequest};
 
+use crate::services::ServiceCaller;
+
 use super::exec::{self, Email, Target, Turn};
 use super::script::Script;
+use super::services::ScriptedServices;
 use super::{Failure, ScriptResult, Verdict};
 
 /// What every in-process script starts from.
@@ -82,7 +85,11 @@ impl InProcess {
         script.settings.apply(&mut config);
         script.dialog.clone_into(&mut config.dialogs.default);
         let clock = Arc::new(ManualClock::at_epoch());
-        let built = app::build(config, self.registry.clone(), clock.clone());
+        // Scripted answers, when the script gives some, instead of the configured services.
+        let services: Option<Arc<dyn ServiceCaller>> = (!script.services.is_empty())
+            .then(|| Arc::new(ScriptedServices::new(script.services.clone())) as _);
+        let built =
+            app::build_with_services(config, self.registry.clone(), clock.clone(), services);
         let (engine, outbox) = match built {
             Ok(app) => match app.outbox {
                 Some(outbox) => (app.engine, outbox),

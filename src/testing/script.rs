@@ -10,6 +10,7 @@
 //!   - name: happy path
 //!     tags: [smoke]
 //!     settings: { otp: { length: 6 }, fail_for: ["*@bounce.test"] }
+//!     services: { bookings: [ { path: /slots, body: { slots: [] } } ] }   # see `services.rs`
 //!     vars: { email: alice@example.com }
 //!     steps:
 //!       - user: hi
@@ -27,6 +28,7 @@ use crate::engine::registry::dialog_files;
 use crate::reader::{Diagnostics, MapReader};
 use crate::yaml::{self, Node, Pos, Value};
 
+use super::services::{ServiceAnswers, read_services};
 use super::settings::{Settings, read_settings};
 use super::steps::{Step, StepKind, read_steps};
 use super::vars::{Scope, read_vars};
@@ -42,6 +44,9 @@ pub struct Script {
     pub dialog_pos: Pos,
     pub tags: Vec<String>,
     pub settings: Settings,
+    /// Answers for the services the dialog calls: the file's, with the script's own replacing
+    /// them service by service.
+    pub services: ServiceAnswers,
     /// The file's `vars:` then the script's, rendered in order when the script starts (each
     /// may use the ones before it, and the built-in `run`).
     pub vars: Vec<(String, Template)>,
@@ -148,6 +153,10 @@ fn read_file(root: &Node, path: &Path, source: &str, d: &mut Diagnostics) -> Fil
         .take("vars")
         .and_then(|n| read_vars(n, d, &mut scope))
         .unwrap_or_default();
+    let services = map
+        .take("services")
+        .map(|n| read_services(n, d))
+        .unwrap_or_default();
     let items = script_items(&mut map, d);
     map.finish(d, "the script file");
     let defaults = FileDefaults {
@@ -156,6 +165,7 @@ fn read_file(root: &Node, path: &Path, source: &str, d: &mut Diagnostics) -> Fil
         dialog: dialog.clone(),
         tags,
         vars,
+        services,
         scope,
     };
     let scripts = read_scripts(items, &defaults, d);
@@ -229,6 +239,7 @@ struct FileDefaults<'a> {
     dialog: Option<(String, Pos)>,
     tags: Vec<String>,
     vars: Vec<(String, Template)>,
+    services: ServiceAnswers,
     /// The variables the file's `vars:` define (and the built-in ones).
     scope: Scope,
 }
@@ -268,6 +279,10 @@ fn read_script(item: &Node, defaults: &FileDefaults<'_>, d: &mut Diagnostics) ->
     let settings = map
         .take("settings")
         .map_or(Some(Settings::default()), |n| read_settings(n, d));
+    let mut services = defaults.services.clone();
+    if let Some(node) = map.take("services") {
+        services.extend(read_services(node, d));
+    }
     let mut scope = defaults.scope.clone();
     let vars = map
         .take("vars")
@@ -284,6 +299,7 @@ fn read_script(item: &Node, defaults: &FileDefaults<'_>, d: &mut Diagnostics) ->
         dialog_pos,
         tags,
         settings: settings?,
+        services,
         vars: vars?,
         steps: steps?,
     })

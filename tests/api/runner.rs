@@ -273,3 +273,89 @@ scripts:
     let run = test_in(&dir, &["s.yaml"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
 }
+
+/// A dialog that calls a service, for scripts that answer it themselves.
+const LOOKUP: &str = r#"
+id: lookup
+version: 1
+start: ask_order
+nodes:
+  ask_order:
+    ask: "Your order number?"
+    entity: text
+    save_as: order
+    on_exhausted: done
+    next: fetch
+  fetch:
+    action: http.request
+    with: { service: orders, path: "/orders/{{ order }}", save: { status: /status } }
+    on: { ok: found, http_error: unknown, timeout: slow, invalid_response: slow }
+  found:
+    say: "Order {{ order }} is {{ status }}."
+    end: found
+  unknown:
+    say: "No order {{ order }} (error {{ http.status }})."
+    end: unknown
+  slow:
+    say: "The order service is not answering."
+    end: slow
+  done:
+    end: done
+"#;
+
+#[test]
+fn scripts_answer_the_services_a_dialog_calls() {
+    let dir = scripts(&[(
+        "s.yaml",
+        r#"
+dialog: lookup
+services:
+  orders:
+    - { method: GET, path: "/orders/A-*", body: { status: shipped } }
+    - { path: /orders/slow, outcome: timeout }
+scripts:
+  - name: found
+    steps:
+      - user: hi
+      - user: A-17
+      - bot: "Order A-17 is shipped."
+  - name: unknown to the service
+    steps:
+      - user: hi
+      - user: B-2
+      - bot: "No order B-2 (error 404)."
+  - name: the service times out
+    steps:
+      - user: hi
+      - user: slow
+      - bot: "The order service is not answering."
+  - name: a script's own answers replace the file's
+    services:
+      orders: [ { path: "/orders/*", status: 200, body: { state: "no status field" } } ]
+    steps:
+      - user: hi
+      - user: A-17
+      - bot: "The order service is not answering."
+"#,
+    )]);
+    fs::create_dir(dir.path().join("dialogs")).unwrap();
+    fs::write(dir.path().join("dialogs/lookup.yaml"), LOOKUP).unwrap();
+    let mut command = colloquy(dir.path());
+    command
+        .env("COLLOQUY__DIALOGS__DIR", dir.path().join("dialogs"))
+        .env("COLLOQUY__DIALOGS__DEFAULT", "lookup")
+        .args(["test", "s.yaml"]);
+    let run = run(command);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("4 passed"), "{}", run.stdout);
+    // The service is none of the configuration's: `check` refuses the dialog.
+    let mut check = colloquy(dir.path());
+    check.args(["check", "dialogs"]);
+    let checked = super::runner::run(check);
+    assert_eq!(checked.code, 1, "{}", checked.stdout);
+    assert!(
+        checked.stdout.contains("unknown service `orders`"),
+        "{}",
+        checked.stdout
+    );
+}

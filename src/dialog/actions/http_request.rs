@@ -88,6 +88,12 @@ impl Method {
         ("DELETE", Method::Delete),
     ];
 
+    /// `GET`, `post`…: a method by name, in any case.
+    pub fn parse(name: &str) -> Option<Method> {
+        let upper = name.to_ascii_uppercase();
+        Self::ALL.iter().find(|(n, _)| *n == upper).map(|(_, m)| *m)
+    }
+
     pub fn as_str(self) -> &'static str {
         Self::ALL
             .iter()
@@ -297,11 +303,7 @@ fn read(
 
 fn read_method(node: &YamlNode, d: &mut Diagnostics) -> Option<Method> {
     let name = d.string(node, "`method`")?;
-    let upper = name.to_ascii_uppercase();
-    let found = Method::ALL
-        .iter()
-        .find(|(n, _)| *n == upper)
-        .map(|(_, m)| *m);
+    let found = Method::parse(&name);
     if found.is_none() {
         d.push(
             Diagnostic::error(node.pos, format!("unknown method `{name}`"))
