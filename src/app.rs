@@ -124,7 +124,8 @@ fn email_sender(
                     config.email.outbox.fail_for.clone(),
                     clock.clone(),
                 )
-                .with_delay(config.email.outbox.delay),
+                .with_delay(config.email.outbox.delay)
+                .failing_subjects(config.email.outbox.fail_subjects.clone()),
             );
             Ok((outbox.clone(), Some(outbox)))
         }

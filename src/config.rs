@@ -250,6 +250,9 @@ pub struct OutboxConfig {
     /// Addresses (`bob@example.com`) or domains (`*@bounce.test`) whose delivery fails, to
     /// try the failure paths of a dialog.
     pub fail_for: Vec<String>,
+    /// Subjects (`*` matches any run of characters) whose delivery fails: one email of a
+    /// dialog (a confirmation) fails while the others (the code) go out.
+    pub fail_subjects: Vec<String>,
     /// How long each "delivery" takes, to try slow-provider behaviour (timeouts, busy sessions).
     #[serde(with = "serde_human")]
     pub delay: Duration,
@@ -260,6 +263,7 @@ impl Default for OutboxConfig {
         Self {
             capacity: 1000,
             fail_for: Vec::new(),
+            fail_subjects: Vec::new(),
             delay: Duration::ZERO,
         }
     }

@@ -11,6 +11,7 @@ pub mod dialog;
 pub mod duration;
 pub mod email;
 pub mod engine;
+pub mod glob;
 pub mod hex;
 pub mod http;
 pub mod metrics;

@@ -2,12 +2,14 @@
 //! run. Pure: the instant comes in `env`, actions come out as data, and their outcomes come
 //! back in as input. The engine drives it; tests and the `chat` command drive it the same way.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 
 use super::actions::{ActionCall, Outcome};
 use super::entity::{CodeShape, Entity, Found};
 use super::locale::LocaleIdx;
-use super::model::{Dialog, NodeIdx};
+use super::model::{ChoiceOption, Dialog, NodeIdx, normalise_keyword};
 use super::session::{Frame, Session, Speaker, State};
 use super::template::{Escape, Template};
 use super::understand::{self, Heard};
@@ -214,13 +216,16 @@ impl Run<'_> {
         })
     }
 
+    /// Message `id` in the session's language, when a translation has it.
+    pub fn translate(&self, id: &str) -> Option<String> {
+        self.dialog
+            .translations
+            .render(self.locale?, id, &self.session.context, self.now, &[])
+    }
+
     /// Sends a message to the user, in the session's language.
     pub fn say(&mut self, template: &Template) {
-        let translated = self.locale.zip(template.id()).and_then(|(locale, id)| {
-            self.dialog
-                .translations
-                .render(locale, id, &self.session.context, self.now, &[])
-        });
+        let translated = template.id().and_then(|id| self.translate(id));
         let text = translated.unwrap_or_else(|| self.render(template));
         self.say_text(text);
     }
@@ -333,11 +338,12 @@ impl Run<'_> {
             return self.open_with(text);
         };
         let entity = question.expecting();
+        let options = self.options_in_locale(question.choices());
         let heard = understand::hear_with(
             text,
             entity,
             self.code_shape(),
-            question.choices(),
+            &options,
             &[&dialog.keywords, question.keywords()],
         );
         // At a code question only a message that is a keyword, whole, is shown.
@@ -369,6 +375,29 @@ impl Run<'_> {
             }
             Heard::NotUnderstood => question.reject(self),
         }
+    }
+
+    /// A question's options, answerable also by their label in the session's language.
+    fn options_in_locale<'o>(&self, options: &'o [ChoiceOption]) -> Cow<'o, [ChoiceOption]> {
+        if self.locale.is_none() || options.is_empty() {
+            return Cow::Borrowed(options);
+        }
+        let node = &self.session.node;
+        Cow::Owned(
+            options
+                .iter()
+                .map(|option| {
+                    let mut option = option.clone();
+                    if let Some(label) = self.translate(&format!("{node}-{}", option.value)) {
+                        let word = normalise_keyword(&label).into_owned();
+                        if !word.is_empty() && !option.words.contains(&word) {
+                            option.words.push(word);
+                        }
+                    }
+                    option
+                })
+                .collect(),
+        )
     }
 
     /// What a code answer must look like: the issued code's length and alphabet.

@@ -283,7 +283,14 @@ pub fn codes(text: &str, shape: CodeShape) -> Vec<Value> {
     found.into_iter().map(Value::Text).collect()
 }
 
+/// English and French (the shipped dialogs' languages).
 const YES: &[&str] = &[
+    "oui",
+    "ouais",
+    "daccord",
+    "bien sûr",
+    "bien sur",
+    "volontiers",
     "yes",
     "y",
     "yeah",
@@ -310,6 +317,9 @@ const YES: &[&str] = &[
     "sounds good",
 ];
 const NO: &[&str] = &[
+    "non",
+    "non merci",
+    "jamais",
     "no",
     "n",
     "nope",

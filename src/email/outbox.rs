@@ -31,6 +31,8 @@ pub struct OutboxSender {
     emails: Mutex<Outbox>,
     capacity: usize,
     fail_for: Vec<String>,
+    /// Subjects (`*` matches any run of characters) whose delivery fails.
+    fail_subjects: Vec<String>,
     delay: std::time::Duration,
     clock: Arc<dyn Clock>,
 }
@@ -83,9 +85,18 @@ impl OutboxSender {
             emails: Mutex::new(Outbox::default()),
             capacity: capacity.max(1),
             fail_for,
+            fail_subjects: Vec::new(),
             clock,
             delay: std::time::Duration::ZERO,
         }
+    }
+
+    /// Makes delivery fail for emails whose subject fits one of `patterns` (`*` matches any
+    /// run of characters): one email of a dialog fails while the others go out.
+    #[must_use]
+    pub fn failing_subjects(mut self, patterns: Vec<String>) -> Self {
+        self.fail_subjects = patterns;
+        self
     }
 
     /// Makes every delivery take `delay` (a slow provider, for trying timeouts).
@@ -145,7 +156,11 @@ impl EmailSender for OutboxSender {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
-        if self.should_fail(message.to.as_str()) {
+        let subject_fails = self
+            .fail_subjects
+            .iter()
+            .any(|pattern| crate::glob::matches(pattern, &message.subject));
+        if self.should_fail(message.to.as_str()) || subject_fails {
             tracing::warn!(to = %message.to.masked(), "dev outbox: simulated delivery failure");
             return Err(SendError::Temporary(
                 "simulated failure (email.outbox.fail_for)".to_owned(),

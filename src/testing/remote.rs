@@ -192,6 +192,7 @@ impl Remote {
             remote: self,
             session_id: format!("colloquy-test-{token}"),
             dialog: script.dialog.clone(),
+            locale: script.locale.clone(),
             messages: 0,
             after,
         };
@@ -293,6 +294,7 @@ struct HttpTarget<'r> {
     remote: &'r Remote,
     session_id: String,
     dialog: String,
+    locale: Option<String>,
     messages: u64,
     /// Emails up to this id were there before the script started.
     after: u64,
@@ -307,6 +309,7 @@ impl Target for HttpTarget<'_> {
             "message_id": format!("m{}", self.messages),
             "text": text,
             "dialog": self.dialog,
+            "locale": self.locale,
         });
         let url = self.remote.url("/v1/webhook");
         let response = self

@@ -108,6 +108,7 @@ impl InProcess {
             clock,
             session_id: format!("test-{}", index + 1),
             dialog: script.dialog.clone(),
+            locale: script.locale.clone(),
             messages: 0,
             trace: Vec::new(),
         };
@@ -147,6 +148,7 @@ struct EngineTarget {
     clock: Arc<ManualClock>,
     session_id: String,
     dialog: String,
+    locale: Option<String>,
     messages: u64,
     trace: Vec<Traced>,
 }
@@ -160,7 +162,7 @@ impl Target for EngineTarget {
             message_id: format!("m{}", self.messages),
             text: text.to_owned(),
             dialog: Some(self.dialog.clone()),
-            locale: None,
+            locale: self.locale.clone(),
         };
         let (reply, trace) = self
             .engine

@@ -42,6 +42,9 @@ pub struct Script {
     pub pos: Pos,
     pub dialog: String,
     pub dialog_pos: Pos,
+    /// The language the script's user speaks (`locale` on every message), the file's unless
+    /// the script gives its own.
+    pub locale: Option<String>,
     pub tags: Vec<String>,
     pub settings: Settings,
     /// Answers for the services the dialog calls: the file's, with the script's own replacing
@@ -157,6 +160,7 @@ fn read_file(root: &Node, path: &Path, source: &str, d: &mut Diagnostics) -> Fil
         .take("services")
         .map(|n| read_services(n, d))
         .unwrap_or_default();
+    let locale = map.take("locale").and_then(|n| read_locale(n, d));
     let items = script_items(&mut map, d);
     map.finish(d, "the script file");
     let defaults = FileDefaults {
@@ -166,6 +170,7 @@ fn read_file(root: &Node, path: &Path, source: &str, d: &mut Diagnostics) -> Fil
         tags,
         vars,
         services,
+        locale,
         scope,
     };
     let scripts = read_scripts(items, &defaults, d);
@@ -232,6 +237,20 @@ fn read_scripts(
     scripts
 }
 
+/// `locale: fr`: a language tag.
+fn read_locale(node: &Node, d: &mut Diagnostics) -> Option<String> {
+    let tag = d.string(node, "`locale`")?;
+    if crate::dialog::locale::is_locale(&tag) {
+        Some(tag)
+    } else {
+        d.error(
+            node.pos,
+            format!("`{tag}` is not a language tag such as `en`, `fr` or `pt-BR`"),
+        );
+        None
+    }
+}
+
 /// What a file gives each of its scripts.
 struct FileDefaults<'a> {
     path: &'a Path,
@@ -240,6 +259,7 @@ struct FileDefaults<'a> {
     tags: Vec<String>,
     vars: Vec<(String, Template)>,
     services: ServiceAnswers,
+    locale: Option<String>,
     /// The variables the file's `vars:` define (and the built-in ones).
     scope: Scope,
 }
@@ -279,6 +299,10 @@ fn read_script(item: &Node, defaults: &FileDefaults<'_>, d: &mut Diagnostics) ->
     let settings = map
         .take("settings")
         .map_or(Some(Settings::default()), |n| read_settings(n, d));
+    let locale = match map.take("locale") {
+        Some(node) => read_locale(node, d),
+        None => defaults.locale.clone(),
+    };
     let mut services = defaults.services.clone();
     if let Some(node) = map.take("services") {
         services.extend(read_services(node, d));
@@ -297,6 +321,7 @@ fn read_script(item: &Node, defaults: &FileDefaults<'_>, d: &mut Diagnostics) ->
         pos: item.pos,
         dialog,
         dialog_pos,
+        locale,
         tags,
         settings: settings?,
         services,

@@ -65,7 +65,7 @@ impl ServiceCaller for ScriptedServices {
                     && answer
                         .path
                         .as_deref()
-                        .is_none_or(|pattern| glob(pattern, request.path))
+                        .is_none_or(|pattern| crate::glob::matches(pattern, request.path))
             })
         });
         match answer.map(|a| &a.then) {
@@ -84,28 +84,6 @@ impl ServiceCaller for ScriptedServices {
             },
         }
     }
-}
-
-/// `*` matches any run of characters (none included); everything else itself.
-fn glob(pattern: &str, text: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let Some(first) = parts.next() else {
-        return text.is_empty();
-    };
-    let Some(mut rest) = text.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    for (i, part) in parts.iter().enumerate() {
-        if i + 1 == parts.len() {
-            return rest.ends_with(part);
-        }
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.is_empty()
 }
 
 /// Reads `services:`; problems are reported and the entries with them left out.
@@ -212,17 +190,6 @@ fn json_of(value: &Yaml) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn globs_match_runs_of_characters() {
-        assert!(glob("/slots/*", "/slots/haircut"));
-        assert!(glob("/slots/*", "/slots/"));
-        assert!(!glob("/slots/*", "/bookings"));
-        assert!(glob("/a/*/b", "/a/x/y/b"));
-        assert!(glob("/exact", "/exact"));
-        assert!(!glob("/exact", "/exact/more"));
-        assert!(glob("*", ""));
-    }
 
     #[tokio::test]
     async fn the_first_fitting_answer_is_given() {

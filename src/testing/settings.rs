@@ -6,6 +6,7 @@
 //! settings:
 //!   otp: { length: 10, resend_cooldown: 0s, max_sends_per_address: 1 }
 //!   fail_for: ["*@bounce.test"]     # like email.outbox.fail_for
+//!   fail_subjects: ["Your appointment*"]   # like email.outbox.fail_subjects
 //! ```
 
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub struct Settings {
     pub max_failures_per_address: Option<u32>,
     pub failure_window: Option<Duration>,
     pub fail_for: Option<Vec<String>>,
+    pub fail_subjects: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -54,6 +56,7 @@ impl Settings {
             ),
             ("otp.failure_window", self.failure_window.is_some()),
             ("fail_for", self.fail_for.is_some()),
+            ("fail_subjects", self.fail_subjects.is_some()),
         ];
         given
             .into_iter()
@@ -80,6 +83,9 @@ impl Settings {
         if let Some(fail_for) = &self.fail_for {
             config.email.outbox.fail_for.clone_from(fail_for);
         }
+        if let Some(subjects) = &self.fail_subjects {
+            config.email.outbox.fail_subjects.clone_from(subjects);
+        }
     }
 }
 
@@ -103,6 +109,14 @@ pub fn read_settings(node: &Node, d: &mut Diagnostics) -> Option<Settings> {
     if let Some(list) = map.take("fail_for") {
         settings.fail_for = Some(
             d.texts(list, "a `fail_for` address or `*@domain`")
+                .into_iter()
+                .map(|(_, pattern)| pattern)
+                .collect(),
+        );
+    }
+    if let Some(list) = map.take("fail_subjects") {
+        settings.fail_subjects = Some(
+            d.texts(list, "a `fail_subjects` pattern")
                 .into_iter()
                 .map(|(_, pattern)| pattern)
                 .collect(),

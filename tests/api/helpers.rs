@@ -28,7 +28,26 @@ pub fn test_config() -> Config {
     config.dialogs.dir = dialogs_dir();
     config.otp.secret = Some(Secret::new("test-secret-0123456789"));
     config.email.outbox.fail_for = vec!["*@bounce.test".to_owned()];
+    // The shipped booking dialog calls `bookings`; here it goes to a local port nothing
+    // listens on (tests that book answer for the service themselves).
+    config.services.insert(
+        "bookings".to_owned(),
+        colloquy::config::ServiceConfig {
+            base_url: format!("http://127.0.0.1:{}/api", closed_port()),
+            timeout: Duration::from_secs(2),
+            headers: std::collections::BTreeMap::new(),
+            max_response_bytes: 64 * 1024,
+        },
+    );
     config
+}
+
+/// A local port nothing listens on: bound, then let go.
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
 }
 
 pub struct TestApp {

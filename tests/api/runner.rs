@@ -39,7 +39,8 @@ impl Run {
 }
 
 /// The binary in `dir`, with no `COLLOQUY…` settings from the environment but the
-/// repository's dialogs.
+/// repository's dialogs, and the service its booking dialog calls on a port nothing
+/// listens on.
 pub fn colloquy(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_colloquy"));
     command.current_dir(dir);
@@ -49,6 +50,10 @@ pub fn colloquy(dir: &Path) -> Command {
         }
     }
     command.env("COLLOQUY__DIALOGS__DIR", dialogs_dir());
+    command.env(
+        "COLLOQUY__SERVICES__BOOKINGS__BASE_URL",
+        format!("http://127.0.0.1:{}/api", crate::helpers::closed_port()),
+    );
     command
 }
 
@@ -91,7 +96,7 @@ scripts:
 "#;
 
 #[test]
-fn every_conversation_in_the_repository_passes_and_covers_the_otp_dialog() {
+fn every_conversation_in_the_repository_passes_and_covers_the_shipped_dialogs() {
     let out = TempDir::new().expect("temp dir");
     let coverage = out.path().join("coverage.json");
     let junit = out.path().join("junit.xml");
@@ -111,42 +116,43 @@ fn every_conversation_in_the_repository_passes_and_covers_the_otp_dialog() {
         "{}",
         run.stdout
     );
-    // The flagship's full coverage is checked below against the dialog as loaded; other
-    // dialogs a user adds need only their scripts to pass.
-    // Every node and every edge and keyword of the dialog as loaded, each reached.
+    // The shipped dialogs' full coverage is checked below against the dialogs as loaded;
+    // other dialogs a user adds need only their scripts to pass. Every node and every edge
+    // and keyword of each, reached.
     let (registry, _) = colloquy::engine::registry::load_paths(
         &[dialogs_dir()],
-        &colloquy::dialog::LoadEnv::default(),
+        &crate::helpers::test_config().load_env(),
     )
     .expect("dialogs");
-    let dialog = registry
-        .latest("otp_authentication")
-        .expect("the OTP dialog");
     let json: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(coverage).expect("coverage written"))
             .expect("JSON");
-    let measured = json["dialogs"]
-        .as_array()
-        .and_then(|dialogs| dialogs.iter().find(|d| d["dialog"] == "otp_authentication"))
-        .expect("the flagship's coverage");
-    let nodes = measured["nodes"]["items"].as_array().expect("nodes");
-    assert_eq!(nodes.len(), dialog.nodes.len());
-    assert!(
-        nodes.iter().all(|n| n["hits"].as_u64() > Some(0)),
-        "{nodes:#?}"
-    );
-    let transitions = measured["transitions"]["items"]
-        .as_array()
-        .expect("transitions");
-    assert_eq!(
-        transitions.len(),
-        dialog.edges().len() + dialog.keywords.len()
-    );
-    assert!(
-        transitions.iter().all(|t| t["hits"].as_u64() > Some(0)),
-        "{transitions:#?}"
-    );
-    assert_eq!(measured["transitions"]["percent"], 100.0);
+    for id in ["otp_authentication", "appointment_booking"] {
+        let dialog = registry.latest(id).expect("a shipped dialog");
+        let measured = json["dialogs"]
+            .as_array()
+            .and_then(|dialogs| dialogs.iter().find(|d| d["dialog"] == id))
+            .expect("its coverage");
+        let nodes = measured["nodes"]["items"].as_array().expect("nodes");
+        assert_eq!(nodes.len(), dialog.nodes.len(), "{id}");
+        assert!(
+            nodes.iter().all(|n| n["hits"].as_u64() > Some(0)),
+            "{id}: {nodes:#?}"
+        );
+        let transitions = measured["transitions"]["items"]
+            .as_array()
+            .expect("transitions");
+        assert_eq!(
+            transitions.len(),
+            dialog.edges().len() + dialog.keywords.len(),
+            "{id}"
+        );
+        assert!(
+            transitions.iter().all(|t| t["hits"].as_u64() > Some(0)),
+            "{id}: {transitions:#?}"
+        );
+        assert_eq!(measured["transitions"]["percent"], 100.0, "{id}");
+    }
     let xml = fs::read_to_string(junit).expect("junit written");
     let cases = xml.matches("<testcase ").count();
     assert_eq!(

@@ -274,12 +274,7 @@ async fn every_failure_ends_in_its_outcome_within_the_timeout() {
 
 #[tokio::test]
 async fn an_unreachable_service_is_an_http_error_with_status_zero() {
-    // A port nothing listens on: bind one, then free it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::closed_port();
     let (app, _dir) = app_with_services(&format!("http://127.0.0.1:{port}/api")).await;
     let (text, result) = book_through(&app, "u1", "trim").await;
     assert_eq!(text, "The booking service failed (0).");

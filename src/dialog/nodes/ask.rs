@@ -119,6 +119,12 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
             name: name.clone(),
             sensitive: meant.is_some_and(Entity::is_sensitive),
         });
+        if meant == Some(Entity::Choice) {
+            source.sets.push(SetVariable {
+                name: label_variable(name),
+                sensitive: false,
+            });
+        }
     }
     let retries = match map.take("retries") {
         Some(n) => d
@@ -321,6 +327,12 @@ fn read_choice(key: &YamlNode, value: &YamlNode, d: &mut Diagnostics) -> Option<
     })
 }
 
+/// Where a choice question keeps the label of the option chosen (in the session's language),
+/// for messages: `service` → `service_label`.
+pub fn label_variable(save_as: &str) -> String {
+    format!("{save_as}_label")
+}
+
 /// `hair_cut` → `Hair cut`: a label for an option that names none.
 fn label_of(value: &str) -> String {
     let spaced = value.replace(['_', '-'], " ");
@@ -380,6 +392,9 @@ impl NodeKind for Ask {
             && !self.entity.is_sensitive()
             && run.session.context.take_given(&self.save_as, run.now);
         if given {
+            if let Some(value) = run.session.context.get(&self.save_as, run.now).cloned() {
+                self.remember_label(run, &value);
+            }
             let session = &mut *run.session;
             session.invalid_answers.clear(&session.node);
             return Flow::Goto(self.next, Via::Answer);
@@ -407,6 +422,23 @@ impl NodeKind for Ask {
     }
 }
 
+impl Ask {
+    /// For a choice, the chosen option's label in the session's language, for messages.
+    fn remember_label(&self, run: &mut Run<'_>, value: &Value) {
+        let Value::Text(chosen) = value else {
+            return;
+        };
+        let Some(option) = self.choices.iter().find(|o| o.value == *chosen) else {
+            return;
+        };
+        let label = run.translate(&format!("{}-{}", run.session.node, option.value));
+        let label = label.unwrap_or_else(|| option.label.clone());
+        run.session
+            .context
+            .set(&label_variable(&self.save_as), Value::Text(label));
+    }
+}
+
 impl Question for Ask {
     fn expecting(&self) -> Entity {
         self.entity
@@ -429,6 +461,7 @@ impl Question for Ask {
 
     fn accept(&self, run: &mut Run<'_>, value: Value) -> Flow {
         let sensitive = self.entity.is_sensitive();
+        self.remember_label(run, &value);
         run.session.context.set_slot(
             &self.save_as,
             Slot {

@@ -104,9 +104,11 @@ async fn an_instance_killed_mid_turn_loses_no_session() {
              dialogs: {{ dir: {dialogs:?} }}\n\
              sessions:\n  store: redis\n  redis: {{ url: {url:?}, lease_ttl: 1s }}\n\
              email: {{ outbox: {{ delay: 1s }} }}\n\
-             otp: {{ secret: shared-secret-0123456789 }}\n",
+             otp: {{ secret: shared-secret-0123456789 }}\n\
+             services: {{ bookings: {{ base_url: \"http://127.0.0.1:{port}/api\" }} }}\n",
             dialogs = dialogs_dir(),
             url = server.url(),
+            port = crate::helpers::closed_port(),
         ),
     )
     .unwrap();
