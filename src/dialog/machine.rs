@@ -276,7 +276,9 @@ impl Run<'_> {
                 continue;
             }
             let found = match question.expecting() {
-                Entity::Choice => understand::choices(text, question.choices()),
+                Entity::Choice => {
+                    understand::choices(text, &self.options_in_locale(&node.id, question.choices()))
+                }
                 entity => entity.find(text, CodeShape::default()),
             };
             if let Found::One(value) = found {
@@ -338,7 +340,7 @@ impl Run<'_> {
             return self.open_with(text);
         };
         let entity = question.expecting();
-        let options = self.options_in_locale(question.choices());
+        let options = self.options_in_locale(&self.session.node, question.choices());
         let heard = understand::hear_with(
             text,
             entity,
@@ -378,11 +380,14 @@ impl Run<'_> {
     }
 
     /// A question's options, answerable also by their label in the session's language.
-    fn options_in_locale<'o>(&self, options: &'o [ChoiceOption]) -> Cow<'o, [ChoiceOption]> {
+    fn options_in_locale<'o>(
+        &self,
+        node: &str,
+        options: &'o [ChoiceOption],
+    ) -> Cow<'o, [ChoiceOption]> {
         if self.locale.is_none() || options.is_empty() {
             return Cow::Borrowed(options);
         }
-        let node = &self.session.node;
         Cow::Owned(
             options
                 .iter()
