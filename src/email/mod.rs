@@ -79,6 +79,21 @@ pub enum SendError {
 }
 
 impl SendError {
+    /// The same error with `secret` (the email's code) blanked out of its text: a provider
+    /// that echoes the request must not put the code into a log.
+    #[must_use]
+    pub fn without(self, secret: &str) -> Self {
+        if secret.is_empty() {
+            return self;
+        }
+        let blank = |text: String| text.replace(secret, "••••");
+        match self {
+            SendError::Temporary(text) => SendError::Temporary(blank(text)),
+            SendError::Rejected(text) => SendError::Rejected(blank(text)),
+            SendError::Misconfigured(text) => SendError::Misconfigured(blank(text)),
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         matches!(self, SendError::Temporary(_))
     }

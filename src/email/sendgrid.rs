@@ -192,12 +192,18 @@ impl SendgridSender {
 impl EmailSender for SendgridSender {
     async fn send(&self, message: &EmailMessage) -> Result<Delivery, SendError> {
         let body = payload::body(&self.envelope, message).map_err(SendError::Rejected)?;
+        // The code, where the email carries one: never in an error's text, so never logged.
+        let code = message
+            .provider_template
+            .as_ref()
+            .and_then(|t| t.data.get("code"))
+            .and_then(serde_json::Value::as_str);
         let started = Instant::now();
         let mut attempt = 1;
         let result = loop {
             let left = self.retry_budget.saturating_sub(started.elapsed());
             let (answer, elapsed) = self.attempt(body.clone(), left).await;
-            let verdict = answer.verdict();
+            let verdict = answer.verdict().without(code);
             let next = matches!(verdict, Verdict::Retry(_))
                 .then(|| self.next_step(attempt, &answer, started));
             self.record(&message.to, attempt, elapsed, &answer, &verdict, next);

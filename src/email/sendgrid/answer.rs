@@ -50,6 +50,20 @@ pub(super) enum Verdict {
     Final(SendError),
 }
 
+impl Verdict {
+    /// The verdict with `secret` blanked out of its error's text.
+    pub(super) fn without(self, secret: Option<&str>) -> Self {
+        let Some(secret) = secret else {
+            return self;
+        };
+        match self {
+            Verdict::Retry(error) => Verdict::Retry(error.without(secret)),
+            Verdict::Final(error) => Verdict::Final(error.without(secret)),
+            delivered @ Verdict::Delivered(_) => delivered,
+        }
+    }
+}
+
 impl Answer {
     /// Reads SendGrid's answer; the body only of a failure, and bounded by the attempt's
     /// timeout like the rest of the request.
@@ -217,13 +231,38 @@ fn summarize(body: &[u8]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ");
-    let text = mask_emails_in(&text);
+    let text = mask_digit_runs(&mask_emails_in(&text));
     if text.chars().count() > MAX_DETAILS {
         let cut: String = text.chars().take(MAX_DETAILS).collect();
         format!("{cut}…")
     } else {
         text
     }
+}
+
+/// Runs of four digits or more become `••••`: SendGrid's own messages need none, and an echo
+/// of the request would carry the code (the exact code is blanked where it is known, too).
+fn mask_digit_runs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 4 {
+            out.push_str("••••");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 #[cfg(test)]
@@ -288,6 +327,17 @@ mod tests {
             "personalizations.0.to.0.email: Invalid address b***@example.com; The subject is required."
         );
         assert_eq!(summarize(b"<html>"), "(no error details)");
+        // An echo of the request: the code does not reach the text.
+        let echo = br#"{"errors":[{"message":"bad content: Your verification code is 4821.","field":"content.0.value"}]}"#;
+        assert_eq!(
+            summarize(echo),
+            "content.0.value: bad content: Your verification code is ••••."
+        );
+        let alphanumeric = Verdict::Final(SendError::Rejected("echo: code K7QX9M".into()));
+        assert!(matches!(
+            alphanumeric.without(Some("K7QX9M")),
+            Verdict::Final(SendError::Rejected(text)) if text == "echo: code ••••"
+        ));
         assert!(
             summarize(format!(r#"{{"errors":[{{"message":"{}"}}]}}"#, "x".repeat(500)).as_bytes())
                 .ends_with('…')
