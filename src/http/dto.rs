@@ -14,8 +14,11 @@ use crate::engine::TurnReply;
 #[serde(deny_unknown_fields)]
 pub struct WebhookRequest {
     pub session_id: String,
-    /// Unique per user message; a retry of the same message reuses it.
-    pub message_id: String,
+    /// Unique per user message; a retry of the same message reuses it, and gets the first
+    /// answer again. Optional for the simplest clients: a message without one is always new
+    /// (a retried POST then counts twice).
+    #[serde(default)]
+    pub message_id: Option<String>,
     pub text: String,
     /// The dialog to start when the session is new (default: `dialogs.default`).
     #[serde(default)]
@@ -175,7 +178,9 @@ impl Serialize for TextReplies<'_> {
 /// Checks the fields serde cannot: lengths and character sets.
 pub fn validate(request: &WebhookRequest, max_text_chars: usize) -> Result<(), String> {
     check_id("session_id", &request.session_id)?;
-    check_id("message_id", &request.message_id)?;
+    if let Some(message_id) = &request.message_id {
+        check_id("message_id", message_id)?;
+    }
     if let Some(dialog) = &request.dialog
         && !crate::dialog::load::is_identifier(dialog)
     {

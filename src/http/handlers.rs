@@ -46,7 +46,10 @@ pub async fn webhook(
     let turn = TurnRequest {
         locale: request.locale,
         session_id: request.session_id,
-        message_id: request.message_id,
+        // Without one, an id of its own: never a retry of anything.
+        message_id: request
+            .message_id
+            .unwrap_or_else(|| format!("srv-{}", crate::hex::encode(&rand::random::<[u8; 12]>()))),
         text: request.text,
         dialog: request.dialog,
     };

@@ -132,7 +132,7 @@ async fn a_body_that_is_not_declared_json_is_415() {
 #[tokio::test]
 async fn missing_fields_are_422_naming_the_field() {
     let app = spawn_app().await;
-    for field in ["session_id", "message_id", "text"] {
+    for field in ["session_id", "text"] {
         let mut body = request("s");
         body.as_object_mut().expect("an object").remove(field);
         let message = rejected(&app.post_json(&body).await, 422, "invalid_request");
@@ -140,6 +140,23 @@ async fn missing_fields_are_422_naming_the_field() {
     }
     let message = rejected(&app.post_json(&json!({})).await, 422, "invalid_request");
     assert!(message.contains("session_id"), "{message}");
+}
+
+/// The simplest client sends only the session and the text; each such message is a new one.
+#[tokio::test]
+async fn a_message_without_an_id_is_a_new_message_every_time() {
+    let app = spawn_app().await;
+    let hi = json!({ "session_id": "plain", "text": "hi" });
+    let (status, first) = app.post_json(&hi).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["node"], "ask_email");
+    let email = json!({ "session_id": "plain", "text": "pat@example.com" });
+    let (_, sent) = app.post_json(&email).await;
+    assert_eq!(sent["node"], "ask_code");
+    // Sent again, it is another message (no id to tell a retry), answered at the code question.
+    let (_, again) = app.post_json(&email).await;
+    assert_eq!(again["turn"], 3);
+    assert_eq!(again["node"], "ask_code");
 }
 
 #[tokio::test]
