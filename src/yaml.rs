@@ -64,6 +64,28 @@ impl Value {
         }
     }
 
+    /// The value as JSON (mapping keys as text): for data a YAML file carries (a scripted
+    /// answer's body) and for checking a dialog against its JSON Schema.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Value::Str(s) => serde_json::Value::String(s.clone()),
+            Value::Seq(items) => {
+                serde_json::Value::Array(items.iter().map(|n| n.value.to_json()).collect())
+            }
+            Value::Map(entries) => serde_json::Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.value.scalar_text().unwrap_or_default(), v.value.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
     /// A short name of the value's kind, for "expected a string, found a list" messages.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -62,6 +62,9 @@ pub enum Command {
     /// Benchmark the engine: simulated users doing whole OTP conversations over HTTP, next to
     /// a bare axum baseline (or, with `--scale N`, N idle sessions). See BENCHMARKS.md.
     Bench(bench::BenchArgs),
+    /// Print the JSON Schema of dialog files (committed as dialogs/dialog.schema.json, for
+    /// editors).
+    Schema,
     /// Talk to a dialog in the terminal (emails print instead of being sent).
     Chat {
         /// The dialog to run (default: `dialogs.default`).
@@ -86,6 +89,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check { paths, config } => check::run(&paths, config.as_deref()),
         Command::Chat { dialog, config } => chat::run(dialog, config.as_deref()),
         Command::Test(args) => test::run(&args),
+        Command::Schema => {
+            print!("{}", crate::dialog::schema::rendered());
+            EXIT_OK
+        }
         Command::Bench(args) => bench::run(&args),
         Command::Graph {
             dialog,

@@ -16,6 +16,7 @@ pub mod machine;
 pub mod model;
 pub mod nodes;
 pub mod reply;
+pub mod schema;
 pub mod session;
 pub mod template;
 pub mod understand;

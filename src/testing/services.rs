@@ -140,7 +140,7 @@ fn read_answer(node: &Node, d: &mut Diagnostics) -> Option<Answer> {
         .take("status")
         .and_then(|n| d.integer(n, "`status`", 100, 599))
         .and_then(|s| u16::try_from(s).ok());
-    let body = map.take("body").map(|n| json_of(&n.value));
+    let body = map.take("body").map(|n| n.value.to_json());
     let outcome = map.take("outcome").and_then(|n| {
         let outcome = d.string(n, "`outcome`")?;
         match outcome.as_str() {
@@ -161,30 +161,6 @@ fn read_answer(node: &Node, d: &mut Diagnostics) -> Option<Answer> {
         },
     };
     Some(Answer { method, path, then })
-}
-
-/// A YAML value as JSON (mapping keys as text).
-fn json_of(value: &Yaml) -> serde_json::Value {
-    match value {
-        Yaml::Null => serde_json::Value::Null,
-        Yaml::Bool(b) => serde_json::Value::Bool(*b),
-        Yaml::Int(i) => serde_json::Value::from(*i),
-        Yaml::Float(f) => serde_json::Number::from_f64(*f)
-            .map_or(serde_json::Value::Null, serde_json::Value::Number),
-        Yaml::Str(s) => serde_json::Value::String(s.clone()),
-        Yaml::Seq(items) => {
-            serde_json::Value::Array(items.iter().map(|n| json_of(&n.value)).collect())
-        }
-        Yaml::Map(entries) => serde_json::Value::Object(
-            entries
-                .iter()
-                .map(|(k, v)| {
-                    let key = k.value.scalar_text().unwrap_or_default();
-                    (key, json_of(&v.value))
-                })
-                .collect(),
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ mod redis;
 mod reload;
 mod robustness;
 mod runner;
+mod schema;
 mod sendgrid;
 mod services;
 mod subdialogs;
