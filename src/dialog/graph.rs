@@ -142,12 +142,15 @@ fn dot(dialog: &Dialog) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dialog::load;
 
     fn flagship() -> Dialog {
-        load(include_str!("../../dialogs/otp_authentication.yaml"))
-            .dialog
-            .unwrap()
+        crate::dialog::load_translated(
+            include_str!("../../dialogs/otp_authentication.yaml"),
+            &crate::dialog::LoadEnv::default(),
+            &crate::dialog::locale::flagship_translations(),
+        )
+        .dialog
+        .unwrap()
     }
 
     #[test]
@@ -162,7 +165,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                "any -.->|\"'cancel' / 'stop' / 'quit' / 'never mind' / 'nevermind'\"| n_cancelled"
+                "any -.->|\"'cancel' / 'stop' / 'quit' / 'never mind' / 'nevermind' / 'annuler' / 'arrêter' / 'laisse tomber'\"| n_cancelled"
             ),
             "{text}"
         );

@@ -416,6 +416,21 @@ fn position(source: &str, offset: usize) -> Pos {
     }
 }
 
+/// The shipped flagship's translation files, for tests that load it from its source.
+#[cfg(test)]
+pub(crate) fn flagship_translations() -> Vec<TranslationSource> {
+    vec![
+        TranslationSource {
+            locale: "en".into(),
+            source: include_str!("../../dialogs/otp_authentication.en.ftl").into(),
+        },
+        TranslationSource {
+            locale: "fr".into(),
+            source: include_str!("../../dialogs/otp_authentication.fr.ftl").into(),
+        },
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

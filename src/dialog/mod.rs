@@ -23,7 +23,7 @@ pub mod understand;
 pub mod value;
 
 pub use actions::{ActionCall, Outcome};
-pub use load::{LoadEnv, Loaded, load, load_translated, load_with};
+pub use load::{LoadEnv, Loaded, load, load_translated, load_untranslated, load_with};
 pub use machine::{Input, Step, StepEnv, Transition, Via, step, step_traced};
 pub use model::{Dialog, NodeIdx};
 pub use nodes::{NodeKind, Question, Shape};

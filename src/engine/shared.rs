@@ -6,7 +6,7 @@
 use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
-use crate::dialog::{Dialog, load_with};
+use crate::dialog::{Dialog, load_untranslated};
 use crate::store::Lease;
 
 use super::{Engine, EngineError};
@@ -57,7 +57,8 @@ impl Engine {
         let Some(source) = self.archive.fetch(id, version).await? else {
             return Err(gone());
         };
-        let loaded = load_with(&source, &self.load_env);
+        // The archive keeps the YAML, not its translation files: the default language only.
+        let loaded = load_untranslated(&source, &self.load_env);
         let Some(dialog) = loaded
             .dialog
             .filter(|dialog| dialog.id == id && dialog.version == version)

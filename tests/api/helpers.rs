@@ -42,6 +42,27 @@ pub fn test_config() -> Config {
     config
 }
 
+/// The flagship's translation files, `(file name, text)`, to put beside a copy of it.
+#[allow(dead_code)] // used by the tests that copy the flagship
+pub fn flagship_translations() -> Vec<(String, String)> {
+    ["en", "fr"]
+        .iter()
+        .map(|locale| {
+            let name = format!("otp_authentication.{locale}.ftl");
+            let text = std::fs::read_to_string(dialogs_dir().join(&name)).expect("shipped");
+            (name, text)
+        })
+        .collect()
+}
+
+/// Writes the flagship's translation files into `dir`, beside a copy of it.
+#[allow(dead_code)]
+pub fn copy_flagship_translations(dir: &std::path::Path) {
+    for (name, text) in flagship_translations() {
+        std::fs::write(dir.join(name), text).expect("write a translation");
+    }
+}
+
 /// A local port nothing listens on: bound, then let go.
 pub fn closed_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -21,7 +21,24 @@ use proptest::test_runner::TestCaseError;
 const FLAGSHIP: &str = include_str!("../../dialogs/otp_authentication.yaml");
 
 fn flagship() -> Dialog {
-    let loaded = load(FLAGSHIP);
+    let translations: Vec<colloquy::dialog::locale::TranslationSource> =
+        crate::helpers::flagship_translations()
+            .into_iter()
+            .map(
+                |(name, source)| colloquy::dialog::locale::TranslationSource {
+                    locale: name
+                        .trim_start_matches("otp_authentication.")
+                        .trim_end_matches(".ftl")
+                        .to_owned(),
+                    source,
+                },
+            )
+            .collect();
+    let loaded = colloquy::dialog::load_translated(
+        FLAGSHIP,
+        &colloquy::dialog::LoadEnv::default(),
+        &translations,
+    );
     loaded
         .dialog
         .unwrap_or_else(|| panic!("the flagship dialog loads: {:?}", loaded.diagnostics))

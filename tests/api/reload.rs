@@ -42,6 +42,7 @@ async fn a_new_version_serves_new_sessions_while_running_ones_keep_theirs() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("otp_authentication.yaml");
     std::fs::write(&file, flagship()).unwrap();
+    crate::helpers::copy_flagship_translations(dir.path());
     let app = app_on(dir.path()).await;
     let old = first_reply(&app, "old", "1", "hi").await;
     assert_eq!(old["dialog_version"], 1);
@@ -70,6 +71,7 @@ async fn broken_or_unversioned_changes_keep_the_previous_version() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("otp_authentication.yaml");
     std::fs::write(&file, flagship()).unwrap();
+    crate::helpers::copy_flagship_translations(dir.path());
     let app = app_on(dir.path()).await;
 
     std::fs::write(&file, variant(1, "Sneaky edit")).unwrap();
@@ -107,6 +109,7 @@ async fn the_watcher_reloads_when_a_file_changes() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("otp_authentication.yaml");
     std::fs::write(&file, flagship()).unwrap();
+    crate::helpers::copy_flagship_translations(dir.path());
     let app = app_on(dir.path()).await;
     let watcher = tokio::spawn(colloquy::reload::watch(
         Arc::clone(&app.app.engine),

@@ -1,7 +1,9 @@
 //! `call` over HTTP: a dialog runs the shipped OTP flow as a step, its questions and replies
 //! reach the user as the caller's, and the caller goes on by its result with its outputs.
 
-use crate::helpers::{TestApp, dialogs_dir, said, spawn_app_with_dialogs, test_config};
+use crate::helpers::{
+    TestApp, dialogs_dir, flagship_translations, said, spawn_app_with_dialogs, test_config,
+};
 
 const NEWSLETTER: &str = r#"
 id: newsletter
@@ -30,10 +32,12 @@ nodes:
 
 async fn app() -> (TestApp, tempfile::TempDir) {
     let otp = std::fs::read_to_string(dialogs_dir().join("otp_authentication.yaml")).unwrap();
-    let files = [
+    let translations = flagship_translations();
+    let mut files = vec![
         ("newsletter.yaml", NEWSLETTER),
         ("otp_authentication.yaml", otp.as_str()),
     ];
+    files.extend(translations.iter().map(|(n, t)| (n.as_str(), t.as_str())));
     spawn_app_with_dialogs(&files, "newsletter", test_config()).await
 }
 
@@ -124,10 +128,12 @@ nodes:
 #[tokio::test]
 async fn an_input_is_taken_as_the_answer_and_not_asked_again() {
     let otp = std::fs::read_to_string(dialogs_dir().join("otp_authentication.yaml")).unwrap();
-    let files = [
+    let translations = flagship_translations();
+    let mut files = vec![
         ("checkout.yaml", CHECKOUT),
         ("otp_authentication.yaml", otp.as_str()),
     ];
+    files.extend(translations.iter().map(|(n, t)| (n.as_str(), t.as_str())));
     let (app, _dir) = spawn_app_with_dialogs(&files, "checkout", test_config()).await;
     app.say("c1", "hi").await;
     let asked = app.say("c1", "bea@example.com").await;

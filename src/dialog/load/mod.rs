@@ -59,8 +59,18 @@ pub fn load_with(source: &str, env: &LoadEnv) -> Loaded {
     load_translated(source, env, &[])
 }
 
+/// Loads a dialog version kept without its translation files (a shared store's archive): it
+/// speaks its default language only, and its declared locales are not checked.
+pub fn load_untranslated(source: &str, env: &LoadEnv) -> Loaded {
+    load_inner(source, env, None)
+}
+
 /// Parses and validates one dialog file and its translation files.
 pub fn load_translated(source: &str, env: &LoadEnv, translations: &[TranslationSource]) -> Loaded {
+    load_inner(source, env, Some(translations))
+}
+
+fn load_inner(source: &str, env: &LoadEnv, translations: Option<&[TranslationSource]>) -> Loaded {
     let mut diagnostics = Diagnostics::default();
     let mut translation_diagnostics = BTreeMap::new();
     let dialog = match yaml::parse(source) {
@@ -122,7 +132,7 @@ fn read_dialog(
     tree: &YamlNode,
     source: &str,
     env: &LoadEnv,
-    translations: &[TranslationSource],
+    translations: Option<&[TranslationSource]>,
     d: &mut Diagnostics,
     translation_diagnostics: &mut BTreeMap<String, Vec<Diagnostic>>,
 ) -> Option<Dialog> {
@@ -221,7 +231,7 @@ fn resolve(
     raw: RawDialog,
     source: &str,
     env: &LoadEnv,
-    translation_files: &[TranslationSource],
+    translation_files: Option<&[TranslationSource]>,
     d: &mut Diagnostics,
     translation_diagnostics: &mut BTreeMap<String, Vec<Diagnostic>>,
 ) -> Option<Dialog> {
@@ -270,9 +280,15 @@ fn resolve(
         .collect();
     let templates = resolver.email_templates;
     let message_ids = resolver.message_ids;
+    // Without its files, the dialog keeps its default locale only (nothing to check).
+    let declared: &[(String, Pos)] = match translation_files {
+        Some(_) => &raw.locales,
+        None => raw.locales.get(..1).unwrap_or_default(),
+    };
+    let translation_files = translation_files.unwrap_or_default();
     let built = locale::build(
         &locale::Texts {
-            declared: &raw.locales,
+            declared,
             ids: &message_ids,
             variables: &known_vars,
             sensitive: &sensitive_vars,
@@ -301,7 +317,7 @@ fn resolve(
         variables: known_vars,
         translations: built.translations,
         max_transitions: raw.max_transitions,
-        fingerprint: fingerprint(source, translation_files),
+        fingerprint: fingerprint(source),
         source: source.into(),
     })
 }
@@ -454,15 +470,12 @@ fn known_variables(nodes: &[RawNode], defaults: &[(String, Value)]) -> BTreeSet<
     vars
 }
 
-/// The dialog's content: its YAML and its translations (a changed translation is a change
-/// of the version too).
-fn fingerprint(source: &str, translations: &[TranslationSource]) -> u64 {
+/// The dialog's YAML, which tells two files claiming one version apart. Translations are
+/// left out: a version restored from a shared store's archive (the YAML only) is the same
+/// version as the file it came from.
+fn fingerprint(source: &str) -> u64 {
     let mut hasher = DefaultHasher::new();
     source.hash(&mut hasher);
-    for translation in translations {
-        translation.locale.hash(&mut hasher);
-        translation.source.hash(&mut hasher);
-    }
     hasher.finish()
 }
 
@@ -473,7 +486,11 @@ mod tests {
     #[test]
     fn the_flagship_dialog_loads_cleanly() {
         let source = include_str!("../../../dialogs/otp_authentication.yaml");
-        let loaded = load(source);
+        let loaded = load_translated(
+            source,
+            &LoadEnv::default(),
+            &super::super::locale::flagship_translations(),
+        );
         assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
         let dialog = loaded.dialog.unwrap();
         assert_eq!(dialog.id, "otp_authentication");

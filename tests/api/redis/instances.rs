@@ -233,6 +233,7 @@ async fn a_session_finishes_on_its_dialog_version_after_every_instance_restarted
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("otp_authentication.yaml");
     std::fs::write(&file, &flagship).unwrap();
+    crate::helpers::copy_flagship_translations(dir.path());
     let on_dir = || {
         let mut config = shared_config(&server.url());
         config.dialogs.dir = dir.path().to_path_buf();
