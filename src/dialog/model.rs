@@ -34,6 +34,8 @@ pub struct Dialog {
     pub variables: BTreeSet<String>,
     /// Its texts in the other locales it speaks.
     pub translations: super::locale::Translations,
+    /// Phrases (normalised) that start it for a new session that names no dialog.
+    pub triggers: Vec<String>,
     /// A runaway guard: the most node entries one turn may make.
     pub max_transitions: u16,
     /// A hash of the source, so two files claiming one version can be told apart.

@@ -33,6 +33,7 @@ pub fn schema() -> Value {
             "version": { "type": "integer", "minimum": 1, "description": "Raise it with every change; sessions finish on the version they started on." },
             "title": { "type": "string" },
             "locales": { "type": "array", "items": { "type": "string" }, "minItems": 1, "description": "The YAML's own locale first; each other has a `<file>.<locale>.ftl` beside the dialog." },
+            "triggers": { "type": "array", "items": { "type": "string" }, "description": "Phrases that start this dialog when a new session's first message names no dialog." },
             "start": { "$ref": "#/$defs/node_ref" },
             "keywords": { "$ref": "#/$defs/keywords" },
             "context": { "type": "object", "description": "Variables every session starts with, and their defaults.", "additionalProperties": { "type": ["string", "number", "boolean"] } },

@@ -157,6 +157,20 @@ pub fn choices(text: &str, options: &[ChoiceOption]) -> Found {
     }
 }
 
+/// The number of words of the longest of `phrases` (normalised) found in `text` on word
+/// boundaries, one typo forgiven in words of five letters or more; `None` when none is.
+pub fn longest_mention(text: &str, phrases: &[String]) -> Option<usize> {
+    let normalised = normalise_keyword(text);
+    let words: Vec<&str> = normalised.split(' ').filter(|w| !w.is_empty()).collect();
+    phrases
+        .iter()
+        .filter_map(|phrase| {
+            let phrase: Vec<&str> = phrase.split(' ').filter(|w| !w.is_empty()).collect();
+            find_phrase(&phrase, &words).map(|_| phrase.len())
+        })
+        .max()
+}
+
 /// Where `phrase` first starts in `words`, each word equal or, for phrase words of five
 /// letters or more, one edit away.
 fn find_phrase(phrase: &[&str], words: &[&str]) -> Option<usize> {

@@ -323,12 +323,19 @@ impl Engine {
                 Ok((dialog, session, false))
             }
             None => {
+                // A dialog asked for, else the one the first message's words trigger, else
+                // the default.
+                let dialog = match request.dialog.as_deref() {
+                    Some(id) => registry.latest(id),
+                    None => registry
+                        .triggered_by(&request.text)
+                        .or_else(|| registry.latest(&self.settings.default_dialog)),
+                };
                 let id = request
                     .dialog
                     .as_deref()
                     .unwrap_or(&self.settings.default_dialog);
-                let dialog = registry
-                    .latest(id)
+                let dialog = dialog
                     .cloned()
                     .ok_or_else(|| EngineError::UnknownDialog(id.to_owned()))?;
                 self.archive_version(&dialog).await?;

@@ -40,6 +40,36 @@ impl DialogRegistry {
         self.dialogs.get(id)?.values().next_back()
     }
 
+    /// The dialog whose trigger phrase `text` mentions (the longest phrase wins); `None` when
+    /// none does or two dialogs tie, so the default dialog starts.
+    pub fn triggered_by(&self, text: &str) -> Option<&Arc<Dialog>> {
+        let mut best: Option<(usize, &Arc<Dialog>)> = None;
+        let mut tied = false;
+        for dialog in self
+            .dialogs
+            .values()
+            .filter_map(|versions| versions.values().next_back())
+        {
+            let Some(words) = crate::dialog::understand::longest_mention(text, &dialog.triggers)
+            else {
+                continue;
+            };
+            match best {
+                Some((longest, _)) if words < longest => {}
+                Some((longest, _)) if words == longest => tied = true,
+                _ => {
+                    best = Some((words, dialog));
+                    tied = false;
+                }
+            }
+        }
+        if tied {
+            None
+        } else {
+            best.map(|(_, dialog)| dialog)
+        }
+    }
+
     pub fn get(&self, id: &str, version: u32) -> Option<&Arc<Dialog>> {
         self.dialogs.get(id)?.get(&version)
     }

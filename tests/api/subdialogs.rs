@@ -147,3 +147,21 @@ async fn an_input_is_taken_as_the_answer_and_not_asked_again() {
         "Thanks, bea@example.com is verified. | Paid."
     );
 }
+
+/// A new session's first message picks the dialog whose trigger it mentions.
+#[tokio::test]
+async fn a_first_message_that_mentions_a_trigger_starts_that_dialog() {
+    let app = crate::helpers::spawn_app().await;
+    let booking = app
+        .say("t1", "Hello, can I book a haircut for friday?")
+        .await;
+    assert_eq!(booking.dialog, "appointment_booking");
+    // The service and the day came with the message, so the slot search ran at once (here the
+    // booking service is a port nothing listens on).
+    assert_eq!(
+        said(&booking),
+        "Hi! I can book you an appointment at the salon. | Our booking system isn't answering right now. Please try again in a few minutes."
+    );
+    let plain = app.say("t2", "hi").await;
+    assert_eq!(plain.dialog, "otp_authentication");
+}

@@ -110,7 +110,7 @@ fn load_inner(source: &str, env: &LoadEnv, translations: Option<&[TranslationSou
 }
 
 const TOP_LEVEL_KEYS: &str =
-    "id, version, title, locales, start, keywords, context, settings, templates, nodes";
+    "id, version, title, locales, triggers, start, keywords, context, settings, templates, nodes";
 
 /// A dialog as read, before references are resolved.
 struct RawDialog {
@@ -120,6 +120,8 @@ struct RawDialog {
     title: Option<String>,
     /// `locales:` as written (the default first).
     locales: Vec<(String, Pos)>,
+    /// Phrases that start this dialog for a new session naming none, normalised.
+    triggers: Vec<String>,
     start: Option<Ref>,
     keywords: Vec<RawKeyword>,
     defaults: Vec<(String, Value)>,
@@ -176,6 +178,10 @@ fn read_raw(tree: &YamlNode, d: &mut Diagnostics) -> Option<RawDialog> {
                 .collect()
         })
         .unwrap_or_default();
+    let triggers = top
+        .take("triggers")
+        .map(|n| read_triggers(n, d))
+        .unwrap_or_default();
     let start = top.take("start").and_then(|n| Ref::read(d, n, "`start`"));
     if start.is_none() && top.lacks("start") {
         d.push(
@@ -218,6 +224,7 @@ fn read_raw(tree: &YamlNode, d: &mut Diagnostics) -> Option<RawDialog> {
         version,
         title,
         locales,
+        triggers,
         start,
         keywords,
         defaults,
@@ -316,6 +323,7 @@ fn resolve(
         defaults: raw.defaults,
         variables: known_vars,
         translations: built.translations,
+        triggers: raw.triggers,
         max_transitions: raw.max_transitions,
         fingerprint: fingerprint(source),
         source: source.into(),
@@ -468,6 +476,20 @@ fn known_variables(nodes: &[RawNode], defaults: &[(String, Value)]) -> BTreeSet<
             .map(|var| var.name.clone()),
     );
     vars
+}
+
+/// `triggers:`: phrases, normalised like keywords.
+fn read_triggers(node: &YamlNode, d: &mut Diagnostics) -> Vec<String> {
+    let mut triggers: Vec<String> = Vec::new();
+    for (pos, text) in d.texts(node, "a trigger phrase") {
+        let phrase = super::model::normalise_keyword(&text).into_owned();
+        if phrase.is_empty() {
+            d.error(pos, "a trigger needs letters or digits");
+        } else if !triggers.contains(&phrase) {
+            triggers.push(phrase);
+        }
+    }
+    triggers
 }
 
 /// The dialog's YAML, which tells two files claiming one version apart. Translations are
