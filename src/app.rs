@@ -71,6 +71,7 @@ pub fn build_with_services(
     };
     let settings = EngineSettings {
         default_dialog: config.dialogs.default.clone(),
+        locale: config.dialogs.locale.clone(),
         history_limit: config.sessions.history,
         send_timeout: config.email.send_timeout,
         session_queue: config.limits.session_queue,

@@ -138,6 +138,8 @@ pub struct DialogsConfig {
     pub default: String,
     /// Reload dialogs when their files change (`serve --watch` turns it on too).
     pub watch: bool,
+    /// The language of a session whose client sends none (`fr`); unset: each dialog's own.
+    pub locale: Option<String>,
 }
 
 impl Default for DialogsConfig {
@@ -146,6 +148,7 @@ impl Default for DialogsConfig {
             dir: PathBuf::from("dialogs"),
             default: "otp_authentication".to_owned(),
             watch: false,
+            locale: None,
         }
     }
 }
@@ -579,6 +582,13 @@ impl Config {
         }
         self.kore.validate()?;
         services::validate(&self.services, self.server.request_timeout)?;
+        if let Some(locale) = &self.dialogs.locale
+            && !crate::dialog::locale::is_locale(locale)
+        {
+            return Err(format!(
+                "`dialogs.locale` must be a language tag such as `en`, `fr` or `pt-BR`, not `{locale}`"
+            ));
+        }
         self.email.sendgrid.validate(self.email.send_timeout)?;
         if self.server.max_text_chars == 0 || self.server.max_body_bytes < 256 {
             return Err("`server.max_text_chars` must be at least 1 and `server.max_body_bytes` at least 256".to_owned());

@@ -42,6 +42,8 @@ pub struct OtpSettings {
 
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
+    /// The locale of sessions whose client sends none (`dialogs.locale`).
+    pub locale: Option<String>,
     /// The dialog a new session runs when the request names none.
     pub default_dialog: String,
     /// Transcript lines kept per session.
@@ -264,8 +266,10 @@ impl Engine {
         let started = std::time::Instant::now();
         let now = self.clock.now();
         let (dialog, mut session, start) = self.open_session(&request, stored, now).await?;
-        if let Some(locale) = &request.locale {
-            session.locale = Some(locale.clone());
+        match &request.locale {
+            Some(locale) => session.locale = Some(locale.clone()),
+            None if session.locale.is_none() => session.locale.clone_from(&self.settings.locale),
+            None => {}
         }
         let span = tracing::Span::current();
         span.record("dialog", dialog.id.as_str());

@@ -109,3 +109,18 @@ async fn other_languages_get_the_default_texts_and_a_bad_tag_is_refused() {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "invalid_request");
 }
+
+#[tokio::test]
+async fn the_configured_locale_is_the_default_of_sessions_whose_client_sends_none() {
+    let mut config = test_config();
+    config.dialogs.locale = Some("fr".to_owned());
+    let files = [("salon.yaml", SALON), ("salon.fr.ftl", SALON_FR)];
+    let (app, _dir) = spawn_app_with_dialogs(&files, "salon", config).await;
+    assert_eq!(
+        said(&app.say("c1", "hi").await),
+        "Bienvenue ! | Que souhaitez-vous ? Il reste une place."
+    );
+    // A client's own locale still wins.
+    let english = say_in(&app, "c2", "en", "hi").await;
+    assert_eq!(english["replies"][0]["text"], "Welcome!");
+}
