@@ -170,6 +170,10 @@ pub struct Metrics {
     pub connections_refused: AtomicU64,
     /// Connections the server closed for silence, by reason (`header_timeout`, `idle_timeout`).
     pub connections_closed: Family,
+    /// Conversations started, by dialog and version.
+    pub conversations_started: Family,
+    /// Conversations ended, by dialog, version and result.
+    pub conversations_ended: Family,
     /// `http.request` calls by service and outcome (`2xx`, `4xx`, `5xx`, `timeout`, …).
     pub service_requests: Family,
     /// The time of one `http.request` call, retries included.
@@ -282,6 +286,16 @@ impl Metrics {
         );
         self.render_sendgrid(&mut out);
         self.render_connections(&mut out);
+        self.conversations_started.render(
+            &mut out,
+            "colloquy_conversations_started_total",
+            "Conversations started, by dialog and version.",
+        );
+        self.conversations_ended.render(
+            &mut out,
+            "colloquy_conversations_ended_total",
+            "Conversations ended, by dialog, version and result.",
+        );
         self.service_requests.render(
             &mut out,
             "colloquy_service_requests_total",

@@ -266,6 +266,8 @@ impl Engine {
         let started = std::time::Instant::now();
         let now = self.clock.now();
         let (dialog, mut session, start) = self.open_session(&request, stored, now).await?;
+        // A new session, or a message to an ended one, starts a conversation.
+        let starts_conversation = start || session.is_ended();
         match &request.locale {
             Some(locale) => session.locale = Some(locale.clone()),
             None if session.locale.is_none() => session.locale.clone_from(&self.settings.locale),
@@ -297,7 +299,36 @@ impl Engine {
         self.store.save(&mut session, Some(processed)).await?;
         Metrics::inc(&self.metrics.turns);
         self.metrics.turn_latency.observe(started.elapsed());
+        self.count_conversation(&reply, starts_conversation);
         Ok(reply)
+    }
+
+    /// Conversation analytics: started and ended per dialog version, by result, with one log
+    /// event per ended conversation (no text, no address).
+    fn count_conversation(&self, reply: &TurnReply, started: bool) {
+        let version = reply.dialog_version.to_string();
+        if started {
+            self.metrics
+                .conversations_started
+                .inc(&[("dialog", &reply.dialog), ("version", &version)]);
+        }
+        if let Some(result) = reply.result.as_deref()
+            && reply.state == State::Ended
+        {
+            self.metrics.conversations_ended.inc(&[
+                ("dialog", &reply.dialog),
+                ("version", &version),
+                ("result", result),
+            ]);
+            tracing::info!(
+                dialog = %reply.dialog,
+                version = reply.dialog_version,
+                result,
+                node = %reply.node,
+                session_turns = reply.turn,
+                "conversation ended"
+            );
+        }
     }
 
     /// Takes up the stored session, or creates it on the requested dialog. Returns whether the

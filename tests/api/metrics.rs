@@ -42,3 +42,24 @@ async fn metrics_count_turns_emails_outcomes_and_errors() {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn conversations_are_counted_by_dialog_version_and_result() {
+    let app = crate::helpers::spawn_app().await;
+    app.say("a", "hi").await;
+    app.say("a", "cancel").await;
+    app.say("b", "hi").await;
+    app.say("b", "a@example.com").await;
+    let code = app.last_code("a@example.com").await;
+    app.say("b", &code).await;
+    // A message to an ended conversation starts another.
+    app.say("a", "hello again").await;
+    let text = app.get_text("/metrics").await;
+    for line in [
+        "colloquy_conversations_started_total{dialog=\"otp_authentication\",version=\"1\"} 3\n",
+        "colloquy_conversations_ended_total{dialog=\"otp_authentication\",version=\"1\",result=\"authenticated\"} 1\n",
+        "colloquy_conversations_ended_total{dialog=\"otp_authentication\",version=\"1\",result=\"cancelled\"} 1\n",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
+}
