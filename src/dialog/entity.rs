@@ -23,6 +23,8 @@ pub enum Entity {
     YesNo,
     /// A number, saved as a number.
     Number,
+    /// A whole number (`3`, `three`), saved as a number.
+    Integer,
     /// Any non-empty text.
     Text,
     /// One of the question's `choices` (by value, label, synonym or position), saved as its
@@ -66,11 +68,12 @@ impl Default for CodeShape {
 }
 
 impl Entity {
-    pub const ALL: [(&'static str, Entity); 6] = [
+    pub const ALL: [(&'static str, Entity); 7] = [
         ("email", Entity::Email),
         ("otp_code", Entity::OtpCode),
         ("yes_no", Entity::YesNo),
         ("number", Entity::Number),
+        ("integer", Entity::Integer),
         ("text", Entity::Text),
         ("choice", Entity::Choice),
     ];
@@ -106,6 +109,10 @@ impl Entity {
             Entity::Email => super::understand::emails(&text),
             Entity::OtpCode => super::understand::codes(&text, code),
             Entity::Number => super::understand::numbers(&text),
+            Entity::Integer => super::understand::numbers(&text)
+                .into_iter()
+                .filter(is_whole)
+                .collect(),
             // `extract` already read yes/no from the whole sentence; text is any message;
             // a choice is read against its options (`understand::choices`).
             Entity::YesNo | Entity::Text | Entity::Choice => Vec::new(),
@@ -139,7 +146,7 @@ impl Entity {
             Entity::Email => {
                 format!("I see more than one email address: {listed}. Which one should I use?")
             }
-            Entity::Number => {
+            Entity::Number | Entity::Integer => {
                 format!("I see more than one number: {listed}. Which one did you mean?")
             }
             Entity::Choice => format!("Did you mean {listed}? Please pick one."),
@@ -162,10 +169,16 @@ impl Entity {
                 .ok()
                 .filter(|n| n.is_finite())
                 .map(Value::Number),
+            Entity::Integer => Entity::Number.extract(text, code).filter(is_whole),
             Entity::Text => (!text.is_empty()).then(|| Value::Text(text.to_owned())),
             Entity::Choice => None,
         }
     }
+}
+
+/// A whole number (what `integer` accepts): `3`, not `2.5`.
+fn is_whole(value: &Value) -> bool {
+    matches!(value, Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15)
 }
 
 /// Removes the separators people type inside codes and checks length and alphabet.

@@ -59,7 +59,8 @@ pub struct WebhookResponse {
     pub ended: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
-    /// What the bot waits for: `email`, `otp_code`, `yes_no`, `number`, `text` or `choice`.
+    /// What the bot waits for: `email`, `otp_code`, `yes_no`, `number`, `integer`, `text` or
+    /// `choice`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expecting: Option<String>,
 }

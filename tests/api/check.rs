@@ -1314,3 +1314,36 @@ nodes:
         run.stderr
     );
 }
+
+#[test]
+fn a_range_belongs_to_a_number_question() {
+    assert_reports(
+        "\
+id: seats
+version: 1
+start: ask_name
+nodes:
+  ask_name:
+    ask: Name?
+    entity: text
+    min: 1
+    on_exhausted: done
+    next: ask_seats
+  ask_seats:
+    ask: Seats?
+    entity: integer
+    min: 9
+    max: two
+    on_exhausted: done
+    next: done
+  done:
+    end: done
+",
+        &[
+            "d.yaml:8:10: error: `min` belongs to `entity: number` or `entity: integer`",
+            "  hint: remove `min`, or ask for a number",
+            "d.yaml:15:10: error: `max` must be a number, found a string",
+            "2 errors in 1 file",
+        ],
+    );
+}

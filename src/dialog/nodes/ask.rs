@@ -37,6 +37,8 @@ pub const SPEC: Spec = Spec {
     keys: &[
         "entity",
         "choices",
+        "min",
+        "max",
         "save_as",
         "invalid",
         "retries",
@@ -59,6 +61,7 @@ struct RawAsk {
     prompts: Vec<TextSrc>,
     entity: Entity,
     choices: Vec<ChoiceOption>,
+    range: (Option<f64>, Option<f64>),
     save_as: String,
     invalid: Vec<TextSrc>,
     retries: u8,
@@ -75,6 +78,8 @@ pub struct Ask {
     pub entity: Entity,
     /// The options of a `choice` question (empty for other entities).
     pub choices: Vec<ChoiceOption>,
+    /// Bounds of a `number` or `integer` answer (inclusive); one outside is invalid.
+    pub range: (Option<f64>, Option<f64>),
     pub save_as: String,
     pub invalid: Vec<Template>,
     pub retries: u8,
@@ -101,6 +106,7 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
         Err(meant) => (None, meant),
     };
     let choices = read_choices(map, d, id, meant);
+    let range = read_range(map, d, meant);
     let save_as = match map.take("save_as") {
         Some(n) => d.string(n, "`save_as`").filter(|name| {
             let ok = is_variable_name(name);
@@ -158,6 +164,7 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
         prompts,
         entity: entity?,
         choices: choices?,
+        range: range?,
         save_as: save_as?,
         invalid,
         retries: retries?,
@@ -204,6 +211,53 @@ fn read_entity(
             }),
     );
     Err(did_you_mean(&name, Entity::names()).and_then(Entity::from_name))
+}
+
+/// `min:` and `max:` of a `number` or `integer` question.
+fn read_range(
+    map: &mut MapReader<'_>,
+    d: &mut Diagnostics,
+    entity: Option<Entity>,
+) -> Option<(Option<f64>, Option<f64>)> {
+    let numeric = matches!(entity, Some(Entity::Number | Entity::Integer));
+    let mut bound = |key: &'static str| -> Option<Option<f64>> {
+        let Some(node) = map.take(key) else {
+            return Some(None);
+        };
+        if !numeric {
+            if entity.is_some() {
+                d.push(
+                    Diagnostic::error(
+                        node.pos,
+                        format!("`{key}` belongs to `entity: number` or `entity: integer`"),
+                    )
+                    .with_hint(format!("remove `{key}`, or ask for a number")),
+                );
+            }
+            return None;
+        }
+        #[allow(clippy::cast_precision_loss)]
+        match node.value {
+            YamlValue::Int(i) => Some(Some(i as f64)),
+            YamlValue::Float(f) if f.is_finite() => Some(Some(f)),
+            _ => {
+                d.error(
+                    node.pos,
+                    format!("`{key}` must be a number, found {}", node.value.kind()),
+                );
+                None
+            }
+        }
+    };
+    let (min, max) = (bound("min"), bound("max"));
+    let (min, max) = (min?, max?);
+    if let (Some(lo), Some(hi)) = (min, max)
+        && lo > hi
+    {
+        d.error(map.pos, format!("`min` ({lo}) is above `max` ({hi})"));
+        return None;
+    }
+    Some((min, max))
 }
 
 /// The most options a question may offer: more are a menu no one reads in a chat.
@@ -360,6 +414,7 @@ impl RawNodeKind for RawAsk {
             prompts: prompts?,
             entity: self.entity,
             choices: self.choices,
+            range: self.range,
             save_as: self.save_as,
             invalid: invalid?,
             retries: self.retries,
@@ -460,6 +515,12 @@ impl Question for Ask {
     }
 
     fn accept(&self, run: &mut Run<'_>, value: Value) -> Flow {
+        if let Value::Number(n) = value {
+            let (min, max) = self.range;
+            if min.is_some_and(|lo| n < lo) || max.is_some_and(|hi| n > hi) {
+                return self.reject(run);
+            }
+        }
         let sensitive = self.entity.is_sensitive();
         self.remember_label(run, &value);
         run.session.context.set_slot(
@@ -596,5 +657,45 @@ nodes:
         assert_eq!(say(&dialog, &mut session, "many"), ["Numbers only."]);
         assert_eq!(say(&dialog, &mut session, "words"), ["Numbers only."]);
         assert_eq!(say(&dialog, &mut session, "words"), ["Let's stop here."]);
+    }
+
+    #[test]
+    fn an_integer_question_takes_whole_numbers_in_its_range() {
+        let loaded = load(
+            r#"
+id: seats
+version: 1
+start: ask_seats
+nodes:
+  ask_seats:
+    ask: "How many seats?"
+    entity: integer
+    min: 1
+    max: 8
+    invalid: "Between 1 and 8, please."
+    on_exhausted: done
+    next: done
+  done:
+    say: "{{ integer }} seats."
+    end: done
+"#,
+        );
+        let dialog = loaded
+            .dialog
+            .unwrap_or_else(|| panic!("loads: {:#?}", loaded.diagnostics));
+        let mut session = start(&dialog);
+        assert_eq!(
+            say(&dialog, &mut session, "2.5"),
+            ["Between 1 and 8, please."]
+        );
+        assert_eq!(
+            say(&dialog, &mut session, "12 of us"),
+            ["Between 1 and 8, please."]
+        );
+        assert_eq!(
+            say(&dialog, &mut session, "0"),
+            ["Between 1 and 8, please."]
+        );
+        assert_eq!(say(&dialog, &mut session, "we are seven"), ["7 seats."]);
     }
 }

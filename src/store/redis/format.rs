@@ -213,6 +213,7 @@ enum EntityDoc {
     OtpCode,
     YesNo,
     Number,
+    Integer,
     Text,
     Choice,
 }

@@ -138,6 +138,7 @@ impl From<Entity> for EntityDoc {
             Entity::OtpCode => EntityDoc::OtpCode,
             Entity::YesNo => EntityDoc::YesNo,
             Entity::Number => EntityDoc::Number,
+            Entity::Integer => EntityDoc::Integer,
             Entity::Text => EntityDoc::Text,
             Entity::Choice => EntityDoc::Choice,
         }
@@ -151,6 +152,7 @@ impl From<EntityDoc> for Entity {
             EntityDoc::OtpCode => Entity::OtpCode,
             EntityDoc::YesNo => Entity::YesNo,
             EntityDoc::Number => Entity::Number,
+            EntityDoc::Integer => Entity::Integer,
             EntityDoc::Text => Entity::Text,
             EntityDoc::Choice => Entity::Choice,
         }
