@@ -27,6 +27,9 @@ pub enum Entity {
     Integer,
     /// Any non-empty text.
     Text,
+    /// What the question's `pattern:` (a regular expression) matches in the message: its
+    /// first capture group, else the whole match; saved as text.
+    Pattern,
     /// One of the question's `choices` (by value, label, synonym or position), saved as its
     /// value; see `understand::choices`.
     Choice,
@@ -68,7 +71,7 @@ impl Default for CodeShape {
 }
 
 impl Entity {
-    pub const ALL: [(&'static str, Entity); 7] = [
+    pub const ALL: [(&'static str, Entity); 8] = [
         ("email", Entity::Email),
         ("otp_code", Entity::OtpCode),
         ("yes_no", Entity::YesNo),
@@ -76,6 +79,7 @@ impl Entity {
         ("integer", Entity::Integer),
         ("text", Entity::Text),
         ("choice", Entity::Choice),
+        ("pattern", Entity::Pattern),
     ];
 
     pub fn from_name(name: &str) -> Option<Self> {
@@ -115,7 +119,7 @@ impl Entity {
                 .collect(),
             // `extract` already read yes/no from the whole sentence; text is any message;
             // a choice is read against its options (`understand::choices`).
-            Entity::YesNo | Entity::Text | Entity::Choice => Vec::new(),
+            Entity::YesNo | Entity::Text | Entity::Choice | Entity::Pattern => Vec::new(),
         };
         Found::from_candidates(candidates)
     }
@@ -150,6 +154,7 @@ impl Entity {
                 format!("I see more than one number: {listed}. Which one did you mean?")
             }
             Entity::Choice => format!("Did you mean {listed}? Please pick one."),
+            Entity::Pattern => format!("I see more than one: {listed}. Which one did you mean?"),
             Entity::YesNo | Entity::Text => "Sorry, which one did you mean?".to_owned(),
         }
     }
@@ -171,7 +176,7 @@ impl Entity {
                 .map(Value::Number),
             Entity::Integer => Entity::Number.extract(text, code).filter(is_whole),
             Entity::Text => (!text.is_empty()).then(|| Value::Text(text.to_owned())),
-            Entity::Choice => None,
+            Entity::Choice | Entity::Pattern => None,
         }
     }
 }

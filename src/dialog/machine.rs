@@ -341,13 +341,13 @@ impl Run<'_> {
         };
         let entity = question.expecting();
         let options = self.options_in_locale(&self.session.node, question.choices());
-        let heard = understand::hear_with(
-            text,
-            entity,
-            self.code_shape(),
-            &options,
-            &[&dialog.keywords, question.keywords()],
-        );
+        let shape = self.code_shape();
+        let find = |text: &str| match (entity, question.pattern()) {
+            (Entity::Choice, _) => understand::choices(text, &options),
+            (Entity::Pattern, Some(pattern)) => understand::pattern_matches(text, pattern),
+            _ => entity.find(text, shape),
+        };
+        let heard = understand::hear_with(text, find, &[&dialog.keywords, question.keywords()]);
         // At a code question only a message that is a keyword, whole, is shown.
         let exact_keyword = matches!(heard, Heard::Keyword { exact: true, .. });
         let shown = if entity.is_sensitive() && !exact_keyword {

@@ -112,7 +112,7 @@ fn key_schema(kind: &str, key: &str) -> Value {
         (_, "retries") => json!({ "type": "integer", "minimum": 0, "maximum": 10 }),
         (_, "min" | "max") => json!({ "type": "number" }),
         (_, "retries_per_visit" | "always_ask") => json!({ "type": "boolean" }),
-        (_, "save_as") => json!({ "type": "string" }),
+        (_, "save_as" | "pattern") => json!({ "type": "string" }),
         (_, "branch") => json!({ "type": "array", "minItems": 1 }),
         (_, "set" | "choices" | "inputs" | "outputs" | "on" | "with") => {
             json!({ "type": "object" })

@@ -40,17 +40,12 @@ pub enum Heard {
 /// Decides what `text` means at a question for `entity`, with `lists` of keywords in
 /// precedence order.
 pub fn hear(text: &str, entity: Entity, shape: CodeShape, lists: &[&[Keyword]]) -> Heard {
-    hear_with(text, entity, shape, &[], lists)
+    hear_with(text, |text| entity.find(text, shape), lists)
 }
 
-/// [`hear`] at a question that may offer `options` (an `entity: choice` question).
-pub fn hear_with(
-    text: &str,
-    entity: Entity,
-    shape: CodeShape,
-    options: &[ChoiceOption],
-    lists: &[&[Keyword]],
-) -> Heard {
+/// [`hear`] with the question's own way of finding its answer in a message (`find`: its
+/// entity's, or its options', or its pattern's).
+pub fn hear_with(text: &str, find: impl FnOnce(&str) -> Found, lists: &[&[Keyword]]) -> Heard {
     for (list, keywords) in lists.iter().enumerate() {
         if let Some(index) = keywords.iter().position(|k| k.matches(text)) {
             return Heard::Keyword {
@@ -60,12 +55,7 @@ pub fn hear_with(
             };
         }
     }
-    let found = if entity == Entity::Choice {
-        choices(text, options)
-    } else {
-        entity.find(text, shape)
-    };
-    match found {
+    match find(text) {
         Found::One(value) => return Heard::Answer(value),
         Found::Several(values) => return Heard::Ambiguous(values),
         Found::Nothing => {}
@@ -169,6 +159,26 @@ pub fn longest_mention(text: &str, phrases: &[String]) -> Option<usize> {
             find_phrase(&phrase, &words).map(|_| phrase.len())
         })
         .max()
+}
+
+/// Every distinct value `pattern` finds in `text`, in order: its first capture group where it
+/// has one, else the whole match.
+pub fn pattern_matches(text: &str, pattern: &regex::Regex) -> Found {
+    let mut found: Vec<Value> = Vec::new();
+    for captures in pattern.captures_iter(text).take(16) {
+        let matched = captures.get(1).or_else(|| captures.get(0));
+        if let Some(matched) = matched {
+            let value = Value::Text(matched.as_str().to_owned());
+            if !matched.as_str().is_empty() && !found.contains(&value) {
+                found.push(value);
+            }
+        }
+    }
+    match found.len() {
+        0 => Found::Nothing,
+        1 => Found::One(found.remove(0)),
+        _ => Found::Several(found),
+    }
 }
 
 /// Where `phrase` first starts in `words`, each word equal or, for phrase words of five
@@ -458,7 +468,7 @@ mod tests {
     }
 
     fn heard(text: &str) -> Heard {
-        hear_with(text, Entity::Choice, CodeShape::default(), &options(), &[])
+        hear_with(text, |text| choices(text, &options()), &[])
     }
 
     fn answer(value: &str) -> Heard {

@@ -1347,3 +1347,27 @@ nodes:
         ],
     );
 }
+
+#[test]
+fn a_pattern_must_be_a_regular_expression() {
+    assert_reports(
+        "\
+id: orders
+version: 1
+start: ask_order
+nodes:
+  ask_order:
+    ask: Order?
+    entity: pattern
+    pattern: \"([A-Z\"
+    on_exhausted: done
+    next: done
+  done:
+    end: done
+",
+        &[
+            "d.yaml:8:14: error: `pattern` is not a regular expression: error: unclosed character class",
+            "1 error in 1 file",
+        ],
+    );
+}

@@ -39,6 +39,7 @@ pub const SPEC: Spec = Spec {
         "choices",
         "min",
         "max",
+        "pattern",
         "save_as",
         "invalid",
         "retries",
@@ -62,6 +63,7 @@ struct RawAsk {
     entity: Entity,
     choices: Vec<ChoiceOption>,
     range: (Option<f64>, Option<f64>),
+    pattern: Option<regex::Regex>,
     save_as: String,
     invalid: Vec<TextSrc>,
     retries: u8,
@@ -80,6 +82,8 @@ pub struct Ask {
     pub choices: Vec<ChoiceOption>,
     /// Bounds of a `number` or `integer` answer (inclusive); one outside is invalid.
     pub range: (Option<f64>, Option<f64>),
+    /// What a `pattern` question's answer matches (its first group, else the whole match).
+    pub pattern: Option<regex::Regex>,
     pub save_as: String,
     pub invalid: Vec<Template>,
     pub retries: u8,
@@ -107,6 +111,7 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
     };
     let choices = read_choices(map, d, id, meant);
     let range = read_range(map, d, meant);
+    let pattern = read_pattern(map, d, id, meant);
     let save_as = match map.take("save_as") {
         Some(n) => d.string(n, "`save_as`").filter(|name| {
             let ok = is_variable_name(name);
@@ -165,6 +170,7 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
         entity: entity?,
         choices: choices?,
         range: range?,
+        pattern: pattern?,
         save_as: save_as?,
         invalid,
         retries: retries?,
@@ -211,6 +217,54 @@ fn read_entity(
             }),
     );
     Err(did_you_mean(&name, Entity::names()).and_then(Entity::from_name))
+}
+
+/// `pattern:` of a `pattern` question: a regular expression (linear-time, size-limited),
+/// required there and refused elsewhere.
+fn read_pattern(
+    map: &mut MapReader<'_>,
+    d: &mut Diagnostics,
+    id: &str,
+    entity: Option<Entity>,
+) -> Option<Option<regex::Regex>> {
+    let is_pattern = entity == Some(Entity::Pattern);
+    let Some(node) = map.take("pattern") else {
+        if is_pattern && map.lacks("pattern") {
+            d.push(
+                Diagnostic::error(map.pos, format!("ask node `{id}` asks for a pattern but has no `pattern`"))
+                    .with_hint(r#"add a regular expression, such as `pattern: "order ([A-Z]{2}-\d{4})"` (its first group is the answer)"#),
+            );
+            return None;
+        }
+        return Some(None);
+    };
+    if !is_pattern {
+        if entity.is_some() {
+            d.push(
+                Diagnostic::error(node.pos, "`pattern` belongs to `entity: pattern`")
+                    .with_hint("set `entity: pattern`, or remove `pattern`"),
+            );
+        }
+        return None;
+    }
+    let text = d.string(node, "`pattern`")?;
+    match regex::RegexBuilder::new(&text).size_limit(1 << 20).build() {
+        Ok(pattern) => Some(Some(pattern)),
+        Err(error) => {
+            let message = error.to_string();
+            let last = message
+                .lines()
+                .last()
+                .unwrap_or("invalid")
+                .trim()
+                .to_owned();
+            d.error(
+                node.pos,
+                format!("`pattern` is not a regular expression: {last}"),
+            );
+            None
+        }
+    }
 }
 
 /// `min:` and `max:` of a `number` or `integer` question.
@@ -415,6 +469,7 @@ impl RawNodeKind for RawAsk {
             entity: self.entity,
             choices: self.choices,
             range: self.range,
+            pattern: self.pattern,
             save_as: self.save_as,
             invalid: invalid?,
             retries: self.retries,
@@ -505,6 +560,10 @@ impl Question for Ask {
 
     fn choices(&self) -> &[ChoiceOption] {
         &self.choices
+    }
+
+    fn pattern(&self) -> Option<&regex::Regex> {
+        self.pattern.as_ref()
     }
 
     /// Addresses and choices are told apart from a greeting; numbers, yes/no and free text
@@ -697,5 +756,44 @@ nodes:
             ["Between 1 and 8, please."]
         );
         assert_eq!(say(&dialog, &mut session, "we are seven"), ["7 seats."]);
+    }
+
+    #[test]
+    fn a_pattern_question_takes_its_group_from_the_sentence() {
+        let loaded = load(
+            r#"
+id: orders
+version: 1
+start: ask_order
+nodes:
+  ask_order:
+    ask: "Your order number?"
+    entity: pattern
+    pattern: '(?i)\b([A-Z]{2}-\d{4})\b'
+    save_as: order
+    invalid: "Like AB-1234, please."
+    on_exhausted: done
+    next: done
+  done:
+    say: "Looking up {{ order }}."
+    end: done
+"#,
+        );
+        let dialog = loaded
+            .dialog
+            .unwrap_or_else(|| panic!("loads: {:#?}", loaded.diagnostics));
+        let mut session = start(&dialog);
+        assert_eq!(
+            say(&dialog, &mut session, "it's 1234"),
+            ["Like AB-1234, please."]
+        );
+        assert_eq!(
+            say(&dialog, &mut session, "AB-1234 or CD-5678?"),
+            ["I see more than one: AB-1234 or CD-5678. Which one did you mean?"]
+        );
+        assert_eq!(
+            say(&dialog, &mut session, "my order is ab-1234, thanks"),
+            ["Looking up ab-1234."]
+        );
     }
 }

@@ -162,6 +162,11 @@ pub trait Question {
         &[]
     }
 
+    /// What a `pattern` question's answer must match.
+    fn pattern(&self) -> Option<&regex::Regex> {
+        None
+    }
+
     /// The variable an answer found in the opening message would fill, so this question is
     /// not asked; `None` when the question always asks.
     fn early_answer(&self) -> Option<&str> {

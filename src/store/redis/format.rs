@@ -216,6 +216,7 @@ enum EntityDoc {
     Integer,
     Text,
     Choice,
+    Pattern,
 }
 
 /// The document stored for `session` (its version is stored beside it).

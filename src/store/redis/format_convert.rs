@@ -141,6 +141,7 @@ impl From<Entity> for EntityDoc {
             Entity::Integer => EntityDoc::Integer,
             Entity::Text => EntityDoc::Text,
             Entity::Choice => EntityDoc::Choice,
+            Entity::Pattern => EntityDoc::Pattern,
         }
     }
 }
@@ -155,6 +156,7 @@ impl From<EntityDoc> for Entity {
             EntityDoc::Integer => Entity::Integer,
             EntityDoc::Text => Entity::Text,
             EntityDoc::Choice => Entity::Choice,
+            EntityDoc::Pattern => Entity::Pattern,
         }
     }
 }
