@@ -220,7 +220,9 @@ fn read_entity(
 }
 
 /// `pattern:` of a `pattern` question: a regular expression (linear-time, size-limited),
-/// required there and refused elsewhere.
+/// required there and refused elsewhere. `None`: a problem was reported; `Some(None)`: the
+/// question has no pattern.
+#[allow(clippy::option_option)]
 fn read_pattern(
     map: &mut MapReader<'_>,
     d: &mut Diagnostics,
