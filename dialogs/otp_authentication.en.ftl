@@ -28,3 +28,8 @@ otp_email-text =
         [one] 1 minute
        *[other] { $expires_in_minutes } minutes
     }. If you didn't ask for it, you can ignore this email.
+
+locked_for_now = There have been too many wrong codes for this address today, so I've stopped checking codes for it. Please try again in { $otp_retry_after_minutes ->
+    [one] 1 minute
+   *[other] { $otp_retry_after_minutes } minutes
+}.

@@ -36,7 +36,11 @@ send_failed = Désolé, je n'ai pas pu envoyer l'email à { $email }. Tapez « r
 send_failed-invalid = Tapez « retry », ou saisissez une adresse email comme nom@exemple.com.
 
 success = Merci, { $email } est vérifiée.
-locked_out = Trop de codes erronés : j'ai bloqué cette vérification pour protéger votre compte. Réessayez plus tard.
+locked_out = Trop de codes erronés pour celui-ci : je l'ai bloqué pour protéger votre compte. Envoyez un message pour recommencer avec un nouveau code.
+locked_for_now = Trop de codes erronés pour cette adresse aujourd'hui : je ne vérifie plus de codes pour elle. Réessayez dans { $otp_retry_after_minutes ->
+    [one] une minute
+   *[other] { $otp_retry_after_minutes } minutes
+}.
 too_many_sends = Trop de codes ont été envoyés à cette adresse récemment. Réessayez dans { $otp_retry_after_minutes ->
     [one] une minute
    *[other] { $otp_retry_after_minutes } minutes

@@ -178,7 +178,7 @@ mod tests {
         assert!(text.starts_with("digraph \"otp_authentication\" {"));
         assert!(text.trim_end().ends_with('}'));
         assert!(
-            text.contains("\"verify\" -> \"locked_out\" [label=\"locked\"];"),
+            text.contains("\"verify\" -> \"locked_how\" [label=\"locked\"];"),
             "{text}"
         );
         assert!(

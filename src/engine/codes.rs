@@ -280,7 +280,7 @@ impl Engine {
             });
         };
         let before = record.otp.clone();
-        let checked = check(self, id, record.otp.as_mut(), entered, now).await?;
+        let (checked, _) = check(self, id, record.otp.as_mut(), entered, now).await?;
         if record.otp != before {
             record.updated_at = now;
             self.store.save(&mut record, None).await?;

@@ -29,7 +29,9 @@ pub const SPEC: ActionSpec = ActionSpec {
 /// `expired`: too late, or no code is waiting. `locked`: too many wrong codes.
 pub const OUTCOMES: [&str; 4] = ["valid", "invalid", "expired", "locked"];
 
-pub const PROVIDES: [&str; 1] = ["otp.attempts_left"];
+/// `otp.retry_after_minutes` with `locked`: 0 when the user may start over now (this code
+/// had too many wrong tries), else how long the address's daily budget keeps it locked.
+pub const PROVIDES: [&str; 2] = ["otp.attempts_left", "otp.retry_after_minutes"];
 
 /// The variable the code is read from unless `with: { code: … }` says otherwise.
 const DEFAULT_VARIABLE: &str = "otp_code";
