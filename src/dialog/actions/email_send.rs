@@ -78,24 +78,23 @@ fn read(
         );
         return None;
     };
-    let to = with
-        .take("to")
-        .and_then(|n| d.text(n, "`to`").map(|text| TextSrc { text, pos: n.pos }));
-    if to.is_none() && with.lacks("to") {
-        d.push(
-            Diagnostic::error(with.pos, format!("`{NAME}` needs `to`"))
-                .with_hint("the address to send to, such as \"{{ email }}\""),
-        );
-    }
-    let template = with
-        .take("template")
-        .and_then(|n| d.string(n, "`template`").map(|name| (name, n.pos)));
-    if template.is_none() && with.lacks("template") {
-        d.push(
-            Diagnostic::error(with.pos, format!("`{NAME}` needs `template`"))
-                .with_hint("the name of an email under the dialog's `templates:`"),
-        );
-    }
+    let to = super::required(
+        &mut with,
+        d,
+        "to",
+        NAME,
+        "the address to send to, such as \"{{ email }}\"",
+        Diagnostics::text,
+    )
+    .map(|(text, pos)| TextSrc { text, pos });
+    let template = super::required(
+        &mut with,
+        d,
+        "template",
+        NAME,
+        "the name of an email under the dialog's `templates:`",
+        Diagnostics::string,
+    );
     with.finish(d, &format!("`with` of {NAME}"));
     Some(Box::new(RawParams { to, template }))
 }

@@ -210,15 +210,14 @@ fn read(
         );
         return None;
     };
-    let service = with
-        .take("service")
-        .and_then(|n| d.string(n, "`service`").map(|name| (name, n.pos)));
-    if service.is_none() && with.lacks("service") {
-        d.push(
-            Diagnostic::error(with.pos, format!("`{NAME}` needs `service`"))
-                .with_hint("the name of a service under `services:` in config.yaml"),
-        );
-    }
+    let service = super::required(
+        &mut with,
+        d,
+        "service",
+        NAME,
+        "the name of a service under `services:` in config.yaml",
+        Diagnostics::string,
+    );
     let method = with.take("method").map(|n| read_method(n, d));
     let path = with
         .take("path")

@@ -38,6 +38,29 @@ pub type ReadParams = fn(
     node_pos: Pos,
 ) -> Option<Box<dyn RawParams>>;
 
+/// A key of `with:` an action cannot do without: its value read with `read` (`text` or
+/// `string`) and where it is, or `None` with "`action` needs `key`" reported (unless a key
+/// nobody took looks like a typo of it, which `finish` reports).
+pub(crate) fn required(
+    with: &mut MapReader<'_>,
+    d: &mut Diagnostics,
+    key: &'static str,
+    action: &str,
+    hint: &str,
+    read: fn(&mut Diagnostics, &crate::yaml::Node, &str) -> Option<String>,
+) -> Option<(String, Pos)> {
+    let value = with
+        .take(key)
+        .and_then(|n| read(d, n, &format!("`{key}`")).map(|value| (value, n.pos)));
+    if value.is_none() && with.lacks(key) {
+        d.push(
+            crate::diagnostic::Diagnostic::error(with.pos, format!("`{action}` needs `{key}`"))
+                .with_hint(hint),
+        );
+    }
+    value
+}
+
 /// What one action declares to the loader.
 #[derive(Debug)]
 pub struct ActionSpec {

@@ -107,15 +107,15 @@ fn read(
         );
         return None;
     };
-    let to = with
-        .take("to")
-        .and_then(|n| d.text(n, "`to`").map(|text| TextSrc { text, pos: n.pos }));
-    if to.is_none() && with.lacks("to") {
-        d.push(
-            Diagnostic::error(with.pos, "`otp.send` needs `to`")
-                .with_hint("the address to send the code to, such as \"{{ email }}\""),
-        );
-    }
+    let to = super::required(
+        &mut with,
+        d,
+        "to",
+        NAME,
+        "the address to send the code to, such as \"{{ email }}\"",
+        Diagnostics::text,
+    )
+    .map(|(text, pos)| TextSrc { text, pos });
     let template = with
         .take("template")
         .and_then(|n| d.string(n, "`template`").map(|name| (name, n.pos)));
