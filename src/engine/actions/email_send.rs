@@ -36,13 +36,7 @@ pub(super) async fn run(
             return Ok(Outcome::new("limited"));
         }
     };
-    let email = Email {
-        template,
-        translation: dialog
-            .translations
-            .pick(session.locale.as_deref())
-            .map(|locale| (&dialog.translations, locale)),
-    };
+    let email = Email::in_language_of(template, dialog, session);
     let message = compose(email, &to, None, session, now);
     if email_out(engine, &to, &message, NAME).await {
         Ok(Outcome::new("sent"))

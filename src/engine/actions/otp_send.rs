@@ -72,13 +72,7 @@ async fn send(
         .as_deref()
         .and_then(|name| dialog.templates.get(name))
         .unwrap_or(&DEFAULT_TEMPLATE);
-    let email = Email {
-        template,
-        translation: dialog
-            .translations
-            .pick(session.locale.as_deref())
-            .map(|locale| (&dialog.translations, locale)),
-    };
+    let email = Email::in_language_of(template, dialog, session);
     match deliver(engine, &to, &policy, email, session, now).await? {
         Delivered::Sent(code) => {
             session.otp = Some(otp::issue(
@@ -118,6 +112,21 @@ pub(crate) struct Email<'a> {
 }
 
 impl<'a> Email<'a> {
+    /// The template in the session's language, where the dialog translates it.
+    pub(crate) fn in_language_of(
+        template: &'a EmailTemplate,
+        dialog: &'a Dialog,
+        session: &Session,
+    ) -> Self {
+        Self {
+            template,
+            translation: dialog
+                .translations
+                .pick(session.locale.as_deref())
+                .map(|locale| (&dialog.translations, locale)),
+        }
+    }
+
     /// The template as written (no translation): the OTP API's emails.
     pub(crate) fn plain(template: &'a EmailTemplate) -> Self {
         Self {
