@@ -35,6 +35,8 @@ pub enum FormatError {
     Invalid(#[from] serde_json::Error),
     #[error("the one-time code's tag is not 32 bytes of hex")]
     BadTag,
+    #[error("unknown entity `{0}`")]
+    UnknownEntity(String),
 }
 
 #[derive(Deserialize)]
@@ -193,7 +195,9 @@ struct ReplyDoc {
     node: String,
     state: StateDoc,
     result: Option<String>,
-    expecting: Option<EntityDoc>,
+    /// An entity by the name dialogs write it with (`otp_code`), which is as stable as the
+    /// dialog language itself; a name this build does not know is refused on reading.
+    expecting: Option<String>,
     /// `[{"label", "value"}]`; left out when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     choices: Vec<ChoiceDoc>,
@@ -204,19 +208,6 @@ struct ReplyDoc {
 struct ChoiceDoc {
     label: String,
     value: String,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum EntityDoc {
-    Email,
-    OtpCode,
-    YesNo,
-    Number,
-    Integer,
-    Text,
-    Choice,
-    Pattern,
 }
 
 /// The document stored for `session` (its version is stored beside it).
@@ -355,7 +346,7 @@ pub fn encode_record(processed: &Processed) -> Result<String, FormatError> {
             node: reply.node.clone(),
             state: reply.state.into(),
             result: reply.result.clone(),
-            expecting: reply.expecting.map(EntityDoc::from),
+            expecting: reply.expecting.map(|entity| entity.name().to_owned()),
             choices: reply
                 .choices
                 .iter()
@@ -386,7 +377,10 @@ pub fn decode_record(json: &str) -> Result<Processed, FormatError> {
             node: reply.node,
             state: reply.state.into(),
             result: reply.result,
-            expecting: reply.expecting.map(Entity::from),
+            expecting: reply
+                .expecting
+                .map(|name| Entity::from_name(&name).ok_or(FormatError::UnknownEntity(name)))
+                .transpose()?,
             choices: reply
                 .choices
                 .into_iter()

@@ -2,11 +2,9 @@
 //! exhaustive, so a new variant in a core enum does not compile until it has a stored name.
 
 use super::{
-    AlphabetDoc, CodeStatusDoc, EntityDoc, FormatError, LineDoc, OtpDoc, SlotDoc, SpeakerDoc,
-    StateDoc,
+    AlphabetDoc, CodeStatusDoc, FormatError, LineDoc, OtpDoc, SlotDoc, SpeakerDoc, StateDoc,
 };
 use crate::dialog::State;
-use crate::dialog::entity::Entity;
 use crate::dialog::session::{HistoryEntry, Speaker};
 use crate::dialog::value::{Slot, Value};
 use crate::otp::{Alphabet, CodeStatus, OtpState};
@@ -127,36 +125,6 @@ impl From<StateDoc> for State {
             StateDoc::Waiting => State::Waiting,
             StateDoc::Calling => State::Calling,
             StateDoc::Ended => State::Ended,
-        }
-    }
-}
-
-impl From<Entity> for EntityDoc {
-    fn from(entity: Entity) -> Self {
-        match entity {
-            Entity::Email => EntityDoc::Email,
-            Entity::OtpCode => EntityDoc::OtpCode,
-            Entity::YesNo => EntityDoc::YesNo,
-            Entity::Number => EntityDoc::Number,
-            Entity::Integer => EntityDoc::Integer,
-            Entity::Text => EntityDoc::Text,
-            Entity::Choice => EntityDoc::Choice,
-            Entity::Pattern => EntityDoc::Pattern,
-        }
-    }
-}
-
-impl From<EntityDoc> for Entity {
-    fn from(entity: EntityDoc) -> Self {
-        match entity {
-            EntityDoc::Email => Entity::Email,
-            EntityDoc::OtpCode => Entity::OtpCode,
-            EntityDoc::YesNo => Entity::YesNo,
-            EntityDoc::Number => Entity::Number,
-            EntityDoc::Integer => Entity::Integer,
-            EntityDoc::Text => Entity::Text,
-            EntityDoc::Choice => Entity::Choice,
-            EntityDoc::Pattern => Entity::Pattern,
         }
     }
 }
