@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 use colloquy::clock::ManualClock;
 use colloquy::config::Config;
-use colloquy::dialog::entity::{CodeShape, Entity};
+use colloquy::dialog::entities::{self, Hearing};
 use colloquy::dialog::session::Speaker;
 use colloquy::dialog::understand::hear;
 use colloquy::dialog::value::Value;
@@ -210,22 +210,24 @@ fn main() {
     let keywords = &dialog.keywords;
     let mut understand = criterion.benchmark_group("understand");
     understand.throughput(Throughput::Elements(1));
+    let hearing = Hearing::plain(now());
     for (name, text, entity) in [
-        ("plain_email", "alice@example.com", Entity::Email),
+        ("plain_email", "alice@example.com", "email"),
         (
             "email_in_sentence",
             "sure, it's Bob.Smith@Example.com thanks",
-            Entity::Email,
+            "email",
         ),
-        ("code_in_sentence", "my code is 12 34", Entity::OtpCode),
+        ("code_in_sentence", "my code is 12 34", "otp_code"),
         (
             "keyword_in_sentence",
             "hmm never mind, please stop this",
-            Entity::OtpCode,
+            "otp_code",
         ),
     ] {
+        let entity = entities::plain(entity).unwrap();
         understand.bench_function(name, |b| {
-            b.iter(|| hear(black_box(text), entity, CodeShape::default(), &[keywords]));
+            b.iter(|| hear(black_box(text), &*entity, &hearing, &[keywords]));
         });
     }
     understand.finish();

@@ -2,14 +2,12 @@
 //! run. Pure: the instant comes in `env`, actions come out as data, and their outcomes come
 //! back in as input. The engine drives it; tests and the `chat` command drive it the same way.
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, Utc};
 
 use super::actions::{ActionCall, Outcome};
-use super::entity::{CodeShape, Entity, Found};
+use super::entities::{CodeShape, Found, Hearing};
 use super::locale::LocaleIdx;
-use super::model::{ChoiceOption, Dialog, NodeIdx, normalise_keyword};
+use super::model::{Dialog, NodeIdx};
 use super::session::{Frame, Session, Speaker, State};
 use super::template::{Escape, Template};
 use super::understand::{self, Heard};
@@ -275,11 +273,15 @@ impl Run<'_> {
             if self.session.context.get(variable, self.now).is_some() {
                 continue;
             }
-            let found = match question.expecting() {
-                Entity::Choice => {
-                    understand::choices(text, &self.options_in_locale(&node.id, question.choices()))
-                }
-                entity => entity.find(text, CodeShape::default()),
+            let found = {
+                let translate = |id: &str| self.translate(id);
+                let hearing = Hearing {
+                    code: CodeShape::default(),
+                    node: &node.id,
+                    translate: &translate,
+                    now: self.now,
+                };
+                question.entity().find(text, &hearing)
             };
             if let Found::One(value) = found {
                 self.session.context.give(variable, value);
@@ -339,15 +341,18 @@ impl Run<'_> {
                 .record(Speaker::User, text, self.now, self.history_limit);
             return self.open_with(text);
         };
-        let entity = question.expecting();
-        let options = self.options_in_locale(&self.session.node, question.choices());
-        let shape = self.code_shape();
-        let find = |text: &str| match (entity, question.pattern()) {
-            (Entity::Choice, _) => understand::choices(text, &options),
-            (Entity::Pattern, Some(pattern)) => understand::pattern_matches(text, pattern),
-            _ => entity.find(text, shape),
+        let heard = {
+            let translate = |id: &str| self.translate(id);
+            let hearing = Hearing {
+                code: self.code_shape(),
+                node: &self.session.node,
+                translate: &translate,
+                now: self.now,
+            };
+            let lists: [&[_]; 2] = [&dialog.keywords, question.keywords()];
+            understand::hear(text, question.entity(), &hearing, &lists)
         };
-        let heard = understand::hear_with(text, find, &[&dialog.keywords, question.keywords()]);
+        let entity = question.expecting();
         // At a code question only a message that is a keyword, whole, is shown.
         let exact_keyword = matches!(heard, Heard::Keyword { exact: true, .. });
         let shown = if entity.is_sensitive() && !exact_keyword {
@@ -372,37 +377,11 @@ impl Run<'_> {
             }
             Heard::Answer(value) => question.accept(self, value),
             Heard::Ambiguous(candidates) => {
-                self.say_text(entity.which_one(&candidates));
+                self.say_text(question.entity().which_one(&candidates));
                 Flow::Wait
             }
             Heard::NotUnderstood => question.reject(self),
         }
-    }
-
-    /// A question's options, answerable also by their label in the session's language.
-    fn options_in_locale<'o>(
-        &self,
-        node: &str,
-        options: &'o [ChoiceOption],
-    ) -> Cow<'o, [ChoiceOption]> {
-        if self.locale.is_none() || options.is_empty() {
-            return Cow::Borrowed(options);
-        }
-        Cow::Owned(
-            options
-                .iter()
-                .map(|option| {
-                    let mut option = option.clone();
-                    if let Some(label) = self.translate(&format!("{node}-{}", option.value)) {
-                        let word = normalise_keyword(&label).into_owned();
-                        if !word.is_empty() && !option.words.contains(&word) {
-                            option.words.push(word);
-                        }
-                    }
-                    option
-                })
-                .collect(),
-        )
     }
 
     /// What a code answer must look like: the issued code's length and alphabet.

@@ -6,7 +6,7 @@
 pub mod actions;
 pub mod calls;
 pub mod condition;
-pub mod entity;
+pub mod entities;
 pub mod expression;
 pub mod graph;
 pub mod lint;

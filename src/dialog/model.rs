@@ -198,17 +198,6 @@ fn normalised_chars(text: &str) -> impl Iterator<Item = char> + '_ {
         })
 }
 
-/// One option of a `choice` question.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChoiceOption {
-    /// What the answer is saved as (`haircut`).
-    pub value: String,
-    /// What a button shows (`Haircut`).
-    pub label: String,
-    /// The value, the label and the synonyms, normalised as keywords are.
-    pub words: Vec<String>,
-}
-
 /// Subject, text and optional HTML of an email.
 #[derive(Debug, Clone)]
 pub struct EmailTemplate {

@@ -1,12 +1,13 @@
 //! What one turn produced: the bot's replies and where the session now stands.
-//! Kept by stores for the idempotency window, so a retried message gets the same answer.
+//! Kept by stores for the idempotency window, so a retried message gets the same answer
+//! (each store in its own format).
 
 use serde::{Deserialize, Serialize};
 
-use super::entity::Entity;
+use super::entities::Entity;
 use super::session::State;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TurnReply {
     pub session_id: String,
     /// The session's turn count after this turn: the order in which the server applied them.
@@ -49,7 +50,8 @@ impl TurnReply {
 }
 
 /// An option offered with a question: a button's label, and the value it answers with
-/// (typed text matching the value, the label or a synonym answers the same).
+/// (typed text matching the value, the label or a synonym answers the same). On the wire as
+/// it is (`{label, value}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Choice {
     pub label: String,
@@ -71,7 +73,7 @@ mod tests {
             node: "ask_service".into(),
             state: State::Waiting,
             result: None,
-            expecting: Some(Entity::Choice),
+            expecting: Some(Entity::from_name("choice").unwrap()),
             choices: vec![
                 Choice {
                     label: "Haircut".into(),

@@ -11,7 +11,7 @@
 use serde_json::{Map, Value, json};
 
 use super::actions::ACTIONS;
-use super::entity::Entity;
+use super::entities::ENTITIES;
 use super::nodes::{KINDS, Spec};
 
 /// Where the schema is published beside the dialogs, for the `yaml-language-server` modeline.
@@ -68,7 +68,10 @@ pub fn schema() -> Value {
                     "sendgrid_template_id": { "type": "string" },
                 },
             },
-            "entity": { "enum": Entity::names().collect::<Vec<_>>() },
+            "entity": { "oneOf": ENTITIES.iter().map(|spec| json!({
+                "const": spec.name,
+                "description": spec.accepts,
+            })).collect::<Vec<_>>() },
             "action": { "enum": ACTIONS.iter().map(|a| a.name).collect::<Vec<_>>() },
             "node": { "anyOf": kinds },
         },
@@ -78,11 +81,11 @@ pub fn schema() -> Value {
 /// One node kind: its key required, its own keys and its companions' allowed, nothing else.
 fn kind_schema(spec: &Spec) -> Value {
     let mut properties = Map::new();
-    for key in std::iter::once(&spec.key)
-        .chain(spec.keys)
-        .chain(spec.companions)
+    for key in std::iter::once(spec.key)
+        .chain(spec.every_key())
+        .chain(spec.companions.iter().copied())
     {
-        properties.insert((*key).to_owned(), key_schema(spec.key, key));
+        properties.insert(key.to_owned(), key_schema(spec.key, key));
     }
     json!({
         "title": spec.key,
@@ -138,13 +141,13 @@ mod tests {
         let kinds = schema["$defs"]["node"]["anyOf"].as_array().unwrap();
         assert_eq!(kinds.len(), KINDS.len());
         for (kind, spec) in kinds.iter().zip(KINDS) {
-            for key in spec.keys {
-                assert!(kind["properties"].get(*key).is_some(), "{}.{key}", spec.key);
+            for key in spec.every_key() {
+                assert!(kind["properties"].get(key).is_some(), "{}.{key}", spec.key);
             }
         }
         let actions = schema["$defs"]["action"]["enum"].as_array().unwrap();
         assert!(actions.iter().any(|a| a == "http.request"));
-        let entities = schema["$defs"]["entity"]["enum"].as_array().unwrap();
-        assert!(entities.iter().any(|e| e == "choice"));
+        let entities = schema["$defs"]["entity"]["oneOf"].as_array().unwrap();
+        assert!(entities.iter().any(|e| e["const"] == "choice"));
     }
 }

@@ -140,7 +140,7 @@ impl<'a> From<&'a TurnReply> for WebhookAnswer<'a> {
             node: &reply.node,
             ended,
             result: reply.result.as_deref(),
-            expecting: reply.expecting.map(crate::dialog::entity::Entity::name),
+            expecting: reply.expecting.map(crate::dialog::entities::Entity::name),
         }
     }
 }
@@ -305,7 +305,7 @@ impl From<&Session> for SessionView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dialog::entity::Entity;
+    use crate::dialog::entities::Entity;
 
     #[test]
     fn the_borrowed_answer_is_the_response_dto() {
@@ -318,13 +318,13 @@ mod tests {
             node: "ask_code".into(),
             state: State::Waiting,
             result: None,
-            expecting: Some(Entity::OtpCode),
+            expecting: Some(Entity::from_name("otp_code").unwrap()),
             choices: Vec::new(),
         };
         let choosing = TurnReply {
             replies: vec!["Sorry.".into(), "Which one?".into()],
             node: "ask_kind".into(),
-            expecting: Some(Entity::Choice),
+            expecting: Some(Entity::from_name("choice").unwrap()),
             choices: vec![
                 Choice {
                     label: "Hair cut".into(),

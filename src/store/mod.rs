@@ -24,14 +24,13 @@ pub use memory::{MAX_PROCESSED_PER_SESSION, MemoryStore};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::dialog::Session;
 use crate::dialog::reply::TurnReply;
 
 /// A message a session has processed, kept for the idempotency window so a retry of it gets
 /// the first delivery's answer and changes nothing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Processed {
     pub message_id: String,
     /// A digest of the text, to tell a retry from a different message that reuses the id.

@@ -1341,7 +1341,7 @@ nodes:
 ",
         &[
             "d.yaml:8:10: error: `min` belongs to `entity: number` or `entity: integer`",
-            "  hint: remove `min`, or ask for a number",
+            "  hint: set `entity: number` or `entity: integer`, or remove `min`",
             "d.yaml:15:10: error: `max` must be a number, found a string",
             "2 errors in 1 file",
         ],

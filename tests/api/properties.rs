@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use colloquy::address::EmailAddr;
 use colloquy::dialog::actions::{ActionSpec, email_send, http_request, otp_send, otp_verify};
-use colloquy::dialog::entity::{CodeShape, Entity, normalise_code};
+use colloquy::dialog::entities::{CodeShape, normalise_code};
 use colloquy::dialog::load::DEFAULT_MAX_TRANSITIONS;
 use colloquy::dialog::machine::{ERROR_RESULT, FALLBACK_REPLY, MASKED_INPUT};
 use colloquy::dialog::model::normalise_keyword;
@@ -257,7 +257,7 @@ fn is_keyword(dialog: &Dialog, ask: &Ask, text: &str) -> bool {
 }
 
 fn is_otp_ask(dialog: &Dialog, node: &str) -> bool {
-    ask_node(dialog, node).is_some_and(|ask| ask.entity == Entity::OtpCode)
+    ask_node(dialog, node).is_some_and(|ask| ask.entity.name() == "otp_code")
 }
 
 /// What the user typed so far: codes typed at an otp_code question, and everything typed
@@ -273,7 +273,7 @@ impl Typed {
     /// answer to a question.
     fn record(&mut self, dialog: &Dialog, session: &Session, text: &str) -> bool {
         match waiting_ask(dialog, session) {
-            Some(ask) if ask.entity == Entity::OtpCode && !is_keyword(dialog, ask, text) => {
+            Some(ask) if ask.entity.name() == "otp_code" && !is_keyword(dialog, ask, text) => {
                 if let Some(code) = normalise_code(text, CodeShape::default()) {
                     self.secrets.push(code);
                     self.secrets.push(text.trim().to_owned());

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use colloquy::dialog::entity::{CodeShape, Entity};
+use colloquy::dialog::entities::{self, CodeShape, Hearing};
 use colloquy::dialog::model::{Keyword, normalise_keyword};
 use colloquy::dialog::understand::{Heard, hear};
 use colloquy::dialog::value::Value;
@@ -153,9 +153,10 @@ fn every_message_of_the_corpus_is_heard_as_expected() {
     for path in &paths {
         let corpus = load(path);
         let question = &corpus.question;
-        let entity = Entity::from_name(&question.entity)
+        let entity = entities::plain(&question.entity)
             .unwrap_or_else(|| panic!("{}: unknown entity {}", path.display(), question.entity));
-        let shape = CodeShape {
+        let mut hearing = Hearing::plain(chrono::DateTime::UNIX_EPOCH);
+        hearing.code = CodeShape {
             length: question.code_length.unwrap_or(4),
             alphanumeric: false,
         };
@@ -183,7 +184,7 @@ fn every_message_of_the_corpus_is_heard_as_expected() {
                     case.expect
                 )
             });
-            let heard = hear(&case.say, entity, shape, &[&keywords]);
+            let heard = hear(&case.say, &*entity, &hearing, &[&keywords]);
             let ok = match (&expect, &heard) {
                 (Expect::Answer(want), Heard::Answer(got)) => same(want, &as_json(got)),
                 (Expect::Keyword(want), Heard::Keyword { index, .. }) => names[*index] == want,

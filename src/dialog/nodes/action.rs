@@ -19,6 +19,7 @@ pub const SPEC: Spec = Spec {
     key: "action",
     keys: &["with", "on"],
     companions: &[],
+    delegated_keys: None,
     read,
 };
 

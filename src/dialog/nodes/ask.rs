@@ -20,15 +20,14 @@
 //!   next: ask_day
 //! ```
 
-use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::dialog::entity::Entity;
+use crate::diagnostic::Diagnostic;
+use crate::dialog::entities::{self, CodeShape, EntityKind, Hearing};
 use crate::dialog::load::{RawKeyword, Ref, Resolver, TextSrc, read_keywords};
 use crate::dialog::machine::{Flow, Run, Via};
-use crate::dialog::model::{ChoiceOption, EdgeLabel, Keyword, NodeIdx, normalise_keyword};
+use crate::dialog::model::{EdgeLabel, Keyword, NodeIdx};
 use crate::dialog::template::{Template, is_variable_name};
 use crate::dialog::value::{Slot, Value};
-use crate::reader::{Diagnostics, MapReader};
-use crate::yaml::{Node as YamlNode, Pos, Value as YamlValue};
+use crate::yaml::Pos;
 
 use super::{NodeKind, NodeSource, Question, RawNodeKind, SetVariable, Shape, Spec};
 
@@ -36,10 +35,6 @@ pub const SPEC: Spec = Spec {
     key: "ask",
     keys: &[
         "entity",
-        "choices",
-        "min",
-        "max",
-        "pattern",
         "save_as",
         "invalid",
         "retries",
@@ -50,6 +45,7 @@ pub const SPEC: Spec = Spec {
         "next",
     ],
     companions: &[],
+    delegated_keys: Some(entities::param_keys),
     read,
 };
 
@@ -60,10 +56,7 @@ pub const DEFAULT_RETRIES: u8 = 3;
 struct RawAsk {
     pos: Pos,
     prompts: Vec<TextSrc>,
-    entity: Entity,
-    choices: Vec<ChoiceOption>,
-    range: (Option<f64>, Option<f64>),
-    pattern: Option<regex::Regex>,
+    entity: Box<dyn EntityKind>,
     save_as: String,
     invalid: Vec<TextSrc>,
     retries: u8,
@@ -77,13 +70,8 @@ struct RawAsk {
 #[derive(Debug)]
 pub struct Ask {
     pub prompts: Vec<Template>,
-    pub entity: Entity,
-    /// The options of a `choice` question (empty for other entities).
-    pub choices: Vec<ChoiceOption>,
-    /// Bounds of a `number` or `integer` answer (inclusive); one outside is invalid.
-    pub range: (Option<f64>, Option<f64>),
-    /// What a `pattern` question's answer matches (its first group, else the whole match).
-    pub pattern: Option<regex::Regex>,
+    /// What the answer is, with the entity's own parameters (a choice's options, a range).
+    pub entity: Box<dyn EntityKind>,
     pub save_as: String,
     pub invalid: Vec<Template>,
     pub retries: u8,
@@ -105,13 +93,13 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
     let next = source.node_ref("next");
     let pos = source.pos();
     let (id, map, d) = (source.id, &mut *source.map, &mut *source.d);
-    let (entity, meant) = match read_entity(map, d, id) {
-        Ok(entity) => (Some(entity), Some(entity)),
+    let (entity, meant) = match entities::read(map, d, id) {
+        Ok(entity) => {
+            let spec = entity.spec();
+            (Some(entity), Some(spec))
+        }
         Err(meant) => (None, meant),
     };
-    let choices = read_choices(map, d, id, meant);
-    let range = read_range(map, d, meant);
-    let pattern = read_pattern(map, d, id, meant);
     let save_as = match map.take("save_as") {
         Some(n) => d.string(n, "`save_as`").filter(|name| {
             let ok = is_variable_name(name);
@@ -123,16 +111,16 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
             }
             ok
         }),
-        None => meant.map(|e| e.name().to_owned()),
+        None => meant.map(|spec| spec.name.to_owned()),
     };
-    if let Some(name) = &save_as {
+    if let (Some(name), Some(spec)) = (&save_as, meant) {
         source.sets.push(SetVariable {
             name: name.clone(),
-            sensitive: meant.is_some_and(Entity::is_sensitive),
+            sensitive: spec.sensitive,
         });
-        if meant == Some(Entity::Choice) {
+        for suffix in spec.also_sets {
             source.sets.push(SetVariable {
-                name: label_variable(name),
+                name: format!("{name}{suffix}"),
                 sensitive: false,
             });
         }
@@ -168,9 +156,6 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
         pos,
         prompts,
         entity: entity?,
-        choices: choices?,
-        range: range?,
-        pattern: pattern?,
         save_as: save_as?,
         invalid,
         retries: retries?,
@@ -182,277 +167,6 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
     }))
 }
 
-/// The node's entity; on error, the entity its author most likely meant (`otp_code` for
-/// `otp_cod`), so the variable it sets is still known.
-fn read_entity(
-    map: &mut MapReader<'_>,
-    d: &mut Diagnostics,
-    id: &str,
-) -> Result<Entity, Option<Entity>> {
-    let Some(node) = map.take("entity") else {
-        if map.lacks("entity") {
-            d.push(
-                Diagnostic::error(map.pos, format!("ask node `{id}` has no `entity`")).with_hint(
-                    format!(
-                        "add `entity:` with one of: {}",
-                        Entity::names().collect::<Vec<_>>().join(", ")
-                    ),
-                ),
-            );
-        }
-        return Err(None);
-    };
-    let name = d.string(node, "`entity`").ok_or(None)?;
-    if let Some(entity) = Entity::from_name(&name) {
-        return Ok(entity);
-    }
-    d.push(
-        Diagnostic::error(node.pos, format!("unknown entity `{name}`"))
-            .suggest(&name, Entity::names())
-            .or_hint(|| {
-                format!(
-                    "entities: {}",
-                    Entity::names().collect::<Vec<_>>().join(", ")
-                )
-            }),
-    );
-    Err(did_you_mean(&name, Entity::names()).and_then(Entity::from_name))
-}
-
-/// `pattern:` of a `pattern` question: a regular expression (linear-time, size-limited),
-/// required there and refused elsewhere. `None`: a problem was reported; `Some(None)`: the
-/// question has no pattern.
-#[allow(clippy::option_option)]
-fn read_pattern(
-    map: &mut MapReader<'_>,
-    d: &mut Diagnostics,
-    id: &str,
-    entity: Option<Entity>,
-) -> Option<Option<regex::Regex>> {
-    let is_pattern = entity == Some(Entity::Pattern);
-    let Some(node) = map.take("pattern") else {
-        if is_pattern && map.lacks("pattern") {
-            d.push(
-                Diagnostic::error(map.pos, format!("ask node `{id}` asks for a pattern but has no `pattern`"))
-                    .with_hint(r#"add a regular expression, such as `pattern: "order ([A-Z]{2}-\d{4})"` (its first group is the answer)"#),
-            );
-            return None;
-        }
-        return Some(None);
-    };
-    if !is_pattern {
-        if entity.is_some() {
-            d.push(
-                Diagnostic::error(node.pos, "`pattern` belongs to `entity: pattern`")
-                    .with_hint("set `entity: pattern`, or remove `pattern`"),
-            );
-        }
-        return None;
-    }
-    let text = d.string(node, "`pattern`")?;
-    match regex::RegexBuilder::new(&text).size_limit(1 << 20).build() {
-        Ok(pattern) => Some(Some(pattern)),
-        Err(error) => {
-            let message = error.to_string();
-            let last = message
-                .lines()
-                .last()
-                .unwrap_or("invalid")
-                .trim()
-                .to_owned();
-            d.error(
-                node.pos,
-                format!("`pattern` is not a regular expression: {last}"),
-            );
-            None
-        }
-    }
-}
-
-/// `min:` and `max:` of a `number` or `integer` question.
-fn read_range(
-    map: &mut MapReader<'_>,
-    d: &mut Diagnostics,
-    entity: Option<Entity>,
-) -> Option<(Option<f64>, Option<f64>)> {
-    let numeric = matches!(entity, Some(Entity::Number | Entity::Integer));
-    let mut bound = |key: &'static str| -> Option<Option<f64>> {
-        let Some(node) = map.take(key) else {
-            return Some(None);
-        };
-        if !numeric {
-            if entity.is_some() {
-                d.push(
-                    Diagnostic::error(
-                        node.pos,
-                        format!("`{key}` belongs to `entity: number` or `entity: integer`"),
-                    )
-                    .with_hint(format!("remove `{key}`, or ask for a number")),
-                );
-            }
-            return None;
-        }
-        #[allow(clippy::cast_precision_loss)]
-        match node.value {
-            YamlValue::Int(i) => Some(Some(i as f64)),
-            YamlValue::Float(f) if f.is_finite() => Some(Some(f)),
-            _ => {
-                d.error(
-                    node.pos,
-                    format!("`{key}` must be a number, found {}", node.value.kind()),
-                );
-                None
-            }
-        }
-    };
-    let (min, max) = (bound("min"), bound("max"));
-    let (min, max) = (min?, max?);
-    if let (Some(lo), Some(hi)) = (min, max)
-        && lo > hi
-    {
-        d.error(map.pos, format!("`min` ({lo}) is above `max` ({hi})"));
-        return None;
-    }
-    Some((min, max))
-}
-
-/// The most options a question may offer: more are a menu no one reads in a chat.
-pub const MAX_CHOICES: usize = 20;
-
-/// `choices:` of a `choice` question; required there and refused elsewhere.
-fn read_choices(
-    map: &mut MapReader<'_>,
-    d: &mut Diagnostics,
-    id: &str,
-    entity: Option<Entity>,
-) -> Option<Vec<ChoiceOption>> {
-    let node = map.take("choices");
-    let is_choice = entity == Some(Entity::Choice);
-    let Some(node) = node else {
-        if is_choice && map.lacks("choices") {
-            d.push(
-                Diagnostic::error(map.pos, format!("ask node `{id}` asks for a choice but has no `choices`"))
-                    .with_hint("add `choices: { haircut: [cut, trim], colour: [color] }`: each value, with its synonyms"),
-            );
-            return None;
-        }
-        return Some(Vec::new());
-    };
-    if !is_choice {
-        if entity.is_some() {
-            d.push(
-                Diagnostic::error(node.pos, "`choices` belongs to `entity: choice`")
-                    .with_hint("set `entity: choice`, or remove `choices`"),
-            );
-        }
-        return None;
-    }
-    let Some(entries) = node.as_map() else {
-        d.error(
-            node.pos,
-            format!(
-                "`choices` must be a mapping of values to synonyms, found {}",
-                node.value.kind()
-            ),
-        );
-        return None;
-    };
-    if entries.len() < 2 || entries.len() > MAX_CHOICES {
-        d.error(
-            node.pos,
-            format!("`choices` offers 2 to {MAX_CHOICES} options"),
-        );
-        return None;
-    }
-    let mut options: Vec<ChoiceOption> = Vec::new();
-    let mut ok = true;
-    for (key, value) in entries {
-        let Some(option) = read_choice(key, value, d) else {
-            ok = false;
-            continue;
-        };
-        // A phrase naming two options could never choose between them.
-        for word in &option.words {
-            if let Some(other) = options.iter().find(|o| o.words.contains(word)) {
-                d.error(
-                    key.pos,
-                    format!(
-                        "`{word}` names both `{}` and `{}`",
-                        other.value, option.value
-                    ),
-                );
-                ok = false;
-            }
-        }
-        options.push(option);
-    }
-    ok.then_some(options)
-}
-
-fn read_choice(key: &YamlNode, value: &YamlNode, d: &mut Diagnostics) -> Option<ChoiceOption> {
-    let value_name = d.string(key, "a choice")?;
-    if normalise_keyword(&value_name).is_empty() {
-        d.error(key.pos, "a choice needs letters or digits");
-        return None;
-    }
-    let (label, also) = match &value.value {
-        YamlValue::Null => (None, Vec::new()),
-        YamlValue::Seq(_) | YamlValue::Str(_) => (None, d.texts(value, "the synonyms")),
-        YamlValue::Map(_) => {
-            let mut map = d.map(value, &format!("choice `{value_name}`"))?;
-            let label = map.take("label").and_then(|n| d.text(n, "`label`"));
-            let also = map
-                .take("also")
-                .map(|n| d.texts(n, "`also`"))
-                .unwrap_or_default();
-            map.finish(d, &format!("choice `{value_name}`"));
-            (label, also)
-        }
-        other => {
-            d.error(
-                value.pos,
-                format!(
-                    "choice `{value_name}` takes synonyms or `{{ label, also }}`, found {}",
-                    other.kind()
-                ),
-            );
-            return None;
-        }
-    };
-    let label = label.unwrap_or_else(|| label_of(&value_name));
-    let mut words: Vec<String> = Vec::new();
-    for phrase in [value_name.as_str(), label.as_str()]
-        .into_iter()
-        .chain(also.iter().map(|(_, text)| text.as_str()))
-    {
-        let phrase = normalise_keyword(phrase).into_owned();
-        if !phrase.is_empty() && !words.contains(&phrase) {
-            words.push(phrase);
-        }
-    }
-    Some(ChoiceOption {
-        value: value_name,
-        label,
-        words,
-    })
-}
-
-/// Where a choice question keeps the label of the option chosen (in the session's language),
-/// for messages: `service` → `service_label`.
-pub fn label_variable(save_as: &str) -> String {
-    format!("{save_as}_label")
-}
-
-/// `hair_cut` → `Hair cut`: a label for an option that names none.
-fn label_of(value: &str) -> String {
-    let spaced = value.replace(['_', '-'], " ");
-    let mut chars = spaced.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => spaced,
-    }
-}
-
 impl RawNodeKind for RawAsk {
     fn resolve(self: Box<Self>, r: &mut Resolver<'_>, id: &str) -> Option<Box<dyn NodeKind>> {
         if self.prompts.is_empty() {
@@ -460,18 +174,13 @@ impl RawNodeKind for RawAsk {
         }
         let prompts = r.messages(&self.prompts, id);
         let invalid = r.messages(&self.invalid, &format!("{id}-invalid"));
-        for option in &self.choices {
-            r.label(format!("{id}-{}", option.value), self.pos);
-        }
+        self.entity.resolve(r, id, self.pos);
         let keywords: Vec<Option<Keyword>> = self.keywords.iter().map(|k| r.keyword(k)).collect();
         let on_exhausted = r.node(&self.on_exhausted, "`on_exhausted`");
         let next = r.node(&self.next, "`next`");
         Some(Box::new(Ask {
             prompts: prompts?,
             entity: self.entity,
-            choices: self.choices,
-            range: self.range,
-            pattern: self.pattern,
             save_as: self.save_as,
             invalid: invalid?,
             retries: self.retries,
@@ -490,7 +199,7 @@ impl NodeKind for Ask {
     }
 
     fn caption(&self) -> String {
-        format!("ask {}", self.entity.name())
+        format!("ask {}", self.entity.spec().name)
     }
 
     fn shape(&self) -> Shape {
@@ -501,11 +210,11 @@ impl NodeKind for Ask {
         // An answer given before the question ("hi, please verify bob@example.com", a caller's
         // input) is taken once; a later visit asks.
         let given = !self.always_ask
-            && !self.entity.is_sensitive()
+            && !self.entity.spec().sensitive
             && run.session.context.take_given(&self.save_as, run.now);
         if given {
             if let Some(value) = run.session.context.get(&self.save_as, run.now).cloned() {
-                self.remember_label(run, &value);
+                self.save_also(run, &value);
             }
             let session = &mut *run.session;
             session.invalid_answers.clear(&session.node);
@@ -535,55 +244,47 @@ impl NodeKind for Ask {
 }
 
 impl Ask {
-    /// For a choice, the chosen option's label in the session's language, for messages.
-    fn remember_label(&self, run: &mut Run<'_>, value: &Value) {
-        let Value::Text(chosen) = value else {
-            return;
+    /// The variables the entity sets beside the answer (a choice's label in the session's
+    /// language).
+    fn save_also(&self, run: &mut Run<'_>, value: &Value) {
+        let also = {
+            let translate = |id: &str| run.translate(id);
+            let hearing = Hearing {
+                code: CodeShape::default(),
+                node: &run.session.node,
+                translate: &translate,
+                now: run.now,
+            };
+            self.entity.also_sets(value, &hearing)
         };
-        let Some(option) = self.choices.iter().find(|o| o.value == *chosen) else {
-            return;
-        };
-        let label = run.translate(&format!("{}-{}", run.session.node, option.value));
-        let label = label.unwrap_or_else(|| option.label.clone());
-        run.session
-            .context
-            .set(&label_variable(&self.save_as), Value::Text(label));
+        for (suffix, value) in also {
+            let name = format!("{}{suffix}", self.save_as);
+            run.session.context.set(&name, value);
+        }
     }
 }
 
 impl Question for Ask {
-    fn expecting(&self) -> Entity {
-        self.entity
+    fn entity(&self) -> &dyn EntityKind {
+        &*self.entity
     }
 
     fn keywords(&self) -> &[Keyword] {
         &self.keywords
     }
 
-    fn choices(&self) -> &[ChoiceOption] {
-        &self.choices
-    }
-
-    fn pattern(&self) -> Option<&regex::Regex> {
-        self.pattern.as_ref()
-    }
-
-    /// Addresses and choices are told apart from a greeting; numbers, yes/no and free text
-    /// are not ("hi, 2 questions"), and codes are never taken early.
+    /// Only entities that can be told apart from a greeting (addresses, choices) are taken
+    /// early; numbers, yes/no and free text are not ("hi, 2 questions"), nor codes.
     fn early_answer(&self) -> Option<&str> {
-        let distinct = matches!(self.entity, Entity::Email | Entity::Choice);
-        (distinct && !self.always_ask).then_some(self.save_as.as_str())
+        (self.entity.spec().early && !self.always_ask).then_some(self.save_as.as_str())
     }
 
     fn accept(&self, run: &mut Run<'_>, value: Value) -> Flow {
-        if let Value::Number(n) = value {
-            let (min, max) = self.range;
-            if min.is_some_and(|lo| n < lo) || max.is_some_and(|hi| n > hi) {
-                return self.reject(run);
-            }
+        if !self.entity.accepts(&value) {
+            return self.reject(run);
         }
-        let sensitive = self.entity.is_sensitive();
-        self.remember_label(run, &value);
+        let sensitive = self.entity.spec().sensitive;
+        self.save_also(run, &value);
         run.session.context.set_slot(
             &self.save_as,
             Slot {

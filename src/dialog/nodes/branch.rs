@@ -22,6 +22,7 @@ pub const SPEC: Spec = Spec {
     key: "branch",
     keys: &[],
     companions: &[],
+    delegated_keys: None,
     read,
 };
 

@@ -28,6 +28,7 @@ pub const SPEC: Spec = Spec {
     key: "call",
     keys: &["inputs", "outputs", "on"],
     companions: &[],
+    delegated_keys: None,
     read,
 };
 

@@ -18,6 +18,7 @@ pub const SPEC: Spec = Spec {
     key: "end",
     keys: &[],
     companions: &["say"],
+    delegated_keys: None,
     read,
 };
 

@@ -30,10 +30,10 @@ use crate::reader::{Diagnostics, MapReader};
 use crate::yaml::{Node as YamlNode, Pos};
 
 use super::actions::Outcome;
-use super::entity::Entity;
+use super::entities::{ChoiceOption, Entity, EntityKind};
 use super::load::{Ref, Resolver, TextSrc};
 use super::machine::{Flow, Run};
-use super::model::{ChoiceOption, EdgeLabel, Keyword, NodeIdx};
+use super::model::{EdgeLabel, Keyword, NodeIdx};
 use super::value::{Context, Value};
 
 /// Every node kind, in the order `colloquy check` lists them in hints.
@@ -57,8 +57,22 @@ pub struct Spec {
     pub keys: &'static [&'static str],
     /// Keys of other kinds that may stand beside this one's (`say` beside `end`: a farewell).
     pub companions: &'static [&'static str],
+    /// Keys read by what the kind hands its node to (an `ask`'s entity: `choices`), which
+    /// the kind does not know by name.
+    pub delegated_keys: Option<fn() -> Vec<&'static str>>,
     /// Reads a node of this kind; `None` when it has errors (reported to `node.d`).
     pub read: fn(&mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>>,
+}
+
+impl Spec {
+    /// The kind's own keys and those it delegates, without its key.
+    pub fn every_key(&self) -> Vec<&'static str> {
+        let mut keys = self.keys.to_vec();
+        if let Some(delegated) = self.delegated_keys {
+            keys.extend(delegated());
+        }
+        keys
+    }
 }
 
 /// A node as read, before its references are resolved.
@@ -151,20 +165,20 @@ impl dyn NodeKind {
 /// (`understand::hear`: keyword, answer, several candidates, or not understood); the
 /// question acts on it.
 pub trait Question {
-    /// What the answer should be; told to clients, and sensitive ones are masked in history.
-    fn expecting(&self) -> Entity;
+    /// What the answer should be, with its parameters (a choice's options).
+    fn entity(&self) -> &dyn EntityKind;
+
+    /// Which entity the answer is; told to clients, and sensitive ones are masked in history.
+    fn expecting(&self) -> Entity {
+        self.entity().entity()
+    }
 
     /// The question's own keywords (`resend`), after the dialog's global ones in precedence.
     fn keywords(&self) -> &[Keyword];
 
     /// The options offered (a `choice` question): shown as buttons, and what answers match.
     fn choices(&self) -> &[ChoiceOption] {
-        &[]
-    }
-
-    /// What a `pattern` question's answer must match.
-    fn pattern(&self) -> Option<&regex::Regex> {
-        None
+        self.entity().choices()
     }
 
     /// The variable an answer found in the opening message would fill, so this question is
@@ -320,7 +334,7 @@ pub fn read(
 fn allow_every_key(map: &mut MapReader<'_>) {
     for kind in KINDS {
         map.allow(&[kind.key]);
-        map.allow(kind.keys);
+        map.allow(&kind.every_key());
     }
 }
 

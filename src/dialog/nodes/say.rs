@@ -17,6 +17,7 @@ pub const SPEC: Spec = Spec {
     key: "say",
     keys: &["next"],
     companions: &[],
+    delegated_keys: None,
     read,
 };
 

@@ -26,6 +26,7 @@ pub const SPEC: Spec = Spec {
     key: "set",
     keys: &["next"],
     companions: &[],
+    delegated_keys: None,
     read,
 };
 

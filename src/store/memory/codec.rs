@@ -16,7 +16,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::dialog::entity::Entity;
+use crate::dialog::entities::Entity;
 use crate::dialog::reply::{Choice, TurnReply};
 use crate::dialog::session::{Frame, HistoryEntry, InvalidAnswers, Speaker};
 use crate::dialog::value::{Context, Slot, Value};

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::codec;
-use crate::dialog::entity::Entity;
+use crate::dialog::entities::Entity;
 use crate::dialog::reply::TurnReply;
 use crate::dialog::session::Speaker;
 use crate::dialog::value::{Slot, Value};
@@ -93,7 +93,7 @@ fn processed(message_id: &str, session_id: &str, expecting: Option<Entity>) -> P
 #[test]
 fn a_session_and_its_records_round_trip() {
     let session = full_session();
-    let first = processed("m1", "s-1", Some(Entity::OtpCode));
+    let first = processed("m1", "s-1", Some(Entity::from_name("otp_code").unwrap()));
     let other = processed("m2", "another-session", None);
     let record = codec::record(&session, 9, std::iter::empty(), Some(&first), 0);
     let record = codec::record(&session, 9, codec::processed(&record), Some(&other), 0);

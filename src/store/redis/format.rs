@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::dialog::Session;
-use crate::dialog::entity::Entity;
+use crate::dialog::entities::Entity;
 use crate::dialog::reply::{Choice, TurnReply};
 use crate::dialog::session::{Frame, HistoryEntry, InvalidAnswers};
 use crate::dialog::value::{Context, Slot, Value};

@@ -134,7 +134,7 @@ fn a_record_round_trips() {
             node: "ask_code".into(),
             state: State::Waiting,
             result: None,
-            expecting: Some(Entity::OtpCode),
+            expecting: Some(Entity::from_name("otp_code").unwrap()),
             choices: vec![crate::dialog::reply::Choice {
                 label: "Hair cut".into(),
                 value: "haircut".into(),
