@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 use colloquy::clock::ManualClock;
 use colloquy::config::Config;
-use colloquy::dialog::entities::{self, Hearing};
+use colloquy::dialog::entities::{self, Hearing, Place};
 use colloquy::dialog::session::Speaker;
 use colloquy::dialog::understand::hear;
 use colloquy::dialog::value::Value;
@@ -54,6 +54,7 @@ fn conversation(dialog: &Dialog, now: DateTime<Utc>) -> Session {
         now,
         history_limit: HISTORY,
         transitions_used: 0,
+        place: Place::default(),
     };
     let mut replies = Vec::new();
     // Turn 1: the first message starts the dialog (the engine records it first).
@@ -77,6 +78,7 @@ fn conversation(dialog: &Dialog, now: DateTime<Utc>) -> Session {
         .with("otp.expires_in_minutes", Value::Number(5.0));
     let env2 = StepEnv {
         transitions_used: stepped.transitions,
+        place: Place::default(),
         ..env
     };
     step(
@@ -92,6 +94,7 @@ fn conversation(dialog: &Dialog, now: DateTime<Utc>) -> Session {
     let stepped = step(dialog, &mut session, Input::Text("1234"), env, &mut replies);
     let env3 = StepEnv {
         transitions_used: stepped.transitions,
+        place: Place::default(),
         ..env
     };
     let valid = Outcome::new("valid");

@@ -72,6 +72,7 @@ pub fn build_with_services(
     let settings = EngineSettings {
         default_dialog: config.dialogs.default.clone(),
         locale: config.dialogs.locale.clone(),
+        place: config.dialogs.place()?,
         history_limit: config.sessions.history,
         send_timeout: config.email.send_timeout,
         session_queue: config.limits.session_queue,

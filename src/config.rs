@@ -12,6 +12,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::dialog::entities::{Place, parse_region};
 use crate::duration::serde_human;
 use crate::otp::{Alphabet, Policy};
 use crate::yaml::{self, Pos};
@@ -140,6 +141,29 @@ pub struct DialogsConfig {
     pub watch: bool,
     /// The language of a session whose client sends none (`fr`); unset: each dialog's own.
     pub locale: Option<String>,
+    /// The time zone relative dates are read in (`Europe/London`, an IANA name); unset: UTC.
+    pub time_zone: Option<String>,
+    /// The country of phone numbers written without a country code (`GB`); unset: only
+    /// international numbers (`+44 …`) are understood.
+    pub phone_region: Option<String>,
+}
+
+impl DialogsConfig {
+    /// Where users are by default: `time_zone` and `phone_region`, checked.
+    pub fn place(&self) -> Result<Place, String> {
+        let mut place = Place::default();
+        if let Some(zone) = &self.time_zone {
+            place.zone = zone.parse().map_err(|_| {
+                format!("`dialogs.time_zone` must be a time zone such as `Europe/London` or `America/New_York`, not `{zone}`")
+            })?;
+        }
+        if let Some(region) = &self.phone_region {
+            place.region = Some(parse_region(region).ok_or_else(|| {
+                format!("`dialogs.phone_region` must be a two-letter country code such as `GB` or `US`, not `{region}`")
+            })?);
+        }
+        Ok(place)
+    }
 }
 
 impl Default for DialogsConfig {
@@ -149,6 +173,8 @@ impl Default for DialogsConfig {
             default: "otp_authentication".to_owned(),
             watch: false,
             locale: None,
+            time_zone: None,
+            phone_region: None,
         }
     }
 }
@@ -589,6 +615,7 @@ impl Config {
                 "`dialogs.locale` must be a language tag such as `en`, `fr` or `pt-BR`, not `{locale}`"
             ));
         }
+        self.dialogs.place()?;
         self.email.sendgrid.validate(self.email.send_timeout)?;
         if self.server.max_text_chars == 0 || self.server.max_body_bytes < 256 {
             return Err("`server.max_text_chars` must be at least 1 and `server.max_body_bytes` at least 256".to_owned());
@@ -671,6 +698,25 @@ mod tests {
         let config = Config::from_source("", "config.yaml", env(&[])).unwrap();
         assert_eq!(config.otp.length, 4);
         assert_eq!(config.sessions.store, StoreKind::Memory);
+    }
+
+    #[test]
+    fn where_users_are_is_checked() {
+        let config = Config::from_source(
+            "dialogs:\n  time_zone: Europe/Paris\n  phone_region: fr\n",
+            "config.yaml",
+            env(&[]),
+        )
+        .unwrap();
+        let place = config.dialogs.place().unwrap();
+        assert_eq!(place.zone, chrono_tz::Europe::Paris);
+        assert_eq!(place.region, Some(phonenumber::country::Id::FR));
+        for bad in ["time_zone: Europe/Pariss", "phone_region: France"] {
+            let err = Config::from_source(&format!("dialogs:\n  {bad}\n"), "config.yaml", env(&[]))
+                .unwrap_err();
+            let key = bad.split(':').next().unwrap();
+            assert!(err.message.contains(key), "{}", err.message);
+        }
     }
 
     #[test]

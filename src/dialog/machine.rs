@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::actions::{ActionCall, Outcome};
-use super::entities::{CodeShape, Found, Hearing};
+use super::entities::{CodeShape, Found, Hearing, Place};
 use super::locale::LocaleIdx;
 use super::model::{Dialog, NodeIdx};
 use super::session::{Frame, Session, Speaker, State};
@@ -39,6 +39,8 @@ pub struct StepEnv {
     pub history_limit: usize,
     /// Node entries already made in this turn (a turn spans several steps when it runs actions).
     pub transitions_used: u16,
+    /// The time zone and phone region answers are read in.
+    pub place: Place,
 }
 
 /// What one step produced besides the replies.
@@ -154,6 +156,7 @@ fn step_inner(
         now: env.now,
         replies,
         history_limit: env.history_limit,
+        place: env.place,
         trace,
     };
     let first = match input {
@@ -190,6 +193,7 @@ pub struct Run<'a> {
     pub(crate) locale: Option<LocaleIdx>,
     pub(crate) session: &'a mut Session,
     pub(crate) now: DateTime<Utc>,
+    pub(crate) place: Place,
     replies: &'a mut Vec<String>,
     history_limit: usize,
     trace: Option<&'a mut Vec<Transition>>,
@@ -280,6 +284,7 @@ impl Run<'_> {
                     node: &node.id,
                     translate: &translate,
                     now: self.now,
+                    place: self.place,
                 };
                 question.entity().find(text, &hearing)
             };
@@ -348,6 +353,7 @@ impl Run<'_> {
                 node: &self.session.node,
                 translate: &translate,
                 now: self.now,
+                place: self.place,
             };
             let lists: [&[_]; 2] = [&dialog.keywords, question.keywords()];
             understand::hear(text, question.entity(), &hearing, &lists)

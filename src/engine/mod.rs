@@ -7,6 +7,7 @@ mod locks;
 pub mod registry;
 mod shared;
 
+use crate::dialog::entities::Place;
 use crate::dialog::reply::Choice;
 pub use crate::dialog::reply::TurnReply;
 pub use codes::{CodeCheck, CodeScope, CodeView, Issued, NotIssued};
@@ -44,6 +45,9 @@ pub struct OtpSettings {
 pub struct EngineSettings {
     /// The locale of sessions whose client sends none (`dialogs.locale`).
     pub locale: Option<String>,
+    /// The time zone and phone region answers are read in (`dialogs.time_zone`,
+    /// `dialogs.phone_region`).
+    pub place: Place,
     /// The dialog a new session runs when the request names none.
     pub default_dialog: String,
     /// Transcript lines kept per session.
@@ -403,6 +407,7 @@ impl Engine {
             now,
             history_limit: self.settings.history_limit,
             transitions_used: 0,
+            place: self.settings.place,
         };
         let mut transitions = Vec::new();
         let mut next: Option<Next> = None;

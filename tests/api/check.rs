@@ -1371,3 +1371,37 @@ nodes:
         ],
     );
 }
+
+#[test]
+fn a_phone_question_names_a_country() {
+    assert_reports(
+        "\
+id: callback
+version: 1
+start: ask_phone
+nodes:
+  ask_phone:
+    ask: Your number?
+    entity: phone
+    region: England
+    on_exhausted: done
+    next: ask_day
+  ask_day:
+    ask: Which day?
+    entity: date
+    region: GB
+    on_exhausted: done
+    next: done
+  done:
+    say: \"We'll call {{ phone }} on {{ date }}.\"
+    end: done
+",
+        &[
+            "d.yaml:8:13: error: `region` must be a country code such as GB, US or FR, not `England`",
+            "  hint: use the two-letter ISO 3166 code of the country",
+            "d.yaml:14:13: error: `region` belongs to `entity: phone`",
+            "  hint: set `entity: phone`, or remove `region`",
+            "2 errors in 1 file",
+        ],
+    );
+}

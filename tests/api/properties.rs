@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use colloquy::address::EmailAddr;
 use colloquy::dialog::actions::{ActionSpec, email_send, http_request, otp_send, otp_verify};
-use colloquy::dialog::entities::{CodeShape, normalise_code};
+use colloquy::dialog::entities::{CodeShape, Place, normalise_code};
 use colloquy::dialog::load::DEFAULT_MAX_TRANSITIONS;
 use colloquy::dialog::machine::{ERROR_RESULT, FALLBACK_REPLY, MASKED_INPUT};
 use colloquy::dialog::model::normalise_keyword;
@@ -177,6 +177,7 @@ fn run_turn(
         now,
         history_limit,
         transitions_used: 0,
+        place: Place::default(),
     };
     let mut replies = Vec::new();
     let mut stepped = step(dialog, session, input, env, &mut replies);
@@ -491,6 +492,7 @@ fn start(dialog: &Dialog, transitions_used: u16) -> (Session, Vec<String>, collo
             now: epoch(),
             history_limit: 200,
             transitions_used,
+            place: Place::default(),
         },
         &mut replies,
     );
@@ -533,6 +535,7 @@ fn a_chain_longer_than_the_cap_ends_with_the_fallback_reply() {
             now: epoch(),
             history_limit: 200,
             transitions_used: 0,
+            place: Place::default(),
         },
         &mut again,
     );

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use colloquy::dialog::entities::{self, CodeShape, Hearing};
+use colloquy::dialog::entities::{self, CodeShape, Hearing, Place, parse_region};
 use colloquy::dialog::model::{Keyword, normalise_keyword};
 use colloquy::dialog::understand::{Heard, hear};
 use colloquy::dialog::value::Value;
@@ -22,6 +22,11 @@ struct Corpus {
 struct Question {
     entity: String,
     code_length: Option<u8>,
+    /// Where the user is (`region: GB`, `time_zone: Europe/London`) and when they type
+    /// (`now: 2026-12-07T12:30:00Z`), for phone numbers and dates.
+    region: Option<String>,
+    time_zone: Option<String>,
+    now: Option<String>,
     /// Keyword name → synonyms, in the order the file lists them.
     keywords: Vec<(String, Vec<String>)>,
 }
@@ -96,6 +101,12 @@ struct RawQuestion {
     #[serde(default)]
     code_length: Option<u8>,
     #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    time_zone: Option<String>,
+    #[serde(default)]
+    now: Option<String>,
+    #[serde(default)]
     keywords: indexed::Map,
 }
 mod indexed {
@@ -133,6 +144,9 @@ fn load(path: &PathBuf) -> Corpus {
         question: Question {
             entity: raw.question.entity,
             code_length: raw.question.code_length,
+            region: raw.question.region,
+            time_zone: raw.question.time_zone,
+            now: raw.question.now,
             keywords: raw.question.keywords.0,
         },
         cases: raw.cases,
@@ -155,10 +169,26 @@ fn every_message_of_the_corpus_is_heard_as_expected() {
         let question = &corpus.question;
         let entity = entities::plain(&question.entity)
             .unwrap_or_else(|| panic!("{}: unknown entity {}", path.display(), question.entity));
-        let mut hearing = Hearing::plain(chrono::DateTime::UNIX_EPOCH);
+        let now = question
+            .now
+            .as_deref()
+            .map_or(chrono::DateTime::UNIX_EPOCH, |now| {
+                now.parse().expect("`now` is an RFC 3339 instant")
+            });
+        let mut hearing = Hearing::plain(now);
         hearing.code = CodeShape {
             length: question.code_length.unwrap_or(4),
             alphanumeric: false,
+        };
+        hearing.place = Place {
+            zone: question
+                .time_zone
+                .as_deref()
+                .map_or(chrono_tz::UTC, |zone| zone.parse().expect("a time zone")),
+            region: question
+                .region
+                .as_deref()
+                .map(|region| parse_region(region).expect("a region")),
         };
         let keywords: Vec<Keyword> = question
             .keywords

@@ -10,16 +10,21 @@
 //! new file and one line in [`ENTITIES`] (ARCHITECTURE.md has the recipe).
 
 mod choice;
+mod date;
 mod email;
 mod integer;
 mod number;
 mod otp_code;
 mod pattern;
+mod phone;
 mod text;
+mod time;
+mod when;
 mod yes_no;
 
 pub use choice::{ChoiceOption, MAX_CHOICES, label_variable};
 pub use otp_code::{CodeShape, normalise_code};
+pub use phone::parse_region;
 
 use std::any::Any;
 use std::fmt::{self, Write as _};
@@ -43,6 +48,9 @@ pub const ENTITIES: &[&EntitySpec] = &[
     &text::SPEC,
     &choice::SPEC,
     &pattern::SPEC,
+    &phone::SPEC,
+    &date::SPEC,
+    &time::SPEC,
 ];
 
 /// How the loader knows one entity.
@@ -162,6 +170,25 @@ pub struct Hearing<'a> {
     /// A message of the dialog's translation in the session's language, by id.
     pub translate: &'a dyn Fn(&str) -> Option<String>,
     pub now: DateTime<Utc>,
+    pub place: Place,
+}
+
+/// Where the user is, as far as reading a message needs it: the time zone that "tomorrow at
+/// 3pm" is read in, and the country a phone number without a country code is from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub zone: chrono_tz::Tz,
+    pub region: Option<phonenumber::country::Id>,
+}
+
+impl Default for Place {
+    /// UTC, and no region: only international phone numbers.
+    fn default() -> Self {
+        Place {
+            zone: chrono_tz::UTC,
+            region: None,
+        }
+    }
 }
 
 impl fmt::Debug for Hearing<'_> {
@@ -170,6 +197,7 @@ impl fmt::Debug for Hearing<'_> {
             .field("code", &self.code)
             .field("node", &self.node)
             .field("now", &self.now)
+            .field("place", &self.place)
             .finish_non_exhaustive()
     }
 }
@@ -182,6 +210,7 @@ impl Hearing<'static> {
             node: "",
             translate: &untranslated,
             now,
+            place: Place::default(),
         }
     }
 }

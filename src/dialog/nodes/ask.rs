@@ -254,6 +254,7 @@ impl Ask {
                 node: &run.session.node,
                 translate: &translate,
                 now: run.now,
+                place: run.place,
             };
             self.entity.also_sets(value, &hearing)
         };
@@ -324,6 +325,7 @@ impl Question for Ask {
 mod tests {
     use chrono::{DateTime, Utc};
 
+    use crate::dialog::entities::Place;
     use crate::dialog::machine::{Input, StepEnv, step};
     use crate::dialog::{Dialog, Session, load};
 
@@ -365,6 +367,7 @@ nodes:
             now: DateTime::<Utc>::MIN_UTC,
             history_limit: 50,
             transitions_used: 0,
+            place: Place::default(),
         };
         let mut replies = Vec::new();
         let input = if text.is_empty() {

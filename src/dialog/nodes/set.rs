@@ -170,6 +170,7 @@ impl NodeKind for Set {
 mod tests {
     use chrono::{DateTime, Utc};
 
+    use crate::dialog::entities::Place;
     use crate::dialog::machine::{ERROR_RESULT, Input, StepEnv, step};
     use crate::dialog::value::Value;
     use crate::dialog::{Dialog, Session, load};
@@ -213,6 +214,7 @@ nodes:
             now: DateTime::<Utc>::MIN_UTC,
             history_limit: 50,
             transitions_used: 0,
+            place: Place::default(),
         };
         let mut replies = Vec::new();
         step(dialog, session, input, env, &mut replies);
