@@ -55,6 +55,7 @@ fn conversation(dialog: &Dialog, now: DateTime<Utc>) -> Session {
         history_limit: HISTORY,
         transitions_used: 0,
         place: Place::default(),
+        email_domains: &[],
     };
     let mut replies = Vec::new();
     // Turn 1: the first message starts the dialog (the engine records it first).
@@ -79,6 +80,7 @@ fn conversation(dialog: &Dialog, now: DateTime<Utc>) -> Session {
     let env2 = StepEnv {
         transitions_used: stepped.transitions,
         place: Place::default(),
+        email_domains: &[],
         ..env
     };
     step(
@@ -95,6 +97,7 @@ fn conversation(dialog: &Dialog, now: DateTime<Utc>) -> Session {
     let env3 = StepEnv {
         transitions_used: stepped.transitions,
         place: Place::default(),
+        email_domains: &[],
         ..env
     };
     let valid = Outcome::new("valid");

@@ -3,10 +3,16 @@
 //! An [`EmailAddr`] is trimmed, has a lower-cased domain, and can safely be put in a mail
 //! header: CR, LF, other control characters, quoting, comments and domain literals are
 //! refused, so no user input can smuggle a second header or recipient into a message.
+//!
+//! Look-alike spellings are one address: the text is put in Unicode compatibility form
+//! (NFKC: fullwidth `ｂｏｂ＠ｅｘａｍｐｌｅ．ｃｏｍ` is `bob@example.com`) and an internationalised
+//! domain in its ASCII form (`bücher.de` is `xn--bcher-kva.de`, IDNA/UTS 46), so each has one
+//! identity and one set of limits, and every domain sent to a provider is plain ASCII.
 
 use std::fmt;
 
 use email_address::{EmailAddress, Options};
+use unicode_normalization::UnicodeNormalization;
 
 /// A syntactically valid, header-safe email address.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -33,6 +39,17 @@ impl EmailAddr {
         if text.is_empty() {
             return Err(AddrError::Empty);
         }
+        // Checked before and after normalising: NFKC can only lengthen text a little.
+        if text.len() > MAX_LEN {
+            return Err(AddrError::TooLong);
+        }
+        let normalised: String;
+        let text = if text.is_ascii() {
+            text
+        } else {
+            normalised = text.nfkc().collect();
+            normalised.as_str()
+        };
         if text.len() > MAX_LEN {
             return Err(AddrError::TooLong);
         }
@@ -51,13 +68,20 @@ impl EmailAddr {
         let parsed =
             EmailAddress::parse_with_options(text, options).map_err(|_| AddrError::Invalid)?;
         let local = parsed.local_part();
-        let domain = parsed.domain().to_ascii_lowercase();
+        let domain = if parsed.domain().is_ascii() {
+            parsed.domain().to_ascii_lowercase()
+        } else {
+            idna::domain_to_ascii(parsed.domain()).map_err(|_| AddrError::Invalid)?
+        };
+        if domain.len() > MAX_LEN || local.len() + 1 + domain.len() > MAX_LEN {
+            return Err(AddrError::TooLong);
+        }
         if domain.split('.').any(|label| {
             label.is_empty()
                     || label.starts_with('-')
                     || label.ends_with('-')
                     // Host names are letters, digits and hyphens (`exam_ple.com` is none).
-                    || !label.chars().all(|c| c.is_alphanumeric() || c == '-')
+                    || !label.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
         }) {
             return Err(AddrError::Invalid);
         }
@@ -165,6 +189,31 @@ mod tests {
         assert_eq!(
             EmailAddr::parse(&format!("{}@example.com", "a".repeat(250))),
             Err(AddrError::TooLong)
+        );
+    }
+
+    #[test]
+    fn look_alike_spellings_are_one_address() {
+        let fullwidth = EmailAddr::parse("ｂｏｂ＠ｅｘａｍｐｌｅ．ｃｏｍ").unwrap();
+        assert_eq!(fullwidth.as_str(), "bob@example.com");
+        let idn = EmailAddr::parse("anna@Bücher.de").unwrap();
+        assert_eq!(idn.as_str(), "anna@xn--bcher-kva.de");
+        assert_eq!(
+            EmailAddr::parse("anna@xn--bcher-kva.de")
+                .unwrap()
+                .limit_key(),
+            idn.limit_key()
+        );
+        // A ligature in the local part is its letters.
+        assert_eq!(
+            EmailAddr::parse("ﬁona@example.com").unwrap().as_str(),
+            "fiona@example.com"
+        );
+        // NFKC cannot smuggle in what the raw text may not hold.
+        assert!(EmailAddr::parse("a@example.com﹐b@example.com").is_err());
+        assert!(
+            EmailAddr::parse("a@１２７.０.０.１").is_err(),
+            "an IP address"
         );
     }
 

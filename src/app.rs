@@ -73,6 +73,7 @@ pub fn build_with_services(
         default_dialog: config.dialogs.default.clone(),
         locale: config.dialogs.locale.clone(),
         place: config.dialogs.place()?,
+        email_domains: config.email.suggest_domains.clone(),
         history_limit: config.sessions.history,
         send_timeout: config.email.send_timeout,
         session_queue: config.limits.session_queue,

@@ -241,6 +241,9 @@ pub struct EmailConfig {
     pub send_timeout: Duration,
     pub outbox: OutboxConfig,
     pub sendgrid: SendgridConfig,
+    /// Mail domains that are right as typed (a company's own), besides the built-in common
+    /// ones: an address one letter away from one of them is offered corrected.
+    pub suggest_domains: Vec<String>,
 }
 
 impl Default for EmailConfig {
@@ -251,6 +254,7 @@ impl Default for EmailConfig {
             send_timeout: Duration::from_secs(10),
             outbox: OutboxConfig::default(),
             sendgrid: SendgridConfig::default(),
+            suggest_domains: Vec::new(),
         }
     }
 }
@@ -616,6 +620,15 @@ impl Config {
             ));
         }
         self.dialogs.place()?;
+        for domain in &self.email.suggest_domains {
+            if crate::address::EmailAddr::parse(&format!("a@{domain}"))
+                .map_or(true, |a| a.domain() != domain)
+            {
+                return Err(format!(
+                    "`email.suggest_domains` holds `{domain}`, which is no mail domain in lower case (such as `example.com`)"
+                ));
+            }
+        }
         self.email.sendgrid.validate(self.email.send_timeout)?;
         if self.server.max_text_chars == 0 || self.server.max_body_bytes < 256 {
             return Err("`server.max_text_chars` must be at least 1 and `server.max_body_bytes` at least 256".to_owned());

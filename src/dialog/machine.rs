@@ -5,10 +5,10 @@
 use chrono::{DateTime, Utc};
 
 use super::actions::{ActionCall, Outcome};
-use super::entities::{CodeShape, Found, Hearing, Place};
+use super::entities::{CodeShape, EntityKind, Found, Hearing, Place, yes_no};
 use super::locale::LocaleIdx;
 use super::model::{Dialog, NodeIdx};
-use super::session::{Frame, Session, Speaker, State};
+use super::session::{Frame, Session, Speaker, State, Suggestion};
 use super::template::{Escape, Template};
 use super::understand::{self, Heard};
 use super::value::Value;
@@ -33,7 +33,7 @@ pub enum Input<'a> {
 
 /// The world as the machine may see it.
 #[derive(Debug, Clone, Copy)]
-pub struct StepEnv {
+pub struct StepEnv<'a> {
     pub now: DateTime<Utc>,
     /// Transcript lines kept per session.
     pub history_limit: usize,
@@ -41,6 +41,8 @@ pub struct StepEnv {
     pub transitions_used: u16,
     /// The time zone and phone region answers are read in.
     pub place: Place,
+    /// Mail domains known to be right (`email.suggest_domains`), besides the built-in ones.
+    pub email_domains: &'a [String],
 }
 
 /// What one step produced besides the replies.
@@ -122,7 +124,7 @@ pub fn step(
     dialog: &Dialog,
     session: &mut Session,
     input: Input<'_>,
-    env: StepEnv,
+    env: StepEnv<'_>,
     replies: &mut Vec<String>,
 ) -> Step {
     step_inner(dialog, session, input, env, replies, None)
@@ -133,7 +135,7 @@ pub fn step_traced(
     dialog: &Dialog,
     session: &mut Session,
     input: Input<'_>,
-    env: StepEnv,
+    env: StepEnv<'_>,
     replies: &mut Vec<String>,
     trace: &mut Vec<Transition>,
 ) -> Step {
@@ -144,7 +146,7 @@ fn step_inner(
     dialog: &Dialog,
     session: &mut Session,
     input: Input<'_>,
-    env: StepEnv,
+    env: StepEnv<'_>,
     replies: &mut Vec<String>,
     trace: Option<&mut Vec<Transition>>,
 ) -> Step {
@@ -157,6 +159,7 @@ fn step_inner(
         replies,
         history_limit: env.history_limit,
         place: env.place,
+        email_domains: env.email_domains,
         trace,
     };
     let first = match input {
@@ -194,6 +197,7 @@ pub struct Run<'a> {
     pub(crate) session: &'a mut Session,
     pub(crate) now: DateTime<Utc>,
     pub(crate) place: Place,
+    email_domains: &'a [String],
     replies: &'a mut Vec<String>,
     history_limit: usize,
     trace: Option<&'a mut Vec<Transition>>,
@@ -277,17 +281,7 @@ impl Run<'_> {
             if self.session.context.get(variable, self.now).is_some() {
                 continue;
             }
-            let found = {
-                let translate = |id: &str| self.translate(id);
-                let hearing = Hearing {
-                    code: CodeShape::default(),
-                    node: &node.id,
-                    translate: &translate,
-                    now: self.now,
-                    place: self.place,
-                };
-                question.entity().find(text, &hearing)
-            };
+            let found = self.hearing_at(&node.id, |hearing| question.entity().find(text, hearing));
             if let Found::One(value) = found {
                 self.session.context.give(variable, value);
             }
@@ -328,6 +322,7 @@ impl Run<'_> {
             session.context.set(name, value.clone());
         }
         session.otp = None;
+        session.suggestion = None;
         session.result = None;
         session.invalid_answers.clear_all();
         session.state = State::New;
@@ -346,18 +341,31 @@ impl Run<'_> {
                 .record(Speaker::User, text, self.now, self.history_limit);
             return self.open_with(text);
         };
-        let heard = {
-            let translate = |id: &str| self.translate(id);
-            let hearing = Hearing {
-                code: self.code_shape(),
-                node: &self.session.node,
-                translate: &translate,
-                now: self.now,
-                place: self.place,
-            };
+        // A suggestion offered last turn ("Did you mean …?") is settled by yes or no;
+        // anything else is heard afresh.
+        if let Some(suggestion) = self.session.suggestion.take()
+            && let Some(yes) = yes_no(text)
+            && !dialog
+                .keywords
+                .iter()
+                .chain(question.keywords())
+                .any(|k| k.matches(text))
+        {
+            self.session
+                .record(Speaker::User, text, self.now, self.history_limit);
+            let Suggestion { typed, suggested } = suggestion;
+            return question.accept(self, if yes { suggested } else { typed });
+        }
+        let node = self.session.node.clone();
+        let (heard, suggested) = self.hearing_at(&node, |hearing| {
             let lists: [&[_]; 2] = [&dialog.keywords, question.keywords()];
-            understand::hear(text, question.entity(), &hearing, &lists)
-        };
+            let heard = understand::hear(text, question.entity(), hearing, &lists);
+            let suggested = match &heard {
+                Heard::Answer(value) => question.entity().suggest(value, hearing),
+                _ => None,
+            };
+            (heard, suggested)
+        });
         let entity = question.expecting();
         // At a code question only a message that is a keyword, whole, is shown.
         let exact_keyword = matches!(heard, Heard::Keyword { exact: true, .. });
@@ -381,13 +389,42 @@ impl Run<'_> {
             Heard::Keyword { index: i, .. } => {
                 Flow::Goto(question.keywords()[i].target, Via::Keyword(index(i)))
             }
-            Heard::Answer(value) => question.accept(self, value),
+            Heard::Answer(value) => match suggested {
+                Some(suggested) => self.suggest(question.entity(), value, suggested),
+                None => question.accept(self, value),
+            },
             Heard::Ambiguous(candidates) => {
                 self.say_text(question.entity().which_one(&candidates));
                 Flow::Wait
             }
             Heard::NotUnderstood => question.reject(self),
         }
+    }
+
+    /// Runs `f` with what an entity may know while it reads a message at `node`.
+    pub(crate) fn hearing_at<R>(&self, node: &str, f: impl FnOnce(&Hearing<'_>) -> R) -> R {
+        let translate = |id: &str| self.translate(id);
+        let hearing = Hearing {
+            code: self.code_shape(),
+            node,
+            translate: &translate,
+            now: self.now,
+            place: self.place,
+            email_domains: self.email_domains,
+        };
+        f(&hearing)
+    }
+
+    /// Offers `suggested` instead of the answer `typed`, and waits for yes or no.
+    pub(crate) fn suggest(
+        &mut self,
+        entity: &dyn EntityKind,
+        typed: Value,
+        suggested: Value,
+    ) -> Flow {
+        self.say_text(entity.did_you_mean(&suggested));
+        self.session.suggestion = Some(Suggestion { typed, suggested });
+        Flow::Wait
     }
 
     /// What a code answer must look like: the issued code's length and alphabet.

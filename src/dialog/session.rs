@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::otp::OtpState;
 
-use super::value::Context;
+use super::value::{Context, Value};
 
 /// Where a session stands between turns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +32,14 @@ pub enum State {
 pub enum Speaker {
     User,
     Bot,
+}
+
+/// An answer the bot asked the user to confirm ("Did you mean bob@gmail.com?"): what the
+/// user typed and what the bot suggests instead. Yes takes the suggestion, no what was typed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Suggestion {
+    pub typed: Value,
+    pub suggested: Value,
 }
 
 /// One line of the transcript.
@@ -58,6 +66,8 @@ pub struct Session {
     pub locale: Option<String>,
     /// Invalid answers given at each `ask` node since it was last answered validly.
     pub invalid_answers: InvalidAnswers,
+    /// An answer the bot asked the user to confirm at the question the session waits at.
+    pub suggestion: Option<Suggestion>,
     pub otp: Option<OtpState>,
     /// The dialogs that called the one running (`call` nodes), innermost last; empty when
     /// the session is in the dialog it started.
@@ -83,6 +93,7 @@ impl Session {
             context: Context::default(),
             locale: None,
             invalid_answers: InvalidAnswers::default(),
+            suggestion: None,
             otp: None,
             stack: Vec::new(),
             history: VecDeque::new(),

@@ -48,6 +48,8 @@ pub struct EngineSettings {
     /// The time zone and phone region answers are read in (`dialogs.time_zone`,
     /// `dialogs.phone_region`).
     pub place: Place,
+    /// Mail domains right as typed, besides the common ones (`email.suggest_domains`).
+    pub email_domains: Vec<String>,
     /// The dialog a new session runs when the request names none.
     pub default_dialog: String,
     /// Transcript lines kept per session.
@@ -408,6 +410,7 @@ impl Engine {
             history_limit: self.settings.history_limit,
             transitions_used: 0,
             place: self.settings.place,
+            email_domains: &self.settings.email_domains,
         };
         let mut transitions = Vec::new();
         let mut next: Option<Next> = None;

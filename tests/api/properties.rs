@@ -178,6 +178,7 @@ fn run_turn(
         history_limit,
         transitions_used: 0,
         place: Place::default(),
+        email_domains: &[],
     };
     let mut replies = Vec::new();
     let mut stepped = step(dialog, session, input, env, &mut replies);
@@ -493,6 +494,7 @@ fn start(dialog: &Dialog, transitions_used: u16) -> (Session, Vec<String>, collo
             history_limit: 200,
             transitions_used,
             place: Place::default(),
+            email_domains: &[],
         },
         &mut replies,
     );
@@ -536,6 +538,7 @@ fn a_chain_longer_than_the_cap_ends_with_the_fallback_reply() {
             history_limit: 200,
             transitions_used: 0,
             place: Place::default(),
+            email_domains: &[],
         },
         &mut again,
     );

@@ -4,6 +4,11 @@
 //! `mailto:bob@example.com`, `email: bob@example.com`, with quotes, brackets and punctuation
 //! around it; saved valid and header-safe, the domain lower-cased (`address.rs`). Two different
 //! addresses in one message are asked about; the same one twice (in another case) is one.
+//!
+//! An address whose domain is one letter away from a common mail domain (`gmial.com`,
+//! `gmai.com`, `hotmial.com`, `yahooo.com`; two letters for long names) or that ends in a
+//! mistyped `.com` (`.con`, `.cmo`) is offered corrected ("Did you mean bob@gmail.com?"),
+//! and the user's yes or no decides. Domains in `email.suggest_domains` count as right.
 
 use crate::address::EmailAddr;
 use crate::dialog::understand::visible;
@@ -42,6 +47,93 @@ impl EntityKind for Email {
             listed(candidates)
         )
     }
+
+    fn suggest(&self, value: &Value, hearing: &Hearing<'_>) -> Option<Value> {
+        let Value::Text(address) = value else {
+            return None;
+        };
+        let (local, domain) = address.rsplit_once('@')?;
+        let corrected = corrected_domain(domain, hearing.email_domains)?;
+        Some(Value::Text(format!("{local}@{corrected}")))
+    }
+}
+
+/// Mail domains many people have, and so many people mistype.
+const COMMON_DOMAINS: &[&str] = &[
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "yahoo.fr",
+    "ymail.com",
+    "rocketmail.com",
+    "hotmail.com",
+    "hotmail.co.uk",
+    "hotmail.fr",
+    "hotmail.de",
+    "outlook.com",
+    "outlook.fr",
+    "live.com",
+    "live.co.uk",
+    "live.fr",
+    "msn.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "aim.com",
+    "protonmail.com",
+    "proton.me",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "mail.com",
+    "mail.ru",
+    "yandex.ru",
+    "orange.fr",
+    "free.fr",
+    "laposte.net",
+    "wanadoo.fr",
+    "sfr.fr",
+    "btinternet.com",
+    "sky.com",
+    "comcast.net",
+    "verizon.net",
+    "att.net",
+    "qq.com",
+    "163.com",
+];
+
+/// Misspellings of `com` that are no top-level domain.
+const COM_TYPOS: &[&str] = &[
+    "con", "cmo", "cpm", "xom", "vom", "comm", "ocm", "cim", "coom",
+];
+
+/// The domain `domain` was probably meant to be, when it is a near miss of a common or
+/// configured one (the nearest; the first listed on a tie) or ends in a misspelt `.com`.
+fn corrected_domain(domain: &str, configured: &[String]) -> Option<String> {
+    let known = || {
+        COMMON_DOMAINS
+            .iter()
+            .copied()
+            .chain(configured.iter().map(String::as_str))
+    };
+    if known().any(|d| d.eq_ignore_ascii_case(domain)) {
+        return None;
+    }
+    let nearest = known()
+        .filter_map(|d| {
+            let distance = strsim::damerau_levenshtein(domain, d);
+            let allowed = if d.len() >= 10 { 2 } else { 1 };
+            (distance <= allowed).then_some((distance, d))
+        })
+        .min_by_key(|(distance, _)| *distance);
+    if let Some((_, d)) = nearest {
+        return Some(d.to_owned());
+    }
+    let (name, tld) = domain.rsplit_once('.')?;
+    COM_TYPOS.contains(&tld).then(|| format!("{name}.com"))
 }
 
 /// Every distinct email address written in `text`, in order. A token is stripped of quotes,
@@ -71,4 +163,42 @@ pub fn emails(text: &str) -> Vec<Value> {
         }
     }
     found.into_iter().map(|(_, value)| value).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn near_misses_of_common_domains_are_corrected() {
+        let corrected = |domain| corrected_domain(domain, &[]);
+        assert_eq!(corrected("gmial.com").as_deref(), Some("gmail.com"));
+        assert_eq!(corrected("gmai.com").as_deref(), Some("gmail.com"));
+        assert_eq!(corrected("gnail.com").as_deref(), Some("gmail.com"));
+        assert_eq!(corrected("hotmial.com").as_deref(), Some("hotmail.com"));
+        assert_eq!(corrected("yahooo.com").as_deref(), Some("yahoo.com"));
+        assert_eq!(corrected("outlok.com").as_deref(), Some("outlook.com"));
+        assert_eq!(corrected("icloud.con").as_deref(), Some("icloud.com"));
+        assert_eq!(corrected("example.con").as_deref(), Some("example.com"));
+        assert_eq!(
+            corrected("googlemial.com").as_deref(),
+            Some("googlemail.com")
+        );
+        for right in [
+            "gmail.com",
+            "ymail.com",
+            "example.com",
+            "example.co",
+            "ox.ac.uk",
+            "gmx.de",
+        ] {
+            assert_eq!(corrected(right), None, "{right}");
+        }
+        let configured = ["gmial.com".to_owned()];
+        assert_eq!(corrected_domain("gmial.com", &configured), None);
+        assert_eq!(
+            corrected_domain("acme-mial.com", &["acme-mail.com".to_owned()]).as_deref(),
+            Some("acme-mail.com")
+        );
+    }
 }

@@ -25,6 +25,7 @@ mod yes_no;
 pub use choice::{ChoiceOption, MAX_CHOICES, label_variable};
 pub use otp_code::{CodeShape, normalise_code};
 pub use phone::parse_region;
+pub use yes_no::yes_no;
 
 use std::any::Any;
 use std::fmt::{self, Write as _};
@@ -110,6 +111,20 @@ pub trait EntityKind: fmt::Debug + Send + Sync + Any {
         )
     }
 
+    /// A likelier value for one found ("bob@gmial.com" → "bob@gmail.com"), which the bot
+    /// offers and the user confirms with yes or no.
+    fn suggest(&self, _value: &Value, _hearing: &Hearing<'_>) -> Option<Value> {
+        None
+    }
+
+    /// How the bot offers a suggestion.
+    fn did_you_mean(&self, suggested: &Value) -> String {
+        let mut text = String::from("Did you mean ");
+        suggested.write_to(&mut text);
+        text.push_str("? (yes/no)");
+        text
+    }
+
     /// The options offered, shown as buttons (a `choice`).
     fn choices(&self) -> &[ChoiceOption] {
         &[]
@@ -171,6 +186,9 @@ pub struct Hearing<'a> {
     pub translate: &'a dyn Fn(&str) -> Option<String>,
     pub now: DateTime<Utc>,
     pub place: Place,
+    /// Mail domains that are right as they are, besides the built-in ones
+    /// (`email.suggest_domains`): a near miss of one is offered as a correction.
+    pub email_domains: &'a [String],
 }
 
 /// Where the user is, as far as reading a message needs it: the time zone that "tomorrow at
@@ -211,6 +229,7 @@ impl Hearing<'static> {
             translate: &untranslated,
             now,
             place: Place::default(),
+            email_domains: &[],
         }
     }
 }

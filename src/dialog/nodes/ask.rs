@@ -21,7 +21,7 @@
 //! ```
 
 use crate::diagnostic::Diagnostic;
-use crate::dialog::entities::{self, CodeShape, EntityKind, Hearing};
+use crate::dialog::entities::{self, EntityKind};
 use crate::dialog::load::{RawKeyword, Ref, Resolver, TextSrc, read_keywords};
 use crate::dialog::machine::{Flow, Run, Via};
 use crate::dialog::model::{EdgeLabel, Keyword, NodeIdx};
@@ -214,6 +214,12 @@ impl NodeKind for Ask {
             && run.session.context.take_given(&self.save_as, run.now);
         if given {
             if let Some(value) = run.session.context.get(&self.save_as, run.now).cloned() {
+                let node = run.session.node.clone();
+                let suggested =
+                    run.hearing_at(&node, |hearing| self.entity.suggest(&value, hearing));
+                if let Some(suggested) = suggested {
+                    return run.suggest(&*self.entity, value, suggested);
+                }
                 self.save_also(run, &value);
             }
             let session = &mut *run.session;
@@ -247,17 +253,8 @@ impl Ask {
     /// The variables the entity sets beside the answer (a choice's label in the session's
     /// language).
     fn save_also(&self, run: &mut Run<'_>, value: &Value) {
-        let also = {
-            let translate = |id: &str| run.translate(id);
-            let hearing = Hearing {
-                code: CodeShape::default(),
-                node: &run.session.node,
-                translate: &translate,
-                now: run.now,
-                place: run.place,
-            };
-            self.entity.also_sets(value, &hearing)
-        };
+        let node = run.session.node.clone();
+        let also = run.hearing_at(&node, |hearing| self.entity.also_sets(value, hearing));
         for (suffix, value) in also {
             let name = format!("{}{suffix}", self.save_as);
             run.session.context.set(&name, value);
@@ -368,6 +365,7 @@ nodes:
             history_limit: 50,
             transitions_used: 0,
             place: Place::default(),
+            email_domains: &[],
         };
         let mut replies = Vec::new();
         let input = if text.is_empty() {

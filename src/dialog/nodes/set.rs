@@ -215,6 +215,7 @@ nodes:
             history_limit: 50,
             transitions_used: 0,
             place: Place::default(),
+            email_domains: &[],
         };
         let mut replies = Vec::new();
         step(dialog, session, input, env, &mut replies);

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::dialog::entities::Entity;
 use crate::dialog::reply::{Choice, TurnReply};
-use crate::dialog::session::{Frame, HistoryEntry, InvalidAnswers, Speaker};
+use crate::dialog::session::{Frame, HistoryEntry, InvalidAnswers, Speaker, Suggestion};
 use crate::dialog::value::{Context, Slot, Value};
 use crate::dialog::{Session, State};
 use crate::otp::{Alphabet, CodeStatus, OtpState};
@@ -149,6 +149,13 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
         });
     }
     let locale = r.opt_string()?;
+    let suggestion = match r.u8()? {
+        0 => None,
+        _ => Some(Suggestion {
+            typed: decode_value(&mut r)?,
+            suggested: decode_value(&mut r)?,
+        }),
+    };
     let lines = r.len()?;
     let mut history = std::collections::VecDeque::with_capacity(lines);
     for _ in 0..lines {
@@ -177,6 +184,7 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
         context,
         locale,
         invalid_answers,
+        suggestion,
         otp,
         stack,
         history,
@@ -198,6 +206,7 @@ fn session_body(w: &mut Writer, session: &Session) {
         context,
         locale,
         invalid_answers,
+        suggestion,
         otp,
         stack,
         history,
@@ -232,6 +241,14 @@ fn session_body(w: &mut Writer, session: &Session) {
         encode_opt_otp(w, otp.as_ref());
     }
     w.opt_str(locale.as_deref());
+    match suggestion {
+        None => w.u8(0),
+        Some(Suggestion { typed, suggested }) => {
+            w.u8(1);
+            encode_value(w, typed);
+            encode_value(w, suggested);
+        }
+    }
     w.len(history.len());
     for HistoryEntry {
         at,
@@ -252,6 +269,31 @@ fn session_body(w: &mut Writer, session: &Session) {
     w.u32(*turns);
 }
 
+fn encode_value(w: &mut Writer, value: &Value) {
+    match value {
+        Value::Bool(b) => {
+            w.u8(0);
+            w.u8(u8::from(*b));
+        }
+        Value::Number(n) => {
+            w.u8(1);
+            w.u64(n.to_bits());
+        }
+        Value::Text(t) => {
+            w.u8(2);
+            w.str(t);
+        }
+    }
+}
+
+fn decode_value(r: &mut Reader<'_>) -> Option<Value> {
+    Some(match r.u8()? {
+        0 => Value::Bool(r.u8()? != 0),
+        1 => Value::Number(f64::from_bits(r.u64()?)),
+        _ => Value::Text(r.string()?),
+    })
+}
+
 fn encode_context(w: &mut Writer, context: &Context) {
     w.len(context.len());
     for (name, slot) in context.iter() {
@@ -262,20 +304,7 @@ fn encode_context(w: &mut Writer, context: &Context) {
             given,
         } = slot;
         w.str(name);
-        match value {
-            Value::Bool(b) => {
-                w.u8(0);
-                w.u8(u8::from(*b));
-            }
-            Value::Number(n) => {
-                w.u8(1);
-                w.u64(n.to_bits());
-            }
-            Value::Text(t) => {
-                w.u8(2);
-                w.str(t);
-            }
-        }
+        encode_value(w, value);
         w.u8(u8::from(*sensitive) | u8::from(*given) << 1);
         w.opt_time(*expires_at);
     }
@@ -285,11 +314,7 @@ fn decode_context(r: &mut Reader<'_>) -> Option<Context> {
     let mut context = Context::default();
     for _ in 0..r.len()? {
         let name = r.str()?;
-        let value = match r.u8()? {
-            0 => Value::Bool(r.u8()? != 0),
-            1 => Value::Number(f64::from_bits(r.u64()?)),
-            _ => Value::Text(r.string()?),
-        };
+        let value = decode_value(r)?;
         let flags = r.u8()?;
         let expires_at = r.opt_time()?;
         context.set_slot(

@@ -34,6 +34,10 @@ fn full_session() -> Session {
         },
     );
     session.invalid_answers.set("ask_code", 2);
+    session.suggestion = Some(crate::dialog::session::Suggestion {
+        typed: Value::Text("bob@gmial.com".into()),
+        suggested: Value::Text("bob@gmail.com".into()),
+    });
     session.invalid_answers.set("ask_email", 1);
     session.otp = Some(OtpState {
         address: "alice@example.com".into(),

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::dialog::Session;
 use crate::dialog::entities::Entity;
 use crate::dialog::reply::{Choice, TurnReply};
-use crate::dialog::session::{Frame, HistoryEntry, InvalidAnswers};
+use crate::dialog::session::{Frame, HistoryEntry, InvalidAnswers, Suggestion};
 use crate::dialog::value::{Context, Slot, Value};
 use crate::otp::OtpState;
 use crate::store::Processed;
@@ -70,6 +70,9 @@ struct SessionDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     locale: Option<String>,
     invalid_answers: InvalidAnswersDoc,
+    /// An answer the bot asked the user to confirm; left out when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    suggestion: Option<SuggestionDoc>,
     otp: Option<OtpDoc>,
     /// The dialogs waiting for the one running, innermost last; left out when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -78,6 +81,13 @@ struct SessionDoc {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     turns: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuggestionDoc {
+    typed: serde_json::Value,
+    suggested: serde_json::Value,
 }
 
 /// A caller waiting for the dialog it called.
@@ -223,6 +233,10 @@ pub fn encode_session(session: &Session) -> Result<String, FormatError> {
         context: context_doc(&session.context),
         locale: session.locale.clone(),
         invalid_answers: InvalidAnswersDoc::PerNode(counts_doc(&session.invalid_answers)),
+        suggestion: session.suggestion.as_ref().map(|s| SuggestionDoc {
+            typed: value_doc(&s.typed),
+            suggested: value_doc(&s.suggested),
+        }),
         otp: session.otp.as_ref().map(OtpDoc::from),
         stack: session
             .stack
@@ -280,6 +294,12 @@ pub fn decode_session(json: &str, version: u64) -> Result<Session, FormatError> 
         context: context_of(doc.context),
         locale: doc.locale,
         invalid_answers,
+        suggestion: doc.suggestion.and_then(|s| {
+            Some(Suggestion {
+                typed: value_of(s.typed)?,
+                suggested: value_of(s.suggested)?,
+            })
+        }),
         otp: doc.otp.map(OtpState::try_from).transpose()?,
         stack,
         history: doc.history.into_iter().map(HistoryEntry::from).collect(),
@@ -404,6 +424,8 @@ fn value_of(json: serde_json::Value) -> Option<Value> {
 
 #[path = "format_convert.rs"]
 mod convert;
+
+use convert::value_doc;
 
 #[cfg(test)]
 #[path = "format_tests.rs"]

@@ -9,14 +9,19 @@ use crate::dialog::session::{HistoryEntry, Speaker};
 use crate::dialog::value::{Slot, Value};
 use crate::otp::{Alphabet, CodeStatus, OtpState};
 
+/// A value as JSON (a number that JSON cannot hold is `null`, read back as no value).
+pub(super) fn value_doc(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Number(n) => serde_json::Number::from_f64(*n)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Value::Text(t) => serde_json::Value::String(t.clone()),
+    }
+}
+
 impl From<&Slot> for SlotDoc {
     fn from(slot: &Slot) -> Self {
-        let value = match &slot.value {
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Number(n) => serde_json::Number::from_f64(*n)
-                .map_or(serde_json::Value::Null, serde_json::Value::Number),
-            Value::Text(t) => serde_json::Value::String(t.clone()),
-        };
+        let value = value_doc(&slot.value);
         Self {
             value,
             sensitive: slot.sensitive,

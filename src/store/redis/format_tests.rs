@@ -66,6 +66,26 @@ fn a_session_round_trips_through_the_document() {
 /// The documented shape (docs/redis.md): a v2 document written by hand reads back. If this
 /// fails, the format changed: raise FORMAT_VERSION and document the new one.
 #[test]
+fn a_suggestion_waiting_for_yes_or_no_round_trips() {
+    let mut session = full_session();
+    session.suggestion = Some(crate::dialog::session::Suggestion {
+        typed: Value::Text("alice@gmial.com".into()),
+        suggested: Value::Text("alice@gmail.com".into()),
+    });
+    let json = encode_session(&session).unwrap();
+    assert!(
+        json.contains(r#""suggestion":{"typed":"alice@gmial.com","suggested":"alice@gmail.com"}"#),
+        "{json}"
+    );
+    assert_eq!(decode_session(&json, 9).unwrap(), session);
+    assert!(
+        !encode_session(&full_session())
+            .unwrap()
+            .contains("suggestion")
+    );
+}
+
+#[test]
 fn the_documented_v2_document_reads() {
     let json = DOCUMENTED_V1.replacen(r#""v":1"#, r#""v":2"#, 1).replacen(
         r#""invalid_answers":1"#,
