@@ -14,10 +14,16 @@ ask_code = Je vous ai envoyé un code à { $otp_length } chiffres à { $email }.
 }. Saisissez-le ici, ou tapez « renvoyer » pour un nouveau code, « changer d'adresse » pour utiliser une autre adresse, ou « annuler » pour arrêter.
 ask_code-invalid = Le code a { $otp_length } chiffres, comme 1234. Saisissez-le, ou tapez « renvoyer », « changer d'adresse » ou « annuler ».
 
+previous_code = C'était le code d'un e-mail précédent : seul le plus récent fonctionne. Regardez notre dernier e-mail. { $otp_attempts_left ->
+    [one] Il vous reste un essai.
+   *[other] Il vous reste { $otp_attempts_left } essais.
+} Tapez « renvoyer » pour un autre code, « changer d'adresse » pour utiliser une autre adresse, ou « annuler » pour arrêter.
+previous_code-invalid = Le code a { $otp_length } chiffres, comme 1234. Saisissez-le, ou tapez « renvoyer », « changer d'adresse » ou « annuler ».
+
 wrong_code = Ce code n'est pas le bon. { $otp_attempts_left ->
     [one] Il vous reste un essai.
    *[other] Il vous reste { $otp_attempts_left } essais.
-} Réessayez, ou tapez « renvoyer » pour un nouveau code ou « changer d'adresse » pour utiliser une autre adresse.
+} Réessayez, ou tapez « renvoyer » pour un nouveau code, « changer d'adresse » pour utiliser une autre adresse, ou « annuler » pour arrêter.
 wrong_code-invalid = Le code a { $otp_length } chiffres, comme 1234. Saisissez-le, ou tapez « renvoyer », « changer d'adresse » ou « annuler ».
 
 code_expired = Ce code a expiré (les codes durent { $otp_expires_in_minutes ->

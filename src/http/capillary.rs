@@ -166,7 +166,7 @@ pub async fn validate(
         Ok(Verdict::Valid) => {
             return Json(json!({ "entity": true, "warnings": [] })).into_response();
         }
-        Ok(Verdict::Invalid { attempts_left }) => {
+        Ok(Verdict::Invalid { attempts_left, .. }) => {
             format!(
                 "invalid OTP: {attempts_left} {} left",
                 attempts_word(attempts_left)

@@ -155,7 +155,7 @@ pub async fn validate(
             let otp_id = check.otp_id.unwrap_or_default();
             return Json(token(&otp_id, identity, tenant, true)).into_response();
         }
-        Verdict::Invalid { attempts_left } => {
+        Verdict::Invalid { attempts_left, .. } => {
             format!(
                 "wrong OTP: {attempts_left} {} left",
                 super::capillary::attempts_word(attempts_left)

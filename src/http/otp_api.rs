@@ -109,7 +109,7 @@ pub async fn verify(
     .checked;
     let (reason, attempts_left) = match checked {
         Verdict::Valid => (None, None),
-        Verdict::Invalid { attempts_left } => (Some("wrong_code"), Some(attempts_left)),
+        Verdict::Invalid { attempts_left, .. } => (Some("wrong_code"), Some(attempts_left)),
         Verdict::Expired => (Some("expired"), None),
         Verdict::Locked => (Some("locked_out"), None),
         Verdict::NoCode => (Some("no_code"), None),

@@ -171,6 +171,9 @@ pub struct OtpState {
     pub status: CodeStatus,
     /// Codes sent in this session (for the transcript and support views).
     pub sends: u16,
+    /// The tag of the code this one replaced for the same address, so a user who types the
+    /// code of an earlier email can be told so; it is a wrong code all the same.
+    pub previous_tag: Option<[u8; 32]>,
 }
 
 /// The outcome of checking an entered code.
@@ -179,6 +182,8 @@ pub enum Verdict {
     Valid,
     Invalid {
         attempts_left: u8,
+        /// The code entered is the one this code replaced (an earlier email's).
+        previous: bool,
     },
     Expired,
     /// Too many wrong attempts: this code is dead.
@@ -230,6 +235,9 @@ pub fn issue(
         max_attempts: policy.max_attempts.max(1),
         status: CodeStatus::Active,
         sends: previous.map_or(1, |p| p.sends.saturating_add(1)),
+        previous_tag: previous
+            .filter(|p| p.address == address && p.status == CodeStatus::Active)
+            .map(|p| p.tag),
     }
 }
 
@@ -269,7 +277,13 @@ pub fn verify(
         state.status = CodeStatus::Locked;
         return Verdict::Locked;
     }
-    Verdict::Invalid { attempts_left }
+    let previous = state
+        .previous_tag
+        .is_some_and(|tag| bool::from(candidate.ct_eq(&tag)));
+    Verdict::Invalid {
+        attempts_left,
+        previous,
+    }
 }
 
 fn to_delta(duration: Duration) -> TimeDelta {
@@ -383,11 +397,17 @@ mod tests {
         let mut state = issued("1111", now);
         assert_eq!(
             verify(&key(), "s1", &mut state, "2222", now),
-            Verdict::Invalid { attempts_left: 2 }
+            Verdict::Invalid {
+                attempts_left: 2,
+                previous: false
+            }
         );
         assert_eq!(
             verify(&key(), "s1", &mut state, "3333", now),
-            Verdict::Invalid { attempts_left: 1 }
+            Verdict::Invalid {
+                attempts_left: 1,
+                previous: false
+            }
         );
         assert_eq!(
             verify(&key(), "s1", &mut state, "4444", now),
@@ -398,6 +418,50 @@ mod tests {
             verify(&key(), "s1", &mut state, "1111", now),
             Verdict::Locked
         );
+    }
+
+    #[test]
+    fn the_code_of_an_earlier_email_is_wrong_and_recognised() {
+        let now = Utc::now();
+        let first = issued("1111", now);
+        let mut second = issue(
+            &key(),
+            "s1",
+            "a@example.com",
+            &Code("2222".to_owned()),
+            &Policy::default(),
+            Some(&first),
+            now,
+        );
+        assert_eq!(
+            verify(&key(), "s1", &mut second, "1111", now),
+            Verdict::Invalid {
+                attempts_left: 2,
+                previous: true
+            }
+        );
+        assert_eq!(
+            verify(&key(), "s1", &mut second, "3333", now),
+            Verdict::Invalid {
+                attempts_left: 1,
+                previous: false
+            }
+        );
+        assert_eq!(
+            verify(&key(), "s1", &mut second, "2222", now),
+            Verdict::Valid
+        );
+        // A code for another address is not "previous" for this one.
+        let other = issue(
+            &key(),
+            "s1",
+            "b@example.com",
+            &Code("4444".to_owned()),
+            &Policy::default(),
+            Some(&first),
+            now,
+        );
+        assert_eq!(other.previous_tag, None);
     }
 
     #[test]

@@ -188,7 +188,7 @@ async fn resend_replaces_the_code_and_the_old_one_stops_working() {
     let new = app.last_code(ALICE).await;
     if old != new {
         let rejected = app.say("s", &old).await;
-        assert_eq!(rejected.node, "wrong_code", "the old code no longer works");
+        assert_eq!(rejected.node, "previous_code", "the old code no longer works");
     }
     assert_eq!(
         app.say("s", &new).await.result.as_deref(),

@@ -31,7 +31,12 @@ pub const OUTCOMES: [&str; 4] = ["valid", "invalid", "expired", "locked"];
 
 /// `otp.retry_after_minutes` with `locked`: 0 when the user may start over now (this code
 /// had too many wrong tries), else how long the address's daily budget keeps it locked.
-pub const PROVIDES: [&str; 2] = ["otp.attempts_left", "otp.retry_after_minutes"];
+/// `otp.previous_code` with `invalid`: the code entered was the one a resend replaced.
+pub const PROVIDES: [&str; 3] = [
+    "otp.attempts_left",
+    "otp.retry_after_minutes",
+    "otp.previous_code",
+];
 
 /// The variable the code is read from unless `with: { code: … }` says otherwise.
 const DEFAULT_VARIABLE: &str = "otp_code";

@@ -36,8 +36,12 @@ async fn verify(
         check(engine, &session.id, session.otp.as_mut(), &call.code, now).await?;
     Ok(match checked {
         Verdict::Valid => Outcome::new("valid"),
-        Verdict::Invalid { attempts_left } => Outcome::new("invalid")
-            .with("otp.attempts_left", Value::Number(f64::from(attempts_left))),
+        Verdict::Invalid {
+            attempts_left,
+            previous,
+        } => Outcome::new("invalid")
+            .with("otp.attempts_left", Value::Number(f64::from(attempts_left)))
+            .with("otp.previous_code", Value::Bool(previous)),
         // Whether the user can start over now (this code is used up) or only later (the
         // address's budget is spent): the dialog says which.
         Verdict::Locked => Outcome::new("locked").with(
@@ -89,8 +93,11 @@ pub(crate) async fn check(
             }
             tracing::info!(to = %masked, "otp.verify: code accepted");
         }
-        Verdict::Invalid { attempts_left } => {
-            tracing::info!(to = %masked, attempts_left, "otp.verify: wrong code");
+        Verdict::Invalid {
+            attempts_left,
+            previous,
+        } => {
+            tracing::info!(to = %masked, attempts_left, previous, "otp.verify: wrong code");
         }
         Verdict::Locked => {
             tracing::warn!(to = %masked, "otp.verify: too many wrong codes, code locked");

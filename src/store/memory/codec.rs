@@ -378,6 +378,7 @@ fn encode_otp(w: &mut Writer, otp: &OtpState) {
         max_attempts,
         status,
         sends,
+        previous_tag,
     } = otp;
     w.str(address);
     w.0.extend_from_slice(tag);
@@ -396,6 +397,13 @@ fn encode_otp(w: &mut Writer, otp: &OtpState) {
         CodeStatus::Locked => 2,
     });
     w.0.extend_from_slice(&sends.to_le_bytes());
+    match previous_tag {
+        Some(tag) => {
+            w.u8(1);
+            w.0.extend_from_slice(tag);
+        }
+        None => w.u8(0),
+    }
 }
 
 fn decode_otp(r: &mut Reader<'_>) -> Option<OtpState> {
@@ -418,6 +426,10 @@ fn decode_otp(r: &mut Reader<'_>) -> Option<OtpState> {
             _ => CodeStatus::Locked,
         },
         sends: u16::from_le_bytes(r.take(2)?.try_into().ok()?),
+        previous_tag: match r.u8()? {
+            0 => None,
+            _ => Some(r.take(32)?.try_into().ok()?),
+        },
     })
 }
 

@@ -50,6 +50,7 @@ fn full_session() -> Session {
         max_attempts: 3,
         status: CodeStatus::Locked,
         sends: 300,
+        previous_tag: Some([9; 32]),
     });
     let mut caller = crate::dialog::value::Context::default();
     caller.set("plan", Value::Text("pro".into()));

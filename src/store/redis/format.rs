@@ -149,6 +149,9 @@ struct OtpDoc {
     max_attempts: u8,
     status: CodeStatusDoc,
     sends: u16,
+    /// The tag of the code this one replaced for the same address; left out when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous_tag: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]

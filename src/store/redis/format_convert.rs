@@ -51,6 +51,7 @@ impl From<&OtpState> for OtpDoc {
                 CodeStatus::Locked => CodeStatusDoc::Locked,
             },
             sends: otp.sends,
+            previous_tag: otp.previous_tag.as_ref().map(|tag| crate::hex::encode(tag)),
         }
     }
 }
@@ -59,9 +60,13 @@ impl TryFrom<OtpDoc> for OtpState {
     type Error = FormatError;
 
     fn try_from(doc: OtpDoc) -> Result<Self, FormatError> {
-        let tag = crate::hex::decode(&doc.tag)
-            .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-            .ok_or(FormatError::BadTag)?;
+        let tag_of = |hex: &str| {
+            crate::hex::decode(hex)
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                .ok_or(FormatError::BadTag)
+        };
+        let tag = tag_of(&doc.tag)?;
+        let previous_tag = doc.previous_tag.as_deref().map(tag_of).transpose()?;
         Ok(Self {
             address: doc.address,
             tag,
@@ -80,6 +85,7 @@ impl TryFrom<OtpDoc> for OtpState {
                 CodeStatusDoc::Locked => CodeStatus::Locked,
             },
             sends: doc.sends,
+            previous_tag,
         })
     }
 }

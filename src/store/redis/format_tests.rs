@@ -38,6 +38,7 @@ fn full_session() -> Session {
         max_attempts: 3,
         status: CodeStatus::Active,
         sends: 2,
+        previous_tag: None,
     });
     session.record(Speaker::User, "hi", at(1), 20);
     session.record(Speaker::Bot, "What's your email address?", at(1), 20);
@@ -66,8 +67,11 @@ fn a_session_round_trips_through_the_document() {
 /// The documented shape (docs/redis.md): a v2 document written by hand reads back. If this
 /// fails, the format changed: raise FORMAT_VERSION and document the new one.
 #[test]
-fn a_suggestion_waiting_for_yes_or_no_round_trips() {
+fn a_suggestion_and_a_replaced_code_round_trip() {
     let mut session = full_session();
+    if let Some(otp) = session.otp.as_mut() {
+        otp.previous_tag = Some([5; 32]);
+    }
     session.suggestion = Some(crate::dialog::session::Suggestion {
         typed: Value::Text("alice@gmial.com".into()),
         suggested: Value::Text("alice@gmail.com".into()),
