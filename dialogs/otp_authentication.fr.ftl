@@ -64,3 +64,5 @@ otp_email-text =
        *[other] { $expires_in_minutes } minutes
     }. Si vous ne l'avez pas demandé, ignorez cet email.
 otp_email-html = <p>Votre code de vérification est <strong style="font-size:1.4em;letter-spacing:0.2em">{ $code }</strong>.</p><p>Il expire dans { $expires_in_minutes } minutes. Si vous ne l'avez pas demandé, ignorez cet email.</p>
+
+fallback = Désolé, je n'ai pas compris. Vous pouvez taper « annuler » pour arrêter ou « recommencer » pour reprendre depuis le début.

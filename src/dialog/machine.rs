@@ -325,6 +325,7 @@ impl Run<'_> {
         session.suggestion = None;
         session.result = None;
         session.invalid_answers.clear_all();
+        session.not_understood.clear_all();
         session.state = State::New;
     }
 
@@ -397,7 +398,7 @@ impl Run<'_> {
                 self.say_text(question.entity().which_one(&candidates));
                 Flow::Wait
             }
-            Heard::NotUnderstood => question.reject(self),
+            Heard::NotUnderstood => question.not_understood(self, text),
         }
     }
 

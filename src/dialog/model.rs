@@ -26,6 +26,9 @@ pub struct Dialog {
     pub(crate) index: HashMap<String, NodeIdx>,
     /// Keywords that work at every `ask` node (cancel, restart).
     pub keywords: Vec<Keyword>,
+    /// Said at a question whose own `fallback` is empty when a message is not understood,
+    /// before the question is asked again.
+    pub fallback: Vec<Template>,
     /// Email templates, by name.
     pub templates: BTreeMap<String, EmailTemplate>,
     /// Variables every session starts with.

@@ -36,6 +36,7 @@ pub fn schema() -> Value {
             "triggers": { "type": "array", "items": { "type": "string" }, "description": "Phrases that start this dialog when a new session's first message names no dialog." },
             "start": { "$ref": "#/$defs/node_ref" },
             "keywords": { "$ref": "#/$defs/keywords" },
+            "fallback": { "$ref": "#/$defs/texts", "description": "Said at any question when a message is neither an answer nor a keyword (a question's own `fallback` wins); the question is asked again after it." },
             "context": { "type": "object", "description": "Variables every session starts with, and their defaults.", "additionalProperties": { "type": ["string", "number", "boolean"] } },
             "settings": { "type": "object", "additionalProperties": false, "properties": { "max_transitions_per_turn": { "type": "integer", "minimum": 1 } } },
             "templates": { "type": "object", "additionalProperties": { "$ref": "#/$defs/email_template" } },
@@ -110,9 +111,11 @@ fn key_schema(kind: &str, key: &str) -> Value {
         }
         (_, "entity") => json!({ "$ref": "#/$defs/entity" }),
         (_, "next" | "on_exhausted") => json!({ "$ref": "#/$defs/node_ref" }),
-        (_, "ask" | "say" | "invalid") => json!({ "$ref": "#/$defs/texts" }),
+        (_, "ask" | "say" | "invalid" | "fallback") => json!({ "$ref": "#/$defs/texts" }),
         (_, "keywords") => json!({ "$ref": "#/$defs/keywords" }),
-        (_, "retries") => json!({ "type": "integer", "minimum": 0, "maximum": 10 }),
+        (_, "retries" | "fallbacks") => {
+            json!({ "type": "integer", "minimum": 0, "maximum": 10 })
+        }
         (_, "min" | "max") => json!({ "type": "number" }),
         (_, "retries_per_visit" | "always_ask") => json!({ "type": "boolean" }),
         (_, "save_as" | "pattern") => json!({ "type": "string" }),

@@ -66,6 +66,10 @@ pub struct Session {
     pub locale: Option<String>,
     /// Invalid answers given at each `ask` node since it was last answered validly.
     pub invalid_answers: InvalidAnswers,
+    /// Messages at each `ask` node that were neither an answer nor a keyword and got its
+    /// fallback prompt, since it was last answered validly: counted apart from invalid
+    /// answers, so they spend no retries.
+    pub not_understood: InvalidAnswers,
     /// An answer the bot asked the user to confirm at the question the session waits at.
     pub suggestion: Option<Suggestion>,
     pub otp: Option<OtpState>,
@@ -93,6 +97,7 @@ impl Session {
             context: Context::default(),
             locale: None,
             invalid_answers: InvalidAnswers::default(),
+            not_understood: InvalidAnswers::default(),
             suggestion: None,
             otp: None,
             stack: Vec::new(),

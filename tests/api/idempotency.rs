@@ -122,6 +122,7 @@ async fn after_the_window_an_old_id_is_a_new_message() {
     assert_eq!(again["node"], "ask_email");
     assert_eq!(
         again["replies"][0]["text"],
-        "That doesn't look like an email address. Could you check it and try again?"
+        "Sorry, I didn't understand that. You can type 'cancel' to stop or 'restart' to start over.",
+        "a second \"hi\" is heard as a new message"
     );
 }

@@ -55,13 +55,20 @@ async fn codes_are_accepted_with_spaces_or_dashes() {
 async fn invalid_addresses_get_ordered_prompts_then_exhaust() {
     let app = spawn_app().await;
     app.say("s", "hi").await;
-    let first = app.say("s", "not an email").await;
+    // Nothing like an address gets the fallback and spends no retry.
+    let unclear = app.say("s", "not an email").await;
+    assert!(
+        said(&unclear).starts_with("Sorry, I didn't understand that."),
+        "{}",
+        said(&unclear)
+    );
+    let first = app.say("s", "alice at example dot com").await;
     assert!(
         said(&first).starts_with("That doesn't look like an email address"),
         "{}",
         said(&first)
     );
-    let second = app.say("s", "alice at example dot com").await;
+    let second = app.say("s", "alice@example").await;
     assert_eq!(said(&second), "Please type it like name@example.com.");
     // A header injection attempt holds two addresses: the bot asks which, uncounted.
     let which = app
@@ -79,7 +86,7 @@ async fn invalid_addresses_get_ordered_prompts_then_exhaust() {
         said(&third)
     );
     assert_eq!(third.node, "ask_email");
-    let gave_up = app.say("s", "nope").await;
+    let gave_up = app.say("s", "alice@").await;
     assert_eq!(gave_up.result.as_deref(), Some("no_email"));
     assert_eq!(app.outbox().list(None).len(), 0, "nothing was sent");
 }
@@ -188,7 +195,10 @@ async fn resend_replaces_the_code_and_the_old_one_stops_working() {
     let new = app.last_code(ALICE).await;
     if old != new {
         let rejected = app.say("s", &old).await;
-        assert_eq!(rejected.node, "previous_code", "the old code no longer works");
+        assert_eq!(
+            rejected.node, "previous_code",
+            "the old code no longer works"
+        );
     }
     assert_eq!(
         app.say("s", &new).await.result.as_deref(),

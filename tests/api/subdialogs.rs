@@ -97,7 +97,7 @@ async fn a_cancel_inside_the_callee_takes_the_callers_edge_and_a_new_message_sta
 async fn other_results_take_else() {
     let (app, _dir) = app().await;
     app.say("n3", "hi").await;
-    for typed in ["no", "nope", "still no", "not an address"] {
+    for typed in ["no@", "nope@", "still@no", "not@address"] {
         app.say("n3", typed).await;
     }
     let session = app.get_json("/v1/sessions/n3").await;

@@ -35,6 +35,10 @@ impl EntityKind for Date {
         &SPEC
     }
 
+    fn resembles(&self, text: &str) -> bool {
+        text.chars().any(|c| c.is_ascii_digit())
+    }
+
     fn find(&self, text: &str, hearing: &Hearing<'_>) -> Found {
         let days = days(text, hearing);
         Found::from_candidates(

@@ -34,6 +34,13 @@ impl EntityKind for Email {
         &SPEC
     }
 
+    /// `bob@gmail`, `bob(at)gmail`, "bob at gmail dot com".
+    fn resembles(&self, text: &str) -> bool {
+        let lower = text.to_lowercase();
+        let word = |w: &str| lower.split(|c: char| !c.is_alphanumeric()).any(|x| x == w);
+        text.contains('@') || lower.contains("(at)") || (word("at") && word("dot"))
+    }
+
     fn find(&self, text: &str, _hearing: &Hearing<'_>) -> Found {
         if let Ok(address) = EmailAddr::parse(text) {
             return Found::One(Value::Text(address.as_str().to_owned()));

@@ -35,6 +35,10 @@ impl EntityKind for Integer {
         &SPEC
     }
 
+    fn resembles(&self, text: &str) -> bool {
+        text.chars().any(|c| c.is_ascii_digit())
+    }
+
     fn find(&self, text: &str, _hearing: &Hearing<'_>) -> Found {
         if let Some(n) = whole_message(text).map(Value::Number).filter(is_whole) {
             return Found::One(n);

@@ -98,6 +98,13 @@ pub trait EntityKind: fmt::Debug + Send + Sync + Any {
     /// What `text` holds: one value, several distinct ones (in the order typed), or nothing.
     fn find(&self, text: &str, hearing: &Hearing<'_>) -> Found;
 
+    /// Whether `text`, though no answer, looks like an attempt at one (`bob@example` for an
+    /// address, `123` for a code): such a message is an invalid answer, which spends a
+    /// retry, rather than one not understood, which gets the fallback prompt.
+    fn resembles(&self, _text: &str) -> bool {
+        false
+    }
+
     /// Whether a value found is a valid answer (a number in range).
     fn accepts(&self, _value: &Value) -> bool {
         true

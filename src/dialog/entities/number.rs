@@ -38,6 +38,10 @@ impl EntityKind for Number {
         &SPEC
     }
 
+    fn resembles(&self, text: &str) -> bool {
+        text.chars().any(|c| c.is_ascii_digit())
+    }
+
     fn find(&self, text: &str, _hearing: &Hearing<'_>) -> Found {
         if let Some(n) = whole_message(text) {
             return Found::One(Value::Number(n));

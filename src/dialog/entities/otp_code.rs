@@ -28,6 +28,10 @@ impl EntityKind for OtpCode {
         &SPEC
     }
 
+    fn resembles(&self, text: &str) -> bool {
+        text.chars().any(|c| c.is_ascii_digit())
+    }
+
     fn find(&self, text: &str, hearing: &Hearing<'_>) -> Found {
         if let Some(code) = normalise_code(text.trim(), hearing.code) {
             return Found::One(Value::Text(code));

@@ -78,6 +78,10 @@ impl EntityKind for Phone {
         &SPEC
     }
 
+    fn resembles(&self, text: &str) -> bool {
+        text.chars().any(|c| c.is_ascii_digit())
+    }
+
     fn find(&self, text: &str, hearing: &Hearing<'_>) -> Found {
         let region = self.region.or(hearing.place.region);
         let mut found: Vec<Value> = Vec::new();

@@ -27,6 +27,10 @@ impl EntityKind for Time {
         &SPEC
     }
 
+    fn resembles(&self, text: &str) -> bool {
+        text.chars().any(|c| c.is_ascii_digit())
+    }
+
     fn find(&self, text: &str, _hearing: &Hearing<'_>) -> Found {
         let mut found: Vec<Value> = Vec::new();
         for word in words(text) {

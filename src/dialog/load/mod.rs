@@ -109,8 +109,7 @@ fn load_inner(source: &str, env: &LoadEnv, translations: Option<&[TranslationSou
     }
 }
 
-const TOP_LEVEL_KEYS: &str =
-    "id, version, title, locales, triggers, start, keywords, context, settings, templates, nodes";
+const TOP_LEVEL_KEYS: &str = "id, version, title, locales, triggers, start, keywords, fallback, context, settings, templates, nodes";
 
 /// A dialog as read, before references are resolved.
 struct RawDialog {
@@ -124,6 +123,8 @@ struct RawDialog {
     triggers: Vec<String>,
     start: Option<Ref>,
     keywords: Vec<RawKeyword>,
+    /// Said at any question when a message is not understood (and the question has none).
+    fallback: Vec<TextSrc>,
     defaults: Vec<(String, Value)>,
     max_transitions: u16,
     templates: BTreeMap<String, RawTemplate>,
@@ -193,6 +194,15 @@ fn read_raw(tree: &YamlNode, d: &mut Diagnostics) -> Option<RawDialog> {
         .take("keywords")
         .map(|n| read_keywords(n, d, "global `keywords`"))
         .unwrap_or_default();
+    let fallback = top
+        .take("fallback")
+        .map(|n| {
+            d.texts(n, "`fallback`")
+                .into_iter()
+                .map(|(pos, text)| TextSrc { text, pos })
+                .collect()
+        })
+        .unwrap_or_default();
     let defaults = top
         .take("context")
         .map(|n| read_defaults(n, d))
@@ -227,6 +237,7 @@ fn read_raw(tree: &YamlNode, d: &mut Diagnostics) -> Option<RawDialog> {
         triggers,
         start,
         keywords,
+        fallback,
         defaults,
         max_transitions,
         templates,
@@ -271,6 +282,7 @@ fn resolve(
         .iter()
         .filter_map(|k| resolver.keyword(k))
         .collect();
+    let fallback = resolver.messages(&raw.fallback, "fallback");
     resolver.email_templates = resolve_templates(raw.templates, &mut resolver);
     let nodes: Vec<Option<Node>> = raw
         .nodes
@@ -319,6 +331,7 @@ fn resolve(
         nodes: nodes.into_iter().collect::<Option<Vec<_>>>()?,
         index,
         keywords,
+        fallback: fallback?,
         templates,
         defaults: raw.defaults,
         variables: known_vars,

@@ -5,6 +5,7 @@
 //!   ask: "What's your email address?"
 //!   entity: email              # saved as `email` unless `save_as` says otherwise
 //!   invalid: ["That doesn't look like an email address.", "Please type it like name@example.com."]
+//!   fallback: "Sorry, I need your email address to send the code, or type 'cancel'."
 //!   retries: 3                 # re-prompts; the 4th invalid answer takes `on_exhausted`
 //!   retries_per_visit: false   # the count survives loops back here until a valid answer
 //!   on_exhausted: give_up
@@ -37,6 +38,8 @@ pub const SPEC: Spec = Spec {
         "entity",
         "save_as",
         "invalid",
+        "fallback",
+        "fallbacks",
         "retries",
         "retries_per_visit",
         "always_ask",
@@ -52,6 +55,9 @@ pub const SPEC: Spec = Spec {
 /// Re-prompts before `on_exhausted` when `retries` is not given.
 pub const DEFAULT_RETRIES: u8 = 3;
 
+/// Messages not understood that get the fallback when `fallbacks` is not given.
+pub const DEFAULT_FALLBACKS: u8 = 2;
+
 #[derive(Debug)]
 struct RawAsk {
     pos: Pos,
@@ -59,6 +65,8 @@ struct RawAsk {
     entity: Box<dyn EntityKind>,
     save_as: String,
     invalid: Vec<TextSrc>,
+    fallback: Vec<TextSrc>,
+    fallbacks: u8,
     retries: u8,
     retries_per_visit: bool,
     always_ask: bool,
@@ -74,6 +82,12 @@ pub struct Ask {
     pub entity: Box<dyn EntityKind>,
     pub save_as: String,
     pub invalid: Vec<Template>,
+    /// Said (instead of the dialog's `fallback` and the prompt) when a message is neither an
+    /// answer, nor like one, nor a keyword; spends no retry.
+    pub fallback: Vec<Template>,
+    /// Messages not understood that get the fallback (each visit, until a valid answer);
+    /// later ones are invalid answers, so no one is kept talking past the node's retries.
+    pub fallbacks: u8,
     pub retries: u8,
     /// Entering the node clears its invalid-answer count (by default only a valid answer
     /// does, so a loop back to the question cannot refill its retries).
@@ -89,6 +103,7 @@ pub struct Ask {
 fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
     let prompts = source.texts("ask");
     let invalid = source.texts("invalid");
+    let fallback = source.texts("fallback");
     let on_exhausted = source.node_ref("on_exhausted");
     let next = source.node_ref("next");
     let pos = source.pos();
@@ -131,6 +146,12 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
             .and_then(|v| u8::try_from(v).ok()),
         None => Some(DEFAULT_RETRIES),
     };
+    let fallbacks = match map.take("fallbacks") {
+        Some(n) => d
+            .integer(n, "`fallbacks`", 0, 10)
+            .and_then(|v| u8::try_from(v).ok()),
+        None => Some(DEFAULT_FALLBACKS),
+    };
     let retries_per_visit = match map.take("retries_per_visit") {
         Some(n) => d.boolean(n, "`retries_per_visit`"),
         None => Some(false),
@@ -158,6 +179,8 @@ fn read(source: &mut NodeSource<'_, '_>) -> Option<Box<dyn RawNodeKind>> {
         entity: entity?,
         save_as: save_as?,
         invalid,
+        fallback,
+        fallbacks: fallbacks?,
         retries: retries?,
         retries_per_visit: retries_per_visit?,
         always_ask: always_ask?,
@@ -174,6 +197,7 @@ impl RawNodeKind for RawAsk {
         }
         let prompts = r.messages(&self.prompts, id);
         let invalid = r.messages(&self.invalid, &format!("{id}-invalid"));
+        let fallback = r.messages(&self.fallback, &format!("{id}-fallback"));
         self.entity.resolve(r, id, self.pos);
         let keywords: Vec<Option<Keyword>> = self.keywords.iter().map(|k| r.keyword(k)).collect();
         let on_exhausted = r.node(&self.on_exhausted, "`on_exhausted`");
@@ -183,6 +207,8 @@ impl RawNodeKind for RawAsk {
             entity: self.entity,
             save_as: self.save_as,
             invalid: invalid?,
+            fallback: fallback?,
+            fallbacks: self.fallbacks,
             retries: self.retries,
             retries_per_visit: self.retries_per_visit,
             always_ask: self.always_ask,
@@ -224,6 +250,7 @@ impl NodeKind for Ask {
             }
             let session = &mut *run.session;
             session.invalid_answers.clear(&session.node);
+            session.not_understood.clear(&session.node);
             return Flow::Goto(self.next, Via::Answer);
         }
         for prompt in &self.prompts {
@@ -232,6 +259,7 @@ impl NodeKind for Ask {
         if self.retries_per_visit {
             let session = &mut *run.session;
             session.invalid_answers.clear(&session.node);
+            session.not_understood.clear(&session.node);
         }
         Flow::Wait
     }
@@ -294,7 +322,34 @@ impl Question for Ask {
         );
         let session = &mut *run.session;
         session.invalid_answers.clear(&session.node);
+        session.not_understood.clear(&session.node);
         Flow::Goto(self.next, Via::Answer)
+    }
+
+    fn not_understood(&self, run: &mut Run<'_>, text: &str) -> Flow {
+        let dialog = run.dialog;
+        let fallback = if self.fallback.is_empty() {
+            &dialog.fallback
+        } else {
+            &self.fallback
+        };
+        let session = &mut *run.session;
+        let spent = session.not_understood.at(&session.node) >= self.fallbacks;
+        if fallback.is_empty() || spent || self.entity.resembles(text) {
+            return self.reject(run);
+        }
+        let count = session.not_understood.add(&session.node);
+        let nth = usize::from(count - 1);
+        if let Some(prompt) = fallback.get(nth).or(fallback.last()) {
+            run.say(prompt);
+        }
+        // The dialog's fallback knows no question: the question follows it.
+        if self.fallback.is_empty() {
+            for prompt in &self.prompts {
+                run.say(prompt);
+            }
+        }
+        Flow::Wait
     }
 
     fn reject(&self, run: &mut Run<'_>) -> Flow {
@@ -303,6 +358,7 @@ impl Question for Ask {
         if count > self.retries {
             // Exhausted: a later visit starts with all its retries again.
             session.invalid_answers.clear(&session.node);
+            session.not_understood.clear(&session.node);
             return Flow::Goto(self.on_exhausted, Via::Exhausted);
         }
         let nth = usize::from(count - 1);
@@ -420,6 +476,91 @@ nodes:
         assert_eq!(say(&dialog, &mut session, "many"), ["Numbers only."]);
         assert_eq!(say(&dialog, &mut session, "words"), ["Numbers only."]);
         assert_eq!(say(&dialog, &mut session, "words"), ["Let's stop here."]);
+    }
+
+    fn with_fallback(node_fallback: &str) -> Dialog {
+        let source = format!(
+            r#"
+id: fallbacks
+version: 1
+start: ask_seats
+fallback: "Sorry, I didn't get that."
+nodes:
+  ask_seats:
+    ask: "How many seats?"
+    entity: integer
+    invalid: "A number, please."
+    {node_fallback}
+    retries: 1
+    on_exhausted: gave_up
+    next: done
+  gave_up:
+    end: gave_up
+  done:
+    say: "{{{{ integer }}}} seats."
+    end: done
+"#
+        );
+        let loaded = load(&source);
+        loaded
+            .dialog
+            .unwrap_or_else(|| panic!("loads: {:#?}", loaded.diagnostics))
+    }
+
+    #[test]
+    fn a_message_not_understood_gets_the_fallback_and_spends_no_retry() {
+        let dialog = with_fallback("");
+        let mut session = start(&dialog);
+        for _ in 0..2 {
+            assert_eq!(
+                say(&dialog, &mut session, "what do you mean?"),
+                ["Sorry, I didn't get that.", "How many seats?"]
+            );
+        }
+        assert_eq!(session.not_understood.at("ask_seats"), 2);
+        assert!(session.invalid_answers.is_empty());
+        // Something like an answer is an invalid one, and spends a retry.
+        assert_eq!(say(&dialog, &mut session, "2.5"), ["A number, please."]);
+        assert_eq!(say(&dialog, &mut session, "4 and a half"), ["4 seats."]);
+        assert!(session.not_understood.is_empty());
+    }
+
+    #[test]
+    fn past_its_fallbacks_a_message_not_understood_is_an_invalid_answer() {
+        let dialog = with_fallback("fallbacks: 1");
+        let mut session = start(&dialog);
+        assert_eq!(
+            say(&dialog, &mut session, "eh?"),
+            ["Sorry, I didn't get that.", "How many seats?"]
+        );
+        assert_eq!(say(&dialog, &mut session, "eh?"), ["A number, please."]);
+        assert_eq!(say(&dialog, &mut session, "eh?"), Vec::<String>::new());
+        assert_eq!(session.result.as_deref(), Some("gave_up"));
+    }
+
+    #[test]
+    fn a_question_s_own_fallback_wins_and_cycles() {
+        let dialog = with_fallback(
+            r#"fallback: ["Seats: a number.", "Just the number of seats."]
+    fallbacks: 3"#,
+        );
+        let mut session = start(&dialog);
+        assert_eq!(say(&dialog, &mut session, "hmm"), ["Seats: a number."]);
+        assert_eq!(
+            say(&dialog, &mut session, "hmm"),
+            ["Just the number of seats."]
+        );
+        assert_eq!(
+            say(&dialog, &mut session, "hmm"),
+            ["Just the number of seats."]
+        );
+        assert_eq!(
+            say(&dialog, &mut session, "12 or 13"),
+            ["I see more than one number: 12 or 13. Which one did you mean?"]
+        );
+        assert_eq!(say(&dialog, &mut session, "-1.5"), ["A number, please."]);
+        assert_eq!(say(&dialog, &mut session, "1.5"), Vec::<String>::new());
+        assert_eq!(session.result.as_deref(), Some("gave_up"));
     }
 
     #[test]

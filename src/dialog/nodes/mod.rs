@@ -190,8 +190,14 @@ pub trait Question {
     /// A valid answer.
     fn accept(&self, run: &mut Run<'_>, value: Value) -> Flow;
 
-    /// A message that is neither an answer nor a keyword.
+    /// An answer that is not valid (out of range, not quite an address).
     fn reject(&self, run: &mut Run<'_>) -> Flow;
+
+    /// A message that is neither an answer nor a keyword (`text`); by default an invalid
+    /// answer.
+    fn not_understood(&self, run: &mut Run<'_>, _text: &str) -> Flow {
+        self.reject(run)
+    }
 }
 
 /// A node as read: its id, and its kind when it read without errors.

@@ -149,6 +149,7 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
         });
     }
     let locale = r.opt_string()?;
+    let not_understood = decode_counts(&mut r)?;
     let suggestion = match r.u8()? {
         0 => None,
         _ => Some(Suggestion {
@@ -184,6 +185,7 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
         context,
         locale,
         invalid_answers,
+        not_understood,
         suggestion,
         otp,
         stack,
@@ -206,6 +208,7 @@ fn session_body(w: &mut Writer, session: &Session) {
         context,
         locale,
         invalid_answers,
+        not_understood,
         suggestion,
         otp,
         stack,
@@ -241,6 +244,7 @@ fn session_body(w: &mut Writer, session: &Session) {
         encode_opt_otp(w, otp.as_ref());
     }
     w.opt_str(locale.as_deref());
+    encode_counts(w, not_understood);
     match suggestion {
         None => w.u8(0),
         Some(Suggestion { typed, suggested }) => {

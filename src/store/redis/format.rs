@@ -70,6 +70,9 @@ struct SessionDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     locale: Option<String>,
     invalid_answers: InvalidAnswersDoc,
+    /// Messages not understood per `ask` node; left out when none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    not_understood: BTreeMap<String, u8>,
     /// An answer the bot asked the user to confirm; left out when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     suggestion: Option<SuggestionDoc>,
@@ -236,6 +239,7 @@ pub fn encode_session(session: &Session) -> Result<String, FormatError> {
         context: context_doc(&session.context),
         locale: session.locale.clone(),
         invalid_answers: InvalidAnswersDoc::PerNode(counts_doc(&session.invalid_answers)),
+        not_understood: counts_doc(&session.not_understood),
         suggestion: session.suggestion.as_ref().map(|s| SuggestionDoc {
             typed: value_doc(&s.typed),
             suggested: value_doc(&s.suggested),
@@ -297,6 +301,7 @@ pub fn decode_session(json: &str, version: u64) -> Result<Session, FormatError> 
         context: context_of(doc.context),
         locale: doc.locale,
         invalid_answers,
+        not_understood: counts_of(doc.not_understood),
         suggestion: doc.suggestion.and_then(|s| {
             Some(Suggestion {
                 typed: value_of(s.typed)?,
