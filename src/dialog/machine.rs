@@ -4,10 +4,12 @@
 
 use chrono::{DateTime, Utc};
 
+use super::actions::understand as understand_action;
 use super::actions::{ActionCall, Outcome};
 use super::entities::{CodeShape, EntityKind, Found, Hearing, Place, yes_no};
 use super::locale::LocaleIdx;
-use super::model::{Dialog, NodeIdx};
+use super::model::{Dialog, Keyword, NodeIdx, normalise_keyword};
+use super::nodes::Question;
 use super::session::{Frame, Session, Speaker, State, Suggestion};
 use super::template::{Escape, Template};
 use super::understand::{self, Heard};
@@ -377,6 +379,31 @@ impl Run<'_> {
         };
         self.session
             .record(Speaker::User, shown, self.now, self.history_limit);
+        // Nothing here understood it: the dialog's classifier may (never for a code).
+        if heard == Heard::NotUnderstood
+            && let Some(classifier) = &dialog.understand
+            && !entity.is_sensitive()
+            && !question.entity().resembles(text)
+        {
+            return Flow::Call(ActionCall::Understand(understand_action::Call {
+                service: classifier.service.clone(),
+                path: classifier.path.clone(),
+                text: text.to_owned(),
+            }));
+        }
+        self.act_on(question, heard, suggested, text)
+    }
+
+    /// What the question does with what a message was heard as (`text`: the message, for
+    /// telling a message not understood from an attempt at an answer).
+    fn act_on(
+        &mut self,
+        question: &dyn Question,
+        heard: Heard,
+        suggested: Option<Value>,
+        text: &str,
+    ) -> Flow {
+        let dialog = self.dialog;
         match heard {
             Heard::Keyword {
                 list: 0, index: i, ..
@@ -400,6 +427,67 @@ impl Run<'_> {
             }
             Heard::NotUnderstood => question.not_understood(self, text),
         }
+    }
+
+    /// The dialog's classifier answered (or failed) for the message the question waits on:
+    /// its entity for the question, read by the entity's own rules, else its intent as a
+    /// keyword of the same name, else not understood.
+    fn classified(&mut self, question: &dyn Question, outcome: &Outcome) -> Flow {
+        let dialog = self.dialog;
+        let min_confidence = dialog.understand.as_ref().map_or(1.0, |u| u.min_confidence);
+        let classified = understand_action::Classified::of(outcome, min_confidence);
+        let entity = question.entity();
+        let values: Vec<&str> = classified
+            .entities
+            .iter()
+            .filter(|(name, _)| name == entity.name())
+            .map(|(_, value)| value.as_str())
+            .collect();
+        let node = self.session.node.clone();
+        let (heard, suggested) = self.hearing_at(&node, |hearing| {
+            let mut found: Vec<Value> = Vec::new();
+            for value in &values {
+                match entity.find(value, hearing) {
+                    Found::One(value) => found.push(value),
+                    Found::Several(values) => found.extend(values),
+                    Found::Nothing => {}
+                }
+            }
+            found.dedup();
+            let heard = match found.len() {
+                0 => None,
+                1 => Some(Heard::Answer(found.remove(0))),
+                _ => Some(Heard::Ambiguous(found)),
+            };
+            let suggested = match &heard {
+                Some(Heard::Answer(value)) => entity.suggest(value, hearing),
+                _ => None,
+            };
+            (heard, suggested)
+        });
+        let heard = heard.unwrap_or_else(|| {
+            let named = |keywords: &[Keyword]| {
+                classified.intent.as_deref().and_then(|intent| {
+                    let intent = normalise_keyword(intent);
+                    keywords.iter().position(|k| k.words[0] == intent)
+                })
+            };
+            match (named(&dialog.keywords), named(question.keywords())) {
+                (Some(index), _) => Heard::Keyword {
+                    list: 0,
+                    index,
+                    exact: false,
+                },
+                (None, Some(index)) => Heard::Keyword {
+                    list: 1,
+                    index,
+                    exact: false,
+                },
+                (None, None) => Heard::NotUnderstood,
+            }
+        });
+        self.session.state = State::Waiting;
+        self.act_on(question, heard, suggested, "")
     }
 
     /// Runs `f` with what an entity may know while it reads a message at `node`.
@@ -445,6 +533,10 @@ impl Run<'_> {
             .then(|| dialog.node_index(&self.session.node))
             .flatten()
             .map(|idx| &dialog.node(idx).kind);
+        // A question only ever waits on the dialog's classifier.
+        if let Some(question) = node.and_then(|kind| kind.question()) {
+            return self.classified(question, outcome);
+        }
         node.and_then(|kind| kind.outcome(self, outcome))
             .unwrap_or(Flow::Abort)
     }

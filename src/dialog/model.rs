@@ -29,6 +29,8 @@ pub struct Dialog {
     /// Said at a question whose own `fallback` is empty when a message is not understood,
     /// before the question is asked again.
     pub fallback: Vec<Template>,
+    /// The outside classifier asked about messages nothing in the dialog understood.
+    pub understand: Option<super::actions::understand::Understand>,
     /// Email templates, by name.
     pub templates: BTreeMap<String, EmailTemplate>,
     /// Variables every session starts with.

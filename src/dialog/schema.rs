@@ -36,6 +36,17 @@ pub fn schema() -> Value {
             "triggers": { "type": "array", "items": { "type": "string" }, "description": "Phrases that start this dialog when a new session's first message names no dialog." },
             "start": { "$ref": "#/$defs/node_ref" },
             "keywords": { "$ref": "#/$defs/keywords" },
+            "understand": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["service"],
+                "description": "An outside classifier (Rasa's /model/parse JSON) asked about messages nothing in the dialog understood.",
+                "properties": {
+                    "service": { "type": "string", "description": "A service of the configuration's `services:`." },
+                    "path": { "type": "string", "pattern": "^/" },
+                    "min_confidence": { "type": "number", "minimum": 0, "maximum": 1 },
+                },
+            },
             "fallback": { "$ref": "#/$defs/texts", "description": "Said at any question when a message is neither an answer nor a keyword (a question's own `fallback` wins); the question is asked again after it." },
             "context": { "type": "object", "description": "Variables every session starts with, and their defaults.", "additionalProperties": { "type": ["string", "number", "boolean"] } },
             "settings": { "type": "object", "additionalProperties": false, "properties": { "max_transitions_per_turn": { "type": "integer", "minimum": 1 } } },

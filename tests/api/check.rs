@@ -1405,3 +1405,39 @@ nodes:
         ],
     );
 }
+
+#[test]
+fn a_classifier_is_a_configured_service_with_a_path_and_a_confidence() {
+    assert_reports(
+        "\
+id: d
+version: 1
+start: done
+understand: { service: nlu, path: model/parse, min_confidence: 2 }
+nodes:
+  done:
+    end: done
+",
+        &[
+            "d.yaml:4:35: error: `path` must start with `/` and hold no query, not `model/parse`",
+            "d.yaml:4:64: error: `min_confidence` must be a number from 0 to 1",
+            "2 errors in 1 file",
+        ],
+    );
+    assert_reports(
+        "\
+id: d
+version: 1
+start: done
+understand: { service: nlu }
+nodes:
+  done:
+    end: done
+",
+        &[
+            "d.yaml:4:24: error: unknown service `nlu`",
+            "  hint: no services are configured: declare it under `services:` in config.yaml with its `base_url`",
+            "1 error in 1 file",
+        ],
+    );
+}

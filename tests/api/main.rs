@@ -6,6 +6,7 @@
 mod bench;
 mod check;
 mod choices;
+mod classifier;
 mod connections;
 mod email_send;
 mod helpers;

@@ -225,6 +225,12 @@ fn run_turn(
             ActionCall::OtpVerify(_) => prop_assert_eq!(kind.name, otp_verify::NAME),
             ActionCall::HttpRequest(_) => prop_assert_eq!(kind.name, http_request::NAME),
             ActionCall::EmailSend(_) => prop_assert_eq!(kind.name, email_send::NAME),
+            ActionCall::Understand(_) => {
+                prop_assert!(
+                    false,
+                    "a classifier call from a dialog without `understand`"
+                );
+            }
         }
         let pick = &picks[*next_pick % picks.len()];
         *next_pick += 1;

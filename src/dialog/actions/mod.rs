@@ -11,6 +11,7 @@ pub mod email_send;
 pub mod http_request;
 pub mod otp_send;
 pub mod otp_verify;
+pub mod understand;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -106,6 +107,8 @@ pub enum ActionCall {
     OtpVerify(otp_verify::Call),
     EmailSend(email_send::Call),
     HttpRequest(http_request::Call),
+    /// A message for the dialog's classifier (`understand:`), from a question.
+    Understand(understand::Call),
 }
 
 /// What an action reports back: an outcome name (an edge) and variables to set (named by

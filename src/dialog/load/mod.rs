@@ -19,6 +19,8 @@ mod templates;
 
 pub use keywords::{RawKeyword, read_keywords};
 pub use resolver::{Ref, Resolver, TextSrc};
+
+use super::actions::understand::RawUnderstand;
 pub use templates::EMAIL_VARIABLES;
 
 use super::lint;
@@ -109,7 +111,7 @@ fn load_inner(source: &str, env: &LoadEnv, translations: Option<&[TranslationSou
     }
 }
 
-const TOP_LEVEL_KEYS: &str = "id, version, title, locales, triggers, start, keywords, fallback, context, settings, templates, nodes";
+const TOP_LEVEL_KEYS: &str = "id, version, title, locales, triggers, start, keywords, fallback, understand, context, settings, templates, nodes";
 
 /// A dialog as read, before references are resolved.
 struct RawDialog {
@@ -125,6 +127,7 @@ struct RawDialog {
     keywords: Vec<RawKeyword>,
     /// Said at any question when a message is not understood (and the question has none).
     fallback: Vec<TextSrc>,
+    understand: Option<RawUnderstand>,
     defaults: Vec<(String, Value)>,
     max_transitions: u16,
     templates: BTreeMap<String, RawTemplate>,
@@ -196,13 +199,11 @@ fn read_raw(tree: &YamlNode, d: &mut Diagnostics) -> Option<RawDialog> {
         .unwrap_or_default();
     let fallback = top
         .take("fallback")
-        .map(|n| {
-            d.texts(n, "`fallback`")
-                .into_iter()
-                .map(|(pos, text)| TextSrc { text, pos })
-                .collect()
-        })
+        .map(|n| text_sources(d, n, "`fallback`"))
         .unwrap_or_default();
+    let understand = top
+        .take("understand")
+        .and_then(|n| super::actions::understand::read(n, d));
     let defaults = top
         .take("context")
         .map(|n| read_defaults(n, d))
@@ -238,6 +239,7 @@ fn read_raw(tree: &YamlNode, d: &mut Diagnostics) -> Option<RawDialog> {
         start,
         keywords,
         fallback,
+        understand,
         defaults,
         max_transitions,
         templates,
@@ -283,6 +285,11 @@ fn resolve(
         .filter_map(|k| resolver.keyword(k))
         .collect();
     let fallback = resolver.messages(&raw.fallback, "fallback");
+    let understand = raw.understand.and_then(|raw| {
+        resolver
+            .service(&raw.understand.service, raw.service_pos)
+            .then_some(raw.understand)
+    });
     resolver.email_templates = resolve_templates(raw.templates, &mut resolver);
     let nodes: Vec<Option<Node>> = raw
         .nodes
@@ -332,6 +339,7 @@ fn resolve(
         index,
         keywords,
         fallback: fallback?,
+        understand,
         templates,
         defaults: raw.defaults,
         variables: known_vars,
@@ -370,6 +378,14 @@ pub(crate) fn is_identifier(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// One text or a list of texts people read, each with its position.
+fn text_sources(d: &mut Diagnostics, node: &YamlNode, what: &str) -> Vec<TextSrc> {
+    d.texts(node, what)
+        .into_iter()
+        .map(|(pos, text)| TextSrc { text, pos })
+        .collect()
 }
 
 fn read_settings(node: &YamlNode, d: &mut Diagnostics) -> u16 {

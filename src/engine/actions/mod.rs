@@ -5,6 +5,7 @@ mod email_send;
 mod http_request;
 mod otp_send;
 mod otp_verify;
+mod understand;
 
 pub(super) use otp_send::{DEFAULT_TEMPLATE, Delivered, Email, deliver};
 pub(super) use otp_verify::check;
@@ -28,6 +29,7 @@ pub(super) async fn run(
         ActionCall::OtpVerify(call) => otp_verify::run(engine, session, call, now).await,
         ActionCall::EmailSend(call) => email_send::run(engine, dialog, session, call, now).await,
         ActionCall::HttpRequest(call) => Ok(http_request::run(engine, call).await),
+        ActionCall::Understand(call) => Ok(understand::run(engine, call).await),
     }
 }
 
