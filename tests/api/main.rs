@@ -7,6 +7,7 @@ mod bench;
 mod check;
 mod choices;
 mod connections;
+mod dev;
 mod email_send;
 mod helpers;
 mod idempotency;
