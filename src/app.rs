@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, OffsetClock};
 use crate::config::{Config, EmailProvider};
 use crate::email::{ApiKey, EmailSender, OutboxSender, SendgridSender};
 use crate::engine::{DialogRegistry, Engine, EngineSettings, OtpSettings, Parts};
@@ -23,6 +23,8 @@ pub struct App {
     pub limiter: Arc<dyn RateLimiter>,
     /// No `otp.secret` was configured: codes are MAC'd with a random per-process key.
     pub random_otp_key: bool,
+    /// In dev mode (`server.dev`), the engine's clock, which the dev routes move forward.
+    pub dev_clock: Option<Arc<OffsetClock>>,
 }
 
 /// Builds the application from validated configuration and loaded dialogs.
@@ -44,9 +46,21 @@ pub fn build_with_services(
 ) -> Result<App, String> {
     config.auth.validate()?;
     config.kore.validate()?;
+    // In dev mode everything that reads the engine's clock reads one that can be moved
+    // forward: codes, idle sessions, per-address and request limits all move together. The
+    // clock given (the wall clock when serving) stays for what other parties' clocks say.
+    let wall = clock;
+    let dev_clock = config
+        .server
+        .dev
+        .then(|| Arc::new(OffsetClock::over(wall.clone())));
+    let clock: Arc<dyn Clock> = match &dev_clock {
+        Some(dev) => dev.clone(),
+        None => wall.clone(),
+    };
     let backends = Backends::from_config(&config, &clock)?;
     let metrics = Arc::new(Metrics::default());
-    let (email, outbox) = email_sender(&config, &clock, &metrics)?;
+    let (email, outbox) = email_sender(&config, &clock, &wall, &metrics)?;
     let services = match services {
         Some(services) => services,
         None => Arc::new(
@@ -106,6 +120,7 @@ pub fn build_with_services(
         config: Arc::new(config),
         limiter: backends.limiter,
         random_otp_key,
+        dev_clock,
     })
 }
 
@@ -113,10 +128,13 @@ pub fn build_with_services(
 type Senders = (Arc<dyn EmailSender>, Option<Arc<OutboxSender>>);
 
 /// The configured sender. SendGrid's key is checked here, so `serve` refuses to start
-/// without a usable one.
+/// without a usable one. The outbox stamps emails with the engine's `clock`; SendGrid reads
+/// the times it answers with (`X-RateLimit-Reset`) against the `wall` clock, which a dev
+/// clock runs ahead of.
 fn email_sender(
     config: &Config,
     clock: &Arc<dyn Clock>,
+    wall: &Arc<dyn Clock>,
     metrics: &Arc<Metrics>,
 ) -> Result<Senders, String> {
     match config.email.provider {
@@ -135,7 +153,7 @@ fn email_sender(
         EmailProvider::Sendgrid => {
             let key = ApiKey::parse(config.email.sendgrid.api_key.as_ref())
                 .map_err(|error| error.to_string())?;
-            let sender = SendgridSender::new(&config.email, &key, clock.clone(), metrics.clone())?;
+            let sender = SendgridSender::new(&config.email, &key, wall.clone(), metrics.clone())?;
             tracing::info!(
                 endpoint = sender.endpoint(),
                 sandbox = config.email.sendgrid.sandbox,

@@ -87,6 +87,10 @@ pub struct ServerConfig {
     /// Open connections served at once. One more is answered 503 `too_many_connections` and
     /// closed. Keep it below the process's open-file limit (`ulimit -n`).
     pub max_connections: usize,
+    /// Dev mode (`serve --dev`): the engine's clock can be moved forward and a session's
+    /// context read over HTTP (`/v1/dev/…`), for QA against a running server. The server then
+    /// listens on loopback addresses only.
+    pub dev: bool,
 }
 
 impl ServerConfig {
@@ -126,6 +130,7 @@ impl Default for ServerConfig {
             body_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             max_connections: 4096,
+            dev: false,
         }
     }
 }

@@ -111,10 +111,10 @@ async fn talk(app: &app::App, dialog: &str, clock: &OffsetClock) -> u8 {
             }
             if let Some(amount) = line.strip_prefix("/wait") {
                 match parse_duration(amount.trim()) {
-                    Ok(duration) => {
-                        clock.skip(duration);
-                        println!("(skipped {})", amount.trim());
-                    }
+                    Ok(duration) => match clock.skip(duration) {
+                        Ok(_) => println!("(skipped {})", amount.trim()),
+                        Err(error) => println!("(/wait: {error})"),
+                    },
                     Err(error) => println!("(/wait needs a duration such as 5m: {error})"),
                 }
                 continue;

@@ -39,6 +39,10 @@ pub enum Command {
         /// Reload dialogs when their files change (also `dialogs.watch`); SIGHUP always reloads.
         #[arg(long)]
         watch: bool,
+        /// Dev mode (also `server.dev`): the clock can be moved forward and sessions' context
+        /// read over `/v1/dev/…`, for `colloquy test --url`; loopback addresses only.
+        #[arg(long)]
+        dev: bool,
     },
     /// Validate dialog files and report every problem.
     Check {
@@ -85,7 +89,8 @@ pub fn run(cli: Cli) -> ExitCode {
             config,
             addr,
             watch,
-        } => serve::run(config.as_deref(), addr, watch),
+            dev,
+        } => serve::run(config.as_deref(), serve::Overrides { addr, watch, dev }),
         Command::Check { paths, config } => check::run(&paths, config.as_deref()),
         Command::Chat { dialog, config } => chat::run(dialog, config.as_deref()),
         Command::Test(args) => test::run(&args),

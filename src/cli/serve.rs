@@ -1,21 +1,47 @@
 //! `colloquy serve`: load and check everything, then serve until SIGINT or SIGTERM.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::clock::SystemClock;
-use crate::{app, http, telemetry};
+use crate::{app, http, net, telemetry};
 
 use super::{EXIT_OK, EXIT_USAGE, load_config, load_valid_dialogs, runtime};
 
-pub fn run(config_path: Option<&Path>, addr: Option<String>, watch: bool) -> u8 {
+/// What `serve` was asked on the command line, over the config file.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    /// `--addr`: the listen address.
+    pub addr: Option<String>,
+    /// `--watch`: reload dialogs when their files change.
+    pub watch: bool,
+    /// `--dev`: a clock the dev routes move, on loopback only.
+    pub dev: bool,
+}
+
+pub fn run(config_path: Option<&Path>, overrides: Overrides) -> u8 {
     let Some(mut config) = load_config(config_path) else {
         return EXIT_USAGE;
     };
-    config.dialogs.watch |= watch;
-    if let Some(addr) = addr {
+    config.dialogs.watch |= overrides.watch;
+    config.server.dev |= overrides.dev;
+    if let Some(addr) = overrides.addr {
         config.server.addr = addr;
     }
+    // Anyone who reaches a dev server can move its clock and read what users typed: refuse
+    // before anything starts rather than listen beyond this machine.
+    let listen = if config.server.dev {
+        match net::loopback_addrs(&config.server.addr) {
+            Ok(addrs) => Some(addrs),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return EXIT_USAGE;
+            }
+        }
+    } else {
+        None
+    };
     if let Err(error) = telemetry::init(&config.log) {
         eprintln!("error: {error}");
         return EXIT_USAGE;
@@ -32,15 +58,21 @@ pub fn run(config_path: Option<&Path>, addr: Option<String>, watch: bool) -> u8 
         }
     };
     match runtime() {
-        Ok(runtime) => runtime.block_on(serve(app)),
+        Ok(runtime) => runtime.block_on(serve(app, listen)),
         Err(code) => code,
     }
 }
 
-async fn serve(app: app::App) -> u8 {
+/// Serves `app` on `server.addr`, or on `listen` when given (a dev server's loopback
+/// addresses, resolved once).
+async fn serve(app: app::App, listen: Option<Vec<SocketAddr>>) -> u8 {
     let addr = app.config.server.addr.clone();
     http::fit_open_file_limit(app.config.server.max_connections);
-    let listener = match tokio::net::TcpListener::bind(&addr).await {
+    let bound = match &listen {
+        Some(addrs) => tokio::net::TcpListener::bind(&addrs[..]).await,
+        None => tokio::net::TcpListener::bind(&addr).await,
+    };
+    let listener = match bound {
         Ok(listener) => listener,
         Err(error) => {
             eprintln!("error: cannot listen on {addr}: {error}");
@@ -59,6 +91,14 @@ async fn serve(app: app::App) -> u8 {
         if app.config.sessions.store == crate::config::StoreKind::Redis {
             tracing::warn!(
                 "sessions are shared in Redis but otp.secret is not set: a code sent by one instance will not verify on another"
+            );
+        }
+    }
+    if app.dev_clock.is_some() {
+        tracing::warn!(addr = %local, "dev mode: POST /v1/dev/clock moves the engine's clock forward and GET /v1/dev/sessions/{{id}}/context shows a session's variables; for testing only, never in production");
+        if app.config.sessions.store == crate::config::StoreKind::Redis {
+            tracing::warn!(
+                "dev mode with sessions in Redis: the dev clock is this process's own; other instances sharing the store keep theirs"
             );
         }
     }

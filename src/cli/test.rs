@@ -147,8 +147,13 @@ async fn remote(args: &TestArgs, url: &str, files: &[ScriptFile]) -> u8 {
             return EXIT_USAGE;
         }
     };
+    let mode = if remote.is_dev() {
+        " (dev mode: `wait` moves its clock, `expect.context` reads its sessions)"
+    } else {
+        ""
+    };
     println!(
-        "running {} against {url}, one at a time",
+        "running {} against {url}, one at a time{mode}",
         count(&scripts, files)
     );
     let started = Instant::now();

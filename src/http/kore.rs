@@ -118,7 +118,7 @@ fn authenticate(
         .ok_or_else(unauthorized)?;
     let mut validation = Validation::new(Algorithm::HS256);
     validation.algorithms = vec![Algorithm::HS256, Algorithm::HS512];
-    // Expiry is checked below against the engine's clock; audiences vary by deployment.
+    // Expiry is checked below against the clock clients sign with; audiences vary by deployment.
     validation.validate_exp = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
@@ -170,7 +170,7 @@ pub async fn webhook(
     let engine = &state.app.engine;
     let invalid = || KoreError::new(StatusCode::BAD_REQUEST, "Invalid Request Payload");
     let ApiJson(request) = request.map_err(|_| invalid())?;
-    let now = engine.clock().now().timestamp();
+    let now = state.client_clock.now().timestamp();
     let app = authenticate(&config.kore, &headers, &request.from.id, now)?;
     let dialog = config.kore.bots.get(&bot).cloned();
     if !config.kore.bots.is_empty() && dialog.is_none() {

@@ -4,6 +4,7 @@
 pub mod auth;
 mod capillary;
 mod connection;
+mod dev;
 mod digit;
 pub mod dto;
 mod error;
@@ -28,6 +29,7 @@ use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::app::App;
+use crate::clock::Clock;
 
 /// What handlers and middleware share.
 #[derive(Debug)]
@@ -37,17 +39,25 @@ pub struct AppState {
     pub draining: std::sync::atomic::AtomicBool,
     pub auth: auth::Authenticator,
     pub limits: limits::RateLimits,
+    /// What times clients sign (signature timestamps, Kore JWTs' `exp`) are read against:
+    /// the engine's clock, except in dev mode, where clients keep signing with the wall clock
+    /// the dev clock runs ahead of.
+    pub client_clock: Arc<dyn Clock>,
 }
 
 impl AppState {
     pub fn new(app: App) -> Arc<Self> {
-        let clock = app.engine.clock().clone();
-        let auth = auth::Authenticator::new(&app.config.auth, clock);
+        let client_clock = match &app.dev_clock {
+            Some(dev) => dev.base().clone(),
+            None => app.engine.clock().clone(),
+        };
+        let auth = auth::Authenticator::new(&app.config.auth, client_clock.clone());
         let limits = limits::RateLimits::new(app.limiter.clone());
         Arc::new(Self {
             app,
             auth,
             limits,
+            client_clock,
             draining: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -75,7 +85,9 @@ pub fn router(app: App) -> Router {
 }
 
 /// The routes. `/v1/…` (and the seed-shaped OTP routes, `/v2/otp/…` and `/otp/v1/…`) need
-/// authentication (unless `auth.enabled` is false); `/healthz` and `/metrics` do not. `/v1/dev/outbox` exists only with the dev outbox sender.
+/// authentication (unless `auth.enabled` is false); `/healthz` and `/metrics` do not.
+/// `/v1/dev/outbox` exists only with the dev outbox sender, `/v1/dev/clock` and
+/// `/v1/dev/sessions/{id}/context` only in dev mode.
 pub fn router_with(state: Arc<AppState>) -> Router {
     let max_body = state.app.config.server.max_body_bytes;
     let mut protected = Router::new()
@@ -107,6 +119,11 @@ pub fn router_with(state: Arc<AppState>) -> Router {
             "/v1/dev/outbox",
             get(handlers::outbox).delete(handlers::clear_outbox),
         );
+    }
+    if state.app.dev_clock.is_some() {
+        protected = protected
+            .route("/v1/dev/clock", get(dev::clock).post(dev::advance))
+            .route("/v1/dev/sessions/{id}/context", get(dev::context));
     }
     // Per-IP limit, then authentication, then per-client limit, in one layer.
     let protected = protected.route_layer(axum::middleware::map_request_with_state(

@@ -23,8 +23,8 @@ pub trait Target: Send {
     async fn send(&mut self, text: &str) -> Result<Turn, String>;
     /// Emails to `address` sent since the script started, oldest first.
     async fn emails_to(&mut self, address: &str) -> Result<Vec<Email>, String>;
-    /// Moves the engine's clock.
-    fn wait(&mut self, by: Duration) -> Result<(), String>;
+    /// Moves the engine's clock forward.
+    async fn wait(&mut self, by: Duration) -> Result<(), String>;
     /// A variable of the session's context (`None`: not set).
     async fn context(&mut self, name: &str) -> Result<Option<ContextValue>, String>;
 }
@@ -136,7 +136,7 @@ impl Run {
             StepKind::Email(email) => self.email(email, step.pos.line, target).await,
             StepKind::NoEmail(to) => self.no_email(&self.vars.render(to), target).await,
             StepKind::Wait(by) => {
-                target.wait(*by).map_err(Miss::new)?;
+                target.wait(*by).await.map_err(Miss::new)?;
                 self.transcript
                     .push(Line::Note(format!("waited {}", format_duration(*by))));
                 Ok(())

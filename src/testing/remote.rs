@@ -4,9 +4,12 @@
 //!
 //! A running server has one clock, one outbox and one set of per-address limits for every
 //! caller, so scripts run one at a time here, each with a fresh session id; a script reads
-//! only emails sent after it started. Scripts that need what HTTP cannot give are skipped
-//! with the reason: `wait` (the server's clock cannot be moved), per-script `settings` (the
-//! server's configuration is its own) and `expect.context` (the API does not expose it).
+//! only emails sent after it started. A server in dev mode (`serve --dev`, found by
+//! `GET /v1/dev/clock` answering) lets `wait` move its clock (`POST /v1/dev/clock`) and
+//! `expect.context` read the session (`GET /v1/dev/sessions/{id}/context`); on any other
+//! server, scripts using them are skipped with the reason. Scripts that need an engine of
+//! their own are skipped on every server: per-script `settings` and `services` (the server's
+//! configuration and services are its own).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,6 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::dialog::value::Value as ContextValue;
+use crate::duration::format_duration;
 
 use super::exec::{self, Email, Target, Turn};
 use super::script::Script;
@@ -31,10 +35,13 @@ pub struct Remote {
     shown: String,
     client: Client,
     api_key: Option<String>,
+    /// The server is in dev mode: its clock can be moved and sessions' context read.
+    dev: bool,
 }
 
 impl Remote {
-    /// Checks that `url` answers `/healthz` and has the dev outbox.
+    /// Checks that `url` answers `/healthz` and has the dev outbox, and whether it is in dev
+    /// mode.
     pub async fn connect(url: &str, api_key: Option<String>) -> Result<Self, String> {
         let base = Url::parse(url.trim_end_matches('/'))
             .ok()
@@ -50,11 +57,12 @@ impl Remote {
         let client = builder
             .build()
             .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
-        let remote = Self {
+        let mut remote = Self {
             base,
             shown: url.trim_end_matches('/').to_owned(),
             client,
             api_key,
+            dev: false,
         };
         let health = remote
             .send(|| remote.client.get(remote.url("/healthz")))
@@ -67,7 +75,71 @@ impl Remote {
             ));
         }
         remote.newest_email().await?;
+        remote.dev = remote.dev_clock().await?.is_some();
         Ok(remote)
+    }
+
+    /// Whether the server is in dev mode (`serve --dev`).
+    pub fn is_dev(&self) -> bool {
+        self.dev
+    }
+
+    /// The server's dev clock, `None` when the server is not in dev mode (404).
+    async fn dev_clock(&self) -> Result<Option<DevClock>, String> {
+        let response = self
+            .send(|| self.client.get(self.url("/v1/dev/clock")))
+            .await
+            .map_err(|e| format!("GET /v1/dev/clock failed: {}", error_chain(&e)))?;
+        match response.status() {
+            StatusCode::OK => response.json().await.map(Some).map_err(|e| {
+                format!("GET /v1/dev/clock answered something else than a clock: {e}")
+            }),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(refusal("GET /v1/dev/clock", response).await),
+        }
+    }
+
+    /// Moves the dev server's clock `by` forward.
+    async fn advance_clock(&self, by: Duration) -> Result<(), String> {
+        let body = json!({ "advance": format_duration(by) });
+        let url = self.url("/v1/dev/clock");
+        let response = self
+            .send(|| self.client.post(url.clone()).json(&body))
+            .await
+            .map_err(|e| format!("POST /v1/dev/clock failed: {}", error_chain(&e)))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(refusal("POST /v1/dev/clock", response).await)
+        }
+    }
+
+    /// The context of `session` on a dev server; empty when there is no such session, as in
+    /// process, where a session not saved has no variables.
+    async fn session_context(&self, session: &str) -> Result<ContextView, String> {
+        let mut url = self.url("/v1/dev/sessions");
+        url.path_segments_mut()
+            .map_err(|()| format!("{} cannot take a path", self.shown))?
+            .extend([session, "context"]);
+        let response = self
+            .send(|| self.client.get(url.clone()))
+            .await
+            .map_err(|e| format!("GET {} failed: {}", url.path(), error_chain(&e)))?;
+        let status = response.status();
+        if status == StatusCode::OK {
+            return response.json().await.map_err(|e| {
+                format!(
+                    "GET {} answered something else than a context: {e}",
+                    url.path()
+                )
+            });
+        }
+        let what = format!("GET {}", url.path());
+        let error = ErrorBody::read(response).await;
+        if status == StatusCode::NOT_FOUND && error.code == "unknown_session" {
+            return Ok(ContextView::default());
+        }
+        Err(error.describe(&what, status))
     }
 
     fn url(&self, path: &str) -> Url {
@@ -79,8 +151,9 @@ impl Remote {
 
     /// Sends a request, waiting out `429 Too Many Requests` as the server asks (its
     /// `Retry-After`, 1 to 5 s, at most 5 times): a running server limits requests per client
-    /// and address, and every request here is safe to repeat (the webhook answers a repeated
-    /// `message_id` with its first answer).
+    /// and address, and every request here is safe to repeat after a 429, which is answered
+    /// before the request is handled (and the webhook answers a repeated `message_id` with
+    /// its first answer anyway).
     async fn send(
         &self,
         request: impl Fn() -> reqwest::RequestBuilder,
@@ -163,7 +236,7 @@ impl Remote {
         let mut results = Vec::with_capacity(scripts.len());
         for (index, script) in scripts.iter().enumerate() {
             let started = Instant::now();
-            let (verdict, transcript) = match skip_reason(script) {
+            let (verdict, transcript) = match skip_reason(script, self.dev) {
                 Some(reason) => (Verdict::Skipped(reason), Vec::new()),
                 None => {
                     let token = format!("{run_id:x}-{}", index + 1);
@@ -200,17 +273,11 @@ impl Remote {
     }
 }
 
-/// Why a script cannot run over HTTP, if it cannot.
-pub fn skip_reason(script: &Script) -> Option<String> {
-    if let Some(step) = script.first_step("wait") {
-        return Some(format!(
-            "uses `wait` (line {}): a running server's clock cannot be moved; run it in process",
-            step.pos.line
-        ));
-    }
+/// Why a script cannot run over HTTP, if it cannot; `dev`: the server is in dev mode.
+pub fn skip_reason(script: &Script, dev: bool) -> Option<String> {
     if !script.settings.is_empty() {
         return Some(format!(
-            "needs per-script settings ({}) that a running server cannot take",
+            "needs per-script settings ({}), which take an engine of its own: a running server keeps its configuration; run it in process",
             script.settings.names().join(", ")
         ));
     }
@@ -225,16 +292,76 @@ pub fn skip_reason(script: &Script) -> Option<String> {
                 .join(", ")
         ));
     }
+    if dev {
+        return None;
+    }
+    if let Some(step) = script.first_step("wait") {
+        return Some(format!(
+            "uses `wait` (line {}): this server's clock cannot be moved; start it with `colloquy serve --dev`, or run the script in process",
+            step.pos.line
+        ));
+    }
     let context = script
         .steps
         .iter()
         .find(|step| matches!(&step.kind, StepKind::Expect(check) if !check.context.is_empty()));
     context.map(|step| {
         format!(
-            "checks `expect.context` (line {}), which the HTTP API does not expose",
+            "checks `expect.context` (line {}): this server does not show a session's context; start it with `colloquy serve --dev`, or run the script in process",
             step.pos.line
         )
     })
+}
+
+/// A refusal's `{"error": {"code", "message"}}`, as far as it can be read.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ErrorBody {
+    code: String,
+    message: String,
+}
+
+impl ErrorBody {
+    async fn read(response: reqwest::Response) -> Self {
+        #[derive(Deserialize)]
+        struct Envelope {
+            error: ErrorBody,
+        }
+        response
+            .json::<Envelope>()
+            .await
+            .map(|envelope| envelope.error)
+            .unwrap_or_default()
+    }
+
+    /// `POST /v1/dev/clock answered 422 invalid_request: …`.
+    fn describe(&self, what: &str, status: StatusCode) -> String {
+        let code = if self.code.is_empty() {
+            "?"
+        } else {
+            &self.code
+        };
+        format!("{what} answered {status} {code}: {}", self.message)
+    }
+}
+
+/// What a refused request answered, as one line.
+async fn refusal(what: &str, response: reqwest::Response) -> String {
+    let status = response.status();
+    ErrorBody::read(response).await.describe(what, status)
+}
+
+/// `GET /v1/dev/clock`: an answer of this shape is what tells dev mode.
+#[derive(Debug, Deserialize)]
+struct DevClock {
+    #[serde(rename = "now")]
+    _now: chrono::DateTime<chrono::Utc>,
+}
+
+/// `GET /v1/dev/sessions/{id}/context`: the fields read.
+#[derive(Debug, Default, Deserialize)]
+struct ContextView {
+    context: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 fn start_failure(message: String) -> super::Failure {
@@ -317,14 +444,8 @@ impl Target for HttpTarget<'_> {
             .send(|| self.remote.client.post(url.clone()).json(&body))
             .await
             .map_err(|e| format!("POST /v1/webhook failed: {}", error_chain(&e)))?;
-        let status = response.status();
-        if !status.is_success() {
-            let body: serde_json::Value = response.json().await.unwrap_or_default();
-            let code = body["error"]["code"].as_str().unwrap_or("?");
-            let message = body["error"]["message"].as_str().unwrap_or("");
-            return Err(format!(
-                "POST /v1/webhook answered {status} {code}: {message}"
-            ));
+        if !response.status().is_success() {
+            return Err(refusal("POST /v1/webhook", response).await);
         }
         let answer: Answer = response
             .json()
@@ -344,11 +465,23 @@ impl Target for HttpTarget<'_> {
         Ok(emails)
     }
 
-    fn wait(&mut self, _by: std::time::Duration) -> Result<(), String> {
-        Err("`wait` cannot move a running server's clock".to_owned())
+    async fn wait(&mut self, by: Duration) -> Result<(), String> {
+        self.remote.advance_clock(by).await
     }
 
-    async fn context(&mut self, _name: &str) -> Result<Option<ContextValue>, String> {
-        Err("the HTTP API does not expose the session's context".to_owned())
+    async fn context(&mut self, name: &str) -> Result<Option<ContextValue>, String> {
+        let view = self.remote.session_context(&self.session_id).await?;
+        match view.context.get(name) {
+            None => Ok(None),
+            Some(serde_json::Value::Bool(b)) => Ok(Some(ContextValue::Bool(*b))),
+            Some(serde_json::Value::String(text)) => Ok(Some(ContextValue::Text(text.clone()))),
+            Some(serde_json::Value::Number(n)) => n
+                .as_f64()
+                .map(|n| Some(ContextValue::Number(n)))
+                .ok_or_else(|| format!("`{name}` is a number out of range: {n}")),
+            Some(other) => Err(format!(
+                "`{name}` is neither text, a number nor a boolean: {other}"
+            )),
+        }
     }
 }

@@ -191,7 +191,7 @@ impl Target for EngineTarget {
             .collect())
     }
 
-    fn wait(&mut self, by: Duration) -> Result<(), String> {
+    async fn wait(&mut self, by: Duration) -> Result<(), String> {
         self.clock.advance(by);
         Ok(())
     }

@@ -8,6 +8,7 @@ mod check;
 mod choices;
 mod classifier;
 mod connections;
+mod dev;
 mod email_send;
 mod helpers;
 mod idempotency;

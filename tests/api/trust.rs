@@ -154,6 +154,31 @@ async fn signed_bodies_are_accepted_once_and_only_in_time() {
 }
 
 #[tokio::test]
+async fn a_dev_clock_running_ahead_does_not_make_signatures_stale() {
+    // Clients sign with their own clock, which the dev clock does not move.
+    let mut config = authenticated_config();
+    config.server.dev = true;
+    let app = spawn_app_with(config).await;
+    let skipped = app
+        .client
+        .post(app.url("/v1/dev/clock"))
+        .bearer_auth(API_KEY)
+        .json(&json!({ "advance": "1h" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(skipped.status(), 200);
+    let now = app.clock.now().timestamp();
+    let first = body("s", "1", "hi");
+    let signature = sign(SIGNING_SECRET.as_bytes(), now, first.as_bytes());
+    let (status, answer, _) = post(&app, first, &[("x-colloquy-signature", signature)]).await;
+    assert_eq!(status, 200, "{answer}");
+    let late = body("s", "2", "alice@example.com");
+    let signature = sign(SIGNING_SECRET.as_bytes(), now + 3600, late.as_bytes());
+    assert_unauthorized(&post(&app, late, &[("x-colloquy-signature", signature)]).await);
+}
+
+#[tokio::test]
 async fn requests_per_ip_are_limited_with_retry_after() {
     let mut config = test_config();
     config.limits.per_ip = Rate {

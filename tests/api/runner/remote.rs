@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use colloquy::config::Rate;
+use std::time::Duration;
+
+use colloquy::config::{Config, Rate};
 
 use super::{HAPPY, Run, colloquy, run, scripts};
 use crate::helpers::{spawn_app_with, test_config};
@@ -25,6 +27,17 @@ fn test_url(dir: &Path, url: &str, args: &[&str]) -> Command {
 
 /// A server whose request limits a test run cannot reach (the runner would wait them out).
 async fn server() -> crate::helpers::TestApp {
+    spawn_app_with(unlimited()).await
+}
+
+/// The same in dev mode (`serve --dev`): its clock can be moved and sessions read.
+async fn dev_server() -> crate::helpers::TestApp {
+    let mut config = unlimited();
+    config.server.dev = true;
+    spawn_app_with(config).await
+}
+
+fn unlimited() -> Config {
     let mut config = test_config();
     let plenty = Rate {
         per_second: 100_000,
@@ -32,7 +45,115 @@ async fn server() -> crate::helpers::TestApp {
     };
     config.limits.per_ip = plenty;
     config.limits.per_client = plenty;
-    spawn_app_with(config).await
+    config
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn against_a_dev_server_scripts_wait_and_check_the_context_too() {
+    let app = dev_server().await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut command = test_url(root, &app.url(""), &["tests/conversations"]);
+    command.env_remove("COLLOQUY__DIALOGS__DIR");
+    let run = run_async(command).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            ", one at a time (dev mode: `wait` moves its clock, `expect.context` reads its sessions)\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    // Scripts that wait, and scripts that check the context, ran and passed.
+    for name in [
+        "ok    expired code after 5 minutes, then a new one  ",
+        "ok    a code still works a second before it expires  ",
+    ] {
+        assert!(run.stdout.contains(name), "{name}\n{}", run.stdout);
+    }
+    assert!(
+        !run.stdout.contains("skipped: uses `wait`"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("skipped: checks `expect.context`"),
+        "{}",
+        run.stdout
+    );
+    // What still needs an engine of its own is skipped, and says so.
+    let reasons: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("skipped: "))
+        .collect();
+    assert!(!reasons.is_empty(), "{}", run.stdout);
+    for reason in reasons {
+        assert!(
+            reason.contains("take an engine of its own")
+                || reason.contains("a running server calls its own"),
+            "{reason}"
+        );
+    }
+    // The scripts' waits moved the server's clock: an hour and more in all.
+    let offset = app.app.dev_clock.as_ref().expect("dev mode").offset();
+    assert!(offset >= Duration::from_secs(3600), "{offset:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_context_fails_over_http_with_the_same_report() {
+    let app = dev_server().await;
+    let dir = scripts(&[(
+        "s.yaml",
+        r#"
+dialog: otp_authentication
+scripts:
+  - name: expiry over http
+    steps:
+      - user: hi
+      - user: erin@example.com
+      - email: { to: erin@example.com, capture: { code: '\d{4}' } }
+      - wait: 5m
+      - user: "{{ code }}"
+      - expect: { node: code_expired, context: { email: erin@example.com, otp_code: null } }
+  - name: wrong context
+    steps:
+      - user: hi
+      - user: frank@example.com
+      - expect: { node: ask_code, context: { email: grace@example.com } }
+"#,
+    )]);
+    let run = run_async(test_url(dir.path(), &app.url(""), &["s.yaml"])).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("ok    expiry over http  s.yaml:4\n"),
+        "{}",
+        run.stdout
+    );
+    let block = run.failure("wrong context");
+    assert!(
+        block.contains(
+            "\
+problem:    the dialog is not in the expected state
+expected:   node `ask_code`, email = \"grace@example.com\"
+actual:     node `ask_code`, email = \"frank@example.com\"
+"
+        ),
+        "{block}"
+    );
+    // The same script in process fails with the same words.
+    let local = super::test_in(&dir, &["s.yaml"]);
+    assert_eq!(local.code, 1, "{}", local.stdout);
+    let local_block = local.failure("wrong context");
+    let problem = |block: &str| {
+        block
+            .lines()
+            .filter(|l| {
+                l.starts_with("problem:") || l.starts_with("expected:") || l.starts_with("actual:")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(problem(&block), problem(&local_block));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -65,10 +186,10 @@ async fn the_repository_conversations_run_black_box_and_skip_what_http_cannot_do
     // Line numbers are the scripts' own; the reasons are what matters here.
     for reason in [
         "skipped: uses `wait` (line ",
-        "): a running server's clock cannot be moved; run it in process\n",
-        "skipped: needs per-script settings (fail_for) that a running server cannot take\n",
+        "): this server's clock cannot be moved; start it with `colloquy serve --dev`, or run the script in process\n",
+        "skipped: needs per-script settings (fail_for), which take an engine of its own: a running server keeps its configuration; run it in process\n",
         "skipped: checks `expect.context` (line ",
-        "), which the HTTP API does not expose\n",
+        "): this server does not show a session's context; start it with `colloquy serve --dev`, or run the script in process\n",
     ] {
         assert!(run.stdout.contains(reason), "{reason}\n{}", run.stdout);
     }
@@ -79,7 +200,9 @@ async fn the_repository_conversations_run_black_box_and_skip_what_http_cannot_do
         "{xml}"
     );
     assert!(
-        xml.contains("): a running server&apos;s clock cannot be moved; run it in process\"/>"),
+        xml.contains(
+            "): this server&apos;s clock cannot be moved; start it with `colloquy serve --dev`, or run the script in process\"/>"
+        ),
         "{xml}"
     );
     // The emails really went through the server's outbox.

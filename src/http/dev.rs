@@ -1,0 +1,179 @@
+//! The dev mode routes (`server.dev`, `serve --dev`), for QA against a running server
+//! (`colloquy test --url`): move the engine's clock forward, read a session's context. They
+//! exist only in dev mode, which listens on loopback addresses only; elsewhere they are 404.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{Clock, OffsetClock};
+use crate::dialog::machine::MASKED_INPUT;
+use crate::dialog::value::{Context, Value};
+use crate::duration::{format_duration, serde_human};
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiPath};
+
+type Shared = State<Arc<AppState>>;
+
+/// `POST /v1/dev/clock` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Advance {
+    /// How far to move the clock forward: `5m`, `299s`, `250ms`, or a number of seconds.
+    #[serde(with = "serde_human")]
+    advance: Duration,
+}
+
+/// The dev clock: what time the engine reads, and how far ahead of the wall clock that is.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ClockView {
+    pub now: DateTime<Utc>,
+    /// `5m`, as durations are written in the config.
+    pub offset: String,
+    pub offset_ms: u64,
+}
+
+impl ClockView {
+    fn of(clock: &OffsetClock) -> Self {
+        let offset = clock.offset();
+        Self {
+            now: clock.now(),
+            offset: format_duration(offset),
+            offset_ms: u64::try_from(offset.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+fn dev_clock(state: &AppState) -> Result<&OffsetClock, ApiError> {
+    state.app.dev_clock.as_deref().ok_or(ApiError::NotFound)
+}
+
+/// `GET /v1/dev/clock`: the engine's time. Also how `colloquy test --url` finds out that a
+/// server is in dev mode (elsewhere: 404).
+pub async fn clock(State(state): Shared) -> Result<Json<ClockView>, ApiError> {
+    Ok(Json(ClockView::of(dev_clock(&state)?)))
+}
+
+/// `POST /v1/dev/clock {"advance": "5m"}`: moves the engine's clock forward, for every
+/// session, code and limit at once. It never goes back: restart the server for that.
+pub async fn advance(
+    State(state): Shared,
+    ApiJson(request): ApiJson<Advance>,
+) -> Result<Json<ClockView>, ApiError> {
+    let clock = dev_clock(&state)?;
+    let offset = clock
+        .skip(request.advance)
+        .map_err(|error| ApiError::InvalidRequest(format!("`advance`: {error}")))?;
+    tracing::info!(
+        advanced = %format_duration(request.advance),
+        offset = %format_duration(offset),
+        "dev mode: clock moved forward"
+    );
+    Ok(Json(ClockView::of(clock)))
+}
+
+/// `GET /v1/dev/sessions/{id}/context` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ContextView {
+    pub session_id: String,
+    /// The dialog whose variables these are (a called dialog's, while the session is in one).
+    pub dialog: String,
+    /// Every variable set and not expired, as JSON (text, number or boolean); a sensitive
+    /// value (an entered code) is `••••`, as in the session's history.
+    pub context: BTreeMap<String, serde_json::Value>,
+}
+
+/// `GET /v1/dev/sessions/{id}/context`: a session's variables, so scripts can check
+/// `expect.context` over HTTP.
+pub async fn context(
+    State(state): Shared,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ContextView>, ApiError> {
+    let clock = dev_clock(&state)?;
+    if crate::engine::codes::is_code_record(&id) {
+        return Err(ApiError::UnknownSession);
+    }
+    let session = state
+        .app
+        .engine
+        .session(&id)
+        .await?
+        .ok_or(ApiError::UnknownSession)?;
+    let context = shown(&session.context, clock.now());
+    Ok(Json(ContextView {
+        session_id: session.id,
+        dialog: session.dialog_id,
+        context,
+    }))
+}
+
+/// The variables set and not expired at `now`, sensitive ones masked. A turn drops its
+/// sensitive values before the session is saved, so a stored session holds none; were one
+/// ever kept, it would still not show.
+fn shown(context: &Context, now: DateTime<Utc>) -> BTreeMap<String, serde_json::Value> {
+    context
+        .iter()
+        .filter_map(|(name, slot)| {
+            let value = context.get(name, now)?;
+            let shown = if slot.sensitive {
+                serde_json::Value::from(MASKED_INPUT)
+            } else {
+                json_of(value)
+            };
+            Some((name.to_owned(), shown))
+        })
+        .collect()
+}
+
+fn json_of(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Number(n) => serde_json::Number::from_f64(*n)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Value::Text(text) => serde_json::Value::from(text.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+    use crate::dialog::value::Slot;
+
+    #[test]
+    fn context_shows_values_as_json_masks_sensitive_ones_and_hides_expired_ones() {
+        let now = Utc::now();
+        let mut context = Context::default();
+        context.set("email", Value::Text("alice@example.com".into()));
+        context.set("tries", Value::Number(2.0));
+        context.set("confirmed", Value::Bool(true));
+        let slot = |value: &str, sensitive, expires_at| Slot {
+            value: Value::Text(value.into()),
+            sensitive,
+            expires_at,
+            given: false,
+        };
+        context.set_slot("otp_code", slot("4821", true, None));
+        context.set_slot("gone", slot("x", false, Some(now)));
+        context.set_slot("later", slot("y", false, Some(now + TimeDelta::seconds(1))));
+        let shown = serde_json::to_value(shown(&context, now)).unwrap();
+        assert_eq!(
+            shown,
+            serde_json::json!({
+                "email": "alice@example.com",
+                "tries": 2.0,
+                "confirmed": true,
+                "otp_code": "••••",
+                "later": "y",
+            })
+        );
+    }
+}
