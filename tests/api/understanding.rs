@@ -250,3 +250,72 @@ fn every_message_of_the_corpus_is_heard_as_expected() {
         failures.lines().filter(|l| !l.starts_with(' ')).count()
     );
 }
+
+/// Messages built to break a reader: each gets a defined reply, over HTTP, at the flagship's
+/// questions; and every entity reads them without a panic.
+#[tokio::test]
+async fn hostile_messages_get_defined_replies() {
+    use crate::helpers::{said, spawn_app};
+
+    let fifty: Vec<String> = (0..50).map(|i| format!("user{i}@example{i}.com")).collect();
+    let mut long = fifty.join(", ");
+    while long.chars().count() < 1990 {
+        long.push_str(" padding");
+    }
+    let long: String = long.chars().take(2000).collect();
+    let app = spawn_app().await;
+    app.say("many", "hi").await;
+    let many = app.say("many", &long).await;
+    assert_eq!(many.node, "ask_email");
+    assert_eq!(
+        said(&many),
+        "I see more than one email address: user0@example0.com, user1@example1.com or user2@example2.com (and 47 more). Which one should I use?"
+    );
+
+    app.say("punct", "hi").await;
+    let punctuation = app.say("punct", "?!.,;:…¿¡—").await;
+    assert_eq!(punctuation.node, "ask_email");
+    assert!(said(&punctuation).starts_with("Sorry, I didn't understand that."));
+
+    app.say("mixed", "hi").await;
+    let mixed = app.say("mixed", "Мой адрес: bob@example.com 谢谢 شكرا").await;
+    assert_eq!(mixed.node, "ask_code", "{}", said(&mixed));
+    assert!(said(&mixed).contains("code to bob@example.com."));
+
+    app.say("rtl", "hi").await;
+    let rtl = app
+        .say("rtl", "\u{200F}\u{202E}carol@example.com\u{202C}\u{200F}")
+        .await;
+    assert_eq!(rtl.node, "ask_code", "{}", said(&rtl));
+    assert!(said(&rtl).contains("code to carol@example.com."));
+
+    let codes: String = (1000..1400).map(|n| format!("{n} ")).collect();
+    let at_code = app.say("rtl", &codes[..codes.len().min(2000)]).await;
+    assert_eq!(at_code.node, "ask_code");
+    assert_eq!(
+        said(&at_code),
+        "I see more than one code in your message. Please send just the one from the email."
+    );
+
+    // Every entity reads every hostile message and answers something.
+    let hearing = Hearing::plain(chrono::DateTime::UNIX_EPOCH);
+    let digits = "1".repeat(2000);
+    let words = "next friday at 3pm ".repeat(100);
+    for name in entities::Entity::names() {
+        let Some(entity) = entities::plain(name) else {
+            continue;
+        };
+        for text in [
+            long.as_str(),
+            "?!.,;:…¿¡—",
+            "Мой адрес 谢谢 شكرا",
+            "\u{200F}\u{202E}\u{2066}",
+            digits.as_str(),
+            words.as_str(),
+            "",
+        ] {
+            let _ = entity.find(text, &hearing);
+            let _ = entity.resembles(text);
+        }
+    }
+}
