@@ -174,6 +174,9 @@ pub struct Metrics {
     pub conversations_started: Family,
     /// Conversations ended, by dialog, version and result.
     pub conversations_ended: Family,
+    /// Conversations left waiting for the user until they expired, by dialog, version and
+    /// the node they were left at (drop-off).
+    pub conversations_abandoned: Family,
     /// `http.request` calls by service and outcome (`2xx`, `4xx`, `5xx`, `timeout`, …).
     pub service_requests: Family,
     /// The time of one `http.request` call, retries included.
@@ -295,6 +298,11 @@ impl Metrics {
             &mut out,
             "colloquy_conversations_ended_total",
             "Conversations ended, by dialog, version and result.",
+        );
+        self.conversations_abandoned.render(
+            &mut out,
+            "colloquy_conversations_abandoned_total",
+            "Conversations that expired waiting for the user, by dialog, version and the node they were left at.",
         );
         self.service_requests.render(
             &mut out,

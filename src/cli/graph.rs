@@ -2,12 +2,25 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::dialog::graph::{Format, render};
+use crate::dialog::graph::{Format, render_with};
 use crate::engine::registry::load_paths;
 
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, load_config};
 
-pub fn run(target: Option<&str>, format: Format, config: Option<&Path>) -> u8 {
+pub fn run(
+    target: Option<&str>,
+    format: Format,
+    counts: Option<&Path>,
+    config: Option<&Path>,
+) -> u8 {
+    // Read first: a wrong path is a usage error before any dialog is loaded.
+    let counts = match counts.map(std::fs::read_to_string).transpose() {
+        Ok(counts) => counts,
+        Err(error) => {
+            eprintln!("error: cannot read the counts file: {error}");
+            return EXIT_USAGE;
+        }
+    };
     // A path to a file draws that file; otherwise a dialog id from the configured directory.
     let file = target.map(PathBuf::from).filter(|p| p.is_file());
     let Some(config) = load_config(config) else {
@@ -49,6 +62,10 @@ pub fn run(target: Option<&str>, format: Format, config: Option<&Path>) -> u8 {
         );
         return EXIT_USAGE;
     };
-    print!("{}", render(dialog, format));
+    let notes = counts
+        .as_deref()
+        .map(|text| super::counts::notes(dialog, text))
+        .unwrap_or_default();
+    print!("{}", render_with(dialog, format, &notes));
     EXIT_OK
 }

@@ -4,6 +4,7 @@
 mod bench;
 mod chat;
 mod check;
+mod counts;
 mod graph;
 mod serve;
 mod test;
@@ -58,6 +59,10 @@ pub enum Command {
         /// `mermaid` (renders on GitHub) or `dot` (pipe to `dot -Tsvg`).
         #[arg(long, default_value = "mermaid", value_parser = ["mermaid", "dot"])]
         format: String,
+        /// A running engine's `/metrics` text: conversations started, dropped at each
+        /// question and ended are noted on the nodes.
+        #[arg(long, value_name = "FILE")]
+        counts: Option<PathBuf>,
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
@@ -102,6 +107,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Graph {
             dialog,
             format,
+            counts,
             config,
         } => {
             let format = if format == "dot" {
@@ -109,7 +115,12 @@ pub fn run(cli: Cli) -> ExitCode {
             } else {
                 crate::dialog::graph::Format::Mermaid
             };
-            graph::run(dialog.as_deref(), format, config.as_deref())
+            graph::run(
+                dialog.as_deref(),
+                format,
+                counts.as_deref(),
+                config.as_deref(),
+            )
         }
     };
     ExitCode::from(code)

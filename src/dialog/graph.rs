@@ -1,6 +1,7 @@
 //! A dialog as a picture: Mermaid (renders in GitHub, GitLab and most wikis) or Graphviz DOT.
 //! Node shapes say what a node does; edges carry what takes them.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::model::{Dialog, EdgeLabel};
@@ -15,14 +16,23 @@ pub enum Format {
 
 /// Renders the dialog's nodes, edges, and global keywords (from "any question").
 pub fn render(dialog: &Dialog, format: Format) -> String {
+    render_with(dialog, format, &BTreeMap::new())
+}
+
+/// [`render`], with a note under the nodes `notes` names (node id → text: what a running
+/// engine counted there).
+pub fn render_with(dialog: &Dialog, format: Format, notes: &BTreeMap<String, String>) -> String {
     match format {
-        Format::Mermaid => mermaid(dialog),
-        Format::Dot => dot(dialog),
+        Format::Mermaid => mermaid(dialog, notes),
+        Format::Dot => dot(dialog, notes),
     }
 }
 
-fn caption(kind: &dyn NodeKind, id: &str) -> String {
-    format!("{id}\n{}", kind.caption())
+fn caption(kind: &dyn NodeKind, id: &str, notes: &BTreeMap<String, String>) -> String {
+    match notes.get(id) {
+        Some(note) => format!("{id}\n{}\n{note}", kind.caption()),
+        None => format!("{id}\n{}", kind.caption()),
+    }
 }
 
 /// The edge's label; a branch arm shows its condition.
@@ -39,7 +49,7 @@ fn mermaid_id(id: &str) -> String {
     format!("n_{}", id.replace('-', "_"))
 }
 
-fn mermaid(dialog: &Dialog) -> String {
+fn mermaid(dialog: &Dialog, notes: &BTreeMap<String, String>) -> String {
     let mut out = String::from("flowchart TD\n");
     let _ = writeln!(
         out,
@@ -47,7 +57,7 @@ fn mermaid(dialog: &Dialog) -> String {
         mermaid_id(&dialog.node(dialog.start).id)
     );
     for node in &dialog.nodes {
-        let text = caption(node.kind.as_ref(), &node.id)
+        let text = caption(node.kind.as_ref(), &node.id, notes)
             .replace('"', "#quot;")
             .replace('\n', "<br/>");
         let id = mermaid_id(&node.id);
@@ -89,7 +99,7 @@ fn dot_escape(text: &str) -> String {
         .replace('\n', "\\n")
 }
 
-fn dot(dialog: &Dialog) -> String {
+fn dot(dialog: &Dialog, notes: &BTreeMap<String, String>) -> String {
     let mut out = format!(
         "digraph \"{}\" {{\n    rankdir=TB;\n    node [fontname=\"Helvetica\"];\n",
         dot_escape(&dialog.id)
@@ -112,7 +122,7 @@ fn dot(dialog: &Dialog) -> String {
             out,
             "    \"{}\" [shape={shape}, label=\"{}\"];",
             dot_escape(&node.id),
-            dot_escape(&caption(node.kind.as_ref(), &node.id))
+            dot_escape(&caption(node.kind.as_ref(), &node.id, notes))
         );
     }
     for edge in dialog.edges() {

@@ -508,13 +508,27 @@ impl Engine {
     /// Frees expired sessions and stale counters. The server runs this periodically.
     pub async fn sweep(&self) -> Result<usize, StoreError> {
         let swept = self.store.sweep().await?;
+        for left in &swept.abandoned {
+            let version = left.version.to_string();
+            self.metrics.conversations_abandoned.inc(&[
+                ("dialog", &left.dialog),
+                ("version", &version),
+                ("node", &left.node),
+            ]);
+            tracing::info!(
+                dialog = %left.dialog,
+                version = left.version,
+                node = %left.node,
+                "conversation abandoned"
+            );
+        }
         let longest = self
             .otp
             .send_limit
             .window
             .max(self.otp.failure_limit.window);
         self.counters.sweep(longest).await?;
-        Ok(swept)
+        Ok(swept.count)
     }
 }
 

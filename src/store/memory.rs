@@ -21,7 +21,7 @@ use dashmap::mapref::entry::Entry;
 use crate::clock::Clock;
 use crate::dialog::Session;
 
-use super::{Processed, SessionStore, StoreError};
+use super::{Abandoned, Processed, SessionStore, StoreError, Swept};
 
 /// Idempotency records kept per session (the newest), on top of the time window.
 pub const MAX_PROCESSED_PER_SESSION: usize = 16;
@@ -278,12 +278,18 @@ impl SessionStore for MemoryStore {
         Ok(removed)
     }
 
-    async fn sweep(&self) -> Result<usize, StoreError> {
+    async fn sweep(&self) -> Result<Swept, StoreError> {
         let before = self.sessions.len();
         let now = self.clock.now();
         let horizon = now - self.idempotency_window;
-        self.sessions.retain(|_, record| {
+        let mut abandoned = Vec::new();
+        self.sessions.retain(|id, record| {
             if self.expired_at(record, now) {
+                if let Some(left) =
+                    codec::decode_session(id, record).and_then(|s| Abandoned::of(&s))
+                {
+                    abandoned.push(left);
+                }
                 return false;
             }
             // Records are kept oldest first: when the oldest is inside the window, all are.
@@ -306,7 +312,10 @@ impl SessionStore for MemoryStore {
         if removed > 0 {
             self.sessions.shrink_to_fit();
         }
-        Ok(removed)
+        Ok(Swept {
+            count: removed,
+            abandoned,
+        })
     }
 
     async fn count(&self) -> Result<usize, StoreError> {

@@ -28,6 +28,37 @@ use chrono::{DateTime, Utc};
 use crate::dialog::Session;
 use crate::dialog::reply::TurnReply;
 
+/// What a sweep freed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Swept {
+    /// Sessions (and code records) freed.
+    pub count: usize,
+    /// The conversations among them that were waiting for the user: abandoned.
+    pub abandoned: Vec<Abandoned>,
+}
+
+/// Where a conversation was left when it expired waiting for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Abandoned {
+    pub dialog: String,
+    pub version: u32,
+    pub node: String,
+}
+
+impl Abandoned {
+    /// The conversation `session` was, if it was waiting for the user (records of the OTP
+    /// API are no conversations).
+    pub fn of(session: &Session) -> Option<Self> {
+        (session.state == crate::dialog::State::Waiting && !session.id.starts_with("otp/")).then(
+            || Abandoned {
+                dialog: session.dialog_id.clone(),
+                version: session.dialog_version,
+                node: session.node.clone(),
+            },
+        )
+    }
+}
+
 /// A message a session has processed, kept for the idempotency window so a retry of it gets
 /// the first delivery's answer and changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,8 +126,9 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     /// Removes a session; `true` if it existed.
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;
 
-    /// Frees sessions idle past the TTL; returns how many.
-    async fn sweep(&self) -> Result<usize, StoreError>;
+    /// Frees sessions idle past the TTL: how many, and where those still waiting for an
+    /// answer were left.
+    async fn sweep(&self) -> Result<Swept, StoreError>;
 
     /// Live sessions.
     async fn count(&self) -> Result<usize, StoreError>;

@@ -1441,3 +1441,51 @@ nodes:
         ],
     );
 }
+
+#[test]
+fn graph_notes_what_a_running_engine_counted() {
+    let dir = TempDir::new().expect("temp dir");
+    let metrics = dir.path().join("metrics.txt");
+    fs::write(
+        &metrics,
+        "# HELP colloquy_conversations_started_total Conversations started.\n\
+         colloquy_conversations_started_total{dialog=\"otp_authentication\",version=\"1\"} 40\n\
+         colloquy_conversations_ended_total{dialog=\"otp_authentication\",version=\"1\",result=\"authenticated\"} 31\n\
+         colloquy_conversations_abandoned_total{dialog=\"otp_authentication\",version=\"1\",node=\"ask_code\"} 6\n\
+         colloquy_conversations_abandoned_total{dialog=\"otp_authentication\",version=\"2\",node=\"ask_email\"} 9\n\
+         colloquy_conversations_abandoned_total{dialog=\"appointment_booking\",version=\"1\",node=\"ask_email\"} 9\n",
+    )
+    .expect("write");
+    let out = colloquy(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .args(["graph", "otp_authentication", "--counts"])
+        .arg(&metrics)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let graph = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        graph.contains("n_greet[\"greet<br/>say<br/>started: 40\"]"),
+        "{graph}"
+    );
+    assert!(
+        graph.contains("ask_code<br/>ask otp_code<br/>dropped here: 6"),
+        "{graph}"
+    );
+    assert!(
+        graph.contains("success<br/>end: authenticated<br/>ended: 31"),
+        "{graph}"
+    );
+    assert!(
+        !graph.contains("dropped here: 9"),
+        "other versions and dialogs: {graph}"
+    );
+    let missing = colloquy(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .args(["graph", "--counts", "/nonexistent/metrics.txt"])
+        .output()
+        .expect("runs");
+    assert_eq!(missing.status.code(), Some(2));
+}

@@ -358,3 +358,28 @@ async fn idle_sessions_expire_and_are_swept() {
     let fresh = app.say("s", "1234").await;
     assert_eq!(fresh.node, "ask_email", "an expired session starts over");
 }
+
+#[tokio::test]
+async fn conversations_left_waiting_are_counted_where_they_were_dropped() {
+    let app = spawn_app().await;
+    up_to_code(&app, "at-code", ALICE).await;
+    app.say("at-email", "hi").await;
+    app.say("done", "hi").await;
+    app.say("done", "cancel").await;
+    app.advance(Duration::from_secs(30 * 60));
+    assert_eq!(app.app.engine.sweep().await.unwrap(), 3);
+    let metrics = app.get_text("/metrics").await;
+    for node in ["ask_code", "ask_email"] {
+        let line = format!(
+            "colloquy_conversations_abandoned_total{{dialog=\"otp_authentication\",version=\"1\",node=\"{node}\"}} 1"
+        );
+        assert!(metrics.contains(&line), "{line}\n{metrics}");
+    }
+    assert_eq!(
+        metrics
+            .matches("colloquy_conversations_abandoned_total{")
+            .count(),
+        2,
+        "an ended conversation is not abandoned: {metrics}"
+    );
+}

@@ -39,7 +39,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::clock::Clock;
 use crate::dialog::Session;
 
-use super::{MAX_PROCESSED_PER_SESSION, Processed, SessionStore, StoreError};
+use super::{Abandoned, MAX_PROCESSED_PER_SESSION, Processed, SessionStore, StoreError, Swept};
 
 /// A session's hash as read: `version`, `updated` (ms), `doc`.
 type StoredSession = (Option<u64>, Option<i64>, Option<String>);
@@ -144,7 +144,7 @@ impl RedisStore {
                 break;
             }
             #[allow(clippy::cast_possible_truncation)]
-            if self.evict(&id, updated as i64).await? {
+            if self.evict(&id, updated as i64).await?.is_some() {
                 evicted += 1;
                 self.evictions.fetch_add(1, Ordering::Relaxed);
             }
@@ -153,9 +153,11 @@ impl RedisStore {
     }
 
     /// Deletes `id` if it was not saved since `updated_ms`; `true` when it left the index.
-    async fn evict(&self, id: &str, updated_ms: i64) -> Result<bool, StoreError> {
+    /// `None` when the session was saved meanwhile; else the document deleted, if it was
+    /// still there.
+    async fn evict(&self, id: &str, updated_ms: i64) -> Result<Option<Option<String>>, StoreError> {
         let [session, seen, order, index] = self.keys(id);
-        let evicted: i64 = self
+        let (evicted, doc): (i64, Option<String>) = self
             .pool
             .script(
                 scripts::EVICT
@@ -167,7 +169,7 @@ impl RedisStore {
                     .arg(updated_ms),
             )
             .await?;
-        Ok(evicted == 1)
+        Ok((evicted == 1).then_some(doc))
     }
 }
 
@@ -324,9 +326,10 @@ impl SessionStore for RedisStore {
 
     /// Deletes sessions idle past the TTL on the engine's clock (Redis's own expiry, on its
     /// clock, frees them too) and drops index entries of sessions Redis already expired.
-    async fn sweep(&self) -> Result<usize, StoreError> {
+    async fn sweep(&self) -> Result<Swept, StoreError> {
         let horizon = millis(self.clock.now()) - millis_of(self.idle_ttl);
         let mut swept = 0;
+        let mut abandoned = Vec::new();
         loop {
             let idle: Vec<(String, f64)> = self
                 .pool
@@ -346,13 +349,21 @@ impl SessionStore for RedisStore {
             let before = swept;
             for (id, updated) in idle {
                 #[allow(clippy::cast_possible_truncation)]
-                if self.evict(&id, updated as i64).await? {
+                if let Some(doc) = self.evict(&id, updated as i64).await? {
                     swept += 1;
+                    // A document this instance cannot read is freed all the same.
+                    let left = doc
+                        .and_then(|doc| format::decode_session(&doc, 0).ok())
+                        .and_then(|session| Abandoned::of(&session));
+                    abandoned.extend(left);
                 }
             }
             // A short batch was the last; a batch of sessions all saved meanwhile ends it too.
             if found < BATCH || swept == before {
-                return Ok(swept);
+                return Ok(Swept {
+                    count: swept,
+                    abandoned,
+                });
             }
         }
     }

@@ -56,17 +56,19 @@ return {1, redis.call('ZCARD', KEYS[4])}
 ///
 /// KEYS: session hash, records hash, records order list, sessions index.
 /// ARGV: session id, the `updated` (ms) the caller saw.
-/// Returns 1 when the session is gone from the index (deleted now, or expired earlier).
+/// Returns `{1, doc}` when the session is gone from the index (deleted now, with its
+/// document, or expired earlier, with `false`), `{0}` when it was saved meanwhile.
 pub static EVICT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local updated = redis.call('HGET', KEYS[1], 'updated')
 if updated and tonumber(updated) ~= tonumber(ARGV[2]) then
-  return 0
+  return {0}
 end
+local doc = redis.call('HGET', KEYS[1], 'doc')
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 redis.call('ZREM', KEYS[4], ARGV[1])
-return 1
+return {1, doc}
 ",
     )
 });

@@ -240,10 +240,16 @@ pub async fn sweeping_frees_idle_sessions(fx: Fixture) {
     let mut c = session(&fx, "c");
     store.save(&mut c, None).await.unwrap();
     assert_eq!(store.count().await.unwrap(), 3);
-    assert_eq!(store.sweep().await.unwrap(), 0, "nothing idle yet");
+    assert_eq!(store.sweep().await.unwrap().count, 0, "nothing idle yet");
     fx.clock
         .advance(IDLE.saturating_sub(Duration::from_secs(30)));
-    assert_eq!(store.sweep().await.unwrap(), 2);
+    let swept = store.sweep().await.unwrap();
+    assert_eq!(swept.count, 2);
+    // Both were waiting at the address question: abandoned there.
+    assert_eq!(swept.abandoned.len(), 2);
+    assert!(swept.abandoned.iter().all(|left| left.node == "ask_email"
+        && left.dialog == "otp_authentication"
+        && left.version == 1));
     assert_eq!(store.count().await.unwrap(), 1);
     assert!(store.load("c").await.unwrap().is_some());
 }
