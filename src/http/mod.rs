@@ -15,6 +15,7 @@ mod limits;
 mod otp_api;
 mod server;
 mod uncancellable;
+mod web;
 
 pub use connection::ConnectionLimits;
 pub use error::ApiError;
@@ -75,7 +76,9 @@ pub fn router(app: App) -> Router {
 }
 
 /// The routes. `/v1/…` (and the seed-shaped OTP routes, `/v2/otp/…` and `/otp/v1/…`) need
-/// authentication (unless `auth.enabled` is false); `/healthz` and `/metrics` do not. `/v1/dev/outbox` exists only with the dev outbox sender.
+/// authentication (unless `auth.enabled` is false); `/healthz`, `/metrics` and the web chat's
+/// files (`/chat`, `/widget.js`, `/widget.css`) do not. `/v1/dev/outbox` exists only with the
+/// dev outbox sender.
 pub fn router_with(state: Arc<AppState>) -> Router {
     let max_body = state.app.config.server.max_body_bytes;
     let mut protected = Router::new()
@@ -117,6 +120,9 @@ pub fn router_with(state: Arc<AppState>) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(handlers::health))
         .route("/metrics", get(handlers::metrics))
+        .route("/chat", get(web::chat))
+        .route("/widget.js", get(web::widget_js))
+        .route("/widget.css", get(web::widget_css))
         .merge(protected);
     if state.app.config.kore.enabled {
         // Kore clients authenticate with their own JWTs, checked by the handler.

@@ -26,3 +26,4 @@ mod services;
 mod subdialogs;
 mod trust;
 mod understanding;
+mod web;
