@@ -12,6 +12,7 @@ mod guard;
 mod handlers;
 mod kore;
 mod limits;
+mod mailbox;
 mod otp_api;
 mod server;
 mod uncancellable;
@@ -77,8 +78,8 @@ pub fn router(app: App) -> Router {
 
 /// The routes. `/v1/…` (and the seed-shaped OTP routes, `/v2/otp/…` and `/otp/v1/…`) need
 /// authentication (unless `auth.enabled` is false); `/healthz`, `/metrics` and the web chat's
-/// files (`/chat`, `/widget.js`, `/widget.css`) do not. `/v1/dev/outbox` exists only with the
-/// dev outbox sender.
+/// files (`/chat`, `/widget.js`, `/widget.css`) do not. `/v1/dev/outbox` and `/dev/mailbox`
+/// exist only with the dev outbox sender, and need authentication like `/v1`.
 pub fn router_with(state: Arc<AppState>) -> Router {
     let max_body = state.app.config.server.max_body_bytes;
     let mut protected = Router::new()
@@ -106,10 +107,13 @@ pub fn router_with(state: Arc<AppState>) -> Router {
             .route("/otp/v1/_search", post(digit::search));
     }
     if state.app.outbox.is_some() {
-        protected = protected.route(
-            "/v1/dev/outbox",
-            get(handlers::outbox).delete(handlers::clear_outbox),
-        );
+        protected = protected
+            .route(
+                "/v1/dev/outbox",
+                get(handlers::outbox).delete(handlers::clear_outbox),
+            )
+            .route("/dev/mailbox", get(mailbox::page))
+            .route("/dev/mailbox.css", get(mailbox::stylesheet));
     }
     // Per-IP limit, then authentication, then per-client limit, in one layer.
     let protected = protected.route_layer(axum::middleware::map_request_with_state(
