@@ -233,6 +233,81 @@ async fn a_person_verifies_an_address_in_the_chat_page() {
     );
     shot(&browser, "otp-5-reloaded").await;
     assert_eq!(app.emails_to("alice@example.com"), 1);
+
+    // "New conversation" forgets it all: a new session, an empty log.
+    let old_session = stored_session(&browser).await;
+    let restart = chat.element("the restart button", ".cq-restart").await;
+    browser.click(&restart).await;
+    chat.wait_until(
+        "an empty conversation",
+        "return root.querySelectorAll('.cq-msg').length === 0 \
+         && !root.querySelector('.cq-empty').hidden;",
+    )
+    .await;
+    assert_eq!(chat.focused_class().await, "cq-input");
+    chat.say("hi").await;
+    chat.wait_for("What's your email address?").await;
+    let new_session = stored_session(&browser).await;
+    assert_ne!(new_session, old_session);
+    let session = app.get_json(&format!("/v1/sessions/{new_session}")).await;
+    assert_eq!(session["turns"], 1, "{session}");
+    browser.close().await;
+}
+
+/// The session id the widget keeps in `localStorage`.
+async fn stored_session(browser: &Browser) -> String {
+    let script = "for (let i = 0; i < localStorage.length; i++) { \
+                    const key = localStorage.key(i); \
+                    if (key.startsWith('colloquy:')) { \
+                      return JSON.parse(localStorage.getItem(key)).sessionId; } } \
+                  return null;";
+    let value = browser.execute(script, json!([])).await;
+    value.as_str().expect("a stored session").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_during_a_turn_sends_the_message_again_under_its_id() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let mut config = test_config();
+    config.email.outbox.delay = Duration::from_millis(1500);
+    let app = spawn_app_with(config).await;
+    let chat = Chat::in_page(&browser);
+    browser.goto(&app.url("/chat")).await;
+    chat.say("hi").await;
+    chat.wait_for("What's your email address?").await;
+    chat.say("carol@example.com").await;
+    chat.wait_until(
+        "the turn to be on its way",
+        "return !root.querySelector('.cq-typing').hidden;",
+    )
+    .await;
+    // The page goes away with its request; the turn goes on in the engine.
+    browser.refresh().await;
+    chat.wait_for("I've emailed a 4-digit code to carol@example.com.")
+        .await;
+    let transcript = chat.transcript().await;
+    let sent = transcript
+        .iter()
+        .filter(|(kind, text)| kind == "user" && text == "carol@example.com")
+        .count();
+    assert_eq!(sent, 1, "{transcript:?}");
+    assert!(
+        transcript
+            .iter()
+            .all(|(_, text)| !text.contains("The code is 4 digits")),
+        "{transcript:?}"
+    );
+    assert_eq!(
+        app.emails_to("carol@example.com"),
+        1,
+        "one message, one email"
+    );
+    let session = stored_session(&browser).await;
+    let session = app.get_json(&format!("/v1/sessions/{session}")).await;
+    assert_eq!(session["turns"], 2, "one turn for the message: {session}");
+    shot(&browser, "reload-mid-turn").await;
     browser.close().await;
 }
 
