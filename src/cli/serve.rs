@@ -104,8 +104,11 @@ async fn serve(app: app::App, listen: Option<Vec<SocketAddr>>) -> u8 {
     }
     if app.outbox.is_some() {
         tracing::warn!(
-            "email provider is the dev outbox: emails are recorded, not sent (GET /v1/dev/outbox)"
+            "email provider is the dev outbox: emails are recorded, not sent (GET /v1/dev/outbox, and the page /dev/mailbox)"
         );
+        if public && !app.config.auth.enabled {
+            tracing::warn!(addr = %local, "the dev mailbox shows every code to anyone who can reach this address: never run the outbox in production");
+        }
     }
     // Starting without the store is allowed: requests get 503 until it answers.
     if let Err(error) = app.engine.store().ping().await {

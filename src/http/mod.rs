@@ -13,9 +13,11 @@ mod guard;
 mod handlers;
 mod kore;
 mod limits;
+mod mailbox;
 mod otp_api;
 mod server;
 mod uncancellable;
+mod web;
 
 pub use connection::ConnectionLimits;
 pub use error::ApiError;
@@ -85,9 +87,10 @@ pub fn router(app: App) -> Router {
 }
 
 /// The routes. `/v1/…` (and the seed-shaped OTP routes, `/v2/otp/…` and `/otp/v1/…`) need
-/// authentication (unless `auth.enabled` is false); `/healthz` and `/metrics` do not.
-/// `/v1/dev/outbox` exists only with the dev outbox sender, `/v1/dev/clock` and
-/// `/v1/dev/sessions/{id}/context` only in dev mode.
+/// authentication (unless `auth.enabled` is false); `/healthz`, `/metrics` and the web chat's
+/// files (`/chat`, `/widget.js`, `/widget.css`) do not. `/v1/dev/outbox` and `/dev/mailbox`
+/// exist only with the dev outbox sender, and need authentication like `/v1`;
+/// `/v1/dev/clock` and `/v1/dev/sessions/{id}/context` only in dev mode.
 pub fn router_with(state: Arc<AppState>) -> Router {
     let max_body = state.app.config.server.max_body_bytes;
     let mut protected = Router::new()
@@ -115,10 +118,13 @@ pub fn router_with(state: Arc<AppState>) -> Router {
             .route("/otp/v1/_search", post(digit::search));
     }
     if state.app.outbox.is_some() {
-        protected = protected.route(
-            "/v1/dev/outbox",
-            get(handlers::outbox).delete(handlers::clear_outbox),
-        );
+        protected = protected
+            .route(
+                "/v1/dev/outbox",
+                get(handlers::outbox).delete(handlers::clear_outbox),
+            )
+            .route("/dev/mailbox", get(mailbox::page))
+            .route("/dev/mailbox.css", get(mailbox::stylesheet));
     }
     if state.app.dev_clock.is_some() {
         protected = protected
@@ -134,6 +140,9 @@ pub fn router_with(state: Arc<AppState>) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(handlers::health))
         .route("/metrics", get(handlers::metrics))
+        .route("/chat", get(web::chat))
+        .route("/widget.js", get(web::widget_js))
+        .route("/widget.css", get(web::widget_css))
         .merge(protected);
     if state.app.config.kore.enabled {
         // Kore clients authenticate with their own JWTs, checked by the handler.

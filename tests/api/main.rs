@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod bench;
+mod browser;
 mod check;
 mod choices;
 mod classifier;
@@ -28,3 +29,4 @@ mod services;
 mod subdialogs;
 mod trust;
 mod understanding;
+mod web;
