@@ -33,6 +33,9 @@ pub struct KoreRequest {
     session: Option<KoreSession>,
     message: KoreMessage,
     from: KoreFrom,
+    /// The language the user speaks (`fr`, `pt-BR`), kept by the session from then on.
+    #[serde(default)]
+    interactive_language: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +173,11 @@ pub async fn webhook(
     let engine = &state.app.engine;
     let invalid = || KoreError::new(StatusCode::BAD_REQUEST, "Invalid Request Payload");
     let ApiJson(request) = request.map_err(|_| invalid())?;
+    if let Some(language) = &request.interactive_language
+        && !crate::dialog::locale::is_locale(language)
+    {
+        return Err(invalid());
+    }
     let now = state.client_clock.now().timestamp();
     let app = authenticate(&config.kore, &headers, &request.from.id, now)?;
     let dialog = config.kore.bots.get(&bot).cloned();
@@ -204,7 +212,7 @@ pub async fn webhook(
         message_id: format!("kore-{}", trace_id()),
         text,
         dialog,
-        locale: None,
+        locale: request.interactive_language,
     };
     let engine = engine.clone();
     let task = tokio::spawn(async move { engine.turn(turn).await });

@@ -196,3 +196,31 @@ async fn the_route_is_absent_unless_enabled() {
         .unwrap();
     assert_eq!(response.status(), 404);
 }
+
+#[tokio::test]
+async fn the_user_s_language_comes_from_interactive_language() {
+    let app = kore_app().await;
+    let token = jwt(&app, "user-fr");
+    let mut hello = text("user-fr", "bonjour", true);
+    hello["interactiveLanguage"] = json!("fr");
+    let (status, answer) = kore(&app, Some(&token), &hello).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        vals(&answer)
+            .iter()
+            .any(|v| v.contains("votre adresse email")),
+        "{answer}"
+    );
+    // The session keeps it: the next message, without the field, is answered in French.
+    let (_, next) = kore(
+        &app,
+        Some(&token),
+        &text("user-fr", "pas une adresse", false),
+    )
+    .await;
+    assert!(vals(&next).iter().any(|v| v.contains("Désolé")), "{next}");
+    let mut bad = text("user-x", "hi", true);
+    bad["interactiveLanguage"] = json!("not a language!");
+    let (status, error) = kore(&app, Some(&jwt(&app, "user-x")), &bad).await;
+    assert_eq!(status, 400, "{error}");
+}
