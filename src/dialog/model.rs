@@ -48,6 +48,8 @@ pub struct Dialog {
     /// The YAML it was loaded from, so a shared store can archive the version sessions start
     /// on and another instance can load it again after a restart.
     pub source: std::sync::Arc<str>,
+    /// The Fluent files it was loaded with, archived beside `source` for the same reason.
+    pub translation_sources: std::sync::Arc<[super::locale::TranslationSource]>,
 }
 
 impl Dialog {

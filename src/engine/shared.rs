@@ -3,10 +3,14 @@
 //! load an archived version that this instance's files no longer have. With the in-memory
 //! store the lease is a no-op and the archive keeps nothing.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
-use crate::dialog::{Dialog, load_untranslated};
+use serde::{Deserialize, Serialize};
+
+use crate::dialog::locale::TranslationSource;
+use crate::dialog::{Dialog, load_translated, load_untranslated};
 use crate::store::Lease;
 
 use super::{Engine, EngineError};
@@ -36,7 +40,7 @@ impl Engine {
     pub(super) async fn archive_version(&self, dialog: &Dialog) -> Result<(), EngineError> {
         Ok(self
             .archive
-            .keep(&dialog.id, dialog.version, &dialog.source)
+            .keep(&dialog.id, dialog.version, &archived(dialog))
             .await?)
     }
 
@@ -57,8 +61,19 @@ impl Engine {
         let Some(source) = self.archive.fetch(id, version).await? else {
             return Err(gone());
         };
-        // The archive keeps the YAML, not its translation files: the default language only.
-        let loaded = load_untranslated(&source, &self.load_env);
+        let loaded = match serde_json::from_str::<Archived>(&source) {
+            Ok(bundle) if bundle.archived_dialog == ARCHIVE_FORMAT => {
+                let translations: Vec<TranslationSource> = bundle
+                    .translations
+                    .into_iter()
+                    .map(|(locale, source)| TranslationSource { locale, source })
+                    .collect();
+                load_translated(&bundle.yaml, &self.load_env, &translations)
+            }
+            // A version archived with no translations, or before they were archived: its
+            // YAML alone, in its default language.
+            _ => load_untranslated(&source, &self.load_env),
+        };
         let Some(dialog) = loaded
             .dialog
             .filter(|dialog| dialog.id == id && dialog.version == version)
@@ -87,4 +102,35 @@ impl Engine {
         );
         Ok(restored)
     }
+}
+
+/// The format of an archived version that has translations.
+const ARCHIVE_FORMAT: u32 = 1;
+
+/// A dialog version with its Fluent files, as the archive keeps it. A version without
+/// translations is archived as its YAML alone (as every version once was), so both read back.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Archived {
+    archived_dialog: u32,
+    yaml: String,
+    /// Locale → the Fluent file's text.
+    translations: BTreeMap<String, String>,
+}
+
+/// What the archive keeps of `dialog`.
+fn archived(dialog: &Dialog) -> String {
+    if dialog.translation_sources.is_empty() {
+        return dialog.source.to_string();
+    }
+    let bundle = Archived {
+        archived_dialog: ARCHIVE_FORMAT,
+        yaml: dialog.source.to_string(),
+        translations: dialog
+            .translation_sources
+            .iter()
+            .map(|t| (t.locale.clone(), t.source.clone()))
+            .collect(),
+    };
+    serde_json::to_string(&bundle).unwrap_or_else(|_| dialog.source.to_string())
 }

@@ -348,6 +348,7 @@ fn resolve(
         max_transitions: raw.max_transitions,
         fingerprint: fingerprint(source),
         source: source.into(),
+        translation_sources: translation_files.into(),
     })
 }
 

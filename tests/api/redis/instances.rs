@@ -243,6 +243,15 @@ async fn a_session_finishes_on_its_dialog_version_after_every_instance_restarted
     said(&old, "s", "m1", "hi").await;
     said(&old, "s", "m2", "alice@example.com").await;
     let code = old.last_code("alice@example.com").await;
+    // A French conversation on the same version.
+    let (status, _) = old
+        .post_json(
+            &json!({ "session_id": "f", "message_id": "m1", "text": "bonjour", "locale": "fr" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    said(&old, "f", "m2", "zoe@example.com").await;
+    let french_code = old.last_code("zoe@example.com").await;
     drop(old);
 
     // Version 2 replaces the file; every instance is new and has only version 2.
@@ -257,6 +266,13 @@ async fn a_session_finishes_on_its_dialog_version_after_every_instance_restarted
         (done["dialog_version"].as_u64(), done["result"].as_str()),
         (Some(1), Some("authenticated")),
         "{done}"
+    );
+    // The archive kept the version's translations: it finishes in French.
+    let french = said(&new, "f", "m3", &french_code).await;
+    assert_eq!(french["dialog_version"], 1, "{french}");
+    assert_eq!(
+        french["replies"][0]["text"], "Merci, zoe@example.com est vérifiée.",
+        "{french}"
     );
     let fresh = said(&new, "t", "m1", "hi").await;
     assert_eq!(
