@@ -61,7 +61,7 @@ impl Engine {
         let Some(source) = self.archive.fetch(id, version).await? else {
             return Err(gone());
         };
-        let loaded = match serde_json::from_str::<Archived>(&source) {
+        let loaded = match serde_json::from_str::<Bundle>(&source) {
             Ok(bundle) if bundle.archived_dialog == ARCHIVE_FORMAT => {
                 let translations: Vec<TranslationSource> = bundle
                     .translations
@@ -111,7 +111,7 @@ const ARCHIVE_FORMAT: u32 = 1;
 /// translations is archived as its YAML alone (as every version once was), so both read back.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Archived {
+struct Bundle {
     archived_dialog: u32,
     yaml: String,
     /// Locale → the Fluent file's text.
@@ -123,7 +123,7 @@ fn archived(dialog: &Dialog) -> String {
     if dialog.translation_sources.is_empty() {
         return dialog.source.to_string();
     }
-    let bundle = Archived {
+    let bundle = Bundle {
         archived_dialog: ARCHIVE_FORMAT,
         yaml: dialog.source.to_string(),
         translations: dialog
