@@ -152,6 +152,8 @@ pub struct Metrics {
     /// Emails by sender and outcome (`sent`, `failed`).
     pub emails: Family,
     pub email_latency: Histogram,
+    /// Texts by sender and outcome (`sent`, `invalid_number`, `opted_out`, `temporary`…).
+    pub sms: Family,
     /// `otp.send` outcomes.
     pub otp_sends: Family,
     /// `otp.verify` outcomes.
@@ -270,6 +272,11 @@ impl Metrics {
             &mut out,
             "colloquy_emails_total",
             "Emails by sender and outcome.",
+        );
+        self.sms.render(
+            &mut out,
+            "colloquy_sms_total",
+            "Texts by sender and outcome.",
         );
         self.email_latency.render(
             &mut out,

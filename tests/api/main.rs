@@ -27,4 +27,5 @@ mod sendgrid;
 mod services;
 mod subdialogs;
 mod trust;
+mod twilio;
 mod understanding;

@@ -278,7 +278,9 @@ async fn hostile_messages_get_defined_replies() {
     assert!(said(&punctuation).starts_with("Sorry, I didn't understand that."));
 
     app.say("mixed", "hi").await;
-    let mixed = app.say("mixed", "Мой адрес: bob@example.com 谢谢 شكرا").await;
+    let mixed = app
+        .say("mixed", "Мой адрес: bob@example.com 谢谢 شكرا")
+        .await;
     assert_eq!(mixed.node, "ask_code", "{}", said(&mixed));
     assert!(said(&mixed).contains("code to bob@example.com."));
 
@@ -289,7 +291,11 @@ async fn hostile_messages_get_defined_replies() {
     assert_eq!(rtl.node, "ask_code", "{}", said(&rtl));
     assert!(said(&rtl).contains("code to carol@example.com."));
 
-    let codes: String = (1000..1400).map(|n| format!("{n} ")).collect();
+    let codes: String = (1000..1400).fold(String::new(), |mut codes, n| {
+        codes.push_str(&n.to_string());
+        codes.push(' ');
+        codes
+    });
     let at_code = app.say("rtl", &codes[..codes.len().min(2000)]).await;
     assert_eq!(at_code.node, "ask_code");
     assert_eq!(
