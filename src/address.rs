@@ -1,4 +1,5 @@
-//! Email addresses as a validated type ("parse, don't validate").
+//! Recipients as validated types ("parse, don't validate"): email addresses and phone
+//! numbers.
 //!
 //! An [`EmailAddr`] is trimmed, has a lower-cased domain, and can safely be put in a mail
 //! header: CR, LF, other control characters, quoting, comments and domain literals are
@@ -12,6 +13,8 @@
 use std::fmt;
 
 use email_address::{EmailAddress, Options};
+use phonenumber::Mode;
+use phonenumber::country::Id as Region;
 use unicode_normalization::UnicodeNormalization;
 
 /// A syntactically valid, header-safe email address.
@@ -157,6 +160,171 @@ pub fn mask_emails_in(text: &str) -> String {
     out
 }
 
+/// A phone number that can receive a text: valid for its country, held in E.164
+/// (`+447400123456`), which is both how providers take it and its identity for limits.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PhoneAddr(String);
+
+/// Why text is not an acceptable phone number. Each says what to fix; none echoes the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    #[error("empty phone number")]
+    Empty,
+    #[error("a phone number holds only digits, spaces, `+`, `-`, `.` and brackets")]
+    InvalidCharacter,
+    #[error("too short for a phone number")]
+    TooShort,
+    #[error("too long for a phone number")]
+    TooLong,
+    #[error("no country code (+44 …) and no default region to read the number in")]
+    NoRegion,
+    #[error("the country code belongs to no country")]
+    UnknownRegion,
+    #[error("not a valid phone number for its country")]
+    Invalid,
+}
+
+/// The longest text read as a phone number, separators included: no written number needs
+/// more, and the parser never sees a long string.
+const MAX_PHONE_TEXT: usize = 32;
+/// E.164 numbers have at most 15 digits; written with `00` in front, 17.
+const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 7..=17;
+
+impl PhoneAddr {
+    /// Reads a number written with the usual separators, international (`+44 …`, `0044 …`)
+    /// or national in `region`.
+    pub fn parse(text: &str, region: Option<Region>) -> Result<Self, PhoneError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(PhoneError::Empty);
+        }
+        if !text
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-.()".contains(c))
+        {
+            return Err(PhoneError::InvalidCharacter);
+        }
+        if text.len() > MAX_PHONE_TEXT {
+            return Err(PhoneError::TooLong);
+        }
+        let digits = text.bytes().filter(u8::is_ascii_digit).count();
+        if digits < *PHONE_DIGITS.start() {
+            return Err(PhoneError::TooShort);
+        }
+        if digits > *PHONE_DIGITS.end() {
+            return Err(PhoneError::TooLong);
+        }
+        // A `+` anywhere but first is no number anyone writes.
+        if text.rfind('+').is_some_and(|at| at > 0) {
+            return Err(PhoneError::InvalidCharacter);
+        }
+        let international = text
+            .strip_prefix("00")
+            .filter(|_| !text.starts_with("000"))
+            .map(|rest| format!("+{rest}"));
+        let text = international.as_deref().unwrap_or(text);
+        let region = if text.starts_with('+') {
+            None
+        } else {
+            Some(region.ok_or(PhoneError::NoRegion)?)
+        };
+        let number = phonenumber::parse(region, text).map_err(|error| match error {
+            phonenumber::ParseError::InvalidCountryCode => PhoneError::UnknownRegion,
+            phonenumber::ParseError::TooShortAfterIdd | phonenumber::ParseError::TooShortNsn => {
+                PhoneError::TooShort
+            }
+            phonenumber::ParseError::TooLong => PhoneError::TooLong,
+            _ => PhoneError::Invalid,
+        })?;
+        if number.country().id().is_none() && !number.is_valid() {
+            return Err(PhoneError::UnknownRegion);
+        }
+        if !number.is_valid() {
+            return Err(PhoneError::Invalid);
+        }
+        Ok(Self(number.format().mode(Mode::E164).to_string()))
+    }
+
+    /// E.164: `+447400123456`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form used for per-recipient limits: E.164 is already one spelling per number.
+    pub fn limit_key(&self) -> String {
+        self.0.clone()
+    }
+
+    /// The number as it may appear in a log line: `+44******789`.
+    pub fn masked(&self) -> String {
+        mask_phone(&self.0)
+    }
+}
+
+impl fmt::Debug for PhoneAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PhoneAddr({})", self.masked())
+    }
+}
+
+impl fmt::Display for PhoneAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Masks a number for logs: the `+` and two digits (about the country), `*` for each digit
+/// between, the last three. Too short to keep anything hidden, it is masked entirely.
+pub fn mask_phone(number: &str) -> String {
+    let digits: Vec<char> = number.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < 8 {
+        return "***".to_owned();
+    }
+    let hidden = digits.len() - 5;
+    let head: String = digits.iter().take(2).collect();
+    let tail: String = digits.iter().skip(2 + hidden).collect();
+    format!("+{head}{}{tail}", "*".repeat(hidden))
+}
+
+/// Masks a recipient of either kind, as stored in a code's record (an address or E.164).
+pub fn mask_recipient(recipient: &str) -> String {
+    if recipient.starts_with('+') {
+        mask_phone(recipient)
+    } else {
+        mask_email(recipient)
+    }
+}
+
+/// A code's recipient: where `otp.send` delivers, and whose limits it charges.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recipient {
+    Email(EmailAddr),
+    Phone(PhoneAddr),
+}
+
+impl Recipient {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Recipient::Email(addr) => addr.as_str(),
+            Recipient::Phone(number) => number.as_str(),
+        }
+    }
+
+    pub fn limit_key(&self) -> String {
+        match self {
+            Recipient::Email(addr) => addr.limit_key(),
+            Recipient::Phone(number) => number.limit_key(),
+        }
+    }
+
+    pub fn masked(&self) -> String {
+        match self {
+            Recipient::Email(addr) => addr.masked(),
+            Recipient::Phone(number) => number.masked(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +403,65 @@ mod tests {
             "I emailed b***@example.com."
         );
         assert_eq!(mask_emails_in("no address"), "no address");
+    }
+
+    #[allow(clippy::unnecessary_wraps)] // the parser's region argument
+    fn gb() -> Option<Region> {
+        Some(Region::GB)
+    }
+
+    #[test]
+    fn phone_numbers_are_held_in_e164_and_masked() {
+        for written in [
+            "+44 7400 123456",
+            "07400 123456",
+            "0044 (7400) 123-456",
+            "+44.7400.123456",
+        ] {
+            let number = PhoneAddr::parse(written, gb()).unwrap();
+            assert_eq!(number.as_str(), "+447400123456", "{written}");
+            assert_eq!(number.limit_key(), "+447400123456");
+        }
+        let number = PhoneAddr::parse("+44 7911 123789", None).unwrap();
+        assert_eq!(number.masked(), "+44*******789");
+        assert_eq!(format!("{number:?}"), "PhoneAddr(+44*******789)");
+        assert_eq!(mask_phone("+441234567890"), "+44*******890");
+        assert_eq!(mask_recipient("+12015550123"), "+12******123");
+        assert_eq!(mask_recipient("bob@example.com"), "b***@example.com");
+        assert_eq!(mask_phone("+1234"), "***");
+    }
+
+    #[test]
+    fn bad_phone_numbers_get_a_clear_error() {
+        let cases: [(&str, PhoneError); 12] = [
+            ("", PhoneError::Empty),
+            ("07400 12345a", PhoneError::InvalidCharacter),
+            ("call 07400123456", PhoneError::InvalidCharacter),
+            ("+44 7400 📱 123456", PhoneError::InvalidCharacter),
+            ("📱", PhoneError::InvalidCharacter),
+            ("+44 123", PhoneError::TooShort),
+            ("123456", PhoneError::TooShort),
+            ("+44 7400 1234 5678 9012 3", PhoneError::TooLong),
+            ("07400 123456", PhoneError::NoRegion),
+            ("+999 1234 56789", PhoneError::UnknownRegion),
+            ("+44 1234", PhoneError::TooShort),
+            ("4+4 7400 123456", PhoneError::InvalidCharacter),
+        ];
+        for (text, error) in cases {
+            let region = if error == PhoneError::NoRegion {
+                None
+            } else {
+                gb()
+            };
+            assert_eq!(PhoneAddr::parse(text, region), Err(error), "{text:?}");
+        }
+        assert_eq!(
+            PhoneAddr::parse(&"1".repeat(150), gb()),
+            Err(PhoneError::TooLong)
+        );
+        assert_eq!(
+            PhoneAddr::parse("+44 0000 000000", None),
+            Err(PhoneError::Invalid)
+        );
     }
 }

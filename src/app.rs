@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use crate::clock::{Clock, OffsetClock};
-use crate::config::{Config, EmailProvider};
+use crate::config::{Config, EmailProvider, SmsProvider};
 use crate::email::{ApiKey, EmailSender, OutboxSender, SendgridSender};
 use crate::engine::{DialogRegistry, Engine, EngineSettings, OtpSettings, Parts};
 use crate::metrics::Metrics;
 use crate::otp::OtpKey;
 use crate::services::{ServiceCaller, Services};
+use crate::sms::{SmsSender, TwilioCredentials, TwilioSender};
 use crate::store::{Backends, RateLimit, RateLimiter};
 
 /// A built application: the engine and the adapters the HTTP layer exposes directly.
@@ -61,6 +62,7 @@ pub fn build_with_services(
     let backends = Backends::from_config(&config, &clock)?;
     let metrics = Arc::new(Metrics::default());
     let (email, outbox) = email_sender(&config, &clock, &wall, &metrics)?;
+    let (sms, outbox) = sms_sender(&config, &clock, outbox)?;
     let services = match services {
         Some(services) => services,
         None => Arc::new(
@@ -90,6 +92,7 @@ pub fn build_with_services(
         email_domains: config.email.suggest_domains.clone(),
         history_limit: config.sessions.history,
         send_timeout: config.email.send_timeout,
+        sms_timeout: config.sms.send_timeout,
         session_queue: config.limits.session_queue,
         queue_timeout: config.limits.queue_timeout,
     };
@@ -107,6 +110,7 @@ pub fn build_with_services(
         lease: backends.lease,
         archive: backends.archive,
         email,
+        sms,
         services,
         load_env: config.load_env(),
         clock,
@@ -168,4 +172,44 @@ fn email_sender(
             Ok((Arc::new(sender), None))
         }
     }
+}
+
+/// The SMS sender the engine uses, and the dev outbox the HTTP layer shows.
+type SmsSenders = (Arc<dyn SmsSender>, Option<Arc<OutboxSender>>);
+
+/// The configured SMS sender, and the dev outbox the HTTP layer shows. With the outbox as
+/// both, texts and emails share one, so a script or a developer reads both in one place.
+/// With emails going to a provider, texts get an outbox of their own that nothing shows:
+/// a server configured for production must not serve codes from `/v1/dev/outbox` because
+/// the SMS provider was left at its default.
+fn sms_sender(
+    config: &Config,
+    clock: &Arc<dyn Clock>,
+    outbox: Option<Arc<OutboxSender>>,
+) -> Result<SmsSenders, String> {
+    Ok(match config.sms.provider {
+        SmsProvider::Outbox => match outbox {
+            Some(outbox) => (outbox.clone(), Some(outbox)),
+            None => {
+                tracing::warn!(
+                    "sms: texts are kept in a private dev outbox (sms.provider: outbox), not sent"
+                );
+                let own = OutboxSender::new(
+                    config.email.outbox.capacity,
+                    config.email.outbox.fail_for.clone(),
+                    clock.clone(),
+                );
+                (Arc::new(own), None)
+            }
+        },
+        SmsProvider::Twilio => {
+            let twilio = &config.sms.twilio;
+            let credentials =
+                TwilioCredentials::parse(twilio.account_sid.as_ref(), twilio.auth_token.as_ref())
+                    .map_err(|error| error.to_string())?;
+            let sender = TwilioSender::new(twilio, credentials)?;
+            tracing::info!(endpoint = sender.endpoint(), "sms: sending through Twilio");
+            (Arc::new(sender), outbox)
+        }
+    })
 }

@@ -24,6 +24,7 @@ mod otp_api;
 mod redis;
 mod sendgrid;
 mod services;
+mod twilio;
 
 pub use auth::{AuthConfig, ClientConfig};
 pub use kore::{KoreClient, KoreConfig};
@@ -32,6 +33,7 @@ pub use otp_api::OtpApiConfig;
 pub use redis::{RedisConfig, redacted_url};
 pub use sendgrid::{SENDGRID_API_KEY_VAR, SendgridConfig};
 pub use services::{MAX_RESPONSE_BYTES, ServiceConfig};
+pub use twilio::{TWILIO_ACCOUNT_SID_VAR, TWILIO_AUTH_TOKEN_VAR, TwilioConfig, is_sid};
 
 /// The prefix of environment variables that override the file.
 pub const ENV_PREFIX: &str = "COLLOQUY__";
@@ -46,6 +48,7 @@ pub struct Config {
     pub dialogs: DialogsConfig,
     pub sessions: SessionsConfig,
     pub email: EmailConfig,
+    pub sms: SmsConfig,
     pub otp: OtpConfig,
     pub otp_api: OtpApiConfig,
     /// Services dialogs may call (`http.request`), by name.
@@ -260,6 +263,38 @@ impl Default for EmailConfig {
             outbox: OutboxConfig::default(),
             sendgrid: SendgridConfig::default(),
             suggest_domains: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsProvider {
+    /// Development: keep texts in the dev outbox beside emails (`email.outbox` settings).
+    #[default]
+    Outbox,
+    /// Twilio Programmable Messaging (`sms.twilio`, credentials in `TWILIO_ACCOUNT_SID` and
+    /// `TWILIO_AUTH_TOKEN`).
+    Twilio,
+}
+
+/// `sms:` — how codes sent with `channel: sms` travel.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    pub provider: SmsProvider,
+    /// The longest one text (with its retries) may take before the dialog hears `failed`.
+    #[serde(with = "serde_human")]
+    pub send_timeout: Duration,
+    pub twilio: TwilioConfig,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            provider: SmsProvider::Outbox,
+            send_timeout: Duration::from_secs(10),
+            twilio: TwilioConfig::default(),
         }
     }
 }
@@ -529,6 +564,13 @@ impl Config {
             .iter()
             .find(|(name, value)| name == SENDGRID_API_KEY_VAR && !value.is_empty())
             .map(|(_, value)| Secret::new(value));
+        let from_env = |var: &str| {
+            env.iter()
+                .find(|(name, value)| name == var && !value.is_empty())
+                .map(|(_, value)| Secret::new(value))
+        };
+        config.sms.twilio.account_sid = from_env(TWILIO_ACCOUNT_SID_VAR);
+        config.sms.twilio.auth_token = from_env(TWILIO_AUTH_TOKEN_VAR);
         config.validate().map_err(|message| ConfigError {
             origin: file_name.to_owned(),
             message,
@@ -635,6 +677,10 @@ impl Config {
             }
         }
         self.email.sendgrid.validate(self.email.send_timeout)?;
+        self.sms.twilio.validate(
+            self.sms.send_timeout,
+            self.sms.provider == SmsProvider::Twilio,
+        )?;
         if self.server.max_text_chars == 0 || self.server.max_body_bytes < 256 {
             return Err("`server.max_text_chars` must be at least 1 and `server.max_body_bytes` at least 256".to_owned());
         }

@@ -20,6 +20,7 @@ pub mod otp;
 pub mod reader;
 pub mod reload;
 pub mod services;
+pub mod sms;
 pub mod store;
 pub mod telemetry;
 pub mod testing;

@@ -152,6 +152,8 @@ pub struct Metrics {
     /// Emails by sender and outcome (`sent`, `failed`).
     pub emails: Family,
     pub email_latency: Histogram,
+    /// Texts by sender and outcome (`sent`, `invalid_number`, `opted_out`, `temporary`…).
+    pub sms: Family,
     /// `otp.send` outcomes.
     pub otp_sends: Family,
     /// `otp.verify` outcomes.
@@ -209,6 +211,25 @@ impl Metrics {
             "colloquy_sendgrid_request_duration_seconds",
             "Time of one SendGrid attempt.",
             "",
+        );
+    }
+
+    /// Conversation analytics: started, ended by result, abandoned by node.
+    fn render_conversations(&self, out: &mut String) {
+        self.conversations_started.render(
+            out,
+            "colloquy_conversations_started_total",
+            "Conversations started, by dialog and version.",
+        );
+        self.conversations_ended.render(
+            out,
+            "colloquy_conversations_ended_total",
+            "Conversations ended, by dialog, version and result.",
+        );
+        self.conversations_abandoned.render(
+            out,
+            "colloquy_conversations_abandoned_total",
+            "Conversations that expired waiting for the user, by dialog, version and the node they were left at.",
         );
     }
 
@@ -274,6 +295,11 @@ impl Metrics {
             "colloquy_emails_total",
             "Emails by sender and outcome.",
         );
+        self.sms.render(
+            &mut out,
+            "colloquy_sms_total",
+            "Texts by sender and outcome.",
+        );
         self.email_latency.render(
             &mut out,
             "colloquy_email_send_duration_seconds",
@@ -289,21 +315,7 @@ impl Metrics {
         );
         self.render_sendgrid(&mut out);
         self.render_connections(&mut out);
-        self.conversations_started.render(
-            &mut out,
-            "colloquy_conversations_started_total",
-            "Conversations started, by dialog and version.",
-        );
-        self.conversations_ended.render(
-            &mut out,
-            "colloquy_conversations_ended_total",
-            "Conversations ended, by dialog, version and result.",
-        );
-        self.conversations_abandoned.render(
-            &mut out,
-            "colloquy_conversations_abandoned_total",
-            "Conversations that expired waiting for the user, by dialog, version and the node they were left at.",
-        );
+        self.render_conversations(&mut out);
         self.service_requests.render(
             &mut out,
             "colloquy_service_requests_total",

@@ -195,7 +195,7 @@ fn assert_clean(logs: &str, secrets: &Secrets) {
         "email not sent",
         "otp.verify: wrong code",
         "otp.verify: too many wrong codes",
-        "otp.send: send limit for this address reached",
+        "otp.send: send limit for this recipient reached",
         "session_id",
     ] {
         assert!(

@@ -8,7 +8,9 @@
 mod outbox;
 mod sendgrid;
 
-pub use outbox::{OutboxEmail, OutboxSender};
+pub use outbox::{Channel, OutboxEmail, OutboxSender};
+/// The retry policy SendGrid's adapter uses; the Twilio sender retries the same way.
+pub(crate) use sendgrid::retry;
 pub use sendgrid::{ApiKey, KeyError, SendgridSender, Sleeper, TokioSleeper};
 
 use std::fmt;

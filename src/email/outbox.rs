@@ -1,5 +1,5 @@
-//! The development sender: logs that an email was sent (to a masked address, never the body)
-//! and keeps it in a bounded in-memory outbox that `GET /v1/dev/outbox`, `colloquy chat` and
+//! The development sender: logs that an email or a text was sent (to a masked recipient,
+//! never the body) and keeps it in a bounded in-memory outbox that `GET /v1/dev/outbox`, `colloquy chat` and
 //! `colloquy test` read codes from. It can be told to fail for some addresses, to walk a
 //! dialog's delivery-failure path.
 
@@ -13,11 +13,23 @@ use serde::Serialize;
 use crate::clock::Clock;
 
 use super::{Delivery, EmailMessage, EmailSender, SendError};
+use crate::sms::{SmsError, SmsMessage, SmsSender};
 
-/// One email in the outbox.
+/// How a message in the outbox would have travelled.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    #[default]
+    Email,
+    Sms,
+}
+
+/// One email (or text) in the outbox. A text has no subject and is kept under its number
+/// in E.164.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct OutboxEmail {
     pub id: u64,
+    pub channel: Channel,
     pub to: String,
     pub subject: String,
     pub text: String,
@@ -112,7 +124,13 @@ impl OutboxSender {
         let Some(to) = to else {
             return outbox.emails.iter().cloned().collect();
         };
-        let Some(ids) = outbox.by_to.get(&to.trim().to_lowercase()) else {
+        let mut key = to.trim().to_lowercase();
+        // A number's `+` arrives as a space from a query string left unencoded
+        // (`?to=+447400123456`): digits alone are that number, as no address is.
+        if !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit()) {
+            key.insert(0, '+');
+        }
+        let Some(ids) = outbox.by_to.get(&key) else {
             return Vec::new();
         };
         ids.iter()
@@ -137,6 +155,15 @@ impl OutboxSender {
         let mut outbox = self.emails.lock().unwrap_or_else(PoisonError::into_inner);
         outbox.emails.clear();
         outbox.by_to.clear();
+    }
+
+    /// Keeps one message under the next id; returns the id.
+    fn record(&self, message: OutboxEmail) -> u64 {
+        let mut outbox = self.emails.lock().unwrap_or_else(PoisonError::into_inner);
+        outbox.next_id += 1;
+        let id = outbox.next_id;
+        outbox.push(OutboxEmail { id, ..message }, self.capacity);
+        id
     }
 
     fn should_fail(&self, address: &str) -> bool {
@@ -168,18 +195,49 @@ impl EmailSender for OutboxSender {
         }
         let email = OutboxEmail {
             id: 0,
+            channel: Channel::Email,
             to: message.to.as_str().to_owned(),
             subject: message.subject.clone(),
             text: message.text.clone(),
             html: message.html.clone(),
             sent_at: self.clock.now(),
         };
-        let mut outbox = self.emails.lock().unwrap_or_else(PoisonError::into_inner);
-        outbox.next_id += 1;
-        let id = outbox.next_id;
-        outbox.push(OutboxEmail { id, ..email }, self.capacity);
-        drop(outbox);
+        let id = self.record(email);
         tracing::info!(to = %message.to.masked(), outbox_id = id, "dev outbox: email recorded (not sent)");
+        Ok(Delivery {
+            provider_message_id: Some(format!("outbox-{id}")),
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "outbox"
+    }
+}
+
+/// Texts are kept beside emails, under the number, so `GET /v1/dev/outbox?to=+44…` and the
+/// `sms:` step of scripts read them the same way. `fail_for` holds numbers too (E.164).
+#[async_trait]
+impl SmsSender for OutboxSender {
+    async fn send(&self, message: &SmsMessage) -> Result<Delivery, SmsError> {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        if self.should_fail(message.to.as_str()) {
+            tracing::warn!(to = %message.to.masked(), "dev outbox: simulated SMS failure");
+            return Err(SmsError::Temporary(
+                "simulated failure (email.outbox.fail_for)".to_owned(),
+            ));
+        }
+        let id = self.record(OutboxEmail {
+            id: 0,
+            channel: Channel::Sms,
+            to: message.to.as_str().to_owned(),
+            subject: String::new(),
+            text: message.body.clone(),
+            html: None,
+            sent_at: self.clock.now(),
+        });
+        tracing::info!(to = %message.to.masked(), outbox_id = id, "dev outbox: SMS recorded (not sent)");
         Ok(Delivery {
             provider_message_id: Some(format!("outbox-{id}")),
         })
@@ -210,7 +268,7 @@ mod tests {
     async fn keeps_a_bounded_outbox() {
         let outbox = OutboxSender::new(2, vec![], Arc::new(ManualClock::at_epoch()));
         for to in ["a@x.io", "b@x.io", "c@x.io"] {
-            outbox.send(&message(to)).await.unwrap();
+            EmailSender::send(&outbox, &message(to)).await.unwrap();
         }
         let all = outbox.list(None);
         assert_eq!(
@@ -223,18 +281,58 @@ mod tests {
             outbox.list(Some("a@x.io")).is_empty(),
             "evicted with its index entry"
         );
-        outbox.send(&message("B@x.io")).await.unwrap();
-        outbox.send(&message("d@x.io")).await.unwrap();
+        EmailSender::send(&outbox, &message("B@x.io"))
+            .await
+            .unwrap();
+        EmailSender::send(&outbox, &message("d@x.io"))
+            .await
+            .unwrap();
         let to_b: Vec<u64> = outbox.list(Some(" b@X.io ")).iter().map(|e| e.id).collect();
         assert_eq!(to_b, [4], "the older email to b was evicted");
         outbox.clear();
         assert!(outbox.list(Some("d@x.io")).is_empty() && outbox.since(0).is_empty());
-        outbox.send(&message("d@x.io")).await.unwrap();
+        EmailSender::send(&outbox, &message("d@x.io"))
+            .await
+            .unwrap();
         assert_eq!(
             outbox.list(Some("d@x.io"))[0].id,
             6,
             "ids go on after a clear"
         );
+    }
+
+    #[tokio::test]
+    async fn keeps_texts_beside_emails() {
+        let outbox = OutboxSender::new(
+            10,
+            vec!["+447400900000".into()],
+            Arc::new(ManualClock::at_epoch()),
+        );
+        EmailSender::send(&outbox, &message("a@x.io"))
+            .await
+            .unwrap();
+        let text = |to: &str| SmsMessage {
+            to: crate::address::PhoneAddr::parse(to, None).unwrap(),
+            body: "Your code is 1234".into(),
+        };
+        SmsSender::send(&outbox, &text("+44 7400 123456"))
+            .await
+            .unwrap();
+        assert!(
+            SmsSender::send(&outbox, &text("+447400900000"))
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            outbox.list(Some(" 447400123456")).len(),
+            1,
+            "an unencoded `+`"
+        );
+        let kept = outbox.list(Some("+447400123456"));
+        assert_eq!(kept.len(), 1);
+        assert_eq!((kept[0].channel, kept[0].id), (Channel::Sms, 2));
+        assert_eq!(kept[0].text, "Your code is 1234");
+        assert_eq!(outbox.list(None)[0].channel, Channel::Email);
     }
 
     #[tokio::test]
@@ -244,9 +342,21 @@ mod tests {
             vec!["*@bounce.test".into(), "bob@x.io".into()],
             Arc::new(ManualClock::at_epoch()),
         );
-        assert!(outbox.send(&message("any@bounce.test")).await.is_err());
-        assert!(outbox.send(&message("Bob@x.io")).await.is_err());
-        assert!(outbox.send(&message("alice@x.io")).await.is_ok());
+        assert!(
+            EmailSender::send(&outbox, &message("any@bounce.test"))
+                .await
+                .is_err()
+        );
+        assert!(
+            EmailSender::send(&outbox, &message("Bob@x.io"))
+                .await
+                .is_err()
+        );
+        assert!(
+            EmailSender::send(&outbox, &message("alice@x.io"))
+                .await
+                .is_ok()
+        );
         assert_eq!(outbox.list(None).len(), 1);
     }
 }

@@ -18,7 +18,7 @@
 mod answer;
 mod key;
 mod payload;
-mod retry;
+pub(crate) mod retry;
 
 pub use key::{ApiKey, KeyError};
 pub use retry::{Sleeper, TokioSleeper};

@@ -23,7 +23,7 @@ use crate::dialog::model::EmailTemplate;
 use crate::dialog::value::{Slot, Value};
 use crate::otp::{self, CodeStatus, Verdict};
 
-use super::actions::{DEFAULT_TEMPLATE, Delivered, Email, check, deliver};
+use super::actions::{DEFAULT_TEMPLATE, Delivered, Email, Outgoing, check, deliver};
 use super::{Engine, EngineError};
 
 /// The id prefix of code records. Session ids from clients never contain `/`.
@@ -223,9 +223,8 @@ impl Engine {
         let template = template.unwrap_or(&DEFAULT_TEMPLATE);
         let code = match deliver(
             self,
-            &scope.address,
+            Outgoing::Email(&scope.address, Email::plain(template)),
             &policy,
-            Email::plain(template),
             &record,
             now,
         )

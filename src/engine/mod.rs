@@ -26,6 +26,7 @@ use crate::email::EmailSender;
 use crate::metrics::Metrics;
 use crate::otp::{OtpKey, Policy};
 use crate::services::ServiceCaller;
+use crate::sms::SmsSender;
 use crate::store::{
     Counters, DialogArchive, Processed, RateLimit, SessionStore, StoreError, TurnLease,
 };
@@ -56,6 +57,8 @@ pub struct EngineSettings {
     pub history_limit: usize,
     /// The longest one email delivery may take.
     pub send_timeout: Duration,
+    /// The longest one text may take (`sms.send_timeout`).
+    pub sms_timeout: Duration,
     /// Turns that may wait for a busy session.
     pub session_queue: usize,
     /// How long a turn may wait for its session.
@@ -109,6 +112,7 @@ pub struct Engine {
     pub(crate) store: Arc<dyn SessionStore>,
     pub(crate) counters: Arc<dyn Counters>,
     pub(crate) email: Arc<dyn EmailSender>,
+    pub(crate) sms: Arc<dyn SmsSender>,
     /// The services `http.request` calls.
     pub(crate) services: Arc<dyn ServiceCaller>,
     /// What dialogs may name outside themselves: reloads and archived versions load against it.
@@ -133,6 +137,7 @@ pub struct Parts {
     /// Keeps the dialog versions sessions start on, for instances restarted without them.
     pub archive: Arc<dyn DialogArchive>,
     pub email: Arc<dyn EmailSender>,
+    pub sms: Arc<dyn SmsSender>,
     pub services: Arc<dyn ServiceCaller>,
     /// What the dialogs were loaded against (the configured services).
     pub load_env: LoadEnv,
@@ -152,6 +157,7 @@ impl Engine {
             store: parts.store,
             counters: parts.counters,
             email: parts.email,
+            sms: parts.sms,
             services: parts.services,
             load_env: parts.load_env,
             clock: parts.clock,

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::email::OutboxEmail;
+use crate::email::{Channel, OutboxEmail};
 
 use super::AppState;
 use super::error::ApiError;
@@ -93,8 +93,8 @@ fn render(emails: &[OutboxEmail], to: Option<&str>) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"robots\" content=\"noindex\">\n<title>Dev mailbox</title>\n\
          <link rel=\"stylesheet\" href=\"mailbox.css\">\n</head>\n<body>\n<main>\n\
-         <h1>Dev mailbox</h1>\n<p class=\"intro\">The emails the engine recorded instead of \
-         sending them (<code>email.provider: outbox</code>), newest first. None of them left \
+         <h1>Dev mailbox</h1>\n<p class=\"intro\">The emails and text messages the engine \
+         recorded instead of sending them (the dev outbox), newest first. None of them left \
          this machine. Reload the page to see new ones.</p>\n\
          <form method=\"get\" action=\"mailbox\" role=\"search\">\n\
          <label for=\"to\">To</label>\n",
@@ -125,7 +125,11 @@ fn render(emails: &[OutboxEmail], to: Option<&str>) -> String {
              <dt>Sent</dt><dd><time datetime=\"{at}\">{when}</time></dd></dl>\n\
              <pre class=\"body\">{text}</pre>\n</article></li>",
             id = email.id,
-            subject = escape(&email.subject),
+            subject = match email.channel {
+                Channel::Email => escape(&email.subject),
+                // A text has no subject.
+                Channel::Sms => "Text message (SMS)".into(),
+            },
             to = escape(&email.to),
             at = email.sent_at.to_rfc3339(),
             when = email.sent_at.format("%Y-%m-%d %H:%M:%S UTC"),
@@ -169,6 +173,7 @@ mod tests {
     fn lists_newest_first_as_text() {
         let email = |id: u64, subject: &str| OutboxEmail {
             id,
+            channel: Channel::Email,
             to: "a@x.io".into(),
             subject: subject.into(),
             text: "Your code is 1234".into(),

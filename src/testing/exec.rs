@@ -43,6 +43,9 @@ pub struct Turn {
 pub struct Email {
     /// Grows with every email, so "new since" is a comparison.
     pub id: u64,
+    /// `email` or `sms`: the outbox keeps texts beside emails.
+    #[serde(default)]
+    pub channel: String,
     pub subject: String,
     pub text: String,
 }
@@ -133,7 +136,8 @@ impl Run {
                 Ok(())
             }
             StepKind::Bot(matchers) => matchers.iter().try_for_each(|m| self.bot(m)),
-            StepKind::Email(email) => self.email(email, step.pos.line, target).await,
+            StepKind::Email(email) => self.email(email, false, step.pos.line, target).await,
+            StepKind::Sms(sms) => self.email(sms, true, step.pos.line, target).await,
             StepKind::NoEmail(to) => self.no_email(&self.vars.render(to), target).await,
             StepKind::Wait(by) => {
                 target.wait(*by).await.map_err(Miss::new)?;
@@ -175,28 +179,44 @@ impl Run {
         Err(miss)
     }
 
+    /// Reads the newest email (or, with `sms`, text) to the step's recipient.
     async fn email(
         &mut self,
         step: &EmailStep,
+        sms: bool,
         line: u32,
         target: &mut dyn Target,
     ) -> Result<(), Miss> {
         let to = self.vars.render(&step.to);
-        let emails = target.emails_to(&to).await.map_err(Miss::new)?;
+        let mut emails = target.emails_to(&to).await.map_err(Miss::new)?;
+        emails.retain(|email| (email.channel == "sms") == sms);
         let key = to.to_lowercase();
+        let (noun, what) = if sms {
+            ("SMS", "text")
+        } else {
+            ("email", "email")
+        };
         let Some(email) = emails.last() else {
-            return Err(Miss::new(format!("no email reached {to}"))
-                .expected(format!("an email to {to}"))
-                .actual("the mailbox is empty: the dialog sent nothing to this address"));
+            return Err(Miss::new(format!("no {noun} reached {to}"))
+                .expected(format!("an {noun} to {to}"))
+                .actual(if sms {
+                    "no text reached this number: the dialog sent it nothing".to_owned()
+                } else {
+                    "the mailbox is empty: the dialog sent nothing to this address".to_owned()
+                }));
         };
         if let Some((id, seen_at)) = self.seen.get(&key)
             && email.id <= *id
         {
-            return Err(Miss::new(format!("no new email reached {to}"))
+            return Err(Miss::new(format!("no new {noun} reached {to}"))
                 .expected(format!(
-                    "an email to {to} newer than the one read at line {seen_at}"
+                    "an {noun} to {to} newer than the one read at line {seen_at}"
                 ))
-                .actual(format!("the newest is still that one: {:?}", email.subject)));
+                .actual(if sms {
+                    "the newest is still that one".to_owned()
+                } else {
+                    format!("the newest is still that one: {:?}", email.subject)
+                }));
         }
         check_part(
             "subject",
@@ -213,16 +233,20 @@ impl Run {
                 .and_then(|c| c.get(1).or_else(|| c.get(0)));
             let Some(found) = found else {
                 return Err(Miss::new(format!(
-                    "capture `{name}`: /{}/ matches nothing in the email to {to}",
+                    "capture `{name}`: /{}/ matches nothing in the {what} to {to}",
                     regex.as_str()
                 ))
-                .actual(format!("the email's text:\n{}", email.text.trim_end())));
+                .actual(format!("the {what}'s text:\n{}", email.text.trim_end())));
             };
             self.vars.set(name, found.as_str().to_owned());
             captured.push(format!("{name} = {}", found.as_str()));
         }
         self.seen.insert(key, (email.id, line));
-        let mut note = format!("email to {to}: {:?}", email.subject);
+        let mut note = if sms {
+            format!("SMS to {to}")
+        } else {
+            format!("email to {to}: {:?}", email.subject)
+        };
         if !captured.is_empty() {
             let _ = write!(note, "; captured {}", captured.join(", "));
         }

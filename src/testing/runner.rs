@@ -185,6 +185,11 @@ impl Target for EngineTarget {
             .into_iter()
             .map(|email| Email {
                 id: email.id,
+                channel: match email.channel {
+                    crate::email::Channel::Email => "email",
+                    crate::email::Channel::Sms => "sms",
+                }
+                .to_owned(),
                 subject: email.subject,
                 text: email.text,
             })

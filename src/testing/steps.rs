@@ -5,6 +5,7 @@
 //! - bot: { contains: verified }                          # a reply of that turn
 //! - email: { to: alice@example.com, capture: { code: '\d{4}' } }
 //! - no_email: alice@example.com                          # nothing new reached that address
+//! - sms: { to: "+447400123456", capture: { code: '\d{4}' } }  # a text in the dev outbox
 //! - wait: 5m                                             # moves the engine's clock
 //! - expect: { status: ended, result: authenticated }     # the dialog's state
 //! ```
@@ -36,6 +37,8 @@ pub enum StepKind {
     /// Replies of the last turn, in order (a list expects several).
     Bot(Vec<Matcher>),
     Email(EmailStep),
+    /// The newest text to a number (no `subject`).
+    Sms(EmailStep),
     /// No email reached the address since the last one a step read.
     NoEmail(Template),
     Wait(Duration),
@@ -48,6 +51,7 @@ impl StepKind {
             StepKind::User(_) => "user",
             StepKind::Bot(_) => "bot",
             StepKind::Email(_) => "email",
+            StepKind::Sms(_) => "sms",
             StepKind::NoEmail(_) => "no_email",
             StepKind::Wait(_) => "wait",
             StepKind::Expect(_) => "expect",
@@ -87,7 +91,7 @@ pub enum Expected {
     Value(ContextValue),
 }
 
-const KINDS: [&str; 6] = ["user", "bot", "email", "no_email", "wait", "expect"];
+const KINDS: [&str; 7] = ["user", "bot", "email", "sms", "no_email", "wait", "expect"];
 
 /// Reads the `steps:` list. `scope` holds the variables `vars:` defined; captures add to it.
 pub fn read_steps(node: &Node, source: &str, d: &mut Diagnostics, scope: &mut Scope) -> Vec<Step> {
@@ -180,7 +184,8 @@ fn read_kind(kind: &str, value: &Node, d: &mut Diagnostics, scope: &mut Scope) -
     match kind {
         "user" => scope.template(value, d, "`user`").map(StepKind::User),
         "bot" => read_bot(value, d, scope).map(StepKind::Bot),
-        "email" => read_email(value, d, scope).map(StepKind::Email),
+        "email" => read_email(value, d, scope, "email").map(StepKind::Email),
+        "sms" => read_email(value, d, scope, "sms").map(StepKind::Sms),
         "no_email" => scope
             .template(value, d, "`no_email`")
             .map(StepKind::NoEmail),
@@ -206,28 +211,39 @@ fn read_bot(value: &Node, d: &mut Diagnostics, scope: &Scope) -> Option<Vec<Matc
     }
 }
 
-fn read_email(value: &Node, d: &mut Diagnostics, scope: &mut Scope) -> Option<EmailStep> {
-    let mut map = d.map(value, "`email`")?;
+/// `email:` and `sms:` (`kind`), which reads the same keys but `subject`.
+fn read_email(
+    value: &Node,
+    d: &mut Diagnostics,
+    scope: &mut Scope,
+    kind: &str,
+) -> Option<EmailStep> {
+    let mut map = d.map(value, &format!("`{kind}`"))?;
     let to = match map.take("to") {
-        Some(node) => scope.template(node, d, "`email.to`"),
+        Some(node) => scope.template(node, d, &format!("`{kind}.to`")),
         None => {
-            d.error(
-                value.pos,
-                "`email` needs `to:`, the address whose mailbox to read",
-            );
+            let whose = if kind == "sms" {
+                "the number whose texts to read"
+            } else {
+                "the address whose mailbox to read"
+            };
+            d.error(value.pos, format!("`{kind}` needs `to:`, {whose}"));
             None
         }
     };
-    let subject = map
-        .take("subject")
-        .map(|n| Matcher::read(n, d, scope, "`email.subject`"));
+    let subject = if kind == "sms" {
+        None
+    } else {
+        map.take("subject")
+            .map(|n| Matcher::read(n, d, scope, "`email.subject`"))
+    };
     let text = map
         .take("text")
-        .map(|n| Matcher::read(n, d, scope, "`email.text`"));
+        .map(|n| Matcher::read(n, d, scope, &format!("`{kind}.text`")));
     let capture = map
         .take("capture")
         .map_or(Some(Vec::new()), |n| read_captures(n, d, scope));
-    map.finish(d, "`email`");
+    map.finish(d, &format!("`{kind}`"));
     Some(EmailStep {
         to: to?,
         subject: subject.map_or(Some(None), |m| m.map(Some))?,

@@ -1489,3 +1489,52 @@ fn graph_notes_what_a_running_engine_counted() {
         .expect("runs");
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn otp_send_by_sms_reports_an_unknown_channel_and_an_email_template() {
+    let dialog = |with: &str| {
+        format!(
+            "\
+id: texting
+version: 1
+start: ask_phone
+nodes:
+  ask_phone:
+    ask: Your number?
+    entity: phone
+    on_exhausted: done
+    next: send
+  send:
+    action: otp.send
+    with: {with}
+    on: {{ sent: done, cooldown: done, limited: done, failed: done }}
+  done:
+    end: done
+templates:
+  otp_email: {{ subject: Code, text: \"{{{{ code }}}}\" }}
+"
+        )
+    };
+    let run = check_source(&dialog(r#"{ channel: fax, to: "{{ phone }}" }"#));
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("d.yaml:12:22: error: unknown channel `fax`"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("use `email` (the default) or `sms`"));
+    let run = check_source(&dialog(
+        r#"{ channel: sms, to: "{{ phone }}", template: otp_email }"#,
+    ));
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "d.yaml:12:56: error: `template: otp_email` names an email template, but this code goes by SMS"
+        ),
+        "{}",
+        run.stdout
+    );
+    let run = check_source(&dialog(r#"{ channel: sms, to: "{{ phone }}" }"#));
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}

@@ -28,5 +28,6 @@ mod sendgrid;
 mod services;
 mod subdialogs;
 mod trust;
+mod twilio;
 mod understanding;
 mod web;

@@ -127,7 +127,11 @@ fn every_conversation_in_the_repository_passes_and_covers_the_shipped_dialogs() 
     let json: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(coverage).expect("coverage written"))
             .expect("JSON");
-    for id in ["otp_authentication", "appointment_booking"] {
+    for id in [
+        "otp_authentication",
+        "appointment_booking",
+        "phone_verification",
+    ] {
         let dialog = registry.latest(id).expect("a shipped dialog");
         let measured = json["dialogs"]
             .as_array()

@@ -1,9 +1,13 @@
-//! `otp.send`: generate a code, keep its MAC in the session, email it.
+//! `otp.send`: generate a code, keep its MAC in the session, email or text it.
 //!
 //! ```yaml
 //! send_code:
 //!   action: otp.send
 //!   with: { to: "{{ email }}", template: otp_email }   # optional: length, alphabet, ttl, max_attempts, resend_cooldown
+//!   on: { sent: ask_code, cooldown: wait_a_moment, limited: too_many, failed: send_failed }
+//! text_code:
+//!   action: otp.send
+//!   with: { channel: sms, to: "{{ phone }}" }          # a phone number, read in `dialogs.phone_region`
 //!   on: { sent: ask_code, cooldown: wait_a_moment, limited: too_many, failed: send_failed }
 //! ```
 
@@ -39,6 +43,14 @@ pub const PROVIDES: [&str; 4] = [
     "otp.retry_after_minutes",
 ];
 
+/// How the code travels: to an email address, or by text to a phone number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Channel {
+    #[default]
+    Email,
+    Sms,
+}
+
 /// Per-node changes to the configured OTP policy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PolicyOverrides {
@@ -63,6 +75,7 @@ impl PolicyOverrides {
 
 #[derive(Debug)]
 struct RawParams {
+    channel: Channel,
     to: TextSrc,
     template: Option<(String, Pos)>,
     overrides: PolicyOverrides,
@@ -70,6 +83,7 @@ struct RawParams {
 
 #[derive(Debug)]
 pub struct Params {
+    pub channel: Channel,
     pub to: Template,
     pub template: Option<String>,
     pub overrides: PolicyOverrides,
@@ -78,7 +92,8 @@ pub struct Params {
 /// A rendered `otp.send`. Its `Debug` masks the address.
 #[derive(Clone)]
 pub struct Call {
-    /// The address as rendered; the engine parses it again before sending.
+    pub channel: Channel,
+    /// The address or number as rendered; the engine parses it before sending.
     pub to: String,
     /// Email template name; `None` uses the built-in one.
     pub template: Option<String>,
@@ -87,8 +102,13 @@ pub struct Call {
 
 impl std::fmt::Debug for Call {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let to = match self.channel {
+            Channel::Email => crate::address::mask_email(&self.to),
+            Channel::Sms => crate::address::mask_phone(&self.to),
+        };
         f.debug_struct("Call")
-            .field("to", &crate::address::mask_email(&self.to))
+            .field("channel", &self.channel)
+            .field("to", &to)
             .field("template", &self.template)
             .field("overrides", &self.overrides)
             .finish()
@@ -119,6 +139,32 @@ fn read(
     let template = with
         .take("template")
         .and_then(|n| d.string(n, "`template`").map(|name| (name, n.pos)));
+    let channel = match with.take("channel") {
+        None => Some(Channel::Email),
+        Some(n) => match d.string(n, "`channel`").as_deref() {
+            Some("email") => Some(Channel::Email),
+            Some("sms") => Some(Channel::Sms),
+            Some(other) => {
+                d.push(
+                    Diagnostic::error(n.pos, format!("unknown channel `{other}`"))
+                        .with_hint("use `email` (the default) or `sms`"),
+                );
+                None
+            }
+            None => None,
+        },
+    };
+    if channel == Some(Channel::Sms)
+        && let Some((name, pos)) = &template
+    {
+        d.push(
+            Diagnostic::error(
+                *pos,
+                format!("`template: {name}` names an email template, but this code goes by SMS"),
+            )
+            .with_hint("remove `template`: a text carries the code in a short message of its own"),
+        );
+    }
     let mut overrides = PolicyOverrides::default();
     if let Some(n) = with.take("length") {
         overrides.length = d
@@ -156,9 +202,11 @@ fn read(
         overrides.resend_cooldown = d.duration(n, "`resend_cooldown`");
     }
     with.finish(d, "`with` of otp.send");
+    let channel = channel?;
     Some(Box::new(RawParams {
+        channel,
         to: to?,
-        template,
+        template: template.filter(|_| channel == Channel::Email),
         overrides,
     }))
 }
@@ -174,6 +222,7 @@ impl super::RawParams for RawParams {
             return None;
         }
         Some(Box::new(Params {
+            channel: self.channel,
             to: to?,
             template: self.template.map(|(name, _)| name),
             overrides: self.overrides,
@@ -184,6 +233,7 @@ impl super::RawParams for RawParams {
 impl super::Params for Params {
     fn call(&self, run: &Run<'_>) -> ActionCall {
         ActionCall::OtpSend(Call {
+            channel: self.channel,
             to: run.render(&self.to),
             template: self.template.clone(),
             overrides: self.overrides,

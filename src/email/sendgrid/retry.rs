@@ -15,14 +15,14 @@ const MIN_ATTEMPT: Duration = Duration::from_millis(20);
 
 /// Retries per email: capped full-jitter exponential backoff.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Policy {
+pub(crate) struct Policy {
     pub base: Duration,
     pub max_attempts: u32,
 }
 
 /// What one answer said about when to come back.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Hint {
+pub(crate) struct Hint {
     /// `Retry-After`, in seconds.
     pub retry_after: Option<Duration>,
     /// `X-RateLimit-Reset`: when the rate-limit window reopens, in Unix seconds.
@@ -30,20 +30,20 @@ pub(super) struct Hint {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Next {
+pub(crate) enum Next {
     Wait(Duration),
     GiveUp(GiveUp),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum GiveUp {
+pub(crate) enum GiveUp {
     OutOfAttempts,
     /// The wait SendGrid asked for (or the backoff) does not fit in the time left.
     OutOfTime,
 }
 
 impl GiveUp {
-    pub(super) fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             GiveUp::OutOfAttempts => "out of attempts",
             GiveUp::OutOfTime => "the wait does not fit in the retry budget",
@@ -55,7 +55,7 @@ impl Policy {
     /// After failed attempt number `attempt` (1-based): wait as SendGrid asked when it said
     /// (`Retry-After`, else `X-RateLimit-Reset` against `now`), else a random time up to
     /// `base × 2^(attempt-1)`. Gives up when no attempt is left or the wait leaves no time.
-    pub(super) fn next<R: Rng + ?Sized>(
+    pub(crate) fn next<R: Rng + ?Sized>(
         &self,
         attempt: u32,
         hint: Hint,

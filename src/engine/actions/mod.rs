@@ -7,7 +7,7 @@ mod otp_send;
 mod otp_verify;
 mod understand;
 
-pub(super) use otp_send::{DEFAULT_TEMPLATE, Delivered, Email, deliver};
+pub(super) use otp_send::{DEFAULT_TEMPLATE, Delivered, Email, Outgoing, deliver};
 pub(super) use otp_verify::check;
 
 use chrono::{DateTime, Utc};

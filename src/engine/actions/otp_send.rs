@@ -1,13 +1,14 @@
-//! `otp.send`: cooldown (this session) → send cap (this address, all sessions) → generate →
-//! email → keep the MAC. The code exists in memory only between generation and the email.
+//! `otp.send`: cooldown (this session) → send cap (this recipient, all sessions) → generate →
+//! email or text → keep the MAC. The code exists in memory only between generation and the
+//! message.
 
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::address::EmailAddr;
-use crate::dialog::actions::otp_send::Call;
+use crate::address::{EmailAddr, PhoneAddr, Recipient};
+use crate::dialog::actions::otp_send::{Call, Channel};
 use crate::dialog::locale::{LocaleIdx, Translations};
 use crate::dialog::model::EmailTemplate;
 use crate::dialog::template::{Escape, Template};
@@ -15,6 +16,7 @@ use crate::dialog::value::Value;
 use crate::dialog::{Dialog, Outcome, Session};
 use crate::email::{EmailMessage, ProviderTemplate};
 use crate::otp::{self, Code};
+use crate::sms::SmsMessage;
 use crate::store::StoreError;
 
 use super::super::Engine;
@@ -57,8 +59,14 @@ async fn send(
             .with("otp.length", Value::Number(f64::from(policy.length)))
             .with("otp.expires_in_minutes", Value::Number(minutes))
     };
-    let Ok(to) = EmailAddr::parse(&call.to) else {
-        tracing::warn!(node = %session.node, "otp.send: the rendered `to` is not a valid address");
+    let to = match call.channel {
+        Channel::Email => EmailAddr::parse(&call.to).map(Recipient::Email).ok(),
+        Channel::Sms => PhoneAddr::parse(&call.to, engine.settings.place.region)
+            .map(Recipient::Phone)
+            .ok(),
+    };
+    let Some(to) = to else {
+        tracing::warn!(node = %session.node, channel = ?call.channel, "otp.send: the rendered `to` is not a valid recipient for the channel");
         return Ok(outcome("failed"));
     };
     if let Some(wait) = otp::cooldown_left(session.otp.as_ref(), to.as_str(), &policy, now) {
@@ -67,13 +75,18 @@ async fn send(
             Value::Number(wait.as_secs_f64().ceil()),
         ));
     }
-    let template = call
-        .template
-        .as_deref()
-        .and_then(|name| dialog.templates.get(name))
-        .unwrap_or(&DEFAULT_TEMPLATE);
-    let email = Email::in_language_of(template, dialog, session);
-    match deliver(engine, &to, &policy, email, session, now).await? {
+    let out = match &to {
+        Recipient::Email(addr) => {
+            let template = call
+                .template
+                .as_deref()
+                .and_then(|name| dialog.templates.get(name))
+                .unwrap_or(&DEFAULT_TEMPLATE);
+            Outgoing::Email(addr, Email::in_language_of(template, dialog, session))
+        }
+        Recipient::Phone(number) => Outgoing::Sms(number),
+    };
+    match deliver(engine, out, &policy, session, now).await? {
         Delivered::Sent(code) => {
             session.otp = Some(otp::issue(
                 &engine.otp.key,
@@ -102,6 +115,41 @@ pub(crate) enum Delivered {
     Limited(Duration),
     /// The email did not go out (not counted against the cap).
     Failed,
+}
+
+/// Where a code goes, and in what.
+#[derive(Clone, Copy)]
+pub(crate) enum Outgoing<'a> {
+    Email(&'a EmailAddr, Email<'a>),
+    /// A short text of its own (see [`sms_body`]).
+    Sms(&'a PhoneAddr),
+}
+
+impl Outgoing<'_> {
+    fn limit_key(&self) -> String {
+        match self {
+            Outgoing::Email(addr, _) => addr.limit_key(),
+            Outgoing::Sms(number) => number.limit_key(),
+        }
+    }
+
+    fn masked(&self) -> String {
+        match self {
+            Outgoing::Email(addr, _) => addr.masked(),
+            Outgoing::Sms(number) => number.masked(),
+        }
+    }
+}
+
+/// The text that carries a code: short enough for one SMS segment, and saying what it is
+/// for and that it expires, so a forwarded or unexpected code is recognisable.
+fn sms_body(code: &Code, minutes: f64) -> String {
+    let mut minutes_text = String::new();
+    Value::Number(minutes).write_to(&mut minutes_text);
+    format!(
+        "Your verification code is {}. It expires in {minutes_text} minutes. Don't share it with anyone.",
+        code.reveal()
+    )
 }
 
 /// An email template, and the translation of it the session's locale picks.
@@ -136,36 +184,93 @@ impl<'a> Email<'a> {
     }
 }
 
-/// Send cap (this address, every session and the OTP API) → generate → email, refunding the
-/// cap when the email does not go out. The code leaves only inside `Delivered::Sent`.
+/// Send cap (this recipient, every session and the OTP API) → generate → email or text,
+/// refunding the cap when the message does not go out. The code leaves only inside
+/// `Delivered::Sent`.
 pub(crate) async fn deliver(
     engine: &Engine,
-    to: &EmailAddr,
+    out: Outgoing<'_>,
     policy: &otp::Policy,
-    email: Email<'_>,
     session: &Session,
     now: DateTime<Utc>,
 ) -> Result<Delivered, StoreError> {
-    let key = send_key(&to.limit_key());
-    // A send limit that cannot be checked ends the request unsaved (503): no email goes out
+    let key = send_key(&out.limit_key());
+    // A send limit that cannot be checked ends the request unsaved (503): nothing goes out
     // unchecked, and a retry finds the state as it was.
     let permit = match engine.counters.acquire(&key, engine.otp.send_limit).await? {
         Ok(permit) => permit,
         Err(retry_after) => {
-            tracing::info!(to = %to.masked(), "otp.send: send limit for this address reached");
+            tracing::info!(to = %out.masked(), "otp.send: send limit for this recipient reached");
             return Ok(Delivered::Limited(retry_after));
         }
     };
     // Generated in a block: the thread-local generator must not live across an await.
     let code = { otp::generate(policy, &mut rand::rng()) };
     let minutes = ceil_minutes(policy.ttl);
-    let message = compose(email, to, Some((&code, minutes)), session, now);
-    if email_out(engine, to, &message, crate::dialog::actions::otp_send::NAME).await {
+    let action = crate::dialog::actions::otp_send::NAME;
+    let sent = match out {
+        Outgoing::Email(to, email) => {
+            let message = compose(email, to, Some((&code, minutes)), session, now);
+            email_out(engine, to, &message, action).await
+        }
+        Outgoing::Sms(to) => {
+            let message = SmsMessage {
+                to: to.clone(),
+                body: sms_body(&code, minutes),
+            };
+            sms_out(engine, &message, action).await
+        }
+    };
+    if sent {
         Ok(Delivered::Sent(code))
     } else {
-        refund(engine, &key, permit, crate::dialog::actions::otp_send::NAME).await;
+        refund(engine, &key, permit, action).await;
         Ok(Delivered::Failed)
     }
+}
+
+/// Hands one text to the SMS sender within `sms.send_timeout`, counting and logging it (the
+/// number masked, never the body). Whether the provider accepted it.
+async fn sms_out(engine: &Engine, message: &SmsMessage, action: &'static str) -> bool {
+    let started = Instant::now();
+    let sent = tokio::time::timeout(engine.settings.sms_timeout, engine.sms.send(message)).await;
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let sender = engine.sms.name();
+    let to = message.to.masked();
+    let (outcome, error, retryable) = match sent {
+        Ok(Ok(delivery)) => {
+            engine
+                .metrics
+                .sms
+                .inc(&[("sender", sender), ("outcome", "sent")]);
+            tracing::info!(
+                to,
+                sender,
+                provider_message_id = delivery.provider_message_id.as_deref().unwrap_or(""),
+                elapsed_ms,
+                action,
+                "sms sent"
+            );
+            return true;
+        }
+        Ok(Err(error)) => (error.label(), error.to_string(), error.is_retryable()),
+        Err(_elapsed) => ("timeout", "timed out".to_owned(), true),
+    };
+    engine
+        .metrics
+        .sms
+        .inc(&[("sender", sender), ("outcome", outcome)]);
+    tracing::warn!(
+        to,
+        sender,
+        outcome,
+        error,
+        retryable,
+        elapsed_ms,
+        action,
+        "sms not sent"
+    );
+    false
 }
 
 /// Hands one email to the sender within `email.send_timeout`, counting and logging it (the

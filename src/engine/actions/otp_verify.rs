@@ -81,11 +81,11 @@ pub(crate) async fn check(
         .await?
     {
         state.status = CodeStatus::Locked;
-        tracing::warn!(to = %crate::address::mask_email(&state.address), "otp.verify: daily failure budget of this address spent");
+        tracing::warn!(to = %crate::address::mask_recipient(&state.address), "otp.verify: daily failure budget of this address spent");
         return Ok((Verdict::Locked, Some(retry_after)));
     }
     let verdict = otp::verify(&engine.otp.key, owner, state, entered, now);
-    let masked = crate::address::mask_email(&state.address);
+    let masked = crate::address::mask_recipient(&state.address);
     match verdict {
         Verdict::Valid => {
             if let Err(error) = engine.counters.reset(&key).await {
