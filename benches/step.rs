@@ -39,7 +39,8 @@ fn dialog() -> Dialog {
         "/dialogs/otp_authentication.yaml"
     );
     let source = std::fs::read_to_string(path).unwrap();
-    colloquy::dialog::load(&source)
+    // The English flagship, without its translation files (the benchmark speaks English).
+    colloquy::dialog::load_untranslated(&source, &colloquy::dialog::LoadEnv::default())
         .dialog
         .expect("a valid dialog")
 }

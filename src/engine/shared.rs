@@ -40,7 +40,7 @@ impl Engine {
     pub(super) async fn archive_version(&self, dialog: &Dialog) -> Result<(), EngineError> {
         Ok(self
             .archive
-            .keep(&dialog.id, dialog.version, &archived(dialog))
+            .keep(&dialog.id, dialog.version, &|| archived(dialog))
             .await?)
     }
 

@@ -8,8 +8,15 @@ use super::StoreError;
 
 #[async_trait]
 pub trait DialogArchive: Send + Sync + std::fmt::Debug {
-    /// Keeps `source` as dialog `id` version `version`, unless that version is kept already.
-    async fn keep(&self, id: &str, version: u32, source: &str) -> Result<(), StoreError>;
+    /// Keeps the text `source` makes as dialog `id` version `version`, unless that version is
+    /// kept already. `source` is called only when the text is written: a turn that starts a
+    /// session calls this, and building the text (a version with its translations) costs.
+    async fn keep(
+        &self,
+        id: &str,
+        version: u32,
+        source: &(dyn Fn() -> String + Sync),
+    ) -> Result<(), StoreError>;
 
     /// The kept source of a dialog version.
     async fn fetch(&self, id: &str, version: u32) -> Result<Option<String>, StoreError>;
@@ -22,7 +29,12 @@ pub struct NoArchive;
 
 #[async_trait]
 impl DialogArchive for NoArchive {
-    async fn keep(&self, _id: &str, _version: u32, _source: &str) -> Result<(), StoreError> {
+    async fn keep(
+        &self,
+        _id: &str,
+        _version: u32,
+        _source: &(dyn Fn() -> String + Sync),
+    ) -> Result<(), StoreError> {
         Ok(())
     }
 

@@ -45,10 +45,17 @@ impl RedisArchive {
 
 #[async_trait]
 impl DialogArchive for RedisArchive {
-    async fn keep(&self, id: &str, version: u32, source: &str) -> Result<(), StoreError> {
+    async fn keep(
+        &self,
+        id: &str,
+        version: u32,
+        source: &(dyn Fn() -> String + Sync),
+    ) -> Result<(), StoreError> {
         if self.is_kept(id, version) {
             return Ok(());
         }
+        let source = source();
+        let source = source.as_str();
         let key = self.key(id, version);
         let written: Option<String> = self
             .pool

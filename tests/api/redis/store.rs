@@ -74,7 +74,11 @@ async fn expiries_are_set_in_redis() {
         .check(Scope::Ip, "10.0.0.1")
         .await
         .unwrap();
-    fx.backends.archive.keep("d", 1, "id: d").await.unwrap();
+    fx.backends
+        .archive
+        .keep("d", 1, &|| "id: d".to_owned())
+        .await
+        .unwrap();
 
     let mut redis = raw(&server).await;
     for key in [
@@ -211,8 +215,11 @@ async fn the_archive_keeps_the_first_source_of_a_version() {
     let server = RedisServer::start();
     let fx = fixture(&config(Some(&server.url()), usize::MAX));
     let archive = &fx.backends.archive;
-    archive.keep("d", 1, "first").await.unwrap();
-    archive.keep("d", 1, "changed").await.unwrap();
+    archive.keep("d", 1, &|| "first".to_owned()).await.unwrap();
+    archive
+        .keep("d", 1, &|| "changed".to_owned())
+        .await
+        .unwrap();
     assert_eq!(
         archive.fetch("d", 1).await.unwrap().as_deref(),
         Some("first")
