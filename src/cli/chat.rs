@@ -9,6 +9,7 @@ use crate::app;
 use crate::clock::{Clock, OffsetClock};
 use crate::config::{EmailProvider, StoreKind};
 use crate::duration::parse_duration;
+use crate::email::Channel;
 use crate::engine::TurnRequest;
 
 use super::{EXIT_OK, EXIT_USAGE, load_config, load_valid_dialogs};
@@ -83,12 +84,13 @@ async fn talk(app: &app::App, dialog: &str, clock: &OffsetClock) -> u8 {
                 if let Some(outbox) = &app.outbox {
                     for email in outbox.since(last_email) {
                         last_email = email.id;
-                        println!(
-                            "  [email to {}] {}\n  {}",
-                            email.to,
-                            email.subject,
-                            email.text.trim_end().replace('\n', "\n  ")
-                        );
+                        let text = email.text.trim_end().replace('\n', "\n  ");
+                        match email.channel {
+                            Channel::Email => {
+                                println!("  [email to {}] {}\n  {text}", email.to, email.subject);
+                            }
+                            Channel::Sms => println!("  [text to {}]\n  {text}", email.to),
+                        }
                     }
                 }
                 if let Some(result) = &reply.result {
