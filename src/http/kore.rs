@@ -170,18 +170,32 @@ fn trace_id() -> String {
 
 /// The single-use tokens accepted so far (a digest of their `jti`, else of the token), each
 /// kept until its `exp`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SeenTokens {
     seen: DashMap<[u8; 32], i64>,
+    capacity: usize,
+}
+
+impl Default for SeenTokens {
+    fn default() -> Self {
+        Self::with_capacity(MAX_SEEN_TOKENS)
+    }
 }
 
 impl SeenTokens {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            seen: DashMap::new(),
+            capacity,
+        }
+    }
+
     /// `Ok(true)` the first time a token is seen, `Ok(false)` after; `Err(())` when the store
     /// is full of tokens that have not expired yet.
     fn first_use(&self, key: [u8; 32], exp: i64, now: i64) -> Result<bool, ()> {
-        if self.seen.len() >= MAX_SEEN_TOKENS {
+        if self.seen.len() >= self.capacity {
             self.sweep(now);
-            if self.seen.len() >= MAX_SEEN_TOKENS {
+            if self.seen.len() >= self.capacity {
                 return Err(());
             }
         }
@@ -599,5 +613,17 @@ mod tests {
         seen.sweep(60);
         assert_eq!(seen.len(), 1);
         assert_eq!(seen.first_use([1; 32], 100, 60), Ok(false));
+    }
+
+    #[test]
+    fn a_full_store_forgets_expired_tokens_then_refuses_new_ones() {
+        let seen = SeenTokens::with_capacity(2);
+        assert_eq!(seen.first_use([1; 32], 30, 10), Ok(true));
+        assert_eq!(seen.first_use([2; 32], 100, 10), Ok(true));
+        assert_eq!(seen.first_use([3; 32], 100, 20), Err(()));
+        // Once the first has expired there is room again.
+        assert_eq!(seen.first_use([3; 32], 100, 40), Ok(true));
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen.first_use([4; 32], 100, 40), Err(()));
     }
 }
