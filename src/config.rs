@@ -784,6 +784,34 @@ mod tests {
     }
 
     #[test]
+    fn kore_token_checks_are_read_with_their_defaults() {
+        let config = Config::from_source("", "config.yaml", env(&[])).unwrap();
+        assert_eq!(config.kore.max_token_lifetime, Duration::from_secs(86_400));
+        assert!(!config.kore.single_use_tokens);
+        assert!(config.kore.audience.is_none() && config.kore.issuer.is_none());
+        let config = Config::from_source(
+            "kore:\n  max_token_lifetime: 2h\n  audience: https://idproxy.kore.ai/authorize\n  issuer: cs-widget\n  single_use_tokens: true\n",
+            "config.yaml",
+            env(&[]),
+        )
+        .unwrap();
+        assert_eq!(config.kore.max_token_lifetime, Duration::from_secs(7200));
+        assert_eq!(
+            config.kore.audience.as_deref(),
+            Some("https://idproxy.kore.ai/authorize")
+        );
+        assert_eq!(config.kore.issuer.as_deref(), Some("cs-widget"));
+        assert!(config.kore.single_use_tokens);
+        let err = Config::from_source("kore:\n  max_token_lifetime: 0s\n", "config.yaml", env(&[]))
+            .unwrap_err();
+        assert!(
+            err.message.contains("max_token_lifetime"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
     fn unknown_keys_name_the_key_the_file_and_the_line() {
         let err =
             Config::from_source("sessions:\n  idle_tt: 5m\n", "config.yaml", env(&[])).unwrap_err();

@@ -1,12 +1,15 @@
-//! The Kore.ai Webhook v2 shape (`POST /chatbot/v2/webhook/{botId}`) beside the native route,
-//! so widgets and test connectors built for Kore work unchanged.
+//! The Kore.ai Webhook shapes beside the native route, so widgets and test connectors built for
+//! Kore work unchanged: v1 (`POST /chatbot/hooks/{botId}`, also `…/hookInstance/{id}`) and v2
+//! (`POST /chatbot/v2/webhook/{botId}`). Both run one turn path; only their shapes differ.
 //!
-//! In: `message.type`/`val`, `from.id`, `session.new`, JWT (HS256/HS512) in
-//! `Authorization: bearer …` with `appId` naming a configured app (and, when present,
-//! `userIdentity` equal to `from.id`). Out: `data[]` of `{type, val, createdOn, messageId}`,
-//! `_v: "v2"`, `endOfTask`, `endReason` (`Fulfilled`, `Cancelled`, `Interrupted`),
-//! `completedTaskId`/`Name`. Errors: `{errors: [{msg, code}], _v, _t}`. Events:
-//! `ON_CONNECT` starts the dialog, `SESSION_CLOSURE` ends the session.
+//! v1 in: `message.text`, `from.id`, `session.new`; out: `text` (one string, or an array for
+//! several replies), `endOfTask` and the end-of-task fields.
+//! v2 in: `message.type`/`val`, `from.id`, `session.new`, `interactiveLanguage`; out: `data[]`
+//! of `{type, val, createdOn, messageId}`, `_v: "v2"`, `endOfTask`, `endReason` (`Fulfilled`,
+//! `Cancelled`, `Interrupted`), `completedTaskId`/`Name`. Events: `ON_CONNECT` starts the
+//! dialog, `SESSION_CLOSURE` ends the session.
+//! Both: a JWT (HS256/HS512) in `Authorization: bearer …`, checked as Kore does (see
+//! [`authenticate`]). Errors: `{errors: [{msg, code}], _v, _t}`.
 
 use std::sync::Arc;
 
@@ -14,6 +17,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -24,6 +29,10 @@ use crate::engine::{EngineError, TurnReply, TurnRequest};
 
 use super::AppState;
 use super::extract::ApiJson;
+
+/// How many single-use tokens are remembered at most; beyond it (once the expired ones are
+/// forgotten) new tokens are refused with 429 rather than risk accepting one twice.
+const MAX_SEEN_TOKENS: usize = 100_000;
 
 /// A Kore v2 request. Unknown fields are accepted: Kore clients send many we do not use.
 #[derive(Debug, Deserialize)]
@@ -36,6 +45,16 @@ pub struct KoreRequest {
     /// The language the user speaks (`fr`, `pt-BR`), kept by the session from then on.
     #[serde(default)]
     interactive_language: Option<String>,
+}
+
+/// A Kore v1 request (`to`, `from.userInfo`, `message.attachments`, `customData`… are
+/// accepted and unused).
+#[derive(Debug, Deserialize)]
+pub struct KoreV1Request {
+    #[serde(default)]
+    session: Option<KoreSession>,
+    message: KoreV1Message,
+    from: KoreFrom,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +72,12 @@ struct KoreMessage {
 }
 
 #[derive(Debug, Deserialize)]
+struct KoreV1Message {
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
 struct KoreFrom {
     id: String,
 }
@@ -60,11 +85,37 @@ struct KoreFrom {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Claims {
-    app_id: String,
+    #[serde(default)]
+    app_id: Option<String>,
+    #[serde(default)]
+    iss: Option<String>,
+    /// A string or an array of strings.
+    #[serde(default)]
+    aud: Option<Value>,
     #[serde(default)]
     user_identity: Option<String>,
     #[serde(default)]
     exp: Option<i64>,
+    #[serde(default)]
+    iat: Option<i64>,
+    #[serde(default)]
+    jti: Option<String>,
+}
+
+/// Which Kore webhook a request came in by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Version {
+    V1,
+    V2,
+}
+
+impl Version {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::V1 => "v1",
+            Self::V2 => "v2",
+        }
+    }
 }
 
 /// A Kore-shaped error.
@@ -72,17 +123,30 @@ struct Claims {
 pub struct KoreError {
     status: StatusCode,
     msg: &'static str,
+    version: Version,
 }
 
 impl KoreError {
-    fn new(status: StatusCode, msg: &'static str) -> Self {
-        Self { status, msg }
+    fn new(version: Version, status: StatusCode, msg: &'static str) -> Self {
+        Self {
+            status,
+            msg,
+            version,
+        }
+    }
+
+    fn invalid(version: Version) -> Self {
+        Self::new(version, StatusCode::BAD_REQUEST, "Invalid Request Payload")
+    }
+
+    fn unauthorized(version: Version) -> Self {
+        Self::new(version, StatusCode::UNAUTHORIZED, "Invalid Access token")
     }
 }
 
 impl IntoResponse for KoreError {
     fn into_response(self) -> Response {
-        let body = json!({ "errors": [{ "msg": self.msg, "code": self.status.as_u16() }], "_v": "v2", "_t": trace_id() });
+        let body = json!({ "errors": [{ "msg": self.msg, "code": self.status.as_u16() }], "_v": self.version.as_str(), "_t": trace_id() });
         let mut response = (self.status, Json(body)).into_response();
         let code = match self.status.as_u16() {
             400 => "kore_invalid_request",
@@ -104,27 +168,90 @@ fn trace_id() -> String {
     crate::hex::encode(&bytes)
 }
 
-/// Checks the bearer JWT against every configured app; returns the app id.
+/// The single-use tokens accepted so far (a digest of their `jti`, else of the token), each
+/// kept until its `exp`.
+#[derive(Debug)]
+pub struct SeenTokens {
+    seen: DashMap<[u8; 32], i64>,
+    capacity: usize,
+}
+
+impl Default for SeenTokens {
+    fn default() -> Self {
+        Self::with_capacity(MAX_SEEN_TOKENS)
+    }
+}
+
+impl SeenTokens {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            seen: DashMap::new(),
+            capacity,
+        }
+    }
+
+    /// `Ok(true)` the first time a token is seen, `Ok(false)` after; `Err(())` when the store
+    /// is full of tokens that have not expired yet.
+    fn first_use(&self, key: [u8; 32], exp: i64, now: i64) -> Result<bool, ()> {
+        if self.seen.len() >= self.capacity {
+            self.sweep(now);
+            if self.seen.len() >= self.capacity {
+                return Err(());
+            }
+        }
+        match self.seen.entry(key) {
+            Entry::Occupied(_) => Ok(false),
+            Entry::Vacant(slot) => {
+                slot.insert(exp);
+                Ok(true)
+            }
+        }
+    }
+
+    /// Forgets tokens that have expired (they would be refused as expired anyway).
+    pub fn sweep(&self, now: i64) {
+        self.seen.retain(|_, exp| *exp >= now);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.seen.len()
+    }
+}
+
+/// Why a token is refused (logged; every refusal answers the same 401).
+fn refuse(version: Version, why: &'static str) -> KoreError {
+    tracing::debug!(why, "kore token refused");
+    KoreError::unauthorized(version)
+}
+
+/// Checks the bearer JWT as Kore does and returns the client's app id: signed by a configured
+/// client's secret, naming that client in `appId` (else `iss`), with an `exp` in the future
+/// and no further than `kore.max_token_lifetime` from its `iat` (or, without one, from now),
+/// `aud`/`iss` as configured, a `userIdentity` (when present) equal to `from.id`, and with
+/// `kore.single_use_tokens`, never seen before.
 fn authenticate(
     config: &KoreConfig,
+    seen: &SeenTokens,
+    version: Version,
     headers: &HeaderMap,
     from_id: &str,
     now: i64,
 ) -> Result<String, KoreError> {
-    let unauthorized = || KoreError::new(StatusCode::UNAUTHORIZED, "Invalid Access token");
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
-        .ok_or_else(unauthorized)?;
+        .ok_or_else(|| refuse(version, "no bearer token"))?;
     let mut validation = Validation::new(Algorithm::HS256);
     validation.algorithms = vec![Algorithm::HS256, Algorithm::HS512];
-    // Expiry is checked below against the clock clients sign with; audiences vary by deployment.
+    // Expiry, audience and issuer are checked below, against the clock clients sign with.
     validation.validate_exp = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
+    let max_lifetime = i64::try_from(config.max_token_lifetime.as_secs()).unwrap_or(i64::MAX);
     for client in &config.clients {
         let key = DecodingKey::from_secret(
             secrecy::ExposeSecret::expose_secret(client.secret.expose()).as_bytes(),
@@ -133,19 +260,66 @@ fn authenticate(
             continue;
         };
         let claims = data.claims;
-        if claims.app_id != client.app_id || claims.exp.is_some_and(|exp| exp < now) {
-            return Err(unauthorized());
+        let client_id = claims.app_id.as_deref().or(claims.iss.as_deref());
+        if client_id != Some(client.app_id.as_str()) {
+            return Err(refuse(version, "unknown client"));
+        }
+        let exp = claims.exp.ok_or_else(|| refuse(version, "no exp"))?;
+        if exp < now {
+            return Err(refuse(version, "expired"));
+        }
+        let lifetime = exp.saturating_sub(claims.iat.unwrap_or(now));
+        if lifetime > max_lifetime {
+            return Err(refuse(version, "lifetime over kore.max_token_lifetime"));
+        }
+        if let Some(audience) = &config.audience {
+            let matches = match &claims.aud {
+                Some(Value::String(aud)) => aud == audience,
+                Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(audience)),
+                _ => false,
+            };
+            if !matches {
+                return Err(refuse(version, "wrong aud"));
+            }
+        }
+        if let Some(issuer) = &config.issuer
+            && claims.iss.as_deref() != Some(issuer.as_str())
+        {
+            return Err(refuse(version, "wrong iss"));
         }
         if claims
             .user_identity
             .as_deref()
             .is_some_and(|identity| identity != from_id)
         {
-            return Err(unauthorized());
+            return Err(refuse(version, "userIdentity is not from.id"));
+        }
+        if config.single_use_tokens {
+            let key: [u8; 32] = match &claims.jti {
+                Some(jti) => Sha256::new()
+                    .chain_update(client.app_id.as_bytes())
+                    .chain_update([0])
+                    .chain_update(jti.as_bytes())
+                    .finalize()
+                    .into(),
+                None => Sha256::digest(token.as_bytes()).into(),
+            };
+            match seen.first_use(key, exp, now) {
+                Ok(true) => {}
+                Ok(false) => return Err(refuse(version, "token used before")),
+                Err(()) => {
+                    tracing::warn!("kore single-use token store full");
+                    return Err(KoreError::new(
+                        version,
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "Too Many requests",
+                    ));
+                }
+            }
         }
         return Ok(client.app_id.clone());
     }
-    Err(unauthorized())
+    Err(refuse(version, "not signed by a configured client"))
 }
 
 /// Our session id for a Kore user of a bot; hashed when the ids hold characters ours refuse.
@@ -162,6 +336,106 @@ fn session_id(bot: &str, user: &str) -> String {
     format!("kore:{}", crate::hex::encode(&digest[..16]))
 }
 
+/// What a Kore message asks for, whichever version it came in.
+#[derive(Debug)]
+enum Ask {
+    /// A user's text.
+    Text(String),
+    /// `ON_CONNECT`: start the dialog.
+    Connect,
+    /// `SESSION_CLOSURE`: end the session.
+    Close,
+}
+
+/// One Kore message, read out of either version's request.
+#[derive(Debug)]
+struct Inbound {
+    from_id: String,
+    ask: Ask,
+    new_session: bool,
+    locale: Option<String>,
+}
+
+/// What the turn path answers, for each version to render.
+enum Outcome {
+    Reply(TurnReply),
+    /// Whether a live session was closed.
+    Closed(bool),
+}
+
+/// The turn path both versions share: authentication, the bot's dialog, the session, the turn.
+async fn handle(
+    state: &AppState,
+    version: Version,
+    bot: &str,
+    headers: &HeaderMap,
+    inbound: Inbound,
+) -> Result<Outcome, KoreError> {
+    let config = &state.app.config;
+    let engine = &state.app.engine;
+    let now = state.client_clock.now().timestamp();
+    let app = authenticate(
+        &config.kore,
+        &state.kore_tokens,
+        version,
+        headers,
+        &inbound.from_id,
+        now,
+    )?;
+    let dialog = config.kore.bots.get(bot).cloned();
+    if !config.kore.bots.is_empty() && dialog.is_none() {
+        return Err(KoreError::new(
+            version,
+            StatusCode::NOT_FOUND,
+            "Unknown bot",
+        ));
+    }
+    let session = session_id(bot, &inbound.from_id);
+    let text = match inbound.ask {
+        Ask::Text(text) if text.chars().count() <= config.server.max_text_chars => text,
+        Ask::Text(_) => return Err(KoreError::invalid(version)),
+        Ask::Connect => String::new(),
+        Ask::Close => {
+            let closed = engine
+                .end_session(&session)
+                .await
+                .map_err(|e| engine_error(version, e))?;
+            return Ok(Outcome::Closed(closed));
+        }
+    };
+    if inbound.new_session {
+        engine
+            .end_session(&session)
+            .await
+            .map_err(|e| engine_error(version, e))?;
+    }
+    tracing::debug!(app, bot, version = version.as_str(), "kore webhook turn");
+    // Kore sends no message id, so a Kore retry runs as a new message.
+    let turn = TurnRequest {
+        session_id: session,
+        message_id: format!("kore-{}", trace_id()),
+        text,
+        dialog,
+        locale: inbound.locale,
+    };
+    let engine = engine.clone();
+    let task = tokio::spawn(async move { engine.turn(turn).await });
+    match tokio::time::timeout(config.server.request_timeout, task).await {
+        Ok(Ok(Ok(reply))) => Ok(Outcome::Reply(reply)),
+        Ok(Ok(Err(error))) => Err(engine_error(version, error)),
+        Ok(Err(_panicked)) => Err(KoreError::new(
+            version,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal error",
+        )),
+        Err(_) => Err(KoreError::new(
+            version,
+            StatusCode::GATEWAY_TIMEOUT,
+            "Request timed-out",
+        )),
+    }
+}
+
 /// `POST /chatbot/v2/webhook/{botId}`.
 pub async fn webhook(
     State(state): State<Arc<AppState>>,
@@ -169,81 +443,118 @@ pub async fn webhook(
     headers: HeaderMap,
     request: Result<ApiJson<KoreRequest>, super::ApiError>,
 ) -> Result<Json<Value>, KoreError> {
-    let config = &state.app.config;
-    let engine = &state.app.engine;
-    let invalid = || KoreError::new(StatusCode::BAD_REQUEST, "Invalid Request Payload");
-    let ApiJson(request) = request.map_err(|_| invalid())?;
+    let version = Version::V2;
+    let ApiJson(request) = request.map_err(|_| KoreError::invalid(version))?;
     if let Some(language) = &request.interactive_language
         && !crate::dialog::locale::is_locale(language)
     {
-        return Err(invalid());
+        return Err(KoreError::invalid(version));
     }
-    let now = state.client_clock.now().timestamp();
-    let app = authenticate(&config.kore, &headers, &request.from.id, now)?;
-    let dialog = config.kore.bots.get(&bot).cloned();
-    if !config.kore.bots.is_empty() && dialog.is_none() {
-        return Err(KoreError::new(StatusCode::NOT_FOUND, "Unknown bot"));
-    }
-    let session = session_id(&bot, &request.from.id);
-    let text = match (request.message.kind.as_str(), &request.message.val) {
-        ("text", Value::String(text)) if text.chars().count() <= config.server.max_text_chars => {
-            text.clone()
-        }
-        ("event", Value::String(event)) if event == "SESSION_CLOSURE" => {
-            let closed = engine.end_session(&session).await.map_err(engine_error)?;
+    let ask = match (request.message.kind.as_str(), request.message.val) {
+        ("text", Value::String(text)) => Ask::Text(text),
+        ("event", Value::String(event)) if event == "SESSION_CLOSURE" => Ask::Close,
+        ("event", Value::String(event)) if event == "ON_CONNECT" => Ask::Connect,
+        _ => return Err(KoreError::invalid(version)),
+    };
+    let inbound = Inbound {
+        from_id: request.from.id,
+        new_session: request.session.is_some_and(|s| s.new) || matches!(ask, Ask::Connect),
+        ask,
+        locale: request.interactive_language,
+    };
+    match handle(&state, version, &bot, &headers, inbound).await? {
+        Outcome::Reply(reply) => Ok(Json(to_v2(&state, &reply))),
+        Outcome::Closed(closed) => {
             let status = if closed {
                 "SESSION_CLOSURE_SUCCESS"
             } else {
                 "SESSION_CLOSURE_IGNORED"
             };
-            return Ok(Json(json!({ "status": status, "_v": "v2" })));
+            Ok(Json(json!({ "status": status, "_v": "v2" })))
         }
-        ("event", Value::String(event)) if event == "ON_CONNECT" => String::new(),
-        _ => return Err(invalid()),
-    };
-    let new_session = request.session.is_some_and(|s| s.new) || request.message.kind == "event";
-    if new_session {
-        engine.end_session(&session).await.map_err(engine_error)?;
-    }
-    tracing::debug!(app, bot, "kore webhook turn");
-    // Kore sends no message id, so a Kore retry runs as a new message.
-    let turn = TurnRequest {
-        session_id: session,
-        message_id: format!("kore-{}", trace_id()),
-        text,
-        dialog,
-        locale: request.interactive_language,
-    };
-    let engine = engine.clone();
-    let task = tokio::spawn(async move { engine.turn(turn).await });
-    match tokio::time::timeout(config.server.request_timeout, task).await {
-        Ok(Ok(Ok(reply))) => Ok(Json(to_kore(&state, &reply))),
-        Ok(Ok(Err(error))) => Err(engine_error(error)),
-        Ok(Err(_panicked)) => Err(KoreError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal error",
-        )),
-        Err(_) => Err(KoreError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "Request timed-out",
-        )),
     }
 }
 
-fn engine_error(error: EngineError) -> KoreError {
+/// `POST /chatbot/hooks/{botId}`.
+pub async fn webhook_v1(
+    State(state): State<Arc<AppState>>,
+    Path(bot): Path<String>,
+    headers: HeaderMap,
+    request: Result<ApiJson<KoreV1Request>, super::ApiError>,
+) -> Result<Json<Value>, KoreError> {
+    v1(&state, &bot, &headers, request).await
+}
+
+/// `POST /chatbot/hooks/{botId}/hookInstance/{id}`: the same bot, whichever instance.
+pub async fn webhook_v1_instance(
+    State(state): State<Arc<AppState>>,
+    Path((bot, _instance)): Path<(String, String)>,
+    headers: HeaderMap,
+    request: Result<ApiJson<KoreV1Request>, super::ApiError>,
+) -> Result<Json<Value>, KoreError> {
+    v1(&state, &bot, &headers, request).await
+}
+
+async fn v1(
+    state: &AppState,
+    bot: &str,
+    headers: &HeaderMap,
+    request: Result<ApiJson<KoreV1Request>, super::ApiError>,
+) -> Result<Json<Value>, KoreError> {
+    let version = Version::V1;
+    let ApiJson(request) = request.map_err(|_| KoreError::invalid(version))?;
+    // v1 has no events; a message without text (attachments alone) is not one we can answer.
+    let text = request
+        .message
+        .text
+        .filter(|text| !text.trim().is_empty())
+        .ok_or_else(|| KoreError::invalid(version))?;
+    let inbound = Inbound {
+        from_id: request.from.id,
+        ask: Ask::Text(text),
+        new_session: request.session.is_some_and(|s| s.new),
+        locale: None,
+    };
+    match handle(state, version, bot, headers, inbound).await? {
+        Outcome::Reply(reply) => Ok(Json(to_v1(state, &reply))),
+        Outcome::Closed(_) => Err(KoreError::invalid(version)),
+    }
+}
+
+fn engine_error(version: Version, error: EngineError) -> KoreError {
     match error {
-        EngineError::UnknownDialog(_) => KoreError::new(StatusCode::NOT_FOUND, "Unknown bot"),
+        EngineError::UnknownDialog(_) => {
+            KoreError::new(version, StatusCode::NOT_FOUND, "Unknown bot")
+        }
         EngineError::SessionBusy => {
-            KoreError::new(StatusCode::TOO_MANY_REQUESTS, "Too Many requests")
+            KoreError::new(version, StatusCode::TOO_MANY_REQUESTS, "Too Many requests")
         }
         other => {
             tracing::warn!(error = %other, "kore webhook turn failed");
-            KoreError::new(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
+            KoreError::new(
+                version,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service unavailable",
+            )
         }
     }
 }
 
-fn to_kore(state: &AppState, reply: &TurnReply) -> Value {
+/// v1's answer: `text` is the one reply, or an array when there are several.
+fn to_v1(state: &AppState, reply: &TurnReply) -> Value {
+    // Kore's text messages carry no buttons: the options are listed in the text.
+    let mut texts = reply.texts_with_options();
+    let text = if texts.len() == 1 {
+        Value::String(texts.remove(0))
+    } else {
+        json!(texts)
+    };
+    let mut body = json!({ "text": text, "endOfTask": reply.result.is_some() });
+    end_of_task(state, reply, &mut body);
+    body
+}
+
+fn to_v2(state: &AppState, reply: &TurnReply) -> Value {
     let created = state.app.engine.clock().now().to_rfc3339();
     // Kore's text messages carry no buttons: the options are listed in the text.
     let data: Vec<Value> = reply
@@ -253,24 +564,30 @@ fn to_kore(state: &AppState, reply: &TurnReply) -> Value {
         .map(|(i, text)| json!({ "type": "text", "val": text, "createdOn": created, "messageId": format!("ms-{}-{}-{i}", reply.session_id, reply.turn) }))
         .collect();
     let mut body = json!({ "data": data, "_v": "v2", "endOfTask": reply.result.is_some() });
-    if let Some(result) = &reply.result {
-        let reason = match result.as_str() {
-            "cancelled" => "Cancelled",
-            "error" | "abandoned" | "locked" | "no_email" | "send_limited" => "Interrupted",
-            _ => "Fulfilled",
-        };
-        let title = state
-            .app
-            .engine
-            .dialogs()
-            .latest(&reply.dialog)
-            .and_then(|d| d.title.clone())
-            .unwrap_or_else(|| reply.dialog.clone());
-        body["endReason"] = json!(reason);
-        body["completedTaskId"] = json!(reply.dialog);
-        body["completedTaskName"] = json!(title);
-    }
+    end_of_task(state, reply, &mut body);
     body
+}
+
+/// When the dialog ended: `endReason`, `completedTaskId` and `completedTaskName`.
+fn end_of_task(state: &AppState, reply: &TurnReply, body: &mut Value) {
+    let Some(result) = &reply.result else {
+        return;
+    };
+    let reason = match result.as_str() {
+        "cancelled" => "Cancelled",
+        "error" | "abandoned" | "locked" | "no_email" | "send_limited" => "Interrupted",
+        _ => "Fulfilled",
+    };
+    let title = state
+        .app
+        .engine
+        .dialogs()
+        .latest(&reply.dialog)
+        .and_then(|d| d.title.clone())
+        .unwrap_or_else(|| reply.dialog.clone());
+    body["endReason"] = json!(reason);
+    body["completedTaskId"] = json!(reply.dialog);
+    body["completedTaskName"] = json!(title);
 }
 
 #[cfg(test)]
@@ -285,5 +602,28 @@ mod tests {
             hashed.starts_with("kore:") && hashed.len() == 37,
             "{hashed}"
         );
+    }
+
+    #[test]
+    fn seen_tokens_are_refused_and_forgotten_when_they_expire() {
+        let seen = SeenTokens::default();
+        assert_eq!(seen.first_use([1; 32], 100, 10), Ok(true));
+        assert_eq!(seen.first_use([1; 32], 100, 20), Ok(false));
+        assert_eq!(seen.first_use([2; 32], 50, 20), Ok(true));
+        seen.sweep(60);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen.first_use([1; 32], 100, 60), Ok(false));
+    }
+
+    #[test]
+    fn a_full_store_forgets_expired_tokens_then_refuses_new_ones() {
+        let seen = SeenTokens::with_capacity(2);
+        assert_eq!(seen.first_use([1; 32], 30, 10), Ok(true));
+        assert_eq!(seen.first_use([2; 32], 100, 10), Ok(true));
+        assert_eq!(seen.first_use([3; 32], 100, 20), Err(()));
+        // Once the first has expired there is room again.
+        assert_eq!(seen.first_use([3; 32], 100, 40), Ok(true));
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen.first_use([4; 32], 100, 40), Err(()));
     }
 }

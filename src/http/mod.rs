@@ -45,6 +45,8 @@ pub struct AppState {
     /// the engine's clock, except in dev mode, where clients keep signing with the wall clock
     /// the dev clock runs ahead of.
     pub client_clock: Arc<dyn Clock>,
+    /// Kore tokens already accepted, with `kore.single_use_tokens`.
+    kore_tokens: kore::SeenTokens,
 }
 
 impl AppState {
@@ -60,6 +62,7 @@ impl AppState {
             auth,
             limits,
             client_clock,
+            kore_tokens: kore::SeenTokens::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -78,6 +81,7 @@ impl AppState {
     pub fn sweep(&self) {
         self.auth.sweep();
         self.limits.sweep();
+        self.kore_tokens.sweep(self.client_clock.now().timestamp());
     }
 }
 
@@ -148,6 +152,11 @@ pub fn router_with(state: Arc<AppState>) -> Router {
         // Kore clients authenticate with their own JWTs, checked by the handler.
         let kore = Router::new()
             .route("/chatbot/v2/webhook/{bot}", post(kore::webhook))
+            .route("/chatbot/hooks/{bot}", post(kore::webhook_v1))
+            .route(
+                "/chatbot/hooks/{bot}/hookInstance/{instance}",
+                post(kore::webhook_v1_instance),
+            )
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 limits::per_ip,
