@@ -22,20 +22,37 @@ pub const SPEC: EntitySpec = EntitySpec {
     read,
 };
 
+/// A number question; `integer` questions are one too, taking whole numbers only.
 #[derive(Debug)]
 pub struct Number {
     pub range: Range,
+    /// Only whole numbers answer (`integer`).
+    pub whole: bool,
+    spec: &'static EntitySpec,
+}
+
+impl Number {
+    /// Reads `min:` and `max:` for the entity `spec` names.
+    pub(super) fn read(
+        source: &mut EntitySource<'_, '_>,
+        spec: &'static EntitySpec,
+        whole: bool,
+    ) -> Option<Box<dyn EntityKind>> {
+        Some(Box::new(Number {
+            range: Range::read(source)?,
+            whole,
+            spec,
+        }))
+    }
 }
 
 fn read(source: &mut EntitySource<'_, '_>) -> Option<Box<dyn EntityKind>> {
-    Some(Box::new(Number {
-        range: Range::read(source)?,
-    }))
+    Number::read(source, &SPEC, false)
 }
 
 impl EntityKind for Number {
     fn spec(&self) -> &'static EntitySpec {
-        &SPEC
+        self.spec
     }
 
     fn resembles(&self, text: &str) -> bool {
@@ -43,10 +60,11 @@ impl EntityKind for Number {
     }
 
     fn find(&self, text: &str, _hearing: &Hearing<'_>) -> Found {
-        if let Some(n) = whole_message(text) {
-            return Found::One(Value::Number(n));
+        let fits = |value: &Value| !self.whole || is_whole(value);
+        if let Some(n) = whole_message(text).map(Value::Number).filter(fits) {
+            return Found::One(n);
         }
-        Found::from_candidates(numbers(&visible(text)))
+        Found::from_candidates(numbers(&visible(text)).into_iter().filter(fits).collect())
     }
 
     fn accepts(&self, value: &Value) -> bool {
@@ -54,19 +72,20 @@ impl EntityKind for Number {
     }
 
     fn which_one(&self, candidates: &[Value]) -> String {
-        which_number(candidates)
+        format!(
+            "I see more than one number: {}. Which one did you mean?",
+            listed(candidates)
+        )
     }
 }
 
-pub(super) fn which_number(candidates: &[Value]) -> String {
-    format!(
-        "I see more than one number: {}. Which one did you mean?",
-        listed(candidates)
-    )
+/// A whole number (what `integer` accepts): `3`, not `2.5`.
+fn is_whole(value: &Value) -> bool {
+    matches!(value, Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15)
 }
 
 /// The message when all of it is one number (`2,5`, ` -3 `).
-pub(super) fn whole_message(text: &str) -> Option<f64> {
+fn whole_message(text: &str) -> Option<f64> {
     text.trim()
         .replace(',', ".")
         .parse::<f64>()
