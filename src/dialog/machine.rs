@@ -359,8 +359,7 @@ impl Run<'_> {
             let Suggestion { typed, suggested } = suggestion;
             return question.accept(self, if yes { suggested } else { typed });
         }
-        let node = self.session.node.clone();
-        let (heard, suggested) = self.hearing_at(&node, |hearing| {
+        let (heard, suggested) = self.hearing(|hearing| {
             let lists: [&[_]; 2] = [&dialog.keywords, question.keywords()];
             let heard = understand::hear(text, question.entity(), hearing, &lists);
             let suggested = match &heard {
@@ -443,8 +442,7 @@ impl Run<'_> {
             .filter(|(name, _)| name == entity.name())
             .map(|(_, value)| value.as_str())
             .collect();
-        let node = self.session.node.clone();
-        let (heard, suggested) = self.hearing_at(&node, |hearing| {
+        let (heard, suggested) = self.hearing(|hearing| {
             let mut found: Vec<Value> = Vec::new();
             for value in &values {
                 match entity.find(value, hearing) {
@@ -488,6 +486,12 @@ impl Run<'_> {
         });
         self.session.state = State::Waiting;
         self.act_on(question, heard, suggested, "")
+    }
+
+    /// Runs `f` with what an entity may know while it reads a message at the node the
+    /// session is at.
+    pub(crate) fn hearing<R>(&self, f: impl FnOnce(&Hearing<'_>) -> R) -> R {
+        self.hearing_at(&self.session.node, f)
     }
 
     /// Runs `f` with what an entity may know while it reads a message at `node`.

@@ -97,15 +97,7 @@ pub async fn context(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ContextView>, ApiError> {
     let clock = dev_clock(&state)?;
-    if crate::engine::codes::is_code_record(&id) {
-        return Err(ApiError::UnknownSession);
-    }
-    let session = state
-        .app
-        .engine
-        .session(&id)
-        .await?
-        .ok_or(ApiError::UnknownSession)?;
+    let session = super::handlers::conversation(&state, &id).await?;
     let context = shown(&session.context, clock.now());
     Ok(Json(ContextView {
         session_id: session.id,

@@ -82,16 +82,25 @@ pub async fn session(
     State(state): Shared,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<SessionView>, ApiError> {
-    if crate::engine::codes::is_code_record(&id) {
+    let session = conversation(&state, &id).await?;
+    Ok(Json(SessionView::from(&session)))
+}
+
+/// The conversation `id`, as routes that show one read it: the OTP API's code records, kept
+/// in the same store, are no conversations.
+pub(super) async fn conversation(
+    state: &AppState,
+    id: &str,
+) -> Result<crate::dialog::Session, ApiError> {
+    if crate::engine::codes::is_code_record(id) {
         return Err(ApiError::UnknownSession);
     }
-    let session = state
+    state
         .app
         .engine
-        .session(&id)
+        .session(id)
         .await?
-        .ok_or(ApiError::UnknownSession)?;
-    Ok(Json(SessionView::from(&session)))
+        .ok_or(ApiError::UnknownSession)
 }
 
 /// `DELETE /v1/sessions/{id}`: ends a session now (after a turn in progress).

@@ -240,9 +240,7 @@ impl NodeKind for Ask {
             && run.session.context.take_given(&self.save_as, run.now);
         if given {
             if let Some(value) = run.session.context.get(&self.save_as, run.now).cloned() {
-                let node = run.session.node.clone();
-                let suggested =
-                    run.hearing_at(&node, |hearing| self.entity.suggest(&value, hearing));
+                let suggested = run.hearing(|hearing| self.entity.suggest(&value, hearing));
                 if let Some(suggested) = suggested {
                     return run.suggest(&*self.entity, value, suggested);
                 }
@@ -281,8 +279,7 @@ impl Ask {
     /// The variables the entity sets beside the answer (a choice's label in the session's
     /// language).
     fn save_also(&self, run: &mut Run<'_>, value: &Value) {
-        let node = run.session.node.clone();
-        let also = run.hearing_at(&node, |hearing| self.entity.also_sets(value, hearing));
+        let also = run.hearing(|hearing| self.entity.also_sets(value, hearing));
         for (suffix, value) in also {
             let name = format!("{}{suffix}", self.save_as);
             run.session.context.set(&name, value);
