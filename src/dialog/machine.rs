@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::actions::understand as understand_action;
 use super::actions::{ActionCall, Outcome};
-use super::entities::{CodeShape, EntityKind, Found, Hearing, Place, yes_no};
+use super::entities::{CodeShape, EntityKind, Found, Hearing, Place, leading_yes_no};
 use super::locale::LocaleIdx;
 use super::model::{Dialog, Keyword, NodeIdx, normalise_keyword};
 use super::nodes::Question;
@@ -347,7 +347,7 @@ impl Run<'_> {
         // A suggestion offered last turn ("Did you mean …?") is settled by yes or no;
         // anything else is heard afresh.
         if let Some(suggestion) = self.session.suggestion.take()
-            && let Some(yes) = yes_no(text)
+            && let Some(yes) = leading_yes_no(text)
             && !dialog
                 .keywords
                 .iter()

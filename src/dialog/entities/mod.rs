@@ -25,7 +25,7 @@ mod yes_no;
 pub use choice::{ChoiceOption, MAX_CHOICES, label_variable};
 pub use otp_code::{CodeShape, normalise_code};
 pub use phone::parse_region;
-pub use yes_no::yes_no;
+pub use yes_no::{leading_yes_no, yes_no};
 
 use std::any::Any;
 use std::fmt::{self, Write as _};

@@ -90,6 +90,18 @@ const NO: &[&str] = &[
     "not really",
 ];
 
+/// How a reply to a yes/no question the bot asked in passing ("Did you mean …?") answers it:
+/// a message that opens with yes or no is that ("no, that's right" keeps what was typed),
+/// else [`yes_no`].
+pub fn leading_yes_no(text: &str) -> Option<bool> {
+    let normalised = normalise_keyword(text);
+    match normalised.split(' ').find(|w| !w.is_empty()) {
+        Some(first) if YES.contains(&first) => Some(true),
+        Some(first) if NO.contains(&first) => Some(false),
+        _ => yes_no(text),
+    }
+}
+
 /// Yes or no when the message says only one of them ("yeah sure", "nah", "no thanks"); `None`
 /// when it says neither, or both ("not sure").
 pub fn yes_no(text: &str) -> Option<bool> {
