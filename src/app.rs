@@ -109,6 +109,7 @@ pub fn build_with_services(
         counters: backends.counters,
         lease: backends.lease,
         archive: backends.archive,
+        events: backends.events,
         email,
         sms,
         services,

@@ -212,8 +212,43 @@ pub struct SessionsConfig {
     /// answer instead of running again. Bounded by `idle_ttl` (records go with their session).
     #[serde(with = "serde_human")]
     pub idempotency_window: Duration,
+    /// What a session's event stream keeps for clients that reconnect.
+    pub events: EventsConfig,
     /// Used with `store: redis`.
     pub redis: RedisConfig,
+}
+
+/// `sessions.events`: a session's events are kept while a client reads its stream (and
+/// `retention` after), so a reconnect with `Last-Event-ID` misses nothing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Events kept per session; a reader further behind is told it missed some.
+    pub buffer: usize,
+    /// How long events are kept after the stream's last reader left (or the last event).
+    #[serde(with = "serde_human")]
+    pub retention: Duration,
+    /// Event streams open at once on this instance; one more is answered 503.
+    pub max_streams: usize,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            buffer: 64,
+            retention: Duration::from_secs(10 * 60),
+            max_streams: 10_000,
+        }
+    }
+}
+
+impl EventsConfig {
+    pub fn limits(&self) -> crate::store::EventLimits {
+        crate::store::EventLimits {
+            buffer: self.buffer,
+            retention: self.retention,
+        }
+    }
 }
 
 impl Default for SessionsConfig {
@@ -224,6 +259,7 @@ impl Default for SessionsConfig {
             sweep_interval: Duration::from_secs(60),
             history: 20,
             idempotency_window: Duration::from_secs(10 * 60),
+            events: EventsConfig::default(),
             redis: RedisConfig::default(),
         }
     }
@@ -646,6 +682,10 @@ impl Config {
                 crate::duration::format_duration(otp.ttl),
                 crate::duration::format_duration(self.sessions.idle_ttl)
             ));
+        }
+        let events = &self.sessions.events;
+        if events.buffer > 10_000 || events.retention.is_zero() || events.max_streams == 0 {
+            return Err("`sessions.events.buffer` must be at most 10000 (0 keeps no events), `sessions.events.retention` longer than zero and `sessions.events.max_streams` at least 1".to_owned());
         }
         if crate::address::EmailAddr::parse(&self.email.from.address).is_err() {
             return Err(format!(

@@ -11,6 +11,9 @@
  * localStorage: a reload shows the conversation again and sends what was still on its way
  * with its first message_id (the webhook answers a repeated message_id with the first answer,
  * so nothing is said twice). A code typed at an `otp_code` question is kept as •••• only.
+ * Once the session exists, the widget also reads its event stream, so what this page did not
+ * ask for (a message sent from another tab) shows too; it reconnects from the last event id
+ * it saw, so a dropped connection loses nothing.
  */
 (function () {
   "use strict";
@@ -50,7 +53,17 @@
   // ---- state, kept in localStorage --------------------------------------------------------
 
   function freshState() {
-    return { sessionId: randomId("w-"), turn: 0, expecting: null, entries: [], pending: [] };
+    return {
+      sessionId: randomId("w-"),
+      turn: 0,
+      expecting: null,
+      entries: [],
+      pending: [],
+      // The last event of the session's stream seen, and the newest answers shown (an answer
+      // arrives twice when the stream is open: in the stream and as the webhook's answer).
+      lastEventId: "",
+      shown: [],
+    };
   }
 
   function load() {
@@ -280,10 +293,13 @@
         attempt = 0;
         setStatus("");
         state.pending.shift();
-        apply(answer);
+        if ((state.shown || []).indexOf(answerKey(answer)) < 0) {
+          apply(answer);
+        }
         save();
         render();
         setTyping(false);
+        openStream();
         pump();
       },
       function (failure) {
@@ -370,7 +386,12 @@
       });
   }
 
+  function answerKey(answer) {
+    return [answer.turn, answer.node, JSON.stringify(answer.replies || [])].join("|");
+  }
+
   function apply(answer) {
+    state.shown = (state.shown || []).concat([answerKey(answer)]).slice(-8);
     if (state.turn > 0 && answer.turn <= state.turn) {
       // The engine no longer knew this session (it expired): this answer begins anew.
       add({ from: "note", text: "The earlier conversation had expired; this is a new one." });
@@ -394,6 +415,138 @@
     }
   }
 
+  // ---- the session's event stream ---------------------------------------------------------
+  // Read with fetch rather than EventSource so that the first connection can say where to go
+  // on from (Last-Event-ID) too. A turn this page already shows is not shown again.
+
+  var STREAM_PATH = "v1/sessions/";
+  var stream = null;
+  var streamAttempt = 0;
+  var streamTimer = null;
+
+  function openStream() {
+    if (stream || streamTimer !== null || state.turn === 0 || !window.ReadableStream || !window.TextDecoder) {
+      return;
+    }
+    var current = state;
+    var controller = new AbortController();
+    stream = controller;
+    var headers = { accept: "text/event-stream" };
+    if (current.lastEventId) {
+      headers["last-event-id"] = current.lastEventId;
+    }
+    var url = new URL(STREAM_PATH + encodeURIComponent(current.sessionId) + "/events", base).href;
+    window
+      .fetch(url, { headers: headers, credentials: "omit", cache: "no-store", signal: controller.signal })
+      .then(function (response) {
+        if (response.status === 404) {
+          return "gone";
+        }
+        if (!response.ok || !response.body) {
+          throw new Error("event stream: " + response.status);
+        }
+        streamAttempt = 0;
+        return readStream(response.body.getReader(), current);
+      })
+      .then(finish, function () { finish("failed"); });
+
+    function finish(how) {
+      if (stream === controller) {
+        stream = null;
+      }
+      // The session is gone (a new message starts anew), or the page moved on.
+      if (how === "gone" || state !== current || controller.signal.aborted) {
+        return;
+      }
+      var wait = BACKOFF[Math.min(streamAttempt, BACKOFF.length - 1)];
+      streamAttempt++;
+      streamTimer = window.setTimeout(function () {
+        streamTimer = null;
+        openStream();
+      }, wait * 1000);
+    }
+  }
+
+  function closeStream() {
+    if (stream) {
+      stream.abort();
+      stream = null;
+    }
+    if (streamTimer !== null) {
+      window.clearTimeout(streamTimer);
+      streamTimer = null;
+    }
+    streamAttempt = 0;
+  }
+
+  /** Reads Server-Sent Events until the stream ends; resolves to "ended". */
+  function readStream(reader, current) {
+    var decoder = new TextDecoder();
+    var buffer = "";
+    function next() {
+      return reader.read().then(function (chunk) {
+        if (chunk.done) {
+          return "ended";
+        }
+        buffer += decoder.decode(chunk.value, { stream: true }).replace(/\r\n?/g, "\n");
+        var end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          var block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          onEvent(parseEvent(block), current);
+        }
+        return next();
+      });
+    }
+    return next();
+  }
+
+  function parseEvent(block) {
+    var event = { id: "", type: "message", data: [] };
+    block.split("\n").forEach(function (line) {
+      var colon = line.indexOf(":");
+      if (colon <= 0) {
+        return; // a comment (keep-alive) or nothing
+      }
+      var field = line.slice(0, colon);
+      var value = line.slice(colon + 1).replace(/^ /, "");
+      if (field === "id") {
+        event.id = value;
+      } else if (field === "event") {
+        event.type = value;
+      } else if (field === "data") {
+        event.data.push(value);
+      }
+    });
+    return event;
+  }
+
+  function onEvent(event, current) {
+    if (state !== current || event.data.length === 0) {
+      return;
+    }
+    if (event.id) {
+      state.lastEventId = event.id;
+    }
+    if (event.type === "turn") {
+      var answer;
+      try {
+        answer = JSON.parse(event.data.join("\n"));
+      } catch (e) {
+        return;
+      }
+      // Newer than what this page shows (sent from another tab); its own answers come back
+      // through the webhook as well, and a new conversation starts there.
+      if (answer.turn > state.turn) {
+        apply(answer);
+      }
+    } else if (event.type === "missed") {
+      add({ from: "note", text: "Some earlier messages could not be shown here." });
+    }
+    save();
+    render();
+  }
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var text = input.value;
@@ -408,9 +561,17 @@
     retry();
     input.focus();
   });
-  window.addEventListener("online", retry);
+  window.addEventListener("online", function () {
+    retry();
+    if (streamTimer !== null) {
+      window.clearTimeout(streamTimer);
+      streamTimer = null;
+      openStream();
+    }
+  });
 
   restart.addEventListener("click", function () {
+    closeStream();
     state = freshState();
     attempt = 0;
     if (retryTimer !== null) {
@@ -441,6 +602,7 @@
     mountFloating();
   }
   pump();
+  openStream();
 
   function mountFloating() {
     var host = el("div");

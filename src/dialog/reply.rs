@@ -49,6 +49,26 @@ impl TurnReply {
     }
 }
 
+/// Something a session's user is told, in the order it happened: what its event stream
+/// (`GET /v1/sessions/{id}/events`) carries. A turn's answer also goes back in the answer to
+/// the message that caused it; the stream is how a second tab, or a page that lost its
+/// connection, hears it too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// The bot's answer to a user message.
+    Turn(TurnReply),
+}
+
+impl SessionEvent {
+    /// Whether it is said only through the stream: such an event is kept even while no one
+    /// listens (a turn's answer reached its sender already).
+    pub fn is_stream_only(&self) -> bool {
+        match self {
+            SessionEvent::Turn(_) => false,
+        }
+    }
+}
+
 /// An option offered with a question: a button's label, and the value it answers with
 /// (typed text matching the value, the label or a synonym answers the same). On the wire as
 /// it is (`{label, value}`).

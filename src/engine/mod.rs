@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
 use crate::dialog::machine::{Input, StepEnv, Traced, step, step_traced};
+use crate::dialog::reply::SessionEvent;
 use crate::dialog::{Dialog, LoadEnv, Session, State};
 use crate::email::EmailSender;
 use crate::metrics::Metrics;
@@ -28,7 +29,7 @@ use crate::otp::{OtpKey, Policy};
 use crate::services::ServiceCaller;
 use crate::sms::SmsSender;
 use crate::store::{
-    Counters, DialogArchive, Processed, RateLimit, SessionStore, StoreError, TurnLease,
+    Counters, DialogArchive, EventLog, Processed, RateLimit, SessionStore, StoreError, TurnLease,
 };
 
 /// OTP rules and the key codes are MAC'd with.
@@ -124,6 +125,7 @@ pub struct Engine {
     locks: SessionLocks,
     lease: Arc<dyn TurnLease>,
     archive: Arc<dyn DialogArchive>,
+    events: Arc<dyn EventLog>,
 }
 
 /// The ports and settings an engine is built from (see `app::build`).
@@ -136,6 +138,8 @@ pub struct Parts {
     pub lease: Arc<dyn TurnLease>,
     /// Keeps the dialog versions sessions start on, for instances restarted without them.
     pub archive: Arc<dyn DialogArchive>,
+    /// What sessions' event streams read.
+    pub events: Arc<dyn EventLog>,
     pub email: Arc<dyn EmailSender>,
     pub sms: Arc<dyn SmsSender>,
     pub services: Arc<dyn ServiceCaller>,
@@ -167,6 +171,7 @@ impl Engine {
             locks,
             lease: parts.lease,
             archive: parts.archive,
+            events: parts.events,
         }
     }
 
@@ -218,6 +223,11 @@ impl Engine {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// The sessions' event streams.
+    pub fn events(&self) -> &Arc<dyn EventLog> {
+        &self.events
     }
 
     /// Handles one user message. Turns of one session run one at a time, in arrival order.
@@ -309,10 +319,24 @@ impl Engine {
             at: now,
         };
         self.store.save(&mut session, Some(processed)).await?;
+        let reply = self
+            .publish(&session.id, SessionEvent::Turn(reply), now)
+            .await;
         Metrics::inc(&self.metrics.turns);
         self.metrics.turn_latency.observe(started.elapsed());
         self.count_conversation(&reply, starts_conversation);
         Ok(reply)
+    }
+
+    /// Puts a turn's answer on the session's event stream, for readers other than the client
+    /// it goes back to. Its answer is saved already: a store that fails now costs readers of
+    /// the stream this event (they hear of the gap), not the turn.
+    async fn publish(&self, session: &str, event: SessionEvent, now: DateTime<Utc>) -> TurnReply {
+        if let Err(error) = self.events.append(session, &event, now).await {
+            tracing::warn!(%error, "a turn's answer could not be put on the session's event stream");
+        }
+        let SessionEvent::Turn(reply) = event;
+        reply
     }
 
     /// Conversation analytics: started and ended per dialog version, by result, with one log
@@ -507,6 +531,9 @@ impl Engine {
             .map_err(|_| EngineError::SessionBusy)?;
         let lease = self.take_lease(id, arrived).await?;
         let deleted = self.store.delete(id).await;
+        if let Err(error) = self.events.forget(id).await {
+            tracing::warn!(%error, "an ended session's events could not be forgotten; they expire by themselves");
+        }
         self.lease.release(lease).await;
         Ok(deleted?)
     }
@@ -534,6 +561,7 @@ impl Engine {
             .window
             .max(self.otp.failure_limit.window);
         self.counters.sweep(longest).await?;
+        self.events.sweep().await?;
         Ok(swept.count)
     }
 }

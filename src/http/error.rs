@@ -18,6 +18,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// A path segment is not valid UTF-8 or not of the expected form.
     InvalidPath(String),
+    /// A header is not of the expected form (`Last-Event-ID`).
+    InvalidHeader(String),
     /// Too many requests; try again after the delay.
     RateLimited {
         retry_after: std::time::Duration,
@@ -29,6 +31,8 @@ pub enum ApiError {
     BodyTimeout,
     /// The server holds `server.max_connections` open connections already.
     TooManyConnections,
+    /// The server holds `sessions.events.max_streams` event streams open already.
+    TooManyStreams,
     UnknownDialog(String),
     NotFound,
     UnknownSession,
@@ -77,6 +81,7 @@ impl ApiError {
             ApiError::InvalidJson(detail) => (StatusCode::BAD_REQUEST, "invalid_json", format!("the body is not valid JSON: {detail}")),
             ApiError::InvalidRequest(detail) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", detail.clone()),
             ApiError::InvalidPath(detail) => (StatusCode::BAD_REQUEST, "invalid_path", format!("the path is not valid: {detail}")),
+            ApiError::InvalidHeader(detail) => (StatusCode::BAD_REQUEST, "invalid_header", detail.clone()),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down and retry after the time in Retry-After".to_owned()),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "authentication required".to_owned()),
             ApiError::UnsupportedMediaType => {
@@ -92,6 +97,11 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too_many_connections",
                 "this server has too many open connections; retry shortly".to_owned(),
+            ),
+            ApiError::TooManyStreams => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too_many_streams",
+                "this server has too many open event streams; retry shortly".to_owned(),
             ),
             ApiError::UnknownDialog(id) => (StatusCode::NOT_FOUND, "unknown_dialog", format!("no dialog `{id}` is loaded")),
             ApiError::UnknownSession => (StatusCode::NOT_FOUND, "unknown_session", "no such session (it may have expired)".to_owned()),
@@ -162,7 +172,8 @@ impl IntoResponse for ApiError {
             | ApiError::Timeout
             | ApiError::Unavailable
             | ApiError::ShuttingDown
-            | ApiError::TooManyConnections => Some(std::time::Duration::from_secs(1)),
+            | ApiError::TooManyConnections
+            | ApiError::TooManyStreams => Some(std::time::Duration::from_secs(1)),
             _ => None,
         };
         let mut response = (

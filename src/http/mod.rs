@@ -8,6 +8,7 @@ mod dev;
 mod digit;
 pub mod dto;
 mod error;
+mod events;
 mod extract;
 mod guard;
 mod handlers;
@@ -47,6 +48,11 @@ pub struct AppState {
     pub client_clock: Arc<dyn Clock>,
     /// Kore tokens already accepted, with `kore.single_use_tokens`.
     kore_tokens: kore::SeenTokens,
+    /// Event streams open now (`sessions.events.max_streams`).
+    open_streams: std::sync::atomic::AtomicUsize,
+    /// Turns true when the server starts shutting down: event streams end (their clients
+    /// reconnect elsewhere), so the connections they hold can close.
+    stop_streams: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -63,6 +69,8 @@ impl AppState {
             limits,
             client_clock,
             kore_tokens: kore::SeenTokens::default(),
+            open_streams: std::sync::atomic::AtomicUsize::new(0),
+            stop_streams: tokio::sync::watch::Sender::new(false),
             draining: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -71,6 +79,7 @@ impl AppState {
     pub fn start_draining(&self) {
         self.draining
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stop_streams.send_replace(true);
     }
 
     pub fn is_draining(&self) -> bool {
@@ -103,7 +112,8 @@ pub fn router_with(state: Arc<AppState>) -> Router {
         .route(
             "/v1/sessions/{id}",
             get(handlers::session).delete(handlers::end_session),
-        );
+        )
+        .route("/v1/sessions/{id}/events", get(events::stream));
     let otp_api = &state.app.config.otp_api;
     if otp_api.enabled {
         protected = protected

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::{Config, StoreKind};
 
-use super::redis::{RedisArchive, RedisCounters, RedisLease, RedisLimiter, RedisPool, RedisStore};
+use super::redis::{
+    RedisArchive, RedisCounters, RedisEvents, RedisLease, RedisLimiter, RedisPool, RedisStore,
+};
 use super::{
-    Counters, DialogArchive, LocalLease, LocalLimiter, MemoryCounters, MemoryStore, NoArchive,
-    RateLimiter, SessionStore, TurnLease,
+    Counters, DialogArchive, EventLog, LocalLease, LocalLimiter, MemoryCounters, MemoryEvents,
+    MemoryStore, NoArchive, RateLimiter, SessionStore, TurnLease,
 };
 
 #[derive(Debug, Clone)]
@@ -19,6 +21,7 @@ pub struct Backends {
     pub limiter: Arc<dyn RateLimiter>,
     pub lease: Arc<dyn TurnLease>,
     pub archive: Arc<dyn DialogArchive>,
+    pub events: Arc<dyn EventLog>,
 }
 
 impl Backends {
@@ -40,6 +43,7 @@ impl Backends {
                 limiter: Arc::new(LocalLimiter::new(&config.limits, clock.clone())),
                 lease: Arc::new(LocalLease),
                 archive: Arc::new(NoArchive),
+                events: Arc::new(MemoryEvents::new(sessions.events.limits(), clock.clone())),
             }),
             StoreKind::Redis => {
                 let pool = Arc::new(RedisPool::new(&sessions.redis)?);
@@ -66,7 +70,12 @@ impl Backends {
                         clock.clone(),
                     )),
                     lease: Arc::new(RedisLease::new(pool.clone(), sessions.redis.lease_ttl)),
-                    archive: Arc::new(RedisArchive::new(pool)),
+                    archive: Arc::new(RedisArchive::new(pool.clone())),
+                    events: Arc::new(RedisEvents::new(
+                        pool,
+                        sessions.events.limits(),
+                        clock.clone(),
+                    )),
                 })
             }
         }

@@ -10,6 +10,7 @@
 mod archive;
 mod backends;
 mod counters;
+mod events;
 mod lease;
 mod limiter;
 mod memory;
@@ -18,6 +19,9 @@ pub mod redis;
 pub use archive::{DialogArchive, NoArchive};
 pub use backends::Backends;
 pub use counters::{Counters, MemoryCounters, Permit, RateLimit};
+pub use events::{
+    EventLimits, EventLog, EventWatch, EventsAfter, MemoryEvents, StoredEvent, Watchers,
+};
 pub use lease::{Lease, LocalLease, TurnLease};
 pub use limiter::{LocalLimiter, RateLimiter, Scope};
 pub use memory::{MAX_PROCESSED_PER_SESSION, MemoryStore};

@@ -573,3 +573,44 @@ async fn a_message_sent_while_offline_or_timed_out_is_retried_once_delivered() {
     shot(&browser, "retry-3-delivered").await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_to_a_message_from_another_tab_arrives_through_the_event_stream() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let chat = Chat::in_page(&browser);
+    browser.goto(&app.url("/chat")).await;
+    chat.say("hi").await;
+    chat.wait_for("What's your email address?").await;
+    // Another tab of the same conversation answers; this page asked for nothing.
+    let session = stored_session(&browser).await;
+    let (status, answer) = app
+        .post_json(&json!({
+            "session_id": session,
+            "message_id": "other-tab-1",
+            "text": "dave@example.com",
+        }))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    chat.wait_for("I've emailed a 4-digit code to dave@example.com.")
+        .await;
+    // The page now asks for the code: the input adapts as if it had sent the message.
+    chat.wait_until(
+        "the input to expect a code",
+        "return root.querySelector('.cq-input').autocomplete === 'one-time-code';",
+    )
+    .await;
+    let code = app.last_code("dave@example.com").await;
+    chat.say(&code).await;
+    chat.wait_for("verified").await;
+    let transcript = chat.transcript().await;
+    let emailed = transcript
+        .iter()
+        .filter(|(_, text)| text.starts_with("I've emailed"))
+        .count();
+    assert_eq!(emailed, 1, "each reply shown once: {transcript:?}");
+    shot(&browser, "stream-from-another-tab").await;
+    browser.close().await;
+}

@@ -11,6 +11,7 @@ mod classifier;
 mod connections;
 mod dev;
 mod email_send;
+mod events;
 mod helpers;
 mod idempotency;
 mod kore;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dialog::Session;
 use crate::dialog::entities::Entity;
-use crate::dialog::reply::{Choice, TurnReply};
+use crate::dialog::reply::{Choice, SessionEvent, TurnReply};
 use crate::dialog::session::{Frame, HistoryEntry, InvalidAnswers, Suggestion};
 use crate::dialog::value::{Context, Slot, Value};
 use crate::otp::OtpState;
@@ -37,6 +37,8 @@ pub enum FormatError {
     BadTag,
     #[error("unknown entity `{0}`")]
     UnknownEntity(String),
+    #[error("an event that says nothing")]
+    EmptyEvent,
 }
 
 #[derive(Deserialize)]
@@ -359,31 +361,12 @@ fn counts_of(doc: BTreeMap<String, u8>) -> InvalidAnswers {
 }
 
 pub fn encode_record(processed: &Processed) -> Result<String, FormatError> {
-    let reply = &processed.reply;
     let doc = RecordDoc {
         v: FORMAT_VERSION,
         message_id: processed.message_id.clone(),
         text_digest: processed.text_digest.clone(),
         at: processed.at,
-        reply: ReplyDoc {
-            session_id: reply.session_id.clone(),
-            turn: reply.turn,
-            dialog: reply.dialog.clone(),
-            dialog_version: reply.dialog_version,
-            replies: reply.replies.clone(),
-            node: reply.node.clone(),
-            state: reply.state.into(),
-            result: reply.result.clone(),
-            expecting: reply.expecting.map(|entity| entity.name().to_owned()),
-            choices: reply
-                .choices
-                .iter()
-                .map(|c| ChoiceDoc {
-                    label: c.label.clone(),
-                    value: c.value.clone(),
-                })
-                .collect(),
-        },
+        reply: reply_doc(&processed.reply),
     };
     Ok(serde_json::to_string(&doc)?)
 }
@@ -391,33 +374,88 @@ pub fn encode_record(processed: &Processed) -> Result<String, FormatError> {
 pub fn decode_record(json: &str) -> Result<Processed, FormatError> {
     check_version(json)?;
     let doc: RecordDoc = serde_json::from_str(json)?;
-    let reply = doc.reply;
     Ok(Processed {
         message_id: doc.message_id,
         text_digest: doc.text_digest,
         at: doc.at,
-        reply: TurnReply {
-            session_id: reply.session_id,
-            turn: reply.turn,
-            dialog: reply.dialog,
-            dialog_version: reply.dialog_version,
-            replies: reply.replies,
-            node: reply.node,
-            state: reply.state.into(),
-            result: reply.result,
-            expecting: reply
-                .expecting
-                .map(|name| Entity::from_name(&name).ok_or(FormatError::UnknownEntity(name)))
-                .transpose()?,
-            choices: reply
-                .choices
-                .into_iter()
-                .map(|c| Choice {
-                    label: c.label,
-                    value: c.value,
-                })
-                .collect(),
+        reply: reply_of(doc.reply)?,
+    })
+}
+
+/// An event of a session's stream: when it happened and what it is (one field set).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventDoc {
+    v: u32,
+    at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    turn: Option<ReplyDoc>,
+}
+
+pub fn encode_event(event: &SessionEvent, at: DateTime<Utc>) -> Result<String, FormatError> {
+    let doc = match event {
+        SessionEvent::Turn(reply) => EventDoc {
+            v: FORMAT_VERSION,
+            at,
+            turn: Some(reply_doc(reply)),
         },
+    };
+    Ok(serde_json::to_string(&doc)?)
+}
+
+pub fn decode_event(json: &str) -> Result<(SessionEvent, DateTime<Utc>), FormatError> {
+    check_version(json)?;
+    let doc: EventDoc = serde_json::from_str(json)?;
+    match doc.turn {
+        Some(reply) => Ok((SessionEvent::Turn(reply_of(reply)?), doc.at)),
+        None => Err(FormatError::EmptyEvent),
+    }
+}
+
+fn reply_doc(reply: &TurnReply) -> ReplyDoc {
+    ReplyDoc {
+        session_id: reply.session_id.clone(),
+        turn: reply.turn,
+        dialog: reply.dialog.clone(),
+        dialog_version: reply.dialog_version,
+        replies: reply.replies.clone(),
+        node: reply.node.clone(),
+        state: reply.state.into(),
+        result: reply.result.clone(),
+        expecting: reply.expecting.map(|entity| entity.name().to_owned()),
+        choices: reply
+            .choices
+            .iter()
+            .map(|c| ChoiceDoc {
+                label: c.label.clone(),
+                value: c.value.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn reply_of(reply: ReplyDoc) -> Result<TurnReply, FormatError> {
+    Ok(TurnReply {
+        session_id: reply.session_id,
+        turn: reply.turn,
+        dialog: reply.dialog,
+        dialog_version: reply.dialog_version,
+        replies: reply.replies,
+        node: reply.node,
+        state: reply.state.into(),
+        result: reply.result,
+        expecting: reply
+            .expecting
+            .map(|name| Entity::from_name(&name).ok_or(FormatError::UnknownEntity(name)))
+            .transpose()?,
+        choices: reply
+            .choices
+            .into_iter()
+            .map(|c| Choice {
+                label: c.label,
+                value: c.value,
+            })
+            .collect(),
     })
 }
 

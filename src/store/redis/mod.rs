@@ -14,9 +14,14 @@
 //! | `count:KEY` | sorted set | sliding-window events (`otp:send:…`, `otp:fail:…`) | the window |
 //! | `rate:SCOPE:KEY` | string | GCRA theoretical arrival time (µs) | when the bucket is full again |
 //! | `dialog:ID:VERSION` | string | the YAML source of a dialog version sessions started on | never |
+//! | `events-last:{ID}` | string | the last event id of the session's stream (its log is open) | `sessions.events.retention` after the last read or event |
+//! | `events:{ID}` | stream | the session's events, entry ids `<event id>-1`, field `e` ([`format`]) | as `events-last` |
+//!
+//! Channels: `events:{ID}` carries the id of each event appended to the session's stream.
 
 mod archive;
 mod counters;
+mod events;
 pub mod format;
 mod lease;
 mod limiter;
@@ -25,6 +30,7 @@ mod scripts;
 
 pub use archive::RedisArchive;
 pub use counters::RedisCounters;
+pub use events::RedisEvents;
 pub use lease::RedisLease;
 pub use limiter::RedisLimiter;
 pub use pool::RedisPool;

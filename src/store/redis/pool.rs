@@ -133,6 +133,18 @@ impl RedisPool {
         .map_err(Failure::into_store_error)
     }
 
+    /// A connection of its own for listening to channels (the event log's wake-ups).
+    pub async fn pubsub(&self) -> Result<redis::aio::PubSub, StoreError> {
+        match tokio::time::timeout(self.connect_timeout, self.client.get_async_pubsub()).await {
+            Ok(Ok(pubsub)) => Ok(pubsub),
+            Ok(Err(error)) => Err(unavailable(&error)),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "Redis did not accept a connection within {:?}",
+                self.connect_timeout
+            ))),
+        }
+    }
+
     /// One attempt, within `command_timeout` plus time to reconnect. A refused connection
     /// sent nothing, and the manager has just started reconnecting, so callers try once more
     /// on the same manager: the first request after Redis comes back then succeeds instead of

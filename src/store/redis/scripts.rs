@@ -152,3 +152,57 @@ return 0
 ",
     )
 });
+
+/// Keeps an event of a session's stream, if its log is open or the event is said only
+/// through the stream (then the log opens).
+///
+/// KEYS: the log's last id (string), its events (stream, entry ids `<id>-1`).
+/// ARGV: `1` when the event is said only through the stream, the id before the first of a
+/// log opened now, the event ([`super::format`]), events kept, retention (ms), the channel
+/// readers on other instances listen on.
+/// Returns the event's id, 0 when it was not kept.
+pub static APPEND_EVENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if ARGV[1] ~= '1' then
+    return 0
+  end
+  redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('DEL', KEYS[2])
+end
+local n = redis.call('INCR', KEYS[1])
+local id = string.format('%d', n)
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], id .. '-1', 'e', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('PUBLISH', ARGV[6], id)
+return n
+",
+    )
+});
+
+/// Opens a session's event log (or keeps it open) and reads the events after an id.
+///
+/// KEYS: the log's last id, its events.
+/// ARGV: the id before the first of a log opened now, the id to read after (empty: all),
+/// retention (ms).
+/// Returns `{last id, {{entry id, {'e', event}}, …}}`.
+pub static READ_EVENTS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  redis.call('DEL', KEYS[2])
+  return {ARGV[1], {}}
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+local from = '-'
+if ARGV[2] ~= '' then
+  from = '(' .. ARGV[2] .. '-1'
+end
+return {redis.call('GET', KEYS[1]), redis.call('XRANGE', KEYS[2], from, '+')}
+",
+    )
+});

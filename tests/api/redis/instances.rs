@@ -65,6 +65,25 @@ async fn a_conversation_alternating_between_instances_completes() {
     assert_eq!((status, view["status"].as_str()), (200, Some("ended")));
 }
 
+#[tokio::test]
+async fn a_stream_on_one_instance_hears_turns_taken_on_another() {
+    let server = RedisServer::start();
+    let a = spawn_app_with(shared_config(&server.url())).await;
+    let b = spawn_app_with(shared_config(&server.url())).await;
+    said(&a, "s", "m1", "hi").await;
+    let mut stream = crate::events::EventStream::open(&a, "s", None).await;
+    let sent = said(&b, "s", "m2", "alice@example.com").await;
+    let heard = stream.next().await.expect("an event");
+    assert_eq!(heard.data, sent, "instance a streams the turn b took");
+    // The client loses its connection and comes back through the other instance.
+    drop(stream);
+    let code = b.last_code("alice@example.com").await;
+    let done = said(&a, "s", "m3", &code).await;
+    let mut again = crate::events::EventStream::open(&b, "s", heard.id.as_deref()).await;
+    assert_eq!(again.next().await.expect("the missed turn").data, done);
+    again.expect_quiet(Duration::from_millis(300)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_turns_on_one_session_spread_over_two_instances_lose_nothing() {
     let server = RedisServer::start();
