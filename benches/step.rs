@@ -145,6 +145,7 @@ fn turn(session: &str, message: &str, text: &str) -> TurnRequest {
         text: text.to_owned(),
         dialog: None,
         locale: None,
+        access: colloquy::engine::Access::open(),
     }
 }
 

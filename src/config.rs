@@ -26,7 +26,7 @@ mod sendgrid;
 mod services;
 mod twilio;
 
-pub use auth::{AuthConfig, ClientConfig};
+pub use auth::{AuthConfig, ClientConfig, ClientRole, WidgetConfig};
 pub use kore::{KoreClient, KoreConfig};
 pub use limits::{LimitsConfig, Rate};
 pub use otp_api::OtpApiConfig;

@@ -29,6 +29,8 @@
     dialog: params.get("dialog") || data.dialog || "",
     locale: params.get("locale") || data.locale || (navigator.language || "").split("-")[0],
     title: data.title || "Chat",
+    // A publishable widget key (`auth.widgets`), for engines with authentication on.
+    key: params.get("key") || data.key || "",
   };
   var webhook = new URL("v1/webhook", base).href;
   var storageKey = "colloquy:" + base.href + ":" + options.dialog;
@@ -63,6 +65,8 @@
       // arrives twice when the stream is open: in the stream and as the webhook's answer).
       lastEventId: "",
       shown: [],
+      // What the engine gave this conversation to prove it is ours (with a widget key).
+      sessionToken: "",
     };
   }
 
@@ -314,6 +318,20 @@
           attempt++;
           setStatus(failure.text + " Retrying in " + wait + " s\u2026", true);
           retryTimer = window.setTimeout(retry, wait * 1000);
+        } else if (failure.code === "session_forbidden") {
+          // This browser cannot prove the conversation is its own any more (its token was
+          // lost): the message begins a new one instead.
+          var waiting = state.pending;
+          closeStream();
+          state = freshState();
+          state.pending = waiting;
+          attempt = 0;
+          setStatus("");
+          add({ from: "note", text: "The earlier conversation could not be continued; this is a new one." });
+          save();
+          rebuildLog();
+          render();
+          pump();
         } else {
           // The server refused this message: say why and go on with the next one.
           state.pending.shift();
@@ -351,7 +369,7 @@
     return window
       .fetch(webhook, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: credentials({ "content-type": "application/json" }),
         body: JSON.stringify(body),
         credentials: "omit",
         cache: "no-store",
@@ -379,6 +397,7 @@
         var transient = response.status === 408 || response.status === 429 || response.status >= 500;
         var after = parseInt(response.headers.get("retry-after") || "", 10);
         throw {
+          code: String(error.code || ""),
           retry: transient,
           after: after > 0 ? Math.min(after, 60) : 0,
           text: transient ? "The chat is busy." : String(error.message || "error " + response.status),
@@ -386,11 +405,25 @@
       });
   }
 
+  /** Adds the widget key and the session's token, when there are any, to `headers`. */
+  function credentials(headers) {
+    if (options.key) {
+      headers["x-colloquy-widget-key"] = options.key;
+    }
+    if (state.sessionToken) {
+      headers["x-colloquy-session-token"] = state.sessionToken;
+    }
+    return headers;
+  }
+
   function answerKey(answer) {
     return [answer.turn, answer.node, JSON.stringify(answer.replies || [])].join("|");
   }
 
   function apply(answer) {
+    if (answer.session_token) {
+      state.sessionToken = String(answer.session_token);
+    }
     state.shown = (state.shown || []).concat([answerKey(answer)]).slice(-8);
     if (state.turn > 0 && answer.turn <= state.turn) {
       // The engine no longer knew this session (it expired): this answer begins anew.
@@ -431,7 +464,7 @@
     var current = state;
     var controller = new AbortController();
     stream = controller;
-    var headers = { accept: "text/event-stream" };
+    var headers = credentials({ accept: "text/event-stream" });
     if (current.lastEventId) {
       headers["last-event-id"] = current.lastEventId;
     }
@@ -439,7 +472,7 @@
     window
       .fetch(url, { headers: headers, credentials: "omit", cache: "no-store", signal: controller.signal })
       .then(function (response) {
-        if (response.status === 404) {
+        if (response.status === 404 || response.status === 403) {
           return "gone";
         }
         if (!response.ok || !response.body) {

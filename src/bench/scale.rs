@@ -143,6 +143,7 @@ async fn create(engine: &Arc<Engine>, sessions: usize, tasks: usize) -> Result<(
                         text: "hi".to_owned(),
                         dialog: None,
                         locale: None,
+                        access: crate::engine::Access::open(),
                     })
                     .await
                     .map_err(|e| e.to_string())?;

@@ -19,6 +19,8 @@ pub struct AuthConfig {
     #[serde(with = "serde_human")]
     pub replay_window: Duration,
     pub clients: Vec<ClientConfig>,
+    /// Web chat widgets in public pages, each with a publishable key bound to its sites.
+    pub widgets: Vec<WidgetConfig>,
 }
 
 impl Default for AuthConfig {
@@ -27,8 +29,37 @@ impl Default for AuthConfig {
             enabled: true,
             replay_window: Duration::from_secs(300),
             clients: Vec::new(),
+            widgets: Vec::new(),
         }
     }
+}
+
+/// What a client may do beyond its own sessions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientRole {
+    /// Its own sessions: those it started.
+    #[default]
+    Api,
+    /// Every session: support staff and human agents (reading, ending, answering sessions
+    /// handed over to people).
+    Agent,
+}
+
+/// A widget embedded in public pages. Its key is no secret (every visitor's browser has it):
+/// it names the widget, and is accepted only from `origins` and only to talk and to listen.
+/// Each session it starts gets a token of its own, which every later request of that session
+/// must carry, so one visitor cannot read or continue another's conversation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WidgetConfig {
+    /// Names the widget in logs, metrics and rate limits (as the client `widget:<id>`).
+    pub id: String,
+    /// The publishable key pages put in `data-key`.
+    pub key: String,
+    /// The sites allowed to use the key (`https://shop.example.com`); they are also allowed
+    /// by CORS.
+    pub origins: Vec<String>,
 }
 
 /// One caller (a widget, a channel gateway). Keys and secrets are written `env:NAME` to read
@@ -42,6 +73,9 @@ pub struct ClientConfig {
     pub api_keys: Vec<Secret>,
     #[serde(default)]
     pub signing_secrets: Vec<Secret>,
+    /// `api` (its own sessions) or `agent` (every session).
+    #[serde(default)]
+    pub role: ClientRole,
 }
 
 impl AuthConfig {
@@ -50,7 +84,7 @@ impl AuthConfig {
         if !self.enabled {
             return Ok(());
         }
-        if self.clients.is_empty() {
+        if self.clients.is_empty() && self.widgets.is_empty() {
             return Err("`auth.enabled` is true but `auth.clients` is empty: add a client, or set `auth.enabled: false` for local development".to_owned());
         }
         let mut ids: Vec<&str> = Vec::new();
@@ -80,9 +114,71 @@ impl AuthConfig {
                 ));
             }
         }
+        let mut keys: Vec<&str> = Vec::new();
+        for widget in &self.widgets {
+            if widget.id.is_empty() || ids.contains(&widget.id.as_str()) {
+                return Err(format!(
+                    "`auth.widgets`: widget ids must be non-empty and distinct from each other and from client ids (`{}`)",
+                    widget.id
+                ));
+            }
+            ids.push(&widget.id);
+            if widget.key.len() < 16
+                || !widget
+                    .key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                || keys.contains(&widget.key.as_str())
+            {
+                return Err(format!(
+                    "`auth.widgets`: the key of widget `{}` must be at least 16 letters, digits, `_` or `-`, and used by no other widget",
+                    widget.id
+                ));
+            }
+            keys.push(&widget.key);
+            if widget.origins.is_empty() {
+                return Err(format!(
+                    "`auth.widgets`: widget `{}` needs `origins`, the sites allowed to use its key",
+                    widget.id
+                ));
+            }
+            if let Some(origin) = widget.origins.iter().find(|o| !is_origin(o)) {
+                return Err(format!(
+                    "`auth.widgets`: `{origin}` (widget `{}`) is no origin; write it as `https://shop.example.com`, scheme and host (and port) only",
+                    widget.id
+                ));
+            }
+        }
         if self.replay_window.is_zero() {
             return Err("`auth.replay_window` must be longer than zero".to_owned());
         }
         Ok(())
+    }
+}
+
+/// `scheme://host[:port]`, as browsers send it in `Origin`.
+fn is_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_scheme_host_and_port() {
+        assert!(is_origin("https://shop.example.com"));
+        assert!(is_origin("http://127.0.0.1:8080"));
+        assert!(!is_origin("shop.example.com"));
+        assert!(!is_origin("https://shop.example.com/"));
+        assert!(!is_origin("*"));
+        assert!(!is_origin("ftp://x"));
     }
 }

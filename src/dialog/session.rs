@@ -55,6 +55,9 @@ pub struct HistoryEntry {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Session {
     pub id: String,
+    /// The client that started the session (`widget:<id>` for a web chat widget), the only
+    /// one that may use it besides agents; `None` when it started without authentication.
+    pub owner: Option<String>,
     pub dialog_id: String,
     /// The dialog version the session started on; it finishes on that version.
     pub dialog_version: u32,
@@ -89,6 +92,7 @@ impl Session {
     pub fn new(id: &str, dialog_id: &str, dialog_version: u32, now: DateTime<Utc>) -> Self {
         Self {
             id: id.to_owned(),
+            owner: None,
             dialog_id: dialog_id.to_owned(),
             dialog_version,
             node: String::new(),

@@ -78,6 +78,44 @@ pub struct TurnRequest {
     /// The language the user speaks (`fr`, `pt-BR`), kept by the session from then on;
     /// `None` leaves it as it is.
     pub locale: Option<String>,
+    /// Who sends it, and which sessions that caller may use.
+    pub access: Access,
+}
+
+/// Who is asking for a session, as authentication found: sessions belong to the client that
+/// started them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    /// The caller (`None` without authentication); a new session is theirs.
+    pub client: Option<String>,
+    /// Whether the caller proved it holds this session (its token), beyond naming the client:
+    /// always for API clients, whose keys are secret; for a widget's visitors, only with the
+    /// session's token.
+    pub proven: bool,
+    /// Agents and support staff: every session.
+    pub any_session: bool,
+}
+
+impl Access {
+    /// Anyone, for everything (no authentication, or the engine's own tools).
+    pub fn open() -> Self {
+        Self {
+            client: None,
+            proven: true,
+            any_session: true,
+        }
+    }
+
+    /// Whether the caller may read, continue or end `session`.
+    pub fn permits(&self, session: &Session) -> bool {
+        if self.any_session {
+            return true;
+        }
+        match &session.owner {
+            None => true,
+            Some(owner) => self.proven && self.client.as_deref() == Some(owner.as_str()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,6 +130,8 @@ pub enum EngineError {
     MessageIdReused(String),
     #[error("the session is busy with other turns")]
     SessionBusy,
+    #[error("the session belongs to another client")]
+    NotYours,
     #[error("session store unavailable")]
     StoreUnavailable(String),
 }
@@ -278,6 +318,16 @@ impl Engine {
             .open(&request.session_id, &request.message_id)
             .await?;
         if let Some(earlier) = earlier {
+            // A retry is answered only to whoever may use the session, or to its owner's
+            // client retrying the message that started it: a widget whose first answer was
+            // lost has no session token yet, and the message's id (random, known to that
+            // browser alone) proves it sent it.
+            if let Some(session) = self.store.load(&request.session_id).await?
+                && !request.access.permits(&session)
+                && !(earlier.reply.turn == 1 && session.owner == request.access.client)
+            {
+                return Err(EngineError::NotYours);
+            }
             if earlier.text_digest != digest {
                 return Err(EngineError::MessageIdReused(request.message_id));
             }
@@ -376,6 +426,11 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<(Arc<Dialog>, Session, bool), EngineError> {
         let registry = self.dialogs();
+        if let Some(session) = &stored
+            && !request.access.permits(session)
+        {
+            return Err(EngineError::NotYours);
+        }
         match stored {
             Some(session) if !session.is_ended() => {
                 let dialog = self
@@ -410,7 +465,9 @@ impl Engine {
                     .cloned()
                     .ok_or_else(|| EngineError::UnknownDialog(id.to_owned()))?;
                 self.archive_version(&dialog).await?;
-                let session = Session::new(&request.session_id, &dialog.id, dialog.version, now);
+                let mut session =
+                    Session::new(&request.session_id, &dialog.id, dialog.version, now);
+                session.owner.clone_from(&request.access.client);
                 Ok((dialog, session, true))
             }
         }
@@ -520,9 +577,15 @@ impl Engine {
         Ok(self.store.load(id).await?)
     }
 
+    /// The token a widget's visitor shows for the session `session_id` its widget `owner`
+    /// started (hex): derived from the OTP key, so every instance agrees and nothing is stored.
+    pub fn session_token(&self, owner: &str, session_id: &str) -> String {
+        crate::hex::encode(&self.otp.key.session_token(owner, session_id))
+    }
+
     /// Ends a session now: waits for a running turn, then forgets the session and its
     /// idempotency records. `false` when there was none.
-    pub async fn end_session(&self, id: &str) -> Result<bool, EngineError> {
+    pub async fn end_session(&self, id: &str, access: &Access) -> Result<bool, EngineError> {
         let arrived = std::time::Instant::now();
         let _turn_lock = self
             .locks
@@ -530,7 +593,14 @@ impl Engine {
             .await
             .map_err(|_| EngineError::SessionBusy)?;
         let lease = self.take_lease(id, arrived).await?;
-        let deleted = self.store.delete(id).await;
+        let deleted = match self.store.load(id).await {
+            Ok(Some(session)) if !access.permits(&session) => {
+                self.lease.release(lease).await;
+                return Err(EngineError::NotYours);
+            }
+            Ok(_) => self.store.delete(id).await,
+            Err(error) => Err(error),
+        };
         if let Err(error) = self.events.forget(id).await {
             tracing::warn!(%error, "an ended session's events could not be forgotten; they expire by themselves");
         }

@@ -27,16 +27,73 @@ use super::error::ApiError;
 
 /// The header carrying a body signature.
 pub const SIGNATURE_HEADER: &str = "x-colloquy-signature";
+/// The header carrying a widget's publishable key.
+pub const WIDGET_KEY_HEADER: &str = "x-colloquy-widget-key";
+/// The header carrying a widget session's token.
+pub const SESSION_TOKEN_HEADER: &str = "x-colloquy-session-token";
 
 /// The authenticated caller, in the request's extensions. `None` when auth is off.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Option<Arc<str>>);
+
+/// How the caller authenticated, in the request's extensions beside [`Caller`]: what it may
+/// do beyond naming itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// Authentication is off: anyone, any session.
+    Open,
+    /// An API key or signature of an `api` client: its own sessions.
+    Client,
+    /// An API key or signature of an `agent` client: every session.
+    Agent,
+    /// A widget's publishable key: its own sessions, each with the session's token, and
+    /// only to talk and to listen.
+    Widget,
+}
+
+impl Credential {
+    /// What a request with this credential and `caller` may do to `session_id`, given the
+    /// session token it carried (checked against `engine`).
+    pub fn access(
+        self,
+        caller: &Caller,
+        engine: &crate::engine::Engine,
+        session_id: &str,
+        token: Option<&str>,
+    ) -> crate::engine::Access {
+        let client = caller.0.as_deref().map(str::to_owned);
+        let proven = match (self, &client, token) {
+            (Credential::Widget, Some(client), Some(token)) => {
+                let expected = engine.session_token(client, session_id);
+                bool::from(expected.as_bytes().ct_eq(token.trim().as_bytes()))
+            }
+            (Credential::Widget, _, _) => false,
+            _ => true,
+        };
+        crate::engine::Access {
+            client,
+            proven,
+            any_session: matches!(self, Credential::Open | Credential::Agent),
+        }
+    }
+}
+
+/// A widget, as its publishable key finds it.
+#[derive(Debug)]
+struct Widget {
+    client: Arc<str>,
+    key: String,
+    origins: Vec<String>,
+}
 
 #[derive(Debug)]
 pub struct Authenticator {
     enabled: bool,
     api_keys: Vec<(Arc<str>, [u8; 32])>,
     signing_secrets: Vec<(Arc<str>, Vec<u8>)>,
+    /// The clients with the `agent` role.
+    agents: Vec<Arc<str>>,
+    widgets: Vec<Widget>,
     replay_window: TimeDelta,
     /// Signatures accepted within the replay window, with their timestamps.
     seen: DashMap<[u8; 32], DateTime<Utc>>,
@@ -52,14 +109,20 @@ enum Refusal {
     StaleTimestamp,
     BadSignature,
     Replayed,
+    UnknownWidgetKey,
+    WidgetOrigin,
 }
 
 impl Authenticator {
     pub fn new(config: &AuthConfig, clock: Arc<dyn Clock>) -> Self {
         let mut api_keys = Vec::new();
         let mut signing_secrets = Vec::new();
+        let mut agents = Vec::new();
         for client in &config.clients {
             let id: Arc<str> = Arc::from(client.id.as_str());
+            if client.role == crate::config::ClientRole::Agent {
+                agents.push(id.clone());
+            }
             for key in &client.api_keys {
                 api_keys.push((
                     id.clone(),
@@ -73,10 +136,21 @@ impl Authenticator {
                 ));
             }
         }
+        let widgets = config
+            .widgets
+            .iter()
+            .map(|widget| Widget {
+                client: Arc::from(format!("widget:{}", widget.id)),
+                key: widget.key.clone(),
+                origins: widget.origins.clone(),
+            })
+            .collect();
         Self {
             enabled: config.enabled,
             api_keys,
             signing_secrets,
+            agents,
+            widgets,
             replay_window: TimeDelta::from_std(config.replay_window).unwrap_or(TimeDelta::MAX),
             seen: DashMap::new(),
             clock,
@@ -97,6 +171,44 @@ impl Authenticator {
             }
         }
         found
+    }
+
+    /// The widget whose key this is, if the request comes from one of its sites. A request
+    /// without `Origin` passes only as a `GET`: browsers send it with every cross-site request
+    /// and every `POST`, but not with a same-site `GET` (the engine's own `/chat` page).
+    fn by_widget_key(
+        &self,
+        key: &str,
+        origin: Option<&str>,
+        method: &axum::http::Method,
+    ) -> Result<Arc<str>, Refusal> {
+        let widget = self
+            .widgets
+            .iter()
+            .find(|w| w.key == key)
+            .ok_or(Refusal::UnknownWidgetKey)?;
+        let allowed = match origin {
+            Some(origin) => widget.origins.iter().any(|o| o == origin),
+            None => method == axum::http::Method::GET,
+        };
+        if allowed {
+            Ok(widget.client.clone())
+        } else {
+            Err(Refusal::WidgetOrigin)
+        }
+    }
+
+    /// The origins of every widget (allowed by CORS beside `server.cors_origins`).
+    pub fn widget_origins(config: &AuthConfig) -> impl Iterator<Item = &String> {
+        config.widgets.iter().flat_map(|w| w.origins.iter())
+    }
+
+    fn credential_of(&self, client: &str) -> Credential {
+        if self.agents.iter().any(|agent| &**agent == client) {
+            Credential::Agent
+        } else {
+            Credential::Client
+        }
     }
 
     fn by_signature(&self, header: &str, body: &[u8]) -> Result<Arc<str>, Refusal> {
@@ -175,7 +287,29 @@ pub(super) async fn admit(state: &AppState, request: Request) -> Result<Request,
     let (mut parts, body) = request.into_parts();
     if !auth.is_enabled() {
         parts.extensions.insert(Caller(None));
+        parts.extensions.insert(Credential::Open);
         return Ok(Request::from_parts(parts, body));
+    }
+    if let Some(key) = parts.headers.get(WIDGET_KEY_HEADER) {
+        let origin = parts
+            .headers
+            .get(axum::http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
+        let verdict = key
+            .to_str()
+            .map_err(|_| Refusal::UnknownWidgetKey)
+            .and_then(|key| auth.by_widget_key(key.trim(), origin, &parts.method));
+        return match verdict {
+            Ok(widget) => {
+                parts.extensions.insert(Caller(Some(widget)));
+                parts.extensions.insert(Credential::Widget);
+                Ok(Request::from_parts(parts, body))
+            }
+            Err(refusal) => {
+                tracing::info!(reason = ?refusal, path = %parts.uri.path(), "request refused: not authenticated");
+                Err(ApiError::Unauthorized.into_response())
+            }
+        };
     }
     let signature = parts
         .headers
@@ -199,6 +333,7 @@ pub(super) async fn admit(state: &AppState, request: Request) -> Result<Request,
     };
     match verdict {
         Ok(client) => {
+            parts.extensions.insert(auth.credential_of(&client));
             parts.extensions.insert(Caller(Some(client)));
             Ok(Request::from_parts(parts, body))
         }

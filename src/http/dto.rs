@@ -125,6 +125,17 @@ pub struct WebhookAnswer<'a> {
     result: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expecting: Option<&'static str>,
+    /// For a widget's visitor: the token every later request of the session must carry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_token: Option<&'a str>,
+}
+
+impl<'a> WebhookAnswer<'a> {
+    #[must_use]
+    pub fn with_session_token(mut self, token: Option<&'a str>) -> Self {
+        self.session_token = token;
+        self
+    }
 }
 
 impl<'a> From<&'a TurnReply> for WebhookAnswer<'a> {
@@ -141,6 +152,7 @@ impl<'a> From<&'a TurnReply> for WebhookAnswer<'a> {
             ended,
             result: reply.result.as_deref(),
             expecting: reply.expecting.map(crate::dialog::entities::Entity::name),
+            session_token: None,
         }
     }
 }

@@ -36,6 +36,11 @@ pub enum ApiError {
     UnknownDialog(String),
     NotFound,
     UnknownSession,
+    /// The session belongs to another client (or, for a widget, the session's token is
+    /// missing or wrong).
+    SessionForbidden,
+    /// This credential may not use this route (a widget key outside talking and listening).
+    Forbidden,
     MethodNotAllowed,
     /// The session changed under this turn (another instance, or a version gone).
     Conflict(String),
@@ -105,6 +110,12 @@ impl ApiError {
             ),
             ApiError::UnknownDialog(id) => (StatusCode::NOT_FOUND, "unknown_dialog", format!("no dialog `{id}` is loaded")),
             ApiError::UnknownSession => (StatusCode::NOT_FOUND, "unknown_session", "no such session (it may have expired)".to_owned()),
+            ApiError::SessionForbidden => (
+                StatusCode::FORBIDDEN,
+                "session_forbidden",
+                "this session belongs to another client; a widget's session needs the session_token its first answer gave".to_owned(),
+            ),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "this credential may not use this endpoint".to_owned()),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such endpoint".to_owned()),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method".to_owned()),
             ApiError::Conflict(detail) => (StatusCode::CONFLICT, "conflict", detail.clone()),
@@ -228,6 +239,7 @@ impl From<EngineError> for ApiError {
             }
             EngineError::MessageIdReused(_) => ApiError::MessageIdReused(error.to_string()),
             EngineError::SessionBusy => ApiError::SessionBusy,
+            EngineError::NotYours => ApiError::SessionForbidden,
             EngineError::StoreUnavailable(reason) => {
                 tracing::error!(reason, "session store unavailable");
                 ApiError::Unavailable

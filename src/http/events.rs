@@ -36,6 +36,8 @@ const RECHECK: Duration = Duration::from_secs(5);
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     last_event_id: Option<String>,
+    /// The session's token, for clients that cannot send headers (`EventSource`).
+    session_token: Option<String>,
 }
 
 /// An open stream's place among `sessions.events.max_streams`, given back when it ends.
@@ -63,6 +65,7 @@ impl Drop for StreamSlot {
 /// `GET /v1/sessions/{id}/events`.
 pub async fn stream(
     State(state): State<Arc<AppState>>,
+    who: super::handlers::Who,
     ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
@@ -70,7 +73,11 @@ pub async fn stream(
     let Query(query) =
         query.map_err(|rejection| ApiError::InvalidRequest(rejection.body_text()))?;
     let after = last_event_id(&headers, query.last_event_id.as_deref())?;
-    super::handlers::conversation(&state, &id).await?;
+    let session = super::handlers::conversation(&state, &id).await?;
+    let token = super::handlers::session_token_header(&headers).or(query.session_token.as_deref());
+    if !who.access(&state, &id, token).permits(&session) {
+        return Err(ApiError::SessionForbidden);
+    }
     let slot = StreamSlot::take(&state)?;
     let events = state.app.engine.events().clone();
     // Watch first, then read: an event between the two still wakes the stream.

@@ -11,9 +11,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::engine::{EngineError, TurnRequest};
+use axum::http::HeaderMap;
+
+use crate::engine::{Access, EngineError, TurnRequest};
 
 use super::AppState;
+use super::auth::{Caller, Credential};
 use super::dto::{SessionView, WebhookAnswer, WebhookRequest, validate};
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath};
@@ -35,13 +38,72 @@ pub(super) async fn finish<T: Send + 'static>(
     }
 }
 
+/// Who is calling, as the guard found it; a route outside the guard gets the narrowest
+/// reading (its own sessions, of which it has none).
+#[derive(Debug, Clone)]
+pub(super) struct Who {
+    caller: Caller,
+    credential: Credential,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Who {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            caller: parts
+                .extensions
+                .get::<Caller>()
+                .cloned()
+                .unwrap_or(Caller(None)),
+            credential: parts
+                .extensions
+                .get::<Credential>()
+                .copied()
+                .unwrap_or(Credential::Client),
+        })
+    }
+}
+
+impl Who {
+    /// What this caller may do to `session_id`, with the session token it carried.
+    pub(super) fn access(&self, state: &AppState, session_id: &str, token: Option<&str>) -> Access {
+        self.credential
+            .access(&self.caller, &state.app.engine, session_id, token)
+    }
+
+    /// The token a widget's visitor gets for `session_id` (nobody else needs one).
+    fn session_token(&self, state: &AppState, session_id: &str) -> Option<String> {
+        match (&self.credential, &self.caller.0) {
+            (Credential::Widget, Some(widget)) => {
+                Some(state.app.engine.session_token(widget, session_id))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The session token a request carries (`X-Colloquy-Session-Token`).
+pub(super) fn session_token_header(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(super::auth::SESSION_TOKEN_HEADER)
+        .and_then(|value| value.to_str().ok())
+}
+
 /// `POST /v1/webhook`: one user message in, the bot's replies out.
 pub async fn webhook(
     State(state): Shared,
+    who: Who,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<WebhookRequest>,
 ) -> Result<Response, ApiError> {
     let config = &state.app.config.server;
     validate(&request, config.max_text_chars).map_err(ApiError::InvalidRequest)?;
+    let access = who.access(&state, &request.session_id, session_token_header(&headers));
+    let session_token = who.session_token(&state, &request.session_id);
     let engine = state.app.engine.clone();
     let turn = TurnRequest {
         locale: request.locale,
@@ -52,9 +114,13 @@ pub async fn webhook(
             .unwrap_or_else(|| format!("srv-{}", crate::hex::encode(&rand::random::<[u8; 12]>()))),
         text: request.text,
         dialog: request.dialog,
+        access,
     };
     let reply = finish(&state, async move { engine.turn(turn).await }).await?;
-    Ok(json_body(&WebhookAnswer::from(&reply), 512))
+    Ok(json_body(
+        &WebhookAnswer::from(&reply).with_session_token(session_token.as_deref()),
+        512,
+    ))
 }
 
 /// A 200 answer with `value` as its JSON body, written into one buffer of `capacity` bytes
@@ -80,9 +146,13 @@ fn json_body(value: &impl serde::Serialize, capacity: usize) -> Response {
 /// `GET /v1/sessions/{id}`: a session for support staff, addresses masked.
 pub async fn session(
     State(state): Shared,
+    who: Who,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<SessionView>, ApiError> {
     let session = conversation(&state, &id).await?;
+    if !who.access(&state, &id, None).permits(&session) {
+        return Err(ApiError::SessionForbidden);
+    }
     Ok(Json(SessionView::from(&session)))
 }
 
@@ -106,12 +176,14 @@ pub(super) async fn conversation(
 /// `DELETE /v1/sessions/{id}`: ends a session now (after a turn in progress).
 pub async fn end_session(
     State(state): Shared,
+    who: Who,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     if crate::engine::codes::is_code_record(&id) {
         return Err(ApiError::UnknownSession);
     }
-    if state.app.engine.end_session(&id).await? {
+    let access = who.access(&state, &id, None);
+    if state.app.engine.end_session(&id, &access).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::UnknownSession)

@@ -322,9 +322,11 @@ fn authenticate(
     Err(refuse(version, "not signed by a configured client"))
 }
 
-/// Our session id for a Kore user of a bot; hashed when the ids hold characters ours refuse.
-fn session_id(bot: &str, user: &str) -> String {
-    let plain = format!("kore:{bot}:{user}");
+/// Our session id for a Kore user of a bot, under the client that signed: two Kore clients
+/// with a bot and a user id in common never share a session. Hashed when the ids hold
+/// characters ours refuse.
+fn session_id(client: &str, bot: &str, user: &str) -> String {
+    let plain = format!("kore:{client}:{bot}:{user}");
     let safe = plain.len() <= 128
         && plain
             .chars()
@@ -390,14 +392,20 @@ async fn handle(
             "Unknown bot",
         ));
     }
-    let session = session_id(bot, &inbound.from_id);
+    let session = session_id(&app, bot, &inbound.from_id);
+    // The session id names the client already; the owner says it again for every route.
+    let access = crate::engine::Access {
+        client: Some(format!("kore:{app}")),
+        proven: true,
+        any_session: false,
+    };
     let text = match inbound.ask {
         Ask::Text(text) if text.chars().count() <= config.server.max_text_chars => text,
         Ask::Text(_) => return Err(KoreError::invalid(version)),
         Ask::Connect => String::new(),
         Ask::Close => {
             let closed = engine
-                .end_session(&session)
+                .end_session(&session, &access)
                 .await
                 .map_err(|e| engine_error(version, e))?;
             return Ok(Outcome::Closed(closed));
@@ -405,7 +413,7 @@ async fn handle(
     };
     if inbound.new_session {
         engine
-            .end_session(&session)
+            .end_session(&session, &access)
             .await
             .map_err(|e| engine_error(version, e))?;
     }
@@ -417,6 +425,7 @@ async fn handle(
         text,
         dialog,
         locale: inbound.locale,
+        access,
     };
     let engine = engine.clone();
     let task = tokio::spawn(async move { engine.turn(turn).await });
@@ -529,6 +538,7 @@ fn engine_error(version: Version, error: EngineError) -> KoreError {
         EngineError::SessionBusy => {
             KoreError::new(version, StatusCode::TOO_MANY_REQUESTS, "Too Many requests")
         }
+        EngineError::NotYours => KoreError::new(version, StatusCode::FORBIDDEN, "Forbidden"),
         other => {
             tracing::warn!(error = %other, "kore webhook turn failed");
             KoreError::new(
@@ -596,8 +606,12 @@ mod tests {
 
     #[test]
     fn session_ids_are_safe() {
-        assert_eq!(session_id("bot1", "user-1"), "kore:bot1:user-1");
-        let hashed = session_id("bot1", "user with spaces/and slashes");
+        assert_eq!(session_id("cs", "bot1", "user-1"), "kore:cs:bot1:user-1");
+        assert_ne!(
+            session_id("cs", "bot1", "user-1"),
+            session_id("other", "bot1", "user-1")
+        );
+        let hashed = session_id("cs", "bot1", "user with spaces/and slashes");
         assert!(
             hashed.starts_with("kore:") && hashed.len() == 37,
             "{hashed}"

@@ -150,7 +150,15 @@ pub fn router_with(state: Arc<AppState>) -> Router {
         state.clone(),
         guard::protect,
     ));
-    let cors = cors(&state.app.config.server.cors_origins);
+    let config = &state.app.config;
+    let origins: Vec<String> = config
+        .server
+        .cors_origins
+        .iter()
+        .chain(auth::Authenticator::widget_origins(&config.auth))
+        .cloned()
+        .collect();
+    let cors = cors(&origins);
     let mut router = Router::new()
         .route("/healthz", get(handlers::health))
         .route("/metrics", get(handlers::metrics))
@@ -209,6 +217,9 @@ fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
             HeaderName::from_static(auth::SIGNATURE_HEADER),
+            HeaderName::from_static(auth::WIDGET_KEY_HEADER),
+            HeaderName::from_static(auth::SESSION_TOKEN_HEADER),
+            HeaderName::from_static("last-event-id"),
         ])
         .expose_headers([header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(600));

@@ -163,6 +163,7 @@ impl Target for EngineTarget {
             text: text.to_owned(),
             dialog: Some(self.dialog.clone()),
             locale: self.locale.clone(),
+            access: crate::engine::Access::open(),
         };
         let (reply, trace) = self
             .engine

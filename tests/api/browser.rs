@@ -614,3 +614,79 @@ async fn a_reply_to_a_message_from_another_tab_arrives_through_the_event_stream(
     shot(&browser, "stream-from-another-tab").await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_widget_with_a_publishable_key_talks_to_an_engine_with_authentication_on() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = test_config();
+    config.auth.enabled = true;
+    config.auth.widgets = vec![colloquy::config::WidgetConfig {
+        id: "salon".to_owned(),
+        key: "pk_salon_site_0123456789".to_owned(),
+        origins: vec![site.clone()],
+    }];
+    let app = spawn_app_with(config).await;
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><title>A shop</title></head><body>\
+         <h1>A shop</h1><script src=\"{}\" data-key=\"pk_salon_site_0123456789\" \
+         data-title=\"Sign in\" async></script></body></html>",
+        app.url("/widget.js")
+    );
+    host_page(listener, html);
+    browser.goto(&site).await;
+    let chat = Chat::embedded(&browser);
+    let launcher = chat.element("the launcher", ".cq-launcher").await;
+    chat.wait_until(
+        "the launcher to show once styled",
+        "const host = document.querySelector('.colloquy-widget'); return !!host && !host.hidden;",
+    )
+    .await;
+    browser.click(&launcher).await;
+    chat.say("hi").await;
+    chat.wait_for("What's your email address?").await;
+    // A reload keeps the session and its token: the conversation goes on.
+    browser.refresh().await;
+    let launcher = chat.element("the launcher", ".cq-launcher").await;
+    chat.wait_until(
+        "the launcher to show once styled",
+        "const host = document.querySelector('.colloquy-widget'); return !!host && !host.hidden;",
+    )
+    .await;
+    browser.click(&launcher).await;
+    chat.say("erin@example.com").await;
+    chat.wait_for("I've emailed a 4-digit code to erin@example.com.")
+        .await;
+    // The outbox read in-process: its HTTP route needs a client's key here.
+    let emailed = app.outbox().list(Some("erin@example.com"));
+    let code = emailed
+        .last()
+        .and_then(|email| {
+            email
+                .text
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 4)
+        })
+        .expect("a 4-digit code")
+        .to_owned();
+    chat.say(&code).await;
+    chat.wait_for("verified").await;
+    let notes: Vec<String> = chat
+        .transcript()
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "note")
+        .map(|(_, text)| text)
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .all(|n| !n.contains("Not sent") && !n.contains("new one")),
+        "every message went through in one conversation: {notes:?}"
+    );
+    shot(&browser, "widget-key-authenticated").await;
+    browser.close().await;
+}

@@ -19,6 +19,7 @@ mod locales;
 mod metrics;
 mod otp_dialog;
 mod otp_service;
+mod ownership;
 mod properties;
 mod redis;
 mod reload;

@@ -387,11 +387,13 @@ fn two_clients() -> Config {
             id: "a".into(),
             api_keys: vec![Secret::new(KEY_A)],
             signing_secrets: Vec::new(),
+            role: colloquy::config::ClientRole::Api,
         },
         ClientConfig {
             id: "b".into(),
             api_keys: vec![Secret::new(KEY_B)],
             signing_secrets: Vec::new(),
+            role: colloquy::config::ClientRole::Api,
         },
     ];
     config

@@ -21,6 +21,7 @@ fn authenticated_config() -> Config {
         id: "widget".into(),
         api_keys: vec![Secret::new(API_KEY)],
         signing_secrets: vec![Secret::new(SIGNING_SECRET)],
+        role: colloquy::config::ClientRole::Api,
     }];
     config
 }

@@ -91,6 +91,7 @@ async fn the_widget_files_need_no_credentials_when_auth_is_on() {
         id: "support".into(),
         api_keys: vec![Secret::new(KEY)],
         signing_secrets: Vec::new(),
+        role: colloquy::config::ClientRole::Api,
     }];
     let app = spawn_app_with(config).await;
     for path in ["/chat", "/widget.js", "/widget.css"] {

@@ -149,6 +149,7 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
         });
     }
     let locale = r.opt_string()?;
+    let owner = r.opt_string()?;
     let not_understood = decode_counts(&mut r)?;
     let suggestion = match r.u8()? {
         0 => None,
@@ -177,6 +178,7 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
     }
     Some(Session {
         id: id.to_owned(),
+        owner,
         dialog_id,
         dialog_version,
         node,
@@ -200,6 +202,7 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
 fn session_body(w: &mut Writer, session: &Session) {
     let Session {
         id: _,
+        owner,
         dialog_id,
         dialog_version,
         node,
@@ -244,6 +247,7 @@ fn session_body(w: &mut Writer, session: &Session) {
         encode_opt_otp(w, otp.as_ref());
     }
     w.opt_str(locale.as_deref());
+    w.opt_str(owner.as_deref());
     encode_counts(w, not_understood);
     match suggestion {
         None => w.u8(0),

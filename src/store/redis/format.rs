@@ -62,6 +62,9 @@ fn check_version(json: &str) -> Result<(), FormatError> {
 struct SessionDoc {
     v: u32,
     id: String,
+    /// The client that started the session; left out when it started without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
     dialog: String,
     dialog_version: u32,
     node: String,
@@ -233,6 +236,7 @@ pub fn encode_session(session: &Session) -> Result<String, FormatError> {
     let doc = SessionDoc {
         v: FORMAT_VERSION,
         id: session.id.clone(),
+        owner: session.owner.clone(),
         dialog: session.dialog_id.clone(),
         dialog_version: session.dialog_version,
         node: session.node.clone(),
@@ -295,6 +299,7 @@ pub fn decode_session(json: &str, version: u64) -> Result<Session, FormatError> 
         .collect::<Result<Vec<_>, FormatError>>()?;
     Ok(Session {
         id: doc.id,
+        owner: doc.owner,
         dialog_id: doc.dialog,
         dialog_version: doc.dialog_version,
         node: doc.node,
