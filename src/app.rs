@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::agents::{AgentDesk, StreamOnly, WebhookDesk};
 use crate::clock::{Clock, OffsetClock};
 use crate::config::{Config, EmailProvider, SmsProvider};
 use crate::email::{ApiKey, EmailSender, OutboxSender, SendgridSender};
@@ -103,6 +104,12 @@ pub fn build_with_services(
             dialogs.ids().collect::<Vec<_>>().join(", ")
         ));
     }
+    let desk: Arc<dyn AgentDesk> = match &config.handoff.webhook {
+        Some(webhook) => {
+            Arc::new(WebhookDesk::new(webhook, wall.clone()).map_err(|error| error.to_string())?)
+        }
+        None => Arc::new(StreamOnly),
+    };
     let engine = Engine::new(Parts {
         dialogs,
         store: backends.store,
@@ -113,6 +120,7 @@ pub fn build_with_services(
         email,
         sms,
         services,
+        desk,
         load_env: config.load_env(),
         clock,
         otp,

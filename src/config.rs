@@ -53,7 +53,40 @@ pub struct Config {
     pub otp_api: OtpApiConfig,
     /// Services dialogs may call (`http.request`), by name.
     pub services: BTreeMap<String, ServiceConfig>,
+    /// Conversations handed to people (`handoff` nodes).
+    pub handoff: HandoffConfig,
     pub log: LogConfig,
+}
+
+/// `handoff:`. Without `webhook`, agents follow handed-over sessions on their event streams.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HandoffConfig {
+    /// Where each user message of a handed-over session is posted, signed.
+    pub webhook: Option<HandoffWebhookConfig>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandoffWebhookConfig {
+    /// `https://…` (plain `http` only on loopback).
+    pub url: String,
+    /// Signs each request (`X-Colloquy-Signature`); `env:NAME` reads it from the environment.
+    pub secret: Secret,
+    /// The longest one message may take to be taken, retries included.
+    #[serde(with = "serde_human", default = "default_handoff_timeout")]
+    pub timeout: Duration,
+    /// Attempts per message (connection failures, 429 and 5xx are tried again).
+    #[serde(default = "default_handoff_attempts")]
+    pub max_attempts: u32,
+}
+
+fn default_handoff_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn default_handoff_attempts() -> u32 {
+    3
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -714,6 +747,17 @@ impl Config {
                 return Err(format!(
                     "`email.suggest_domains` holds `{domain}`, which is no mail domain in lower case (such as `example.com`)"
                 ));
+            }
+        }
+        if let Some(webhook) = &self.handoff.webhook {
+            if webhook.secret.len() < 16 {
+                return Err("`handoff.webhook.secret` must be at least 16 bytes long".to_owned());
+            }
+            if webhook.timeout.is_zero()
+                || webhook.timeout >= self.server.request_timeout
+                || !(1..=10).contains(&webhook.max_attempts)
+            {
+                return Err("`handoff.webhook.timeout` must be longer than zero and shorter than `server.request_timeout`, and `handoff.webhook.max_attempts` between 1 and 10".to_owned());
             }
         }
         self.email.sendgrid.validate(self.email.send_timeout)?;

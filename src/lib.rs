@@ -1,6 +1,7 @@
 //! colloquy: a dialog-task engine. See ARCHITECTURE.md for the map of this crate.
 
 pub mod address;
+pub mod agents;
 pub mod app;
 pub mod bench;
 pub mod cli;

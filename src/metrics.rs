@@ -183,6 +183,13 @@ pub struct Metrics {
     pub service_requests: Family,
     /// The time of one `http.request` call, retries included.
     pub service_latency: Histogram,
+    /// Conversations handed to people, by dialog.
+    pub handoffs: Family,
+    /// Conversations handed back, and how long people had them in all (milliseconds).
+    pub handbacks: AtomicU64,
+    pub handoff_millis: AtomicU64,
+    /// Messages people sent to users.
+    pub agent_messages: AtomicU64,
 }
 
 impl Metrics {
@@ -230,6 +237,26 @@ impl Metrics {
             out,
             "colloquy_conversations_abandoned_total",
             "Conversations that expired waiting for the user, by dialog, version and the node they were left at.",
+        );
+        self.handoffs.render(
+            out,
+            "colloquy_handoffs_total",
+            "Conversations handed to people, by dialog.",
+        );
+        #[allow(clippy::cast_precision_loss)]
+        let held = self.handoff_millis.load(Ordering::Relaxed) as f64 / 1e3;
+        let _ = writeln!(
+            out,
+            "# HELP colloquy_handoff_duration_seconds How long people had the conversations they handed back.
+# TYPE colloquy_handoff_duration_seconds summary
+colloquy_handoff_duration_seconds_sum {held}
+colloquy_handoff_duration_seconds_count {}",
+            self.handbacks.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP colloquy_agent_messages_total Messages people sent to users of conversations handed to them.\n# TYPE colloquy_agent_messages_total counter\ncolloquy_agent_messages_total {}",
+            self.agent_messages.load(Ordering::Relaxed)
         );
     }
 

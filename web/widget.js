@@ -182,6 +182,15 @@
     if (entry.from === "note") {
       return el("p", "cq-note", entry.text);
     }
+    if (entry.from === "agent") {
+      // A person's message: their name shown above it, said before it to screen readers.
+      var name = entry.agent || "Agent";
+      var line = el("div", "cq-msg cq-agent");
+      line.appendChild(el("span", "cq-agent-name", name));
+      line.appendChild(el("span", "cq-sr-only", ": "));
+      line.appendChild(el("span", "cq-text", entry.text));
+      return line;
+    }
     var bot = entry.from === "bot";
     var item = el("div", "cq-msg " + (bot ? "cq-bot" : "cq-user"));
     item.appendChild(el("span", "cq-sr-only", bot ? "Bot: " : "You: "));
@@ -431,6 +440,7 @@
     }
     state.turn = answer.turn;
     state.expecting = answer.expecting || null;
+    var withAgent = answer.with_agent === true;
     (answer.replies || []).forEach(function (reply) {
       add({
         from: "bot",
@@ -440,6 +450,10 @@
         }),
       });
     });
+    if (withAgent && !state.withAgent) {
+      add({ from: "note", text: "You're now talking with a person." });
+    }
+    state.withAgent = withAgent;
     if (answer.ended) {
       add({
         from: "note",
@@ -561,18 +575,21 @@
     if (event.id) {
       state.lastEventId = event.id;
     }
-    if (event.type === "turn") {
-      var answer;
-      try {
-        answer = JSON.parse(event.data.join("\n"));
-      } catch (e) {
-        return;
+    var data;
+    try {
+      data = JSON.parse(event.data.join("\n"));
+    } catch (e) {
+      return;
+    }
+    if (event.type === "turn" || event.type === "handback") {
+      // Newer than what this page shows (sent from another tab, or the bot going on after
+      // people handed the conversation back); this page's own answers come back through the
+      // webhook as well, and a new conversation starts there.
+      if (data.turn > state.turn) {
+        apply(data);
       }
-      // Newer than what this page shows (sent from another tab); its own answers come back
-      // through the webhook as well, and a new conversation starts there.
-      if (answer.turn > state.turn) {
-        apply(answer);
-      }
+    } else if (event.type === "agent_message") {
+      add({ from: "agent", text: String(data.text), agent: data.agent ? String(data.agent) : "" });
     } else if (event.type === "missed") {
       add({ from: "note", text: "Some earlier messages could not be shown here." });
     }

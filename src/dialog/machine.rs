@@ -31,6 +31,9 @@ pub enum Input<'a> {
     /// `session.result`, or `None` when it could not start): back to the caller, on top of
     /// the session's stack.
     Returned,
+    /// The people the conversation was handed to hand it back: go on at this node, or at
+    /// the `handoff` node's `next`.
+    Handback(Option<NodeIdx>),
 }
 
 /// The world as the machine may see it.
@@ -170,6 +173,7 @@ fn step_inner(
         Input::Outcome(outcome) => run.outcome(outcome),
         Input::Enter(inputs) => run.enter(inputs),
         Input::Returned => run.returned(),
+        Input::Handback(to) => run.handback(to),
     };
     run.drive(first, env.transitions_used)
 }
@@ -325,13 +329,33 @@ impl Run<'_> {
         }
         session.otp = None;
         session.suggestion = None;
+        session.handoff = None;
         session.result = None;
         session.invalid_answers.clear_all();
         session.not_understood.clear_all();
         session.state = State::New;
     }
 
+    /// Back from people: the dialog goes on where they say, else where the node says.
+    fn handback(&mut self, to: Option<NodeIdx>) -> Flow {
+        if self.session.handoff.take().is_none() {
+            return Flow::Abort;
+        }
+        let here = self.dialog.node_index(&self.session.node);
+        let to = to.or_else(|| here.and_then(|idx| self.dialog.node(idx).kind.hands_back_to()));
+        match to {
+            Some(idx) => Flow::Goto(idx, Via::Next),
+            None => Flow::Abort,
+        }
+    }
+
     fn user_text(&mut self, text: &str) -> Flow {
+        if self.session.handoff.is_some() {
+            // With people: the bot stays silent; the engine passes the message on.
+            self.session
+                .record(Speaker::User, text, self.now, self.history_limit);
+            return Flow::Wait;
+        }
         let waiting_at = match self.session.state {
             State::Waiting => self.dialog.node_index(&self.session.node),
             // A finished (or never started) conversation starts over on the next message.

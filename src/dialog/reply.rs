@@ -22,6 +22,8 @@ pub struct TurnReply {
     pub expecting: Option<Entity>,
     /// The options of the question the session waits at, for buttons (empty for most).
     pub choices: Vec<Choice>,
+    /// The conversation is with people now (a `handoff` node): they answer, not the bot.
+    pub with_agent: bool,
 }
 
 impl TurnReply {
@@ -57,15 +59,23 @@ impl TurnReply {
 pub enum SessionEvent {
     /// The bot's answer to a user message.
     Turn(TurnReply),
+    /// A user message while the conversation is with people, for the agents who follow it.
+    UserMessage { text: String },
+    /// A person's message to the user.
+    AgentMessage {
+        text: String,
+        /// The agent's name, as the agent's tool gave it.
+        agent: Option<String>,
+    },
+    /// The people handed the conversation back: the bot's replies as it goes on.
+    Handback(TurnReply),
 }
 
 impl SessionEvent {
     /// Whether it is said only through the stream: such an event is kept even while no one
     /// listens (a turn's answer reached its sender already).
     pub fn is_stream_only(&self) -> bool {
-        match self {
-            SessionEvent::Turn(_) => false,
-        }
+        !matches!(self, SessionEvent::Turn(_))
     }
 }
 
@@ -104,6 +114,7 @@ mod tests {
                     value: "colour".into(),
                 },
             ],
+            with_agent: false,
         };
         assert_eq!(
             reply.texts_with_options(),

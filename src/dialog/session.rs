@@ -32,6 +32,15 @@ pub enum State {
 pub enum Speaker {
     User,
     Bot,
+    /// A person the conversation was handed to.
+    Agent,
+}
+
+/// A conversation handed to people (a `handoff` node): since when, and to which queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handoff {
+    pub since: DateTime<Utc>,
+    pub queue: Option<String>,
 }
 
 /// An answer the bot asked the user to confirm ("Did you mean bob@gmail.com?"): what the
@@ -75,6 +84,9 @@ pub struct Session {
     pub not_understood: InvalidAnswers,
     /// An answer the bot asked the user to confirm at the question the session waits at.
     pub suggestion: Option<Suggestion>,
+    /// Set while the conversation is with people: the bot does not answer until they hand it
+    /// back.
+    pub handoff: Option<Handoff>,
     pub otp: Option<OtpState>,
     /// The dialogs that called the one running (`call` nodes), innermost last; empty when
     /// the session is in the dialog it started.
@@ -103,6 +115,7 @@ impl Session {
             invalid_answers: InvalidAnswers::default(),
             not_understood: InvalidAnswers::default(),
             suggestion: None,
+            handoff: None,
             otp: None,
             stack: Vec::new(),
             history: VecDeque::new(),

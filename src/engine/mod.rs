@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::agents::{AgentDesk, Forward};
 use crate::clock::Clock;
 use crate::dialog::machine::{Input, StepEnv, Traced, step, step_traced};
 use crate::dialog::reply::SessionEvent;
@@ -132,6 +133,12 @@ pub enum EngineError {
     SessionBusy,
     #[error("the session belongs to another client")]
     NotYours,
+    #[error("the conversation is not with people")]
+    NotHandedOff,
+    #[error("no node `{0}` in the session's dialog")]
+    UnknownNode(String),
+    #[error("{0}")]
+    AgentsUnavailable(String),
     #[error("session store unavailable")]
     StoreUnavailable(String),
 }
@@ -156,6 +163,8 @@ pub struct Engine {
     pub(crate) sms: Arc<dyn SmsSender>,
     /// The services `http.request` calls.
     pub(crate) services: Arc<dyn ServiceCaller>,
+    /// Where messages of conversations handed to people go.
+    desk: Arc<dyn AgentDesk>,
     /// What dialogs may name outside themselves: reloads and archived versions load against it.
     load_env: LoadEnv,
     pub(crate) clock: Arc<dyn Clock>,
@@ -183,6 +192,8 @@ pub struct Parts {
     pub email: Arc<dyn EmailSender>,
     pub sms: Arc<dyn SmsSender>,
     pub services: Arc<dyn ServiceCaller>,
+    /// Where messages of conversations handed to people go.
+    pub desk: Arc<dyn AgentDesk>,
     /// What the dialogs were loaded against (the configured services).
     pub load_env: LoadEnv,
     pub clock: Arc<dyn Clock>,
@@ -203,6 +214,7 @@ impl Engine {
             email: parts.email,
             sms: parts.sms,
             services: parts.services,
+            desk: parts.desk,
             load_env: parts.load_env,
             clock: parts.clock,
             otp: parts.otp,
@@ -354,39 +366,60 @@ impl Engine {
         } else {
             Input::Text(&request.text)
         };
+        let with_agent = session.handoff.clone();
         let (dialog, replies) = self
             .run_steps(dialog, &mut session, input, now, trace)
             .await?;
         span.record("node", session.node.as_str());
+        if let Some(handoff) = &with_agent {
+            // People have the conversation: the message goes to them before it counts as
+            // taken; if they cannot take it, nothing is saved and a retry tries again.
+            self.desk
+                .forward(Forward {
+                    session_id: &session.id,
+                    message_id: &request.message_id,
+                    text: &request.text,
+                    queue: handoff.queue.as_deref(),
+                    dialog: &dialog.id,
+                    at: now,
+                })
+                .await
+                .map_err(|error| EngineError::AgentsUnavailable(error.to_string()))?;
+        } else if session.handoff.is_some() {
+            self.metrics.handoffs.inc(&[("dialog", &dialog.id)]);
+            tracing::info!(dialog = %dialog.id, node = %session.node, "conversation handed to people");
+        }
         session.context.end_turn(now);
         session.turns = session.turns.saturating_add(1);
         session.updated_at = now;
         let reply = reply_of(&dialog, &session, replies);
         let processed = Processed {
-            message_id: request.message_id,
+            message_id: request.message_id.clone(),
             text_digest: digest,
             reply: reply.clone(),
             at: now,
         };
         self.store.save(&mut session, Some(processed)).await?;
-        let reply = self
-            .publish(&session.id, SessionEvent::Turn(reply), now)
-            .await;
+        if with_agent.is_some() {
+            let text = request.text;
+            self.publish(&session.id, &SessionEvent::UserMessage { text }, now)
+                .await;
+        } else {
+            self.publish(&session.id, &SessionEvent::Turn(reply.clone()), now)
+                .await;
+        }
         Metrics::inc(&self.metrics.turns);
         self.metrics.turn_latency.observe(started.elapsed());
         self.count_conversation(&reply, starts_conversation);
         Ok(reply)
     }
 
-    /// Puts a turn's answer on the session's event stream, for readers other than the client
-    /// it goes back to. Its answer is saved already: a store that fails now costs readers of
-    /// the stream this event (they hear of the gap), not the turn.
-    async fn publish(&self, session: &str, event: SessionEvent, now: DateTime<Utc>) -> TurnReply {
-        if let Err(error) = self.events.append(session, &event, now).await {
-            tracing::warn!(%error, "a turn's answer could not be put on the session's event stream");
+    /// Puts an event on the session's stream. What it tells is saved already: a store that
+    /// fails now costs readers of the stream this event, not the turn.
+    async fn publish(&self, session: &str, event: &SessionEvent, now: DateTime<Utc>) {
+        if let Err(error) = self.events.append(session, event, now).await {
+            tracing::warn!(%error, "an event could not be put on the session's stream");
         }
-        let SessionEvent::Turn(reply) = event;
-        reply
     }
 
     /// Conversation analytics: started and ended per dialog version, by result, with one log
@@ -567,6 +600,132 @@ impl Engine {
         }
     }
 
+    /// A person's message to the user of a conversation handed to people: kept in its
+    /// history and pushed on its event stream. Returns the event's id (`None` when events are
+    /// switched off).
+    pub async fn agent_message(
+        &self,
+        id: &str,
+        text: &str,
+        agent: Option<&str>,
+        access: &Access,
+    ) -> Result<Option<u64>, EngineError> {
+        let arrived = std::time::Instant::now();
+        let _turn_lock = self
+            .locks
+            .lock(id)
+            .await
+            .map_err(|_| EngineError::SessionBusy)?;
+        let lease = self.take_lease(id, arrived).await?;
+        let result = self.leased_agent_message(id, text, agent, access).await;
+        self.lease.release(lease).await;
+        result
+    }
+
+    async fn leased_agent_message(
+        &self,
+        id: &str,
+        text: &str,
+        agent: Option<&str>,
+        access: &Access,
+    ) -> Result<Option<u64>, EngineError> {
+        let mut session = self.handed_off(id, access).await?;
+        let now = self.clock.now();
+        session.record(
+            crate::dialog::session::Speaker::Agent,
+            text,
+            now,
+            self.settings.history_limit,
+        );
+        session.updated_at = now;
+        self.store.save(&mut session, None).await?;
+        Metrics::inc(&self.metrics.agent_messages);
+        let event = SessionEvent::AgentMessage {
+            text: text.to_owned(),
+            agent: agent.map(str::to_owned),
+        };
+        Ok(self.events.append(id, &event, now).await?)
+    }
+
+    /// People hand a conversation back: the dialog goes on at `node` (else the `handoff`
+    /// node's `next`), and what the bot says then is pushed on the session's event stream.
+    pub async fn handback(
+        &self,
+        id: &str,
+        node: Option<&str>,
+        access: &Access,
+    ) -> Result<TurnReply, EngineError> {
+        let arrived = std::time::Instant::now();
+        let _turn_lock = self
+            .locks
+            .lock(id)
+            .await
+            .map_err(|_| EngineError::SessionBusy)?;
+        let lease = self.take_lease(id, arrived).await?;
+        let result = self.leased_handback(id, node, access).await;
+        self.lease.release(lease).await;
+        result
+    }
+
+    async fn leased_handback(
+        &self,
+        id: &str,
+        node: Option<&str>,
+        access: &Access,
+    ) -> Result<TurnReply, EngineError> {
+        let mut session = self.handed_off(id, access).await?;
+        let now = self.clock.now();
+        let dialog = self
+            .dialog_version(&session.dialog_id, session.dialog_version)
+            .await?;
+        let to = match node {
+            Some(node) => Some(
+                dialog
+                    .node_index(node)
+                    .ok_or_else(|| EngineError::UnknownNode(node.to_owned()))?,
+            ),
+            None => None,
+        };
+        let since = session.handoff.as_ref().map(|h| h.since);
+        let (dialog, replies) = self
+            .run_steps(dialog, &mut session, Input::Handback(to), now, None)
+            .await?;
+        session.context.end_turn(now);
+        session.turns = session.turns.saturating_add(1);
+        session.updated_at = now;
+        let reply = reply_of(&dialog, &session, replies);
+        self.store.save(&mut session, None).await?;
+        if let Some(since) = since {
+            let held = (now - since).to_std().unwrap_or_default();
+            Metrics::inc(&self.metrics.handbacks);
+            self.metrics.handoff_millis.fetch_add(
+                u64::try_from(held.as_millis()).unwrap_or(u64::MAX),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        tracing::info!(dialog = %dialog.id, node = %session.node, "conversation handed back");
+        self.count_conversation(&reply, false);
+        self.publish(id, &SessionEvent::Handback(reply.clone()), now)
+            .await;
+        Ok(reply)
+    }
+
+    /// The session `id`, if `access` may use it and it is with people.
+    async fn handed_off(&self, id: &str, access: &Access) -> Result<Session, EngineError> {
+        let session = self
+            .store
+            .load(id)
+            .await?
+            .ok_or(EngineError::NotHandedOff)?;
+        if !access.permits(&session) {
+            return Err(EngineError::NotYours);
+        }
+        if session.handoff.is_none() || session.is_ended() {
+            return Err(EngineError::NotHandedOff);
+        }
+        Ok(session)
+    }
+
     /// Sessions with a turn running or waiting right now.
     pub fn busy_sessions(&self) -> usize {
         self.locks.len()
@@ -674,6 +833,7 @@ fn reply_of(dialog: &Dialog, session: &Session, replies: Vec<String>) -> TurnRep
         result: session.result.clone(),
         expecting: question.map(crate::dialog::Question::expecting),
         choices,
+        with_agent: session.handoff.is_some(),
     }
 }
 

@@ -128,6 +128,9 @@ pub struct WebhookAnswer<'a> {
     /// For a widget's visitor: the token every later request of the session must carry.
     #[serde(skip_serializing_if = "Option::is_none")]
     session_token: Option<&'a str>,
+    /// The conversation is with people: they answer (on the event stream), not the bot.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    with_agent: bool,
 }
 
 impl<'a> WebhookAnswer<'a> {
@@ -153,6 +156,7 @@ impl<'a> From<&'a TurnReply> for WebhookAnswer<'a> {
             result: reply.result.as_deref(),
             expecting: reply.expecting.map(crate::dialog::entities::Entity::name),
             session_token: None,
+            with_agent: reply.with_agent,
         }
     }
 }
@@ -304,6 +308,7 @@ impl From<&Session> for SessionView {
                     from: match entry.speaker {
                         Speaker::User => "user",
                         Speaker::Bot => "bot",
+                        Speaker::Agent => "agent",
                     }
                     .to_owned(),
                     text: mask_emails_in(&entry.text),
@@ -332,6 +337,7 @@ mod tests {
             result: None,
             expecting: Some(Entity::from_name("otp_code").unwrap()),
             choices: Vec::new(),
+            with_agent: false,
         };
         let choosing = TurnReply {
             replies: vec!["Sorry.".into(), "Which one?".into()],

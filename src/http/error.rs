@@ -39,8 +39,16 @@ pub enum ApiError {
     /// The session belongs to another client (or, for a widget, the session's token is
     /// missing or wrong).
     SessionForbidden,
-    /// This credential may not use this route (a widget key outside talking and listening).
+    /// This credential may not use this route (a widget key outside talking and listening,
+    /// an API client on an agent's route).
     Forbidden,
+    /// An agent's message or handback for a session that is not with people.
+    NotHandedOff,
+    /// A handback to a node the session's dialog does not have.
+    UnknownNode(String),
+    /// The agents' tool did not take a user's message; a retry with the same message id is
+    /// safe.
+    AgentsUnavailable,
     MethodNotAllowed,
     /// The session changed under this turn (another instance, or a version gone).
     Conflict(String),
@@ -116,6 +124,13 @@ impl ApiError {
                 "this session belongs to another client; a widget's session needs the session_token its first answer gave".to_owned(),
             ),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "this credential may not use this endpoint".to_owned()),
+            ApiError::NotHandedOff => (StatusCode::CONFLICT, "not_handed_off", "this conversation is not with people (no handoff node reached, or it was handed back)".to_owned()),
+            ApiError::UnknownNode(node) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_node", format!("the session's dialog has no node `{node}`")),
+            ApiError::AgentsUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "agents_unavailable",
+                "the message could not be passed on to the people this conversation is with; retry with the same message_id".to_owned(),
+            ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such endpoint".to_owned()),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method".to_owned()),
             ApiError::Conflict(detail) => (StatusCode::CONFLICT, "conflict", detail.clone()),
@@ -184,6 +199,7 @@ impl IntoResponse for ApiError {
             | ApiError::Unavailable
             | ApiError::ShuttingDown
             | ApiError::TooManyConnections
+            | ApiError::AgentsUnavailable
             | ApiError::TooManyStreams => Some(std::time::Duration::from_secs(1)),
             _ => None,
         };
@@ -240,6 +256,12 @@ impl From<EngineError> for ApiError {
             EngineError::MessageIdReused(_) => ApiError::MessageIdReused(error.to_string()),
             EngineError::SessionBusy => ApiError::SessionBusy,
             EngineError::NotYours => ApiError::SessionForbidden,
+            EngineError::NotHandedOff => ApiError::NotHandedOff,
+            EngineError::UnknownNode(node) => ApiError::UnknownNode(node),
+            EngineError::AgentsUnavailable(reason) => {
+                tracing::warn!(reason, "a message for people could not be passed on");
+                ApiError::AgentsUnavailable
+            }
             EngineError::StoreUnavailable(reason) => {
                 tracing::error!(reason, "session store unavailable");
                 ApiError::Unavailable

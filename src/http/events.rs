@@ -193,6 +193,20 @@ impl Reader {
 fn sse_event(stored: &StoredEvent) -> Option<Event> {
     let (kind, data) = match &stored.event {
         SessionEvent::Turn(reply) => ("turn", serde_json::to_string(&WebhookAnswer::from(reply))),
+        SessionEvent::Handback(reply) => (
+            "handback",
+            serde_json::to_string(&WebhookAnswer::from(reply)),
+        ),
+        SessionEvent::UserMessage { text } => (
+            "user_message",
+            serde_json::to_string(&serde_json::json!({ "text": text, "at": stored.at })),
+        ),
+        SessionEvent::AgentMessage { text, agent } => (
+            "agent_message",
+            serde_json::to_string(
+                &serde_json::json!({ "text": text, "agent": agent, "at": stored.at }),
+            ),
+        ),
     };
     match data {
         Ok(data) => Some(

@@ -69,6 +69,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Who {
 }
 
 impl Who {
+    pub(super) fn credential(&self) -> Credential {
+        self.credential
+    }
+
     /// What this caller may do to `session_id`, with the session token it carried.
     pub(super) fn access(&self, state: &AppState, session_id: &str, token: Option<&str>) -> Access {
         self.credential

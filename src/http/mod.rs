@@ -1,6 +1,7 @@
 //! The HTTP API (axum). Handlers are thin: extract, call the engine, convert to DTOs.
 //! `router(state)` is separate from serving, so tests can call it without a socket.
 
+mod agents;
 pub mod auth;
 mod capillary;
 mod connection;
@@ -113,7 +114,9 @@ pub fn router_with(state: Arc<AppState>) -> Router {
             "/v1/sessions/{id}",
             get(handlers::session).delete(handlers::end_session),
         )
-        .route("/v1/sessions/{id}/events", get(events::stream));
+        .route("/v1/sessions/{id}/events", get(events::stream))
+        .route("/v1/sessions/{id}/agent-messages", post(agents::message))
+        .route("/v1/sessions/{id}/handback", post(agents::handback));
     let otp_api = &state.app.config.otp_api;
     if otp_api.enabled {
         protected = protected

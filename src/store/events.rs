@@ -332,6 +332,7 @@ mod tests {
             result: None,
             expecting: None,
             choices: Vec::new(),
+            with_agent: false,
         })
     }
 
@@ -351,7 +352,8 @@ mod tests {
             .events
             .iter()
             .map(|e| match &e.event {
-                SessionEvent::Turn(reply) => reply.turn,
+                SessionEvent::Turn(reply) | SessionEvent::Handback(reply) => reply.turn,
+                SessionEvent::UserMessage { .. } | SessionEvent::AgentMessage { .. } => 0,
             })
             .collect()
     }

@@ -690,3 +690,58 @@ async fn a_widget_with_a_publishable_key_talks_to_an_engine_with_authentication_
     shot(&browser, "widget-key-authenticated").await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_takes_over_the_chat_and_hands_it_back() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let (app, _dir) = spawn_app_with_dialogs(
+        &[("helpdesk.yaml", crate::handoff::HELPDESK)],
+        "helpdesk",
+        test_config(),
+    )
+    .await;
+    let chat = Chat::in_page(&browser);
+    browser.goto(&app.url("/chat?dialog=helpdesk")).await;
+    chat.say("hi, I need a person").await;
+    chat.wait_for("You're now talking with a person.").await;
+    chat.say("my bill is wrong").await;
+    chat.wait_until(
+        "the message to be taken",
+        "return root.querySelector('.cq-typing').hidden;",
+    )
+    .await;
+    let session = stored_session(&browser).await;
+    let agent = |path: String, body: Value| {
+        let request = app.client.post(app.url(&path)).json(&body);
+        async move { request.send().await.expect("sent").status().as_u16() }
+    };
+    let status = agent(
+        format!("/v1/sessions/{session}/agent-messages"),
+        json!({ "text": "Sorry about that <b>Sam</b>, I've refunded you.", "agent": "Dana" }),
+    )
+    .await;
+    assert_eq!(status, 202);
+    chat.wait_for("I've refunded you.").await;
+    chat.wait_for("Dana").await;
+    assert_eq!(
+        chat.eval("return root.querySelectorAll('.cq-agent b').length;")
+            .await,
+        json!(0),
+        "an agent's markup is shown as text"
+    );
+    shot(&browser, "handoff-1-agent").await;
+    let status = agent(format!("/v1/sessions/{session}/handback"), json!({})).await;
+    assert_eq!(status, 200);
+    chat.wait_for("You're back with the bot. Glad we could help.")
+        .await;
+    let transcript = chat.transcript().await;
+    let agent_lines = transcript
+        .iter()
+        .filter(|(_, text)| text.contains("refunded"))
+        .count();
+    assert_eq!(agent_lines, 1, "{transcript:?}");
+    shot(&browser, "handoff-2-back").await;
+    browser.close().await;
+}

@@ -1538,3 +1538,31 @@ templates:
     let run = check_source(&dialog(r#"{ channel: sms, to: "{{ phone }}" }"#));
     assert_eq!(run.code, 0, "{}", run.stdout);
 }
+
+#[test]
+fn handoff_mistakes_are_reported_together() {
+    assert_reports(
+        r#"id: d
+version: 1
+start: greet
+nodes:
+  greet:
+    say: "Hi"
+    next: to_person
+  to_person:
+    handoff: "A colleague will answer."
+    queue: "billing team"
+    nxt: done
+  done:
+    say: "Bye"
+    end: done
+"#,
+        &[
+            "d.yaml:10:12: error: `billing team` is not a valid queue name",
+            "  hint: a queue is a short name such as `billing` or `support`",
+            "d.yaml:11:5: error: unknown key `nxt` in node `to_person`",
+            "  hint: did you mean `next`?",
+            "2 errors in 1 file",
+        ],
+    );
+}

@@ -12,6 +12,7 @@ mod connections;
 mod dev;
 mod email_send;
 mod events;
+pub mod handoff;
 mod helpers;
 mod idempotency;
 mod kore;

@@ -12,6 +12,7 @@ mod ask;
 mod branch;
 mod call;
 mod end;
+mod handoff;
 mod say;
 mod set;
 
@@ -44,6 +45,7 @@ pub const KINDS: &[Spec] = &[
     action::SPEC,
     set::SPEC,
     call::SPEC,
+    handoff::SPEC,
     end::SPEC,
 ];
 
@@ -147,6 +149,12 @@ pub trait NodeKind: fmt::Debug + Send + Sync + Any {
     fn end_result(&self) -> Option<&str> {
         None
     }
+
+    /// Where the dialog goes on when the people it was handed to hand it back without naming
+    /// a node (a `handoff` node); `None` for nodes that hand nothing over.
+    fn hands_back_to(&self) -> Option<NodeIdx> {
+        None
+    }
 }
 
 impl dyn NodeKind {
@@ -155,9 +163,10 @@ impl dyn NodeKind {
         (self as &dyn Any).downcast_ref()
     }
 
-    /// Whether entering this node makes the turn stop for the user's input.
+    /// Whether entering this node makes the turn stop for the user's input (or, handed to
+    /// people, for theirs).
     pub fn waits_for_input(&self) -> bool {
-        self.question().is_some()
+        self.question().is_some() || self.hands_back_to().is_some()
     }
 }
 

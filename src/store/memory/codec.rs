@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use crate::dialog::entities::Entity;
 use crate::dialog::reply::{Choice, TurnReply};
-use crate::dialog::session::{Frame, HistoryEntry, InvalidAnswers, Speaker, Suggestion};
+use crate::dialog::session::{Frame, Handoff, HistoryEntry, InvalidAnswers, Speaker, Suggestion};
 use crate::dialog::value::{Context, Slot, Value};
 use crate::dialog::{Session, State};
 use crate::otp::{Alphabet, CodeStatus, OtpState};
@@ -150,6 +150,13 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
     }
     let locale = r.opt_string()?;
     let owner = r.opt_string()?;
+    let handoff = match r.u8()? {
+        0 => None,
+        _ => Some(Handoff {
+            since: r.time()?,
+            queue: r.opt_string()?,
+        }),
+    };
     let not_understood = decode_counts(&mut r)?;
     let suggestion = match r.u8()? {
         0 => None,
@@ -162,10 +169,11 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
     let mut history = std::collections::VecDeque::with_capacity(lines);
     for _ in 0..lines {
         let at = r.time()?;
-        let speaker = if r.u8()? == 0 {
-            Speaker::User
-        } else {
-            Speaker::Bot
+        let speaker = match r.u8()? {
+            0 => Speaker::User,
+            1 => Speaker::Bot,
+            2 => Speaker::Agent,
+            _ => return None,
         };
         let text = r.string()?;
         let node = r.string()?;
@@ -189,6 +197,7 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
         invalid_answers,
         not_understood,
         suggestion,
+        handoff,
         otp,
         stack,
         history,
@@ -213,6 +222,7 @@ fn session_body(w: &mut Writer, session: &Session) {
         invalid_answers,
         not_understood,
         suggestion,
+        handoff,
         otp,
         stack,
         history,
@@ -248,6 +258,14 @@ fn session_body(w: &mut Writer, session: &Session) {
     }
     w.opt_str(locale.as_deref());
     w.opt_str(owner.as_deref());
+    match handoff {
+        None => w.u8(0),
+        Some(Handoff { since, queue }) => {
+            w.u8(1);
+            w.time(*since);
+            w.opt_str(queue.as_deref());
+        }
+    }
     encode_counts(w, not_understood);
     match suggestion {
         None => w.u8(0),
@@ -269,6 +287,7 @@ fn session_body(w: &mut Writer, session: &Session) {
         w.u8(match speaker {
             Speaker::User => 0,
             Speaker::Bot => 1,
+            Speaker::Agent => 2,
         });
         w.str(text);
         w.str(node);
@@ -461,6 +480,7 @@ fn processed_body(w: &mut Writer, processed: &Processed, session_id: &str) {
         result,
         expecting,
         choices,
+        with_agent,
     } = reply;
     w.str(message_id);
     w.time(*at);
@@ -482,6 +502,7 @@ fn processed_body(w: &mut Writer, processed: &Processed, session_id: &str) {
         w.str(label);
         w.str(value);
     }
+    w.u8(u8::from(*with_agent));
 }
 
 pub(super) fn decode_processed(bytes: &[u8], session_id: &str) -> Option<Processed> {
@@ -517,6 +538,7 @@ pub(super) fn decode_processed(bytes: &[u8], session_id: &str) -> Option<Process
                 })
             })
             .collect::<Option<Vec<_>>>()?,
+        with_agent: r.u8()? != 0,
     };
     Some(Processed {
         message_id,

@@ -90,6 +90,7 @@ fn processed(message_id: &str, session_id: &str, expecting: Option<Entity>) -> P
                 label: "Hair cut".into(),
                 value: "haircut".into(),
             }],
+            with_agent: false,
         },
         at: at(5),
     }

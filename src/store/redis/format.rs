@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::dialog::Session;
 use crate::dialog::entities::Entity;
 use crate::dialog::reply::{Choice, SessionEvent, TurnReply};
-use crate::dialog::session::{Frame, HistoryEntry, InvalidAnswers, Suggestion};
+use crate::dialog::session::{Frame, Handoff, HistoryEntry, InvalidAnswers, Suggestion};
 use crate::dialog::value::{Context, Slot, Value};
 use crate::otp::OtpState;
 use crate::store::Processed;
@@ -81,6 +81,9 @@ struct SessionDoc {
     /// An answer the bot asked the user to confirm; left out when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     suggestion: Option<SuggestionDoc>,
+    /// Set while the conversation is with people; left out otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    handoff: Option<HandoffDoc>,
     otp: Option<OtpDoc>,
     /// The dialogs waiting for the one running, innermost last; left out when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -89,6 +92,14 @@ struct SessionDoc {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     turns: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HandoffDoc {
+    since: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    queue: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -191,6 +202,7 @@ struct LineDoc {
 enum SpeakerDoc {
     User,
     Bot,
+    Agent,
 }
 
 /// An idempotency record: a processed message and the answer it got.
@@ -222,6 +234,9 @@ struct ReplyDoc {
     /// `[{"label", "value"}]`; left out when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     choices: Vec<ChoiceDoc>,
+    /// The conversation is with people; left out when not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    with_agent: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -249,6 +264,10 @@ pub fn encode_session(session: &Session) -> Result<String, FormatError> {
         suggestion: session.suggestion.as_ref().map(|s| SuggestionDoc {
             typed: value_doc(&s.typed),
             suggested: value_doc(&s.suggested),
+        }),
+        handoff: session.handoff.as_ref().map(|h| HandoffDoc {
+            since: h.since,
+            queue: h.queue.clone(),
         }),
         otp: session.otp.as_ref().map(OtpDoc::from),
         stack: session
@@ -314,6 +333,10 @@ pub fn decode_session(json: &str, version: u64) -> Result<Session, FormatError> 
                 typed: value_of(s.typed)?,
                 suggested: value_of(s.suggested)?,
             })
+        }),
+        handoff: doc.handoff.map(|h| Handoff {
+            since: h.since,
+            queue: h.queue,
         }),
         otp: doc.otp.map(OtpState::try_from).transpose()?,
         stack,
@@ -395,26 +418,70 @@ struct EventDoc {
     at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     turn: Option<ReplyDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    handback: Option<ReplyDoc>,
+    /// A user's message to people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    /// A person's message to the user, with the person's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    agent: Option<AgentLineDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentLineDoc {
+    text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
 }
 
 pub fn encode_event(event: &SessionEvent, at: DateTime<Utc>) -> Result<String, FormatError> {
-    let doc = match event {
-        SessionEvent::Turn(reply) => EventDoc {
-            v: FORMAT_VERSION,
-            at,
-            turn: Some(reply_doc(reply)),
-        },
+    let mut doc = EventDoc {
+        v: FORMAT_VERSION,
+        at,
+        turn: None,
+        handback: None,
+        user: None,
+        agent: None,
     };
+    match event {
+        SessionEvent::Turn(reply) => doc.turn = Some(reply_doc(reply)),
+        SessionEvent::Handback(reply) => doc.handback = Some(reply_doc(reply)),
+        SessionEvent::UserMessage { text } => doc.user = Some(text.clone()),
+        SessionEvent::AgentMessage { text, agent } => {
+            doc.agent = Some(AgentLineDoc {
+                text: text.clone(),
+                name: agent.clone(),
+            });
+        }
+    }
     Ok(serde_json::to_string(&doc)?)
 }
 
 pub fn decode_event(json: &str) -> Result<(SessionEvent, DateTime<Utc>), FormatError> {
     check_version(json)?;
     let doc: EventDoc = serde_json::from_str(json)?;
-    match doc.turn {
-        Some(reply) => Ok((SessionEvent::Turn(reply_of(reply)?), doc.at)),
-        None => Err(FormatError::EmptyEvent),
-    }
+    let event = match doc {
+        EventDoc {
+            turn: Some(reply), ..
+        } => SessionEvent::Turn(reply_of(reply)?),
+        EventDoc {
+            handback: Some(reply),
+            ..
+        } => SessionEvent::Handback(reply_of(reply)?),
+        EventDoc {
+            user: Some(text), ..
+        } => SessionEvent::UserMessage { text },
+        EventDoc {
+            agent: Some(line), ..
+        } => SessionEvent::AgentMessage {
+            text: line.text,
+            agent: line.name,
+        },
+        _ => return Err(FormatError::EmptyEvent),
+    };
+    Ok((event, doc.at))
 }
 
 fn reply_doc(reply: &TurnReply) -> ReplyDoc {
@@ -436,6 +503,7 @@ fn reply_doc(reply: &TurnReply) -> ReplyDoc {
                 value: c.value.clone(),
             })
             .collect(),
+        with_agent: reply.with_agent,
     }
 }
 
@@ -461,6 +529,7 @@ fn reply_of(reply: ReplyDoc) -> Result<TurnReply, FormatError> {
                 value: c.value,
             })
             .collect(),
+        with_agent: reply.with_agent,
     })
 }
 

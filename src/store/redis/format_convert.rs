@@ -97,6 +97,7 @@ impl From<&HistoryEntry> for LineDoc {
             from: match line.speaker {
                 Speaker::User => SpeakerDoc::User,
                 Speaker::Bot => SpeakerDoc::Bot,
+                Speaker::Agent => SpeakerDoc::Agent,
             },
             text: line.text.clone(),
             node: line.node.clone(),
@@ -111,6 +112,7 @@ impl From<LineDoc> for HistoryEntry {
             speaker: match line.from {
                 SpeakerDoc::User => Speaker::User,
                 SpeakerDoc::Bot => Speaker::Bot,
+                SpeakerDoc::Agent => Speaker::Agent,
             },
             text: line.text,
             node: line.node,

@@ -163,6 +163,7 @@ fn a_record_round_trips() {
                 label: "Hair cut".into(),
                 value: "haircut".into(),
             }],
+            with_agent: false,
         },
     };
     let json = encode_record(&processed).unwrap();

@@ -77,6 +77,7 @@ fn record(fx: &Fixture, session: &Session, message_id: &str, text: &str) -> Proc
             result: None,
             expecting: None,
             choices: Vec::new(),
+            with_agent: false,
         },
         at: fx.clock.now(),
     }

@@ -51,6 +51,7 @@ async fn expiries_are_set_in_redis() {
             result: None,
             expecting: None,
             choices: Vec::new(),
+            with_agent: false,
         },
         at: fx.clock.now(),
     };

@@ -1,0 +1,106 @@
+//! The routes of the people a conversation is handed to (`handoff` nodes), for `agent`
+//! clients: `POST /v1/sessions/{id}/agent-messages` sends the user a message (pushed on the
+//! session's event stream), `POST /v1/sessions/{id}/handback` gives the conversation back to
+//! the bot. Agents follow what users say on the session's event stream (`user_message`), or
+//! receive it on `handoff.webhook`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::auth::Credential;
+use super::dto::WebhookAnswer;
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiPath};
+use super::handlers::Who;
+
+/// The longest agent name shown to users.
+const MAX_AGENT_NAME: usize = 64;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentMessage {
+    text: String,
+    /// The name the user sees beside the message.
+    agent: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Handback {
+    /// Where the dialog goes on; the `handoff` node's `next` when left out.
+    node: Option<String>,
+}
+
+/// Only agents (and anyone, without authentication) speak for people.
+fn agents_only(who: &Who) -> Result<(), ApiError> {
+    match who.credential() {
+        Credential::Agent | Credential::Open => Ok(()),
+        Credential::Client | Credential::Widget => Err(ApiError::Forbidden),
+    }
+}
+
+/// `POST /v1/sessions/{id}/agent-messages`.
+pub async fn message(
+    State(state): State<Arc<AppState>>,
+    who: Who,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(request): ApiJson<AgentMessage>,
+) -> Result<Response, ApiError> {
+    agents_only(&who)?;
+    let max = state.app.config.server.max_text_chars;
+    let length = request.text.chars().count();
+    if request.text.trim().is_empty() || length > max {
+        return Err(ApiError::InvalidRequest(format!(
+            "`text` must hold 1 to {max} characters"
+        )));
+    }
+    if let Some(agent) = &request.agent
+        && (agent.trim().is_empty()
+            || agent.chars().count() > MAX_AGENT_NAME
+            || agent.chars().any(char::is_control))
+    {
+        return Err(ApiError::InvalidRequest(format!(
+            "`agent` must be a name of 1 to {MAX_AGENT_NAME} characters, without control characters"
+        )));
+    }
+    let access = who.access(&state, &id, None);
+    let engine = state.app.engine.clone();
+    let event_id = super::handlers::finish(&state, async move {
+        engine
+            .agent_message(&id, &request.text, request.agent.as_deref(), &access)
+            .await
+    })
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(json!({ "event_id": event_id.map(|id| id.to_string()) })),
+    )
+        .into_response())
+}
+
+/// `POST /v1/sessions/{id}/handback`: answers with what the bot says as it goes on (also
+/// pushed to the user as a `handback` event).
+pub async fn handback(
+    State(state): State<Arc<AppState>>,
+    who: Who,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(request): ApiJson<Handback>,
+) -> Result<Response, ApiError> {
+    agents_only(&who)?;
+    let access = who.access(&state, &id, None);
+    let engine = state.app.engine.clone();
+    let reply = super::handlers::finish(&state, async move {
+        engine.handback(&id, request.node.as_deref(), &access).await
+    })
+    .await?;
+    Ok(axum::Json(
+        serde_json::to_value(WebhookAnswer::from(&reply)).map_err(|_| ApiError::Internal)?,
+    )
+    .into_response())
+}
