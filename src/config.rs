@@ -28,7 +28,7 @@ mod twilio;
 
 pub use auth::{AuthConfig, ClientConfig, ClientRole, WidgetConfig};
 pub use kore::{KoreClient, KoreConfig};
-pub use limits::{LimitsConfig, Rate};
+pub use limits::{LimitsConfig, Rate, parse_network};
 pub use otp_api::OtpApiConfig;
 pub use redis::{RedisConfig, redacted_url};
 pub use sendgrid::{SENDGRID_API_KEY_VAR, SendgridConfig};

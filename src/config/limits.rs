@@ -20,6 +20,13 @@ pub struct LimitsConfig {
     /// How long a turn waits for its session to be free before it gets 503.
     #[serde(with = "serde_human")]
     pub queue_timeout: Duration,
+    /// Reverse proxies (addresses or CIDR networks) whose `Forwarded` / `X-Forwarded-For`
+    /// names the client the per-IP limit counts; from anyone else those headers are ignored.
+    pub trusted_proxies: Vec<String>,
+    /// Whether the per-IP limit counts clients on a loopback address too. Off: everything on
+    /// this machine (a load test, a widget backend, a proxy not listed) shares one address,
+    /// and the per-client limit is what protects an authenticated deployment.
+    pub limit_loopback: bool,
 }
 
 impl Default for LimitsConfig {
@@ -36,6 +43,8 @@ impl Default for LimitsConfig {
             max_sessions: 1_000_000,
             session_queue: 64,
             queue_timeout: Duration::from_secs(5),
+            trusted_proxies: Vec::new(),
+            limit_loopback: false,
         }
     }
 }
@@ -57,6 +66,15 @@ impl LimitsConfig {
                 ));
             }
         }
+        if let Some(bad) = self
+            .trusted_proxies
+            .iter()
+            .find(|p| parse_network(p).is_none())
+        {
+            return Err(format!(
+                "`limits.trusted_proxies` holds `{bad}`, which is no address or network (write `10.0.0.5` or `10.0.0.0/8`)"
+            ));
+        }
         if self.max_sessions == 0 || self.session_queue == 0 {
             return Err(
                 "`limits.max_sessions` and `limits.session_queue` must be at least 1".to_owned(),
@@ -64,4 +82,14 @@ impl LimitsConfig {
         }
         Ok(())
     }
+}
+
+/// An address (`10.0.0.5`, `::1`) or a network (`10.0.0.0/8`).
+pub fn parse_network(text: &str) -> Option<ipnet::IpNet> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>().ok().or_else(|| {
+        text.parse::<std::net::IpAddr>()
+            .ok()
+            .map(ipnet::IpNet::from)
+    })
 }

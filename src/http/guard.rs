@@ -20,7 +20,7 @@ pub async fn protect(
     State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Result<Request, Response> {
-    limits::check_ip(&state, request.extensions()).await?;
+    limits::check_ip(&state, request.extensions(), request.headers()).await?;
     let request = auth::admit(&state, request).await?;
     if request.extensions().get::<auth::Credential>() == Some(&auth::Credential::Widget)
         && !open_to_widgets(request.method(), request.uri().path())

@@ -63,7 +63,7 @@ impl AppState {
             None => app.engine.clock().clone(),
         };
         let auth = auth::Authenticator::new(&app.config.auth, client_clock.clone());
-        let limits = limits::RateLimits::new(app.limiter.clone());
+        let limits = limits::RateLimits::new(app.limiter.clone(), &app.config.limits);
         Arc::new(Self {
             app,
             auth,

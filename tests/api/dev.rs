@@ -98,6 +98,8 @@ async fn moving_the_clock_expires_codes_and_then_the_idle_session() {
 async fn request_limits_refill_on_the_dev_clock() {
     let mut config = test_config();
     config.server.dev = true;
+    // The test's client is on loopback, which is not limited by default.
+    config.limits.limit_loopback = true;
     config.limits.per_ip = Rate {
         per_second: 1,
         burst: 2,

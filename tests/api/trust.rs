@@ -182,6 +182,8 @@ async fn a_dev_clock_running_ahead_does_not_make_signatures_stale() {
 #[tokio::test]
 async fn requests_per_ip_are_limited_with_retry_after() {
     let mut config = test_config();
+    // The test's client is on loopback, which is not limited by default.
+    config.limits.limit_loopback = true;
     config.limits.per_ip = Rate {
         per_second: 1,
         burst: 3,
@@ -200,6 +202,60 @@ async fn requests_per_ip_are_limited_with_retry_after() {
     // Time refills the bucket; nothing sleeps.
     app.advance(Duration::from_secs(1));
     assert_eq!(post(&app, body("s", "3", "hi"), &[]).await.0, 200);
+}
+
+#[tokio::test]
+async fn loopback_clients_are_not_limited_per_ip_unless_asked() {
+    let mut config = test_config();
+    config.limits.per_ip = Rate {
+        per_second: 1,
+        burst: 1,
+    };
+    let app = spawn_app_with(config).await;
+    // A load test or a widget backend on this machine: every request from one address.
+    for i in 0..5 {
+        assert_eq!(
+            post(&app, body("s", &i.to_string(), "hi"), &[]).await.0,
+            200
+        );
+    }
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
+    let mut config = test_config();
+    config.limits.per_ip = Rate {
+        per_second: 1,
+        burst: 1,
+    };
+    config.limits.trusted_proxies = vec!["127.0.0.1".to_owned()];
+    let app = spawn_app_with(config).await;
+    let from = |client: &str| [("x-forwarded-for", client.to_owned())];
+    assert_eq!(
+        post(&app, body("a", "1", "hi"), &from("203.0.113.1"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        post(&app, body("b", "1", "hi"), &from("203.0.113.2"))
+            .await
+            .0,
+        200
+    );
+    let (status, answer, _) = post(&app, body("a", "2", "hi"), &from("203.0.113.1")).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    // A forwarded loopback address is no way around it: only loopback peers are exempt, and
+    // only when no trusted proxy names another client.
+    assert_eq!(
+        post(&app, body("c", "1", "hi"), &from("203.0.113.2, 127.0.0.1"))
+            .await
+            .0,
+        429
+    );
 }
 
 #[tokio::test]

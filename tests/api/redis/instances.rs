@@ -163,6 +163,8 @@ async fn limits_hold_across_instances() {
     let server = RedisServer::start();
     let mut config = shared_config(&server.url());
     config.otp.max_sends_per_address = 1;
+    // The test's client is on loopback, which is not limited by default.
+    config.limits.limit_loopback = true;
     config.limits.per_ip = Rate {
         per_second: 1,
         burst: 4,
