@@ -71,37 +71,68 @@ type Incoming = ObjectBody<Capillary>;
 #[allow(dead_code)] // described, not built
 pub struct GenerateRequest {
     /// `EMAIL` (case-insensitive). `MOBILE` is refused with 603: codes go by email only.
-    #[schema(example = "EMAIL")]
+    #[schema(value_type = CapillaryEntityType)]
     entity_type: String,
     /// The address the code goes to.
-    #[schema(example = "alice@example.com")]
+    #[schema(format = Email, example = "alice@example.com")]
     entity_value: String,
-    /// One of Capillary's actions (case-insensitive): the code's purpose.
-    #[schema(example = "GENERIC")]
+    #[schema(value_type = CapillaryAction)]
     action: String,
     email_template: Option<CapillaryEmailTemplate>,
     /// Only `EMAIL`, to the entity's own address.
     channels: Option<Vec<CapillaryChannel>>,
 }
 
+/// What a code is for: one of Capillary's actions (compared case-insensitively).
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)] // described, not built: `ACTIONS` lists them for the handler
+pub enum CapillaryAction {
+    Coupon,
+    Points,
+    Registration,
+    Usergroup,
+    Subscription,
+    Generic,
+    Pointstransfer,
+    CustomerStatusUpdate,
+    CustomerIdentifierChange,
+    CustomerIssueLinkCard,
+}
+
+/// The kind of entity a code is for: `EMAIL` (case-insensitive; `MOBILE` is refused, codes go
+/// by email only).
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)] // described, not built
+pub enum CapillaryEntityType {
+    Email,
+}
+
 /// The email to send instead of the built-in one.
 #[derive(Debug, utoipa::ToSchema)]
 #[allow(dead_code)] // described, not built
 pub struct CapillaryEmailTemplate {
-    /// One line, at most 200 characters.
+    /// One line of at most 200 characters, without control characters.
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     subject: String,
     /// Must hold `{{ validation_code }}`.
-    #[schema(example = "Your code is {{ validation_code }}")]
+    #[schema(
+        pattern = "\\{\\{ *(validation_code|code) *\\}\\}",
+        example = "Your code is {{ validation_code }}"
+    )]
     body: String,
 }
 
-/// A channel to send the code on.
+/// A channel to send the code on: only `EMAIL`, to the entity's own address.
 #[derive(Debug, utoipa::ToSchema)]
 #[allow(dead_code)] // described, not built
 pub struct CapillaryChannel {
-    /// `EMAIL`.
     #[serde(rename = "type")]
+    #[schema(value_type = CapillaryEntityType)]
     kind: String,
+    /// The entity's address (or absent).
+    #[schema(format = Email)]
     value: Option<String>,
 }
 
@@ -111,13 +142,14 @@ pub struct CapillaryChannel {
 #[schema(as = CapillaryValidateRequest)]
 #[allow(dead_code)] // described, not built
 pub struct ValidateRequest {
-    #[schema(example = "EMAIL")]
+    #[schema(value_type = CapillaryEntityType)]
     entity_type: String,
-    #[schema(example = "alice@example.com")]
+    #[schema(format = Email, example = "alice@example.com")]
     entity_value: String,
-    #[schema(example = "GENERIC")]
+    #[schema(value_type = CapillaryAction)]
     action: String,
     /// The code the user typed.
+    #[schema(min_length = 1, max_length = 64)]
     code: String,
 }
 

@@ -34,12 +34,24 @@ pub struct Advance {
     advance: Duration,
 }
 
-fn duration_schema() -> utoipa::openapi::schema::Object {
-    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Number]))
-        .examples([serde_json::json!("5m")])
-        .build()
+fn duration_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^\s*[0-9]+\s*(ms|s|secs?|m|mins?|h|d)?\s*$"))
+                    .examples([serde_json::json!("5m")]),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .description(Some("Seconds.")),
+            )
+            .build(),
+    )
 }
 
 /// The dev clock: what time the engine reads, and how far ahead of the wall clock that is.

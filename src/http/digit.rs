@@ -52,7 +52,7 @@ pub struct CreateRequest {
 #[allow(dead_code)] // described, not built
 pub struct CreateOtp {
     /// The email address the code goes to.
-    #[schema(example = "alice@example.com")]
+    #[schema(format = Email, example = "alice@example.com")]
     identity: String,
     /// 1–64 letters, digits and `. _ -`: the code's purpose.
     #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "pb.amritsar")]
@@ -76,7 +76,9 @@ pub struct ValidateRequest {
 #[allow(dead_code)] // described, not built
 pub struct ValidateOtp {
     /// The code the user typed.
+    #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
     otp: String,
+    #[schema(format = Email)]
     identity: String,
     #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "pb.amritsar")]
     tenant_id: String,
@@ -99,6 +101,7 @@ pub struct SearchRequest {
 pub struct SearchOtp {
     /// A code's `UUID` from `_create` or `_validate`.
     #[serde(rename = "UUID")]
+    #[schema(min_length = 1, pattern = "\\S")]
     uuid: String,
     #[serde(rename = "tenantId")]
     #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "pb.amritsar")]

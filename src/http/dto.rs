@@ -41,7 +41,11 @@ pub struct WebhookRequest {
     /// The user's language (`fr`, `pt-BR`): the session speaks it from then on, where its
     /// dialog has it (else the closest, else the dialog's default).
     #[serde(default)]
-    #[schema(max_length = 35, example = "pt-BR")]
+    #[schema(
+        max_length = 35,
+        pattern = "^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?$",
+        example = "pt-BR"
+    )]
     pub locale: Option<String>,
     /// Free-form data from the channel; accepted and ignored by the engine.
     #[serde(default)]

@@ -47,7 +47,10 @@ pub struct KoreRequest {
     /// The language the user speaks (`fr`, `pt-BR`), kept by the session from then on; a
     /// value that is no language tag is a 400.
     #[serde(default)]
-    #[schema(max_length = 35, example = "fr")]
+    #[schema(
+        max_length = 35,
+        pattern = "^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?$"
+    )]
     interactive_language: Option<String>,
 }
 
@@ -70,24 +73,36 @@ struct KoreSession {
 }
 
 /// A v2 message: `text` with the user's words, or `event` with `ON_CONNECT` (start the
-/// dialog) or `SESSION_CLOSURE` (end the session).
+/// dialog) or `SESSION_CLOSURE` (end the session). (One flat object rather than `oneOf` the
+/// two: schemathesis, on Python 3.11, trips over the nesting when it generates from that.)
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[schema(as = KoreV2Message)]
 struct KoreMessage {
-    /// `text` or `event`.
     #[serde(rename = "type")]
-    #[schema(example = "text")]
+    #[schema(value_type = KoreMessageType)]
     kind: String,
-    /// The text, or the event's name.
+    /// For `text`, what the user typed (at most `server.max_text_chars` characters); for an
+    /// `event`, `ON_CONNECT` or `SESSION_CLOSURE`.
     #[serde(default)]
     #[schema(value_type = String)]
     val: Value,
 }
 
+/// What a v2 message carries.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // described, not built
+enum KoreMessageType {
+    Text,
+    Event,
+}
+
 /// A v1 message: only `text` is read (attachments alone are a 400).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct KoreV1Message {
+    /// What the user typed: not blank, at most `server.max_text_chars` characters.
     #[serde(default)]
+    #[schema(min_length = 1, pattern = "\\S")]
     text: Option<String>,
 }
 
