@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check`, `chat`, `test`. Behaves like a Unix tool: exit 0 when
+//! The command line: `serve`, `check`, `chat`, `test`, `schema`, `openapi`, … Behaves like a Unix tool: exit 0 when
 //! all is well, 1 when checks fail, 2 for usage and I/O errors; errors name their cause.
 
 mod bench;
@@ -74,6 +74,9 @@ pub enum Command {
     /// Print the JSON Schema of dialog files (committed as dialogs/dialog.schema.json, for
     /// editors).
     Schema,
+    /// Print the OpenAPI 3.1 description of every HTTP route (committed as docs/openapi.json;
+    /// served at GET /openapi.json).
+    Openapi,
     /// Talk to a dialog in the terminal (emails print instead of being sent).
     Chat {
         /// The dialog to run (default: `dialogs.default`).
@@ -101,6 +104,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Test(args) => test::run(&args),
         Command::Schema => {
             print!("{}", crate::dialog::schema::rendered());
+            EXIT_OK
+        }
+        Command::Openapi => {
+            print!("{}", crate::http::openapi::rendered());
             EXIT_OK
         }
         Command::Bench(args) => bench::run(&args),

@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::AppState;
 use super::auth::Credential;
@@ -22,19 +21,31 @@ use super::handlers::Who;
 /// The longest agent name shown to users.
 const MAX_AGENT_NAME: usize = 64;
 
-#[derive(Debug, Deserialize)]
+/// A person's message to the user.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentMessage {
+    /// What the user reads (1 to `server.max_text_chars` characters).
+    #[schema(min_length = 1)]
     text: String,
     /// The name the user sees beside the message.
+    #[schema(min_length = 1, max_length = 64)]
     agent: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// Where the dialog goes on after people hand a conversation back.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Handback {
-    /// Where the dialog goes on; the `handoff` node's `next` when left out.
+    /// A node of the session's dialog; the `handoff` node's `next` when left out.
     node: Option<String>,
+}
+
+/// An agent's message, taken.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AgentMessageTaken {
+    /// Its id on the session's event stream (`null` when events are switched off).
+    event_id: Option<String>,
 }
 
 /// Only agents (and anyone, without authentication) speak for people.
@@ -46,6 +57,23 @@ fn agents_only(who: &Who) -> Result<(), ApiError> {
 }
 
 /// `POST /v1/sessions/{id}/agent-messages`.
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/{id}/agent-messages",
+    operation_id = "agent_message",
+    tag = "handoff",
+    summary = "Send the user a person's message",
+    description = "For `agent` clients, on a conversation a `handoff` node handed to people: the \
+        message is kept in the session's history and pushed to the user as an `agent_message` event.",
+    params(super::handlers::SessionId),
+    request_body = AgentMessage,
+    responses(
+        (status = 202, description = "Taken and pushed.", body = AgentMessageTaken),
+        (status = 403, description = "`forbidden`: not an `agent` client.", body = super::error::ErrorBody),
+        (status = 409, description = "`not_handed_off`: the conversation is not with people.", body = super::error::ErrorBody),
+        (status = 503, description = "`session_busy`, `unavailable`, `timeout`.", body = super::error::ErrorBody),
+    )
+)]
 pub async fn message(
     State(state): State<Arc<AppState>>,
     who: Who,
@@ -79,13 +107,33 @@ pub async fn message(
     .await?;
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(json!({ "event_id": event_id.map(|id| id.to_string()) })),
+        axum::Json(AgentMessageTaken {
+            event_id: event_id.map(|id| id.to_string()),
+        }),
     )
         .into_response())
 }
 
 /// `POST /v1/sessions/{id}/handback`: answers with what the bot says as it goes on (also
 /// pushed to the user as a `handback` event).
+#[utoipa::path(
+    post,
+    path = "/v1/sessions/{id}/handback",
+    operation_id = "handback",
+    tag = "handoff",
+    summary = "Give a conversation back to the bot",
+    description = "For `agent` clients: the dialog goes on at `node`, else at the `handoff` node's \
+        `next`; the answer is what the bot says then, also pushed to the user as a `handback` event.",
+    params(super::handlers::SessionId),
+    request_body = Handback,
+    responses(
+        (status = 200, description = "What the bot says as the dialog goes on.", body = super::dto::WebhookResponse),
+        (status = 403, description = "`forbidden`: not an `agent` client.", body = super::error::ErrorBody),
+        (status = 409, description = "`not_handed_off`: the conversation is not with people.", body = super::error::ErrorBody),
+        (status = 422, description = "`unknown_node`: the dialog has no such node.", body = super::error::ErrorBody),
+        (status = 503, description = "`session_busy`, `unavailable`, `timeout`.", body = super::error::ErrorBody),
+    )
+)]
 pub async fn handback(
     State(state): State<Arc<AppState>>,
     who: Who,

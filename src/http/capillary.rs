@@ -63,6 +63,145 @@ impl Envelope for Capillary {
 
 type Incoming = ObjectBody<Capillary>;
 
+/// `POST /v2/otp/generate` body, as described; the handler reads it field by field so that
+/// every problem is reported at once. Unknown fields are ignored.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CapillaryGenerateRequest)]
+#[allow(dead_code)] // described, not built
+pub struct GenerateRequest {
+    /// `EMAIL` (case-insensitive). `MOBILE` is refused with 603: codes go by email only.
+    #[schema(value_type = CapillaryEntityType)]
+    entity_type: String,
+    /// The address the code goes to.
+    #[schema(format = Email, example = "alice@example.com")]
+    entity_value: String,
+    #[schema(value_type = CapillaryAction)]
+    action: String,
+    email_template: Option<CapillaryEmailTemplate>,
+    /// Only `EMAIL`, to the entity's own address.
+    channels: Option<Vec<CapillaryChannel>>,
+}
+
+/// What a code is for: one of Capillary's actions (compared case-insensitively).
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)] // described, not built: `ACTIONS` lists them for the handler
+pub enum CapillaryAction {
+    Coupon,
+    Points,
+    Registration,
+    Usergroup,
+    Subscription,
+    Generic,
+    Pointstransfer,
+    CustomerStatusUpdate,
+    CustomerIdentifierChange,
+    CustomerIssueLinkCard,
+}
+
+/// The kind of entity a code is for: `EMAIL` (case-insensitive; `MOBILE` is refused, codes go
+/// by email only).
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)] // described, not built
+pub enum CapillaryEntityType {
+    Email,
+}
+
+/// The email to send instead of the built-in one.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // described, not built
+pub struct CapillaryEmailTemplate {
+    /// One line of at most 200 characters, without control characters.
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    subject: String,
+    /// Must hold `{{ validation_code }}`.
+    #[schema(
+        pattern = "\\{\\{ *(validation_code|code) *\\}\\}",
+        example = "Your code is {{ validation_code }}"
+    )]
+    body: String,
+}
+
+/// A channel to send the code on: only `EMAIL`, to the entity's own address.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // described, not built
+pub struct CapillaryChannel {
+    #[serde(rename = "type")]
+    #[schema(value_type = CapillaryEntityType)]
+    kind: String,
+    /// The entity's address (or absent).
+    #[schema(format = Email)]
+    value: Option<String>,
+}
+
+/// `POST /v2/otp/validate` body, as described (read field by field).
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CapillaryValidateRequest)]
+#[allow(dead_code)] // described, not built
+pub struct ValidateRequest {
+    #[schema(value_type = CapillaryEntityType)]
+    entity_type: String,
+    #[schema(format = Email, example = "alice@example.com")]
+    entity_value: String,
+    #[schema(value_type = CapillaryAction)]
+    action: String,
+    /// The code the user typed.
+    #[schema(min_length = 1, max_length = 64)]
+    code: String,
+}
+
+/// `POST /v2/otp/generate` answer.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = CapillaryGenerated)]
+#[allow(dead_code)] // described, not built
+pub struct GenerateAnswer {
+    /// A number naming the code (nothing accepts it back).
+    created_id: u64,
+    /// `OTP_REPLACED` when an unexpired code was replaced.
+    warnings: Vec<CapillaryMessage>,
+}
+
+/// `POST /v2/otp/validate` answer.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = CapillaryValidated)]
+#[allow(dead_code)] // described, not built
+pub struct ValidateAnswer {
+    /// Whether the code was right.
+    entity: bool,
+    /// Why not (605), when it was not.
+    warnings: Vec<CapillaryMessage>,
+}
+
+/// Capillary's error envelope: every problem at once.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // described, not built
+pub struct CapillaryErrors {
+    errors: Vec<CapillaryMessage>,
+}
+
+/// An error or warning entry.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // described, not built
+pub struct CapillaryMessage {
+    /// `false` for errors.
+    status: bool,
+    /// 600–608, the HTTP status for other failures, or `OTP_REPLACED` for that warning.
+    #[schema(schema_with = number_or_text)]
+    code: String,
+    message: String,
+}
+
+fn number_or_text() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Integer, Type::String]))
+        .build()
+}
+
 /// Capillary's error entries, collected while reading a request.
 #[derive(Default)]
 struct Errors(Vec<Value>);
@@ -80,6 +219,24 @@ impl Errors {
 
 /// `POST /v2/otp/generate`: `{entityType, entityValue, action, emailTemplate?, channels?}` →
 /// `{createdId, warnings}`.
+#[utoipa::path(
+    post,
+    path = "/v2/otp/generate",
+    operation_id = "capillary_generate",
+    tag = "capillary",
+    summary = "Generate and email a code (Capillary's shape)",
+    description = "Emails a code to the entity's address for the action; regenerating within \
+        the expiry sends a new code and warns `OTP_REPLACED`.",
+    request_body = GenerateRequest,
+    responses(
+        (status = 200, description = "Sent.", body = GenerateAnswer),
+        (status = 400, description = "Request errors, every one at once (600–608).", body = CapillaryErrors),
+        (status = 429, description = "606: a code went to this entity moments ago, or its send cap is reached.", body = CapillaryErrors,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 502, description = "606: the email could not be sent.", body = CapillaryErrors),
+        (status = 503, description = "The store is down, or the request took too long.", body = CapillaryErrors),
+    )
+)]
 pub async fn generate(
     State(state): State<Arc<AppState>>,
     caller: Option<Extension<Caller>>,
@@ -127,6 +284,21 @@ pub async fn generate(
 }
 
 /// `POST /v2/otp/validate`: `{entityType, entityValue, code, action}` → `{entity, warnings}`.
+#[utoipa::path(
+    post,
+    path = "/v2/otp/validate",
+    operation_id = "capillary_validate",
+    tag = "capillary",
+    summary = "Validate a code (Capillary's shape)",
+    description = "`entity: true` when the code is right; `false` with a 605 warning when it \
+        is wrong, expired, locked, used or none is waiting.",
+    request_body = ValidateRequest,
+    responses(
+        (status = 200, description = "Checked.", body = ValidateAnswer),
+        (status = 400, description = "Request errors, every one at once (600–605).", body = CapillaryErrors),
+        (status = 503, description = "The store is down, or the request took too long.", body = CapillaryErrors),
+    )
+)]
 pub async fn validate(
     State(state): State<Arc<AppState>>,
     caller: Option<Extension<Caller>>,

@@ -34,6 +34,143 @@ impl Envelope for Digit {
 
 type Incoming = ObjectBody<Digit>;
 
+/// `POST /otp/v1/_create` body, as described (the handler reads it field by field).
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = DigitCreateRequest)]
+#[allow(dead_code)] // described, not built
+pub struct CreateRequest {
+    /// Accepted and ignored.
+    #[serde(rename = "RequestInfo")]
+    request_info: Option<AnyObject>,
+    otp: CreateOtp,
+}
+
+/// What to create a code for.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = DigitCreateOtp)]
+#[allow(dead_code)] // described, not built
+pub struct CreateOtp {
+    /// The email address the code goes to.
+    #[schema(format = Email, example = "alice@example.com")]
+    identity: String,
+    /// 1–64 letters, digits and `. _ -`: the code's purpose.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "pb.amritsar")]
+    tenant_id: String,
+}
+
+/// `POST /otp/v1/_validate` body, as described.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = DigitValidateRequest)]
+#[allow(dead_code)] // described, not built
+pub struct ValidateRequest {
+    #[serde(rename = "RequestInfo")]
+    request_info: Option<AnyObject>,
+    otp: ValidateOtp,
+}
+
+/// The code to check.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = DigitValidateOtp)]
+#[allow(dead_code)] // described, not built
+pub struct ValidateOtp {
+    /// The code the user typed.
+    #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
+    otp: String,
+    #[schema(format = Email)]
+    identity: String,
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "pb.amritsar")]
+    tenant_id: String,
+}
+
+/// `POST /otp/v1/_search` body, as described.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = DigitSearchRequest)]
+#[allow(dead_code)] // described, not built
+pub struct SearchRequest {
+    #[serde(rename = "RequestInfo")]
+    request_info: Option<AnyObject>,
+    otp: SearchOtp,
+}
+
+/// The code to look up.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = DigitSearchOtp)]
+#[allow(dead_code)] // described, not built
+pub struct SearchOtp {
+    /// A code's `UUID` from `_create` or `_validate`.
+    #[serde(rename = "UUID")]
+    #[schema(min_length = 1, pattern = "\\S")]
+    uuid: String,
+    #[serde(rename = "tenantId")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$", example = "pb.amritsar")]
+    tenant_id: String,
+}
+
+/// DIGIT's token answer.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = DigitToken)]
+#[allow(dead_code)] // described, not built
+pub struct TokenAnswer {
+    /// Always null.
+    response_info: Option<AnyObject>,
+    otp: Token,
+}
+
+/// A code, without the code.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = DigitTokenOtp)]
+#[allow(dead_code)] // described, not built
+pub struct Token {
+    /// Always null: the code goes by email, never in an answer.
+    otp: Option<String>,
+    #[serde(rename = "UUID")]
+    uuid: String,
+    identity: String,
+    tenant_id: String,
+    is_validation_successful: bool,
+}
+
+/// DIGIT's error envelope.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // described, not built
+pub struct DigitErrors {
+    /// Always null.
+    response_info: Option<AnyObject>,
+    error: DigitError,
+}
+
+/// What went wrong.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // described, not built
+pub struct DigitError {
+    /// The HTTP status.
+    code: u16,
+    message: String,
+    description: String,
+    /// One entry per problem.
+    fields: Vec<DigitField>,
+}
+
+/// One problem: `OTP.IDENTITY_MANDATORY`, …, or for other failures the native code.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // described, not built
+pub struct DigitField {
+    code: String,
+    message: String,
+    /// The field, such as `otp.identity`; null for failures of no field.
+    field: Option<String>,
+}
+
+/// Any JSON object (DIGIT's `RequestInfo` and `ResponseInfo`).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // described, not built
+pub struct AnyObject {}
+
 /// Field errors collected while reading a request.
 #[derive(Default)]
 struct Fields(Vec<Value>);
@@ -76,6 +213,24 @@ impl<'a> Otp<'a> {
 
 /// `POST /otp/v1/_create`: `{otp: {identity, tenantId}}` → 201, the code emailed to the
 /// identity (never in the answer).
+#[utoipa::path(
+    post,
+    path = "/otp/v1/_create",
+    operation_id = "digit_create",
+    tag = "digit",
+    summary = "Create and email a code (eGov DIGIT's shape)",
+    description = "Emails a code to the identity, which must be an email address; the code is \
+        never in the answer (`otp.otp` is null). A new `_create` replaces the previous code.",
+    request_body = CreateRequest,
+    responses(
+        (status = 201, description = "Sent.", body = TokenAnswer),
+        (status = 400, description = "Field errors, one entry each.", body = DigitErrors),
+        (status = 429, description = "`otp_cooldown` or `send_limited`.", body = DigitErrors,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 502, description = "`delivery_failed`.", body = DigitErrors),
+        (status = 503, description = "`timeout` or `unavailable`.", body = DigitErrors),
+    )
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Option<Extension<Caller>>,
@@ -114,6 +269,19 @@ pub async fn create(
 
 /// `POST /otp/v1/_validate`: `{otp: {otp, identity, tenantId}}` → 200 with
 /// `isValidationSuccessful: true`, or 400 `OTP.VALIDATION_UNSUCCESSFUL`.
+#[utoipa::path(
+    post,
+    path = "/otp/v1/_validate",
+    operation_id = "digit_validate",
+    tag = "digit",
+    summary = "Validate a code (eGov DIGIT's shape)",
+    request_body = ValidateRequest,
+    responses(
+        (status = 200, description = "Right: `isValidationSuccessful` is true.", body = TokenAnswer),
+        (status = 400, description = "Field errors, or `OTP.VALIDATION_UNSUCCESSFUL` whose description says why.", body = DigitErrors),
+        (status = 503, description = "`timeout` or `unavailable`.", body = DigitErrors),
+    )
+)]
 pub async fn validate(
     State(state): State<Arc<AppState>>,
     caller: Option<Extension<Caller>>,
@@ -169,6 +337,19 @@ pub async fn validate(
 }
 
 /// `POST /otp/v1/_search`: `{otp: {UUID, tenantId}}` → the code's `isValidationSuccessful`.
+#[utoipa::path(
+    post,
+    path = "/otp/v1/_search",
+    operation_id = "digit_search",
+    tag = "digit",
+    summary = "Look a code up (eGov DIGIT's shape)",
+    request_body = SearchRequest,
+    responses(
+        (status = 200, description = "The code's state.", body = TokenAnswer),
+        (status = 400, description = "Field errors, or `OTP.NOT_FOUND`.", body = DigitErrors),
+        (status = 503, description = "`unavailable`.", body = DigitErrors),
+    )
+)]
 pub async fn search(
     State(state): State<Arc<AppState>>,
     caller: Option<Extension<Caller>>,

@@ -2,50 +2,105 @@
 //! not the JSON contract, and changing one must not silently change the other.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::address::{mask_email, mask_emails_in};
 use crate::dialog::reply::Choice;
-use crate::dialog::session::Speaker;
+use crate::dialog::session::Speaker as CoreSpeaker;
 use crate::dialog::{Session, State};
 use crate::engine::TurnReply;
 
 /// `POST /v1/webhook` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookRequest {
+    /// The conversation: the first message with a new id starts one.
+    #[schema(
+        pattern = "^[A-Za-z0-9_.:@-]{1,128}$",
+        min_length = 1,
+        max_length = 128
+    )]
     pub session_id: String,
     /// Unique per user message; a retry of the same message reuses it, and gets the first
     /// answer again. Optional for the simplest clients: a message without one is always new
     /// (a retried POST then counts twice).
     #[serde(default)]
+    #[schema(
+        pattern = "^[A-Za-z0-9_.:@-]{1,128}$",
+        min_length = 1,
+        max_length = 128
+    )]
     pub message_id: Option<String>,
+    /// What the user typed: at most `server.max_text_chars` characters (2,000 by default),
+    /// no NUL.
     pub text: String,
     /// The dialog to start when the session is new (default: `dialogs.default`).
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_-]+$", min_length = 1)]
     pub dialog: Option<String>,
     /// The user's language (`fr`, `pt-BR`): the session speaks it from then on, where its
     /// dialog has it (else the closest, else the dialog's default).
     #[serde(default)]
+    #[schema(
+        max_length = 35,
+        pattern = "^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?$",
+        example = "pt-BR"
+    )]
     pub locale: Option<String>,
     /// Free-form data from the channel; accepted and ignored by the engine.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
 }
 
 /// One reply: `{"type": "text", "text": …}`, or for the prompt of a question with options
 /// `{"type": "choices", "text": …, "options": [{"label": …, "value": …}]}` (a client that
 /// shows no buttons shows the text; typing a label or value answers like a button).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Reply)]
 pub struct ReplyDto {
     #[serde(rename = "type")]
+    #[schema(value_type = ReplyKind)]
     pub kind: String,
     pub text: String,
+    /// The options of a `choices` reply: show buttons, and send the value of the one pressed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<ChoiceDto>)]
     pub options: Vec<Choice>,
 }
 
+/// A reply's `type`: `choices` for the prompt of a question with options, else `text`.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // described, not built: `ReplyDto::kind` holds the name
+pub enum ReplyKind {
+    Text,
+    Choices,
+}
+
+/// One option of a `choices` reply.
+#[derive(Debug, ToSchema)]
+#[schema(as = Choice)]
+#[allow(dead_code)] // described, not built: `Choice` serialises to this
+pub struct ChoiceDto {
+    /// What a button shows.
+    label: String,
+    /// What to send as the text when it is pressed.
+    value: String,
+}
+
+/// Whether a conversation waits for the user's answer or is over.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // described, not built
+pub enum TurnStatus {
+    Waiting,
+    Ended,
+}
+
 /// `POST /v1/webhook` answer.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[schema(as = TurnAnswer)]
 pub struct WebhookResponse {
     pub session_id: String,
     /// The session's turn count after this message: the order the server applied messages in.
@@ -54,15 +109,25 @@ pub struct WebhookResponse {
     pub dialog_version: u32,
     pub replies: Vec<ReplyDto>,
     /// `waiting` (for the user's answer) or `ended`.
+    #[schema(value_type = TurnStatus)]
     pub status: String,
+    /// The node the session is at.
     pub node: String,
     pub ended: bool,
+    /// How the dialog ended (`authenticated`, `cancelled`, …), once it has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
     /// What the bot waits for: `email`, `otp_code`, `yes_no`, `number`, `integer`, `text` or
     /// `choice`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expecting: Option<String>,
+    /// To a widget's visitor (a publishable key): the token every later request of this
+    /// session must carry as `X-Colloquy-Session-Token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+    /// The conversation is with people (a `handoff` node): they answer on the event stream.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub with_agent: bool,
 }
 
 impl From<TurnReply> for WebhookResponse {
@@ -104,6 +169,8 @@ impl From<TurnReply> for WebhookResponse {
             ended,
             result: reply.result,
             expecting: reply.expecting.map(|entity| entity.name().to_owned()),
+            session_token: None,
+            with_agent: reply.with_agent,
         }
     }
 }
@@ -237,13 +304,15 @@ fn check_id(field: &str, value: &str) -> Result<(), String> {
 
 /// `GET /v1/sessions/{id}`: what support staff may see. Addresses are masked; codes never
 /// reach a session's history (entered codes are recorded as `••••`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Session)]
 pub struct SessionView {
     pub session_id: String,
     pub dialog: String,
     pub dialog_version: u32,
     pub node: String,
     /// `new`, `waiting` or `ended`.
+    #[schema(value_type = SessionStatus)]
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
@@ -255,19 +324,56 @@ pub struct SessionView {
     pub history: Vec<HistoryView>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// Where a session's conversation stands.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // described, not built
+pub enum SessionStatus {
+    New,
+    Waiting,
+    Ended,
+}
+
+/// The state of a session's code: never the code.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[schema(as = SessionCode)]
 pub struct OtpView {
+    /// The address it went to, masked (`a***@example.com`).
     pub to: String,
+    /// `active`, `used` or `locked`.
+    #[schema(value_type = CodeState)]
     pub status: String,
     pub sends: u16,
     pub attempts: u8,
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// The state of a code.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // described, not built
+pub enum CodeState {
+    Active,
+    Used,
+    Locked,
+}
+
+/// Who said a line of the history.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // described, not built
+pub enum Speaker {
+    User,
+    Bot,
+}
+
+/// A line of a session's history: addresses masked, entered codes as `••••`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[schema(as = HistoryLine)]
 pub struct HistoryView {
     pub at: chrono::DateTime<chrono::Utc>,
     /// `user` or `bot`.
+    #[schema(value_type = Speaker)]
     pub from: String,
     pub text: String,
     /// The node that said it, or for a user's message the question it answered; absent for
@@ -306,15 +412,55 @@ impl From<&Session> for SessionView {
                 .map(|entry| HistoryView {
                     at: entry.at,
                     from: match entry.speaker {
-                        Speaker::User => "user",
-                        Speaker::Bot => "bot",
-                        Speaker::Agent => "agent",
+                        CoreSpeaker::User => "user",
+                        CoreSpeaker::Bot => "bot",
+                        CoreSpeaker::Agent => "agent",
                     }
                     .to_owned(),
                     text: mask_emails_in(&entry.text),
                     node: entry.node.clone(),
                 })
                 .collect(),
+        }
+    }
+}
+
+/// `GET /v1/dialogs` answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Dialogs)]
+pub struct DialogList {
+    /// The loaded dialogs, by id.
+    pub dialogs: Vec<DialogView>,
+    /// What the last reload could not load (`file:line:col: error: message`), if anything.
+    pub load_errors: Vec<String>,
+}
+
+/// A loaded dialog: its latest version and the older ones still kept.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Dialog)]
+pub struct DialogView {
+    pub id: String,
+    /// The version new sessions start on.
+    pub version: u32,
+    /// Older versions still kept for sessions that started on them.
+    pub older_versions: Vec<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// How many nodes the latest version has.
+    pub nodes: usize,
+    /// The file it was loaded from.
+    pub file: String,
+}
+
+impl From<crate::engine::registry::DialogSummary> for DialogView {
+    fn from(summary: crate::engine::registry::DialogSummary) -> Self {
+        Self {
+            id: summary.id,
+            version: summary.version,
+            older_versions: summary.older_versions,
+            title: summary.title,
+            nodes: summary.nodes,
+            file: summary.file,
         }
     }
 }

@@ -88,6 +88,69 @@ struct Detail<'a> {
     message: String,
 }
 
+// Described here, written by `Body`.
+/// Every error answer of the native API (and of the guard in front of the seed-shaped
+/// routes): a stable code and a message.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = Error)]
+#[allow(dead_code)] // described, not built: `Body` is written
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong: a stable code to act on, and a message for people.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // described, not built
+pub struct ErrorDetail {
+    /// Stable and snake_case: clients may branch on it.
+    #[schema(schema_with = code_schema)]
+    code: String,
+    /// For people; its wording may change.
+    message: String,
+}
+
+/// Every `code` an [`ApiError`] answers with (a test holds it equal to [`ApiError::parts`]).
+pub const CODES: &[&str] = &[
+    "invalid_json",
+    "invalid_request",
+    "unsupported_media_type",
+    "invalid_path",
+    "rate_limited",
+    "unauthorized",
+    "payload_too_large",
+    "body_timeout",
+    "too_many_connections",
+    "unknown_dialog",
+    "not_found",
+    "unknown_session",
+    "method_not_allowed",
+    "conflict",
+    "message_id_reused",
+    "session_busy",
+    "shutting_down",
+    "invalid_email",
+    "otp_cooldown",
+    "send_limited",
+    "delivery_failed",
+    "unavailable",
+    "timeout",
+    "internal",
+    "invalid_header",
+    "too_many_streams",
+    "session_forbidden",
+    "forbidden",
+    "not_handed_off",
+    "unknown_node",
+    "agents_unavailable",
+];
+
+fn code_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(CODES.iter().copied()))
+        .build()
+}
+
 impl ApiError {
     pub fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
@@ -267,5 +330,93 @@ impl From<EngineError> for ApiError {
                 ApiError::Unavailable
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// One error of each kind. The match has no wildcard, so a new variant does not compile
+    /// until it is listed here too.
+    fn one_of_each() -> Vec<ApiError> {
+        let wait = Duration::from_secs(1);
+        let all = vec![
+            ApiError::InvalidJson(String::new()),
+            ApiError::InvalidRequest(String::new()),
+            ApiError::UnsupportedMediaType,
+            ApiError::InvalidPath(String::new()),
+            ApiError::RateLimited { retry_after: wait },
+            ApiError::Unauthorized,
+            ApiError::PayloadTooLarge,
+            ApiError::BodyTimeout,
+            ApiError::TooManyConnections,
+            ApiError::UnknownDialog(String::new()),
+            ApiError::NotFound,
+            ApiError::UnknownSession,
+            ApiError::MethodNotAllowed,
+            ApiError::Conflict(String::new()),
+            ApiError::MessageIdReused(String::new()),
+            ApiError::SessionBusy,
+            ApiError::ShuttingDown,
+            ApiError::InvalidEmail,
+            ApiError::OtpCooldown { retry_after: wait },
+            ApiError::SendLimited { retry_after: wait },
+            ApiError::DeliveryFailed,
+            ApiError::Unavailable,
+            ApiError::Timeout,
+            ApiError::Internal,
+            ApiError::InvalidHeader(String::new()),
+            ApiError::TooManyStreams,
+            ApiError::SessionForbidden,
+            ApiError::Forbidden,
+            ApiError::NotHandedOff,
+            ApiError::UnknownNode(String::new()),
+            ApiError::AgentsUnavailable,
+        ];
+        for error in &all {
+            match error {
+                ApiError::InvalidJson(_)
+                | ApiError::InvalidRequest(_)
+                | ApiError::UnsupportedMediaType
+                | ApiError::InvalidPath(_)
+                | ApiError::RateLimited { .. }
+                | ApiError::Unauthorized
+                | ApiError::PayloadTooLarge
+                | ApiError::BodyTimeout
+                | ApiError::TooManyConnections
+                | ApiError::UnknownDialog(_)
+                | ApiError::NotFound
+                | ApiError::UnknownSession
+                | ApiError::MethodNotAllowed
+                | ApiError::Conflict(_)
+                | ApiError::MessageIdReused(_)
+                | ApiError::SessionBusy
+                | ApiError::ShuttingDown
+                | ApiError::InvalidEmail
+                | ApiError::OtpCooldown { .. }
+                | ApiError::SendLimited { .. }
+                | ApiError::DeliveryFailed
+                | ApiError::Unavailable
+                | ApiError::Timeout
+                | ApiError::Internal
+                | ApiError::InvalidHeader(_)
+                | ApiError::TooManyStreams
+                | ApiError::SessionForbidden
+                | ApiError::Forbidden
+                | ApiError::NotHandedOff
+                | ApiError::UnknownNode(_)
+                | ApiError::AgentsUnavailable => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn the_documented_codes_are_the_codes_answered() {
+        let answered: Vec<&str> = one_of_each().iter().map(|e| e.parts().1).collect();
+        assert_eq!(answered, CODES);
     }
 }

@@ -32,9 +32,12 @@ use super::extract::ApiPath;
 /// be lost while the store's subscription reconnects.
 const RECHECK: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Where to go on from, for a first connection (`Last-Event-ID` wins when both are sent).
+    #[param(pattern = "^[0-9]{1,20}$")]
     last_event_id: Option<String>,
     /// The session's token, for clients that cannot send headers (`EventSource`).
     session_token: Option<String>,
@@ -63,6 +66,31 @@ impl Drop for StreamSlot {
 }
 
 /// `GET /v1/sessions/{id}/events`.
+#[utoipa::path(
+    get,
+    path = "/v1/sessions/{id}/events",
+    operation_id = "session_events",
+    tag = "sessions",
+    summary = "Stream a session's events (Server-Sent Events)",
+    description = "Every answer of the session as it happens: `turn` and `handback` (the webhook's \
+        JSON), `user_message` and `agent_message` (a conversation handed to people), and `missed` \
+        when some events after the id asked for are no longer kept. Each event has an id; \
+        reconnecting with `Last-Event-ID` sends everything after it.",
+    params(
+        super::handlers::SessionId,
+        EventsQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "The last event id seen: the stream goes on after it."),
+        ("X-Colloquy-Session-Token" = Option<String>, Header, description = "For a widget's visitor: the session's token."),
+    ),
+    responses(
+        (status = 200, description = "The event stream.", content_type = "text/event-stream", body = String),
+        (status = 400, description = "`invalid_path`: the id is not valid UTF-8; `invalid_header`: `Last-Event-ID` is no event id.", body = super::error::ErrorBody),
+        (status = 403, description = "`session_forbidden`: the session belongs to another client, or a widget's session came without its token.", body = super::error::ErrorBody),
+        (status = 404, description = "`unknown_session`: no such session.", body = super::error::ErrorBody),
+        (status = 422, description = "`invalid_request`: an unknown query parameter.", body = super::error::ErrorBody),
+        (status = 503, description = "`too_many_streams`: `sessions.events.max_streams` are open; `unavailable`: the store is down.", body = super::error::ErrorBody),
+    )
+)]
 pub async fn stream(
     State(state): State<Arc<AppState>>,
     who: super::handlers::Who,

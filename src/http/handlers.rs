@@ -9,7 +9,6 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 
 use axum::http::HeaderMap;
 
@@ -17,8 +16,8 @@ use crate::engine::{Access, EngineError, TurnRequest};
 
 use super::AppState;
 use super::auth::{Caller, Credential};
-use super::dto::{SessionView, WebhookAnswer, WebhookRequest, validate};
-use super::error::ApiError;
+use super::dto::{DialogList, DialogView, SessionView, WebhookAnswer, WebhookRequest, validate};
+use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath};
 use super::uncancellable::Uncancellable;
 
@@ -98,6 +97,31 @@ pub(super) fn session_token_header(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// `POST /v1/webhook`: one user message in, the bot's replies out.
+#[utoipa::path(
+    post,
+    path = "/v1/webhook",
+    operation_id = "webhook",
+    tag = "conversations",
+    summary = "Send a user message, get the bot's replies",
+    description = "The first message of a session starts its dialog. A `message_id` the \
+        session already processed gets exactly the first answer again and changes nothing, so \
+        retries are safe. The turns of one session run one at a time, in arrival order.",
+    request_body = WebhookRequest,
+    params(
+        ("X-Colloquy-Session-Token" = Option<String>, Header, description = "For a widget's visitor: the `session_token` the session's first answer carried."),
+    ),
+    responses(
+        (status = 200, description = "The bot's replies, and where the conversation stands.", body = super::dto::WebhookResponse),
+        (status = 403, description = "`session_forbidden`: the session belongs to another client, or a widget's session came without its token; \
+            `forbidden`: this credential may not use this route.", body = ErrorBody),
+        (status = 404, description = "`unknown_dialog`: the requested dialog is not loaded.", body = ErrorBody),
+        (status = 409, description = "`conflict`: the session changed under this turn, or its dialog version is gone; \
+            `message_id_reused`: a `message_id` already used in this session came with another text.", body = ErrorBody),
+        (status = 503, description = "`timeout`: the turn took longer than `server.request_timeout` (it still completes; \
+            retry with the same `message_id`); `session_busy`: too many turns wait for this session; \
+            `unavailable`: the session store is down.", body = ErrorBody),
+    )
+)]
 pub async fn webhook(
     State(state): Shared,
     who: Who,
@@ -148,6 +172,23 @@ fn json_body(value: &impl serde::Serialize, capacity: usize) -> Response {
 }
 
 /// `GET /v1/sessions/{id}`: a session for support staff, addresses masked.
+#[utoipa::path(
+    get,
+    path = "/v1/sessions/{id}",
+    operation_id = "session",
+    tag = "sessions",
+    summary = "Show a session to support staff",
+    description = "Dialog, node, status, result, turn count, the code's state (address masked, \
+        never the code) and the recent history, addresses masked and entered codes as `••••`.",
+    params(SessionId),
+    responses(
+        (status = 200, description = "The session.", body = SessionView),
+        (status = 400, description = "`invalid_path`: the id is not valid UTF-8.", body = ErrorBody),
+        (status = 403, description = "`session_forbidden`: the session belongs to another client; `forbidden`: a widget key.", body = ErrorBody),
+        (status = 404, description = "`unknown_session`: no such session (it may have expired).", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the session store is down.", body = ErrorBody),
+    )
+)]
 pub async fn session(
     State(state): Shared,
     who: Who,
@@ -177,7 +218,37 @@ pub(super) async fn conversation(
         .ok_or(ApiError::UnknownSession)
 }
 
+/// A session id in a path.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // described, not read: handlers read the id as a string
+pub struct SessionId {
+    /// The session's id, as the webhook was given it.
+    #[param(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9_.:@-]{1,128}$"
+    )]
+    id: String,
+}
+
 /// `DELETE /v1/sessions/{id}`: ends a session now (after a turn in progress).
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/{id}",
+    operation_id = "end_session",
+    tag = "sessions",
+    summary = "End a session now",
+    description = "Ends the session after a turn in progress; its next message starts a new conversation.",
+    params(SessionId),
+    responses(
+        (status = 204, description = "Ended."),
+        (status = 400, description = "`invalid_path`: the id is not valid UTF-8.", body = ErrorBody),
+        (status = 403, description = "`session_forbidden`: the session belongs to another client; `forbidden`: a widget key.", body = ErrorBody),
+        (status = 404, description = "`unknown_session`: no such session (it may have expired).", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the session store is down; `session_busy`: a turn held it too long.", body = ErrorBody),
+    )
+)]
 pub async fn end_session(
     State(state): Shared,
     who: Who,
@@ -195,40 +266,133 @@ pub async fn end_session(
 }
 
 /// `GET /v1/dialogs`: loaded dialogs and their versions.
-pub async fn dialogs(State(state): Shared) -> Json<serde_json::Value> {
+#[utoipa::path(
+    get,
+    path = "/v1/dialogs",
+    operation_id = "dialogs",
+    tag = "dialogs",
+    summary = "List the loaded dialogs",
+    description = "Each dialog's id, latest version, older versions still kept, title, node \
+        count and file, and the problems of the last reload.",
+    responses((status = 200, description = "The loaded dialogs.", body = DialogList))
+)]
+pub async fn dialogs(State(state): Shared) -> Json<DialogList> {
     let dialogs = state.app.engine.dialogs();
-    Json(json!({ "dialogs": dialogs.summaries(), "load_errors": state.app.engine.load_problems() }))
+    Json(DialogList {
+        dialogs: dialogs
+            .summaries()
+            .into_iter()
+            .map(DialogView::from)
+            .collect(),
+        load_errors: state.app.engine.load_problems(),
+    })
+}
+
+/// `GET /healthz` answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Health)]
+pub struct HealthView {
+    /// `ok`; `draining` while shutting down; `unavailable` when the store is down.
+    #[schema(value_type = HealthStatus)]
+    status: &'static str,
+    /// `ok` or `unavailable` (absent while draining).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<HealthStatus>)]
+    store: Option<&'static str>,
+    /// Live sessions, code records included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sessions: Option<usize>,
+    /// Loaded dialogs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dialogs: Option<usize>,
+}
+
+/// A health status.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // described, not built
+pub enum HealthStatus {
+    Ok,
+    Draining,
+    Unavailable,
 }
 
 /// `GET /healthz`: 200 when the engine can serve turns, 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "health",
+    tag = "operations",
+    summary = "Health check",
+    description = "200 when the engine can serve turns; 503 while draining before a stop or \
+        when the session store is down. Open: no credentials.",
+    responses(
+        (status = 200, description = "Ready.", body = HealthView),
+        (status = 503, description = "Draining, or the store is down.", body = HealthView,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
+    )
+)]
 pub async fn health(State(state): Shared) -> Response {
-    if state.is_draining() {
-        return (
+    let unhealthy = |view: HealthView| {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "draining" })),
+            [(axum::http::header::RETRY_AFTER, "1")],
+            Json(view),
         )
-            .into_response();
+            .into_response()
+    };
+    if state.is_draining() {
+        return unhealthy(HealthView {
+            status: "draining",
+            store: None,
+            sessions: None,
+            dialogs: None,
+        });
     }
     let engine = &state.app.engine;
     let store = engine.store();
     match (store.ping().await, store.count().await) {
-        (Ok(()), Ok(sessions)) => {
-            Json(json!({ "status": "ok", "store": "ok", "sessions": sessions, "dialogs": engine.dialogs().len() })).into_response()
-        }
+        (Ok(()), Ok(sessions)) => Json(HealthView {
+            status: "ok",
+            store: Some("ok"),
+            sessions: Some(sessions),
+            dialogs: Some(engine.dialogs().len()),
+        })
+        .into_response(),
         (Err(error), _) | (_, Err(error)) => {
             tracing::warn!(%error, "health check: store unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "store": "unavailable" }))).into_response()
+            unhealthy(HealthView {
+                status: "unavailable",
+                store: Some("unavailable"),
+                sessions: None,
+                dialogs: None,
+            })
         }
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxQuery {
+    /// Only the messages to this address or number.
     to: Option<String>,
 }
 
 /// `GET /v1/dev/outbox[?to=address]`: what the dev sender "sent", oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/dev/outbox",
+    operation_id = "dev_outbox",
+    tag = "dev",
+    summary = "Read the dev outbox",
+    description = "The emails and texts the dev outbox recorded instead of sending them, oldest first.",
+    params(OutboxQuery),
+    responses(
+        (status = 200, description = "The recorded messages.", body = Mailbox),
+        (status = 422, description = "`invalid_request`: an unknown query parameter.", body = ErrorBody),
+    )
+)]
 pub async fn outbox(
     State(state): Shared,
     query: Result<Query<OutboxQuery>, axum::extract::rejection::QueryRejection>,
@@ -241,12 +405,48 @@ pub async fn outbox(
 }
 
 /// The mailbox answer, serialised straight from the emails (not through a `json!` tree).
-#[derive(serde::Serialize)]
-struct Mailbox {
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Outbox)]
+pub struct Mailbox {
+    #[schema(value_type = Vec<OutboxMessage>)]
     emails: Vec<crate::email::OutboxEmail>,
 }
 
+/// A message in the dev outbox: an email, or a text.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // described, not built
+pub struct OutboxMessage {
+    /// Its number in the outbox.
+    id: u64,
+    channel: OutboxChannel,
+    /// The address, or for a text the number in E.164.
+    to: String,
+    /// Empty for a text.
+    subject: String,
+    text: String,
+    /// An email's HTML part, when it has one.
+    html: Option<String>,
+    sent_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// How a recorded message would have travelled.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // described, not built
+pub enum OutboxChannel {
+    Email,
+    Sms,
+}
+
 /// `DELETE /v1/dev/outbox`: empties the dev outbox.
+#[utoipa::path(
+    delete,
+    path = "/v1/dev/outbox",
+    operation_id = "dev_outbox_clear",
+    tag = "dev",
+    summary = "Empty the dev outbox",
+    responses((status = 204, description = "Emptied."))
+)]
 pub async fn clear_outbox(State(state): Shared) -> Result<StatusCode, ApiError> {
     let outbox = state.app.outbox.as_ref().ok_or(ApiError::NotFound)?;
     outbox.clear();
@@ -254,6 +454,17 @@ pub async fn clear_outbox(State(state): Shared) -> Result<StatusCode, ApiError> 
 }
 
 /// `GET /metrics`: Prometheus text.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    description = "Turns and their latency, errors by code, emails and texts by outcome, live \
+        sessions, conversations started, ended and abandoned, and more (see the README). Open: \
+        no credentials.",
+    responses((status = 200, description = "The Prometheus text format.", content_type = "text/plain", body = String))
+)]
 pub async fn metrics(State(state): Shared) -> Response {
     let engine = &state.app.engine;
     let live = engine.store().count().await.ok();

@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,21 +36,27 @@ use super::extract::ApiJson;
 const MAX_SEEN_TOKENS: usize = 100_000;
 
 /// A Kore v2 request. Unknown fields are accepted: Kore clients send many we do not use.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = KoreV2Request)]
 pub struct KoreRequest {
     #[serde(default)]
     session: Option<KoreSession>,
     message: KoreMessage,
     from: KoreFrom,
-    /// The language the user speaks (`fr`, `pt-BR`), kept by the session from then on.
+    /// The language the user speaks (`fr`, `pt-BR`), kept by the session from then on; a
+    /// value that is no language tag is a 400.
     #[serde(default)]
+    #[schema(
+        max_length = 35,
+        pattern = "^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?$"
+    )]
     interactive_language: Option<String>,
 }
 
 /// A Kore v1 request (`to`, `from.userInfo`, `message.attachments`, `customData`… are
 /// accepted and unused).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct KoreV1Request {
     #[serde(default)]
     session: Option<KoreSession>,
@@ -57,29 +64,171 @@ pub struct KoreV1Request {
     from: KoreFrom,
 }
 
-#[derive(Debug, Deserialize)]
+/// The Kore session.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct KoreSession {
+    /// Start a new conversation (the user's session is ended first).
     #[serde(default)]
     new: bool,
 }
 
-#[derive(Debug, Deserialize)]
+/// A v2 message: `text` with the user's words, or `event` with `ON_CONNECT` (start the
+/// dialog) or `SESSION_CLOSURE` (end the session). (One flat object rather than `oneOf` the
+/// two: schemathesis, on Python 3.11, trips over the nesting when it generates from that.)
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = KoreV2Message)]
 struct KoreMessage {
     #[serde(rename = "type")]
+    #[schema(value_type = KoreMessageType)]
     kind: String,
+    /// For `text`, what the user typed (at most `server.max_text_chars` characters); for an
+    /// `event`, `ON_CONNECT` or `SESSION_CLOSURE`.
     #[serde(default)]
+    #[schema(value_type = String)]
     val: Value,
 }
 
-#[derive(Debug, Deserialize)]
+/// What a v2 message carries.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // described, not built
+enum KoreMessageType {
+    Text,
+    Event,
+}
+
+/// A v1 message: only `text` is read (attachments alone are a 400).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct KoreV1Message {
+    /// What the user typed: not blank, at most `server.max_text_chars` characters.
     #[serde(default)]
+    #[schema(min_length = 1, pattern = "\\S")]
     text: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The user.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct KoreFrom {
+    /// The user's id: one Kore user of one bot is one session.
     id: String,
+}
+
+/// Kore's error envelope (the per-IP limit's 429 keeps the native one).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // described, not built
+pub struct KoreErrors {
+    errors: Vec<KoreErrorEntry>,
+    /// `v1` or `v2`, the route's version.
+    #[serde(rename = "_v")]
+    version: String,
+    /// A trace id.
+    #[serde(rename = "_t")]
+    trace: String,
+}
+
+/// One error.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // described, not built
+pub struct KoreErrorEntry {
+    /// `Invalid Access token`, `Invalid Request Payload`, `Unknown bot`, …
+    msg: String,
+    /// The HTTP status.
+    code: u16,
+}
+
+/// A v1 answer.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = KoreV1Answer)]
+#[allow(dead_code)] // described, not built
+pub struct V1Answer {
+    /// One string for one reply, an array of strings for several.
+    #[schema(schema_with = text_or_texts)]
+    text: String,
+    #[serde(flatten)]
+    end: TaskEnd,
+}
+
+fn text_or_texts() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)))
+            .build(),
+    )
+}
+
+/// Whether the dialog ended with this turn, and how.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = KoreEndOfTask)]
+#[allow(dead_code)] // described, not built
+pub struct TaskEnd {
+    end_of_task: bool,
+    /// `Fulfilled`, `Cancelled` or `Interrupted`, once the dialog ended.
+    end_reason: Option<String>,
+    /// The dialog's id, once it ended.
+    completed_task_id: Option<String>,
+    /// The dialog's title (else its id), once it ended.
+    completed_task_name: Option<String>,
+}
+
+/// A v2 answer: the turn's replies, or for `SESSION_CLOSURE` whether a session was closed.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(untagged)]
+#[schema(as = KoreV2Answer)]
+#[allow(dead_code)] // described, not built
+pub enum V2Answer {
+    Turn(V2Turn),
+    Closure(V2Closure),
+}
+
+/// The replies of a turn.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = KoreV2Turn)]
+#[allow(dead_code)] // described, not built
+pub struct V2Turn {
+    data: Vec<V2Data>,
+    /// `v2`.
+    #[serde(rename = "_v")]
+    version: String,
+    #[serde(flatten)]
+    end: TaskEnd,
+}
+
+/// One reply (a question's options listed in its text).
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = KoreV2Data)]
+#[allow(dead_code)] // described, not built
+pub struct V2Data {
+    /// `text`.
+    #[serde(rename = "type")]
+    kind: String,
+    val: String,
+    created_on: chrono::DateTime<chrono::Utc>,
+    message_id: String,
+}
+
+/// The answer to `SESSION_CLOSURE`.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = KoreV2Closure)]
+#[allow(dead_code)] // described, not built
+pub struct V2Closure {
+    /// `SESSION_CLOSURE_SUCCESS`, or `SESSION_CLOSURE_IGNORED` when no session was live.
+    status: String,
+    #[serde(rename = "_v")]
+    version: String,
+}
+
+/// The bot and instance ids of a Kore path.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // described, not read: handlers take them as strings
+pub(super) struct BotPath {
+    /// The bot: `kore.bots` maps it to a dialog (by default every bot runs `dialogs.default`).
+    bot: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -445,14 +594,38 @@ async fn handle(
     }
 }
 
+/// Kore's route errors, described once for the three routes.
+const KORE_ERRORS: &str = "Every error is Kore's envelope, except the per-IP limit's 429.";
+
 /// `POST /chatbot/v2/webhook/{botId}`.
+#[utoipa::path(
+    post,
+    path = "/chatbot/v2/webhook/{bot}",
+    operation_id = "kore_webhook_v2",
+    tag = "kore",
+    summary = "Kore.ai Webhook v2",
+    description = KORE_ERRORS,
+    params(BotPath),
+    request_body = KoreRequest,
+    responses(
+        (status = 200, description = "The turn's replies, or a closure's status.", body = V2Answer),
+        (status = 400, description = "`Invalid Request Payload`: not Kore's v2 shape, an unknown message type or event, a text over `server.max_text_chars`, an `interactiveLanguage` that is no language tag.", body = KoreErrors),
+        (status = 401, description = "`Invalid Access token`: no JWT, or one Kore would refuse.", body = KoreErrors),
+        (status = 404, description = "`Unknown bot`.", body = KoreErrors),
+        (status = 429, description = "The session is busy, or the single-use token store is full.", body = KoreErrors),
+        (status = 500, description = "The turn failed unexpectedly.", body = KoreErrors),
+        (status = 503, description = "The session store is down, or the session changed under the turn.", body = KoreErrors),
+        (status = 504, description = "`Request timed-out`: the turn took longer than `server.request_timeout`.", body = KoreErrors),
+    )
+)]
 pub async fn webhook(
     State(state): State<Arc<AppState>>,
-    Path(bot): Path<String>,
+    bot: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     request: Result<ApiJson<KoreRequest>, super::ApiError>,
 ) -> Result<Json<Value>, KoreError> {
     let version = Version::V2;
+    let Path(bot) = bot.map_err(|_| KoreError::invalid(version))?;
     let ApiJson(request) = request.map_err(|_| KoreError::invalid(version))?;
     if let Some(language) = &request.interactive_language
         && !crate::dialog::locale::is_locale(language)
@@ -485,22 +658,73 @@ pub async fn webhook(
 }
 
 /// `POST /chatbot/hooks/{botId}`.
+#[utoipa::path(
+    post,
+    path = "/chatbot/hooks/{bot}",
+    operation_id = "kore_webhook_v1",
+    tag = "kore",
+    summary = "Kore.ai Webhook v1",
+    description = KORE_ERRORS,
+    params(BotPath),
+    request_body = KoreV1Request,
+    responses(
+        (status = 200, description = "The turn's replies.", body = V1Answer),
+        (status = 400, description = "`Invalid Request Payload`: not Kore's v1 shape, a message without text, a text over `server.max_text_chars`.", body = KoreErrors),
+        (status = 401, description = "`Invalid Access token`.", body = KoreErrors),
+        (status = 404, description = "`Unknown bot`.", body = KoreErrors),
+        (status = 429, description = "The session is busy, or the single-use token store is full.", body = KoreErrors),
+        (status = 500, description = "The turn failed unexpectedly.", body = KoreErrors),
+        (status = 503, description = "The session store is down, or the session changed under the turn.", body = KoreErrors),
+        (status = 504, description = "`Request timed-out`.", body = KoreErrors),
+    )
+)]
 pub async fn webhook_v1(
     State(state): State<Arc<AppState>>,
-    Path(bot): Path<String>,
+    bot: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     request: Result<ApiJson<KoreV1Request>, super::ApiError>,
 ) -> Result<Json<Value>, KoreError> {
+    let Path(bot) = bot.map_err(|_| KoreError::invalid(Version::V1))?;
     v1(&state, &bot, &headers, request).await
 }
 
+/// The instance of a v1 hook.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // described, not read
+pub(super) struct InstancePath {
+    /// Any instance id: every instance runs the same bot.
+    instance: String,
+}
+
 /// `POST /chatbot/hooks/{botId}/hookInstance/{id}`: the same bot, whichever instance.
+#[utoipa::path(
+    post,
+    path = "/chatbot/hooks/{bot}/hookInstance/{instance}",
+    operation_id = "kore_webhook_v1_instance",
+    tag = "kore",
+    summary = "Kore.ai Webhook v1, by hook instance",
+    description = "The same as `/chatbot/hooks/{bot}`, whichever instance. Every error is Kore's envelope, except the per-IP limit's 429.",
+    params(BotPath, InstancePath),
+    request_body = KoreV1Request,
+    responses(
+        (status = 200, description = "The turn's replies.", body = V1Answer),
+        (status = 400, description = "`Invalid Request Payload`.", body = KoreErrors),
+        (status = 401, description = "`Invalid Access token`.", body = KoreErrors),
+        (status = 404, description = "`Unknown bot`.", body = KoreErrors),
+        (status = 429, description = "The session is busy, or the single-use token store is full.", body = KoreErrors),
+        (status = 500, description = "The turn failed unexpectedly.", body = KoreErrors),
+        (status = 503, description = "The session store is down, or the session changed under the turn.", body = KoreErrors),
+        (status = 504, description = "`Request timed-out`.", body = KoreErrors),
+    )
+)]
 pub async fn webhook_v1_instance(
     State(state): State<Arc<AppState>>,
-    Path((bot, _instance)): Path<(String, String)>,
+    ids: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
     request: Result<ApiJson<KoreV1Request>, super::ApiError>,
 ) -> Result<Json<Value>, KoreError> {
+    let Path((bot, _instance)) = ids.map_err(|_| KoreError::invalid(Version::V1))?;
     v1(&state, &bot, &headers, request).await
 }
 

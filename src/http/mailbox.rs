@@ -26,13 +26,28 @@ static MAILBOX_CSS: Asset = Asset::new(
     "text/css; charset=utf-8",
 );
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MailboxQuery {
+    /// Only the messages to this address or number.
     to: Option<String>,
 }
 
 /// `GET /dev/mailbox[?to=address]`.
+#[utoipa::path(
+    get,
+    path = "/dev/mailbox",
+    operation_id = "dev_mailbox",
+    tag = "dev",
+    summary = "The dev outbox as a page",
+    description = "The recorded emails and texts, newest first, every string escaped; no script.",
+    params(MailboxQuery),
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String),
+        (status = 422, description = "`invalid_request`: an unknown query parameter.", body = super::error::ErrorBody),
+    )
+)]
 pub async fn page(
     State(state): State<Arc<AppState>>,
     query: Result<Query<MailboxQuery>, axum::extract::rejection::QueryRejection>,
@@ -78,6 +93,18 @@ pub async fn page(
 }
 
 /// `GET /dev/mailbox.css`.
+#[utoipa::path(
+    get,
+    path = "/dev/mailbox.css",
+    operation_id = "dev_mailbox_stylesheet",
+    tag = "dev",
+    summary = "The dev mailbox's stylesheet",
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the browser has.")),
+    responses(
+        (status = 200, description = "The stylesheet.", content_type = "text/css", body = String, headers(("ETag" = String))),
+        (status = 304, description = "The browser's copy is current.", headers(("ETag" = String))),
+    )
+)]
 pub async fn stylesheet(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if state.app.outbox.is_none() {
         return ApiError::NotFound.into_response();

@@ -1,5 +1,10 @@
 //! The HTTP API (axum). Handlers are thin: extract, call the engine, convert to DTOs.
 //! `router(state)` is separate from serving, so tests can call it without a socket.
+//!
+//! Every route is registered in [`GROUPS`] through `utoipa_axum::routes!`, which takes the
+//! path and methods from the handler's `#[utoipa::path]`: the router and the OpenAPI
+//! document (`openapi.rs`) are built from the same registration, so a route cannot exist
+//! undescribed or be described at another path.
 
 mod agents;
 pub mod auth;
@@ -16,6 +21,7 @@ mod handlers;
 mod kore;
 mod limits;
 mod mailbox;
+pub mod openapi;
 mod otp_api;
 mod server;
 mod uncancellable;
@@ -29,8 +35,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::App;
 use crate::clock::Clock;
@@ -100,59 +107,195 @@ pub fn router(app: App) -> Router {
     router_with(AppState::new(app))
 }
 
+/// Who may call a group's routes: it decides the layers in front of them and the security
+/// the document gives them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// No credentials: `/healthz`, `/metrics`, the web chat's files, `/openapi.json`.
+    Open,
+    /// The `/v1` guard (`guard.rs`): per-IP limit, API key or signature (unless
+    /// `auth.enabled` is false), per-client limit.
+    Guarded,
+    /// Kore's own JWTs, checked by the handlers, behind the per-IP limit.
+    Kore,
+}
+
+/// The error body a group's routes answer a request body they cannot read with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Envelope {
+    /// `{"error": {"code", "message"}}` (`error.rs`).
+    Native,
+    /// Capillary's `{"errors": [...]}`, the HTTP status as the code (`capillary.rs`).
+    Capillary,
+    /// DIGIT's `{"responseInfo", "error"}` (`digit.rs`).
+    Digit,
+    /// Kore's `{"errors", "_v", "_t"}`: every unreadable body is a 400 (`kore.rs`).
+    Kore,
+}
+
+/// Routes that exist together, and when.
+#[derive(Debug)]
+pub struct Group {
+    pub name: &'static str,
+    /// Whether a server with this configuration serves them.
+    pub enabled: fn(&App) -> bool,
+    /// When they exist, for the description of each of them; `None`: always.
+    pub condition: Option<&'static str>,
+    pub access: Access,
+    pub envelope: Envelope,
+    /// The routes, each registered by `routes!` with its description.
+    pub routes: fn() -> OpenApiRouter<Arc<AppState>>,
+}
+
+/// Every route of the server, by group. A new route is a handler with `#[utoipa::path]` and
+/// one `.routes(routes!(handler))` here (ARCHITECTURE.md).
+pub const GROUPS: &[Group] = &[
+    Group {
+        name: "open",
+        enabled: |_| true,
+        condition: None,
+        access: Access::Open,
+        envelope: Envelope::Native,
+        routes: || {
+            OpenApiRouter::new()
+                .routes(routes!(handlers::health))
+                .routes(routes!(handlers::metrics))
+                .routes(routes!(openapi::document_json))
+                .routes(routes!(web::chat))
+                .routes(routes!(web::widget_js))
+                .routes(routes!(web::widget_css))
+        },
+    },
+    Group {
+        name: "conversations",
+        enabled: |_| true,
+        condition: None,
+        access: Access::Guarded,
+        envelope: Envelope::Native,
+        routes: || {
+            OpenApiRouter::new()
+                .routes(routes!(handlers::webhook))
+                .routes(routes!(handlers::dialogs))
+                .routes(routes!(handlers::session, handlers::end_session))
+                .routes(routes!(events::stream))
+                .routes(routes!(agents::message))
+                .routes(routes!(agents::handback))
+        },
+    },
+    Group {
+        name: "otp",
+        enabled: |app| app.config.otp_api.enabled,
+        condition: Some("Only with `otp_api.enabled: true` (the default)."),
+        access: Access::Guarded,
+        envelope: Envelope::Native,
+        routes: || {
+            OpenApiRouter::new()
+                .routes(routes!(otp_api::send))
+                .routes(routes!(otp_api::verify))
+        },
+    },
+    Group {
+        name: "capillary",
+        enabled: |app| app.config.otp_api.capillary,
+        condition: Some("Only with `otp_api.capillary: true`."),
+        access: Access::Guarded,
+        envelope: Envelope::Capillary,
+        routes: || {
+            OpenApiRouter::new()
+                .routes(routes!(capillary::generate))
+                .routes(routes!(capillary::validate))
+        },
+    },
+    Group {
+        name: "digit",
+        enabled: |app| app.config.otp_api.digit,
+        condition: Some("Only with `otp_api.digit: true`."),
+        access: Access::Guarded,
+        envelope: Envelope::Digit,
+        routes: || {
+            OpenApiRouter::new()
+                .routes(routes!(digit::create))
+                .routes(routes!(digit::validate))
+                .routes(routes!(digit::search))
+        },
+    },
+    Group {
+        name: "outbox",
+        enabled: |app| app.outbox.is_some(),
+        condition: Some(
+            "Only with the dev outbox as the email sender (`email.provider: outbox`); never in production.",
+        ),
+        access: Access::Guarded,
+        envelope: Envelope::Native,
+        routes: || {
+            OpenApiRouter::new()
+                .routes(routes!(handlers::outbox, handlers::clear_outbox))
+                .routes(routes!(mailbox::page))
+                .routes(routes!(mailbox::stylesheet))
+        },
+    },
+    Group {
+        name: "dev",
+        enabled: |app| app.dev_clock.is_some(),
+        condition: Some(
+            "Only in dev mode (`serve --dev`, `server.dev: true`), on loopback addresses.",
+        ),
+        access: Access::Guarded,
+        envelope: Envelope::Native,
+        routes: || {
+            OpenApiRouter::new()
+                .routes(routes!(dev::clock, dev::advance))
+                .routes(routes!(dev::context))
+        },
+    },
+    Group {
+        name: "kore",
+        enabled: |app| app.config.kore.enabled,
+        condition: Some("Only with `kore.enabled: true`."),
+        access: Access::Kore,
+        envelope: Envelope::Kore,
+        routes: || {
+            OpenApiRouter::new()
+                .routes(routes!(kore::webhook))
+                .routes(routes!(kore::webhook_v1))
+                .routes(routes!(kore::webhook_v1_instance))
+        },
+    },
+];
+
 /// The routes. `/v1/…` (and the seed-shaped OTP routes, `/v2/otp/…` and `/otp/v1/…`) need
-/// authentication (unless `auth.enabled` is false); `/healthz`, `/metrics` and the web chat's
-/// files (`/chat`, `/widget.js`, `/widget.css`) do not. `/v1/dev/outbox` and `/dev/mailbox`
-/// exist only with the dev outbox sender, and need authentication like `/v1`;
-/// `/v1/dev/clock` and `/v1/dev/sessions/{id}/context` only in dev mode.
+/// authentication (unless `auth.enabled` is false); `/healthz`, `/metrics`, `/openapi.json`
+/// and the web chat's files (`/chat`, `/widget.js`, `/widget.css`) do not. Which groups of
+/// [`GROUPS`] exist depends on the configuration: `/v1/dev/outbox` and `/dev/mailbox` only
+/// with the dev outbox sender, `/v1/dev/clock` and `/v1/dev/sessions/{id}/context` only in
+/// dev mode, the OTP APIs with their `otp_api` flags, Kore's with `kore.enabled`.
 pub fn router_with(state: Arc<AppState>) -> Router {
     let max_body = state.app.config.server.max_body_bytes;
-    let mut protected = Router::new()
-        .route("/v1/webhook", post(handlers::webhook))
-        .route("/v1/dialogs", get(handlers::dialogs))
-        .route(
-            "/v1/sessions/{id}",
-            get(handlers::session).delete(handlers::end_session),
-        )
-        .route("/v1/sessions/{id}/events", get(events::stream))
-        .route("/v1/sessions/{id}/agent-messages", post(agents::message))
-        .route("/v1/sessions/{id}/handback", post(agents::handback));
-    let otp_api = &state.app.config.otp_api;
-    if otp_api.enabled {
-        protected = protected
-            .route("/v1/otp", post(otp_api::send))
-            .route("/v1/otp/verify", post(otp_api::verify));
-    }
-    if otp_api.capillary {
-        protected = protected
-            .route("/v2/otp/generate", post(capillary::generate))
-            .route("/v2/otp/validate", post(capillary::validate));
-    }
-    if otp_api.digit {
-        protected = protected
-            .route("/otp/v1/_create", post(digit::create))
-            .route("/otp/v1/_validate", post(digit::validate))
-            .route("/otp/v1/_search", post(digit::search));
-    }
-    if state.app.outbox.is_some() {
-        protected = protected
-            .route(
-                "/v1/dev/outbox",
-                get(handlers::outbox).delete(handlers::clear_outbox),
-            )
-            .route("/dev/mailbox", get(mailbox::page))
-            .route("/dev/mailbox.css", get(mailbox::stylesheet));
-    }
-    if state.app.dev_clock.is_some() {
-        protected = protected
-            .route("/v1/dev/clock", get(dev::clock).post(dev::advance))
-            .route("/v1/dev/sessions/{id}/context", get(dev::context));
+    let mut open = Router::new();
+    let mut guarded = Router::new();
+    let mut kore = Router::new();
+    for group in GROUPS.iter().filter(|group| (group.enabled)(&state.app)) {
+        let (routes, _) = (group.routes)().split_for_parts();
+        match group.access {
+            Access::Open => open = open.merge(routes),
+            Access::Guarded => guarded = guarded.merge(routes),
+            Access::Kore => kore = kore.merge(routes),
+        }
     }
     // Per-IP limit, then authentication, then per-client limit, in one layer.
-    let protected = protected.route_layer(axum::middleware::map_request_with_state(
-        state.clone(),
-        guard::protect,
-    ));
+    let mut router = open.merge(
+        guarded.route_layer(axum::middleware::map_request_with_state(
+            state.clone(),
+            guard::protect,
+        )),
+    );
+    if kore.has_routes() {
+        // Kore clients authenticate with their own JWTs, checked by the handler.
+        router = router.merge(kore.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::per_ip,
+        )));
+    }
     let config = &state.app.config;
     let origins: Vec<String> = config
         .server
@@ -162,28 +305,6 @@ pub fn router_with(state: Arc<AppState>) -> Router {
         .cloned()
         .collect();
     let cors = cors(&origins);
-    let mut router = Router::new()
-        .route("/healthz", get(handlers::health))
-        .route("/metrics", get(handlers::metrics))
-        .route("/chat", get(web::chat))
-        .route("/widget.js", get(web::widget_js))
-        .route("/widget.css", get(web::widget_css))
-        .merge(protected);
-    if state.app.config.kore.enabled {
-        // Kore clients authenticate with their own JWTs, checked by the handler.
-        let kore = Router::new()
-            .route("/chatbot/v2/webhook/{bot}", post(kore::webhook))
-            .route("/chatbot/hooks/{bot}", post(kore::webhook_v1))
-            .route(
-                "/chatbot/hooks/{bot}/hookInstance/{instance}",
-                post(kore::webhook_v1_instance),
-            )
-            .route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                limits::per_ip,
-            ));
-        router = router.merge(kore);
-    }
     let router = router
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

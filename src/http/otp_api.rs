@@ -19,7 +19,7 @@ use crate::otp::Verdict;
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorBody};
 use super::extract::ApiJson;
 use super::handlers::finish;
 
@@ -30,43 +30,98 @@ pub const DEFAULT_PURPOSE: &str = "default";
 const MAX_CODE_CHARS: usize = 64;
 
 /// `POST /v1/otp` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OtpSendRequest)]
 pub struct SendRequest {
+    /// Where the code goes.
+    #[schema(format = Email, example = "alice@example.com")]
     email: String,
+    /// What the code is for: a code issued for one purpose is not valid for another.
+    /// Default `default`.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_.:-]{1,64}$", min_length = 1, max_length = 64)]
     purpose: Option<String>,
 }
 
 /// `POST /v1/otp/verify` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OtpVerifyRequest)]
 pub struct VerifyRequest {
+    #[schema(format = Email, example = "alice@example.com")]
     email: String,
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_.:-]{1,64}$", min_length = 1, max_length = 64)]
     purpose: Option<String>,
+    /// The code the user typed.
+    #[schema(min_length = 1, max_length = 64)]
     code: String,
 }
 
 /// `POST /v1/otp` answer (201). Never the code.
-#[derive(Debug, Serialize)]
-struct SendAnswer {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = OtpSent)]
+pub struct SendAnswer {
+    /// Names this code.
     otp_id: String,
     expires_at: DateTime<Utc>,
+    /// When another code may be sent to this scope.
     resend_after: DateTime<Utc>,
 }
 
 /// `POST /v1/otp/verify` answer (200).
-#[derive(Debug, Serialize)]
-struct VerifyAnswer {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = OtpChecked)]
+pub struct VerifyAnswer {
+    /// Whether the code was right (it is then consumed).
     valid: bool,
+    /// Why not, when it was not.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<OtpRefusal>)]
     reason: Option<&'static str>,
+    /// After a wrong code: how many more guesses it takes.
     #[serde(skip_serializing_if = "Option::is_none")]
     attempts_left: Option<u8>,
 }
 
+/// Why a code was not accepted.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // described, not built
+pub enum OtpRefusal {
+    /// Wrong; `attempts_left` more guesses.
+    WrongCode,
+    /// The code's `otp.ttl` has passed.
+    Expired,
+    /// Too many wrong guesses, or the address's failure budget is spent.
+    LockedOut,
+    /// No code waits in this scope.
+    NoCode,
+}
+
 /// `POST /v1/otp`: emails a new code for (caller, purpose, address), replacing any earlier one.
+#[utoipa::path(
+    post,
+    path = "/v1/otp",
+    operation_id = "otp_send",
+    tag = "otp",
+    summary = "Email a one-time code",
+    description = "Emails a new code for (client, purpose, address) with the built-in \
+        template, replacing any earlier one. The code is never in the answer.",
+    request_body = SendRequest,
+    responses(
+        (status = 201, description = "Sent.", body = SendAnswer),
+        (status = 422, description = "`invalid_email`: `email` is not an email address; `invalid_request`: a field is \
+            missing, unknown, of the wrong type, or `purpose` is malformed.", body = ErrorBody),
+        (status = 429, description = "`otp_cooldown`: a code went to this scope moments ago; `send_limited`: the \
+            address's send cap is reached.", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 502, description = "`delivery_failed`: the provider did not take the email; nothing was stored, \
+            and retrying is safe.", body = ErrorBody),
+        (status = 503, description = "`timeout` or `unavailable`.", body = ErrorBody),
+    )
+)]
 pub async fn send(
     State(state): State<Arc<AppState>>,
     caller: Option<Extension<Caller>>,
@@ -91,6 +146,21 @@ pub async fn send(
 }
 
 /// `POST /v1/otp/verify`: 200 `{"valid": true}`, or `{"valid": false, "reason": …}`.
+#[utoipa::path(
+    post,
+    path = "/v1/otp/verify",
+    operation_id = "otp_verify",
+    tag = "otp",
+    summary = "Check a one-time code",
+    description = "Answers 200 whenever the request is well formed; `valid` says whether the \
+        code was right. A wrong guess is an answer, not a malformed request.",
+    request_body = VerifyRequest,
+    responses(
+        (status = 200, description = "Checked.", body = VerifyAnswer),
+        (status = 422, description = "`invalid_email` or `invalid_request` (`code` must be 1–64 characters).", body = ErrorBody),
+        (status = 503, description = "`timeout` or `unavailable`.", body = ErrorBody),
+    )
+)]
 pub async fn verify(
     State(state): State<Arc<AppState>>,
     caller: Option<Extension<Caller>>,

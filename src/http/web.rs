@@ -123,16 +123,56 @@ static WIDGET_CSS: Asset = Asset::new(
 .embeddable();
 
 /// `GET /chat`: the chat as a page of its own (`?dialog=…&locale=…`).
+#[utoipa::path(
+    get,
+    path = "/chat",
+    operation_id = "web_chat_page",
+    tag = "web chat",
+    summary = "The web chat page",
+    description = "The chat as a page of its own; `?dialog=…&locale=…` are read by its script. Open: no credentials.",
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the browser has.")),
+    responses(
+        (status = 200, description = "The page.", content_type = "text/html", body = String,
+            headers(("ETag" = String), ("Content-Security-Policy" = String))),
+        (status = 304, description = "The browser's copy is current.", headers(("ETag" = String))),
+    )
+)]
 pub async fn chat(headers: HeaderMap) -> Response {
     CHAT_PAGE.respond(&headers)
 }
 
 /// `GET /widget.js`: the chat for any page, `<script src=".../widget.js" data-dialog="…">`.
+#[utoipa::path(
+    get,
+    path = "/widget.js",
+    operation_id = "widget_js",
+    tag = "web chat",
+    summary = "The web chat's script",
+    description = "For any page: `<script src=\".../widget.js\" data-dialog=\"…\">`. Open: no credentials.",
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the browser has.")),
+    responses(
+        (status = 200, description = "The script.", content_type = "text/javascript", body = String, headers(("ETag" = String))),
+        (status = 304, description = "The browser's copy is current.", headers(("ETag" = String))),
+    )
+)]
 pub async fn widget_js(headers: HeaderMap) -> Response {
     WIDGET_JS.respond(&headers)
 }
 
 /// `GET /widget.css`: the widget's styles (the script links them into its shadow root).
+#[utoipa::path(
+    get,
+    path = "/widget.css",
+    operation_id = "widget_css",
+    tag = "web chat",
+    summary = "The web chat's stylesheet",
+    description = "Open: no credentials.",
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the browser has.")),
+    responses(
+        (status = 200, description = "The stylesheet.", content_type = "text/css", body = String, headers(("ETag" = String))),
+        (status = 304, description = "The browser's copy is current.", headers(("ETag" = String))),
+    )
+)]
 pub async fn widget_css(headers: HeaderMap) -> Response {
     WIDGET_CSS.respond(&headers)
 }
