@@ -141,7 +141,13 @@ impl Node {
 pub struct SyntaxError {
     pub pos: Pos,
     pub message: String,
+    /// How to fix it, when the error says more than "the syntax is wrong".
+    pub hint: Option<&'static str>,
 }
+
+/// The usual fix for a YAML syntax error, when nothing more specific applies.
+pub const SYNTAX_HINT: &str =
+    "check indentation, quotes and that every `key:` has a space after the colon";
 
 /// Parses one YAML document. An empty document parses as `Null`.
 pub fn parse(source: &str) -> Result<Node, SyntaxError> {
@@ -168,6 +174,13 @@ fn syntax_error(error: &serde_saphyr::Error) -> SyntaxError {
     let pos = location
         .map(|loc| Pos::new(clamp(loc.line()), clamp(loc.column())))
         .unwrap_or_default();
+    if let Some((message, hint)) = known_error(error) {
+        return SyntaxError {
+            pos,
+            message: message.to_owned(),
+            hint: Some(hint),
+        };
+    }
     let text = error.to_string();
     // The library prefixes "error: line L column C: " or appends " at line L, column C";
     // we print our own position, so either would say it twice.
@@ -183,7 +196,49 @@ fn syntax_error(error: &serde_saphyr::Error) -> SyntaxError {
         })
         .unwrap_or(message)
         .to_owned();
-    SyntaxError { pos, message }
+    SyntaxError {
+        pos,
+        message,
+        hint: None,
+    }
+}
+
+/// Errors whose library wording would mislead a person (a Rust type, an API to call, a
+/// budget's debug form), in words about the file, with the fix.
+fn known_error(error: &serde_saphyr::Error) -> Option<(&'static str, &'static str)> {
+    use serde_saphyr::Error;
+    use serde_saphyr::budget::BudgetBreach;
+    Some(match error {
+        Error::MultipleDocuments { .. } => (
+            "the file holds more than one YAML document (a `---` line starts another)",
+            "a file holds one document: remove the `---` line and what follows it, or move that to a file of its own",
+        ),
+        Error::UnknownAnchor { .. } => (
+            "an alias (`*name`) refers to no anchor (`&name`) defined before it",
+            "define the anchor above its first use, or write the value out",
+        ),
+        Error::Budget { breach, .. } => match breach {
+            BudgetBreach::Depth { .. } => (
+                "the document is nested too deeply (more than 64 levels of lists and mappings)",
+                "flatten the structure: no dialog, script or configuration needs that depth",
+            ),
+            BudgetBreach::Aliases { .. }
+            | BudgetBreach::Anchors { .. }
+            | BudgetBreach::AliasAnchorRatio { .. } => (
+                "the document uses too many aliases (`*name`) for its size",
+                "write the repeated values out, or use fewer aliases: references that multiply each other make a small file enormous",
+            ),
+            BudgetBreach::Documents { .. } => (
+                "the file holds too many YAML documents",
+                "a file holds one document",
+            ),
+            _ => (
+                "the document is larger than this reader accepts",
+                "split it: a dialog, script or configuration file this large is a mistake",
+            ),
+        },
+        _ => return None,
+    })
 }
 
 fn clamp(n: u64) -> u32 {

@@ -10,7 +10,9 @@ use super::model::{Dialog, NodeIdx};
 
 pub fn check(dialog: &Dialog, d: &mut Diagnostics) {
     unreachable_nodes(dialog, d);
-    loops_without_input(dialog, d);
+    if !loops_without_input(dialog, d) {
+        paths_beyond_the_cap(dialog, d);
+    }
 }
 
 fn successors(dialog: &Dialog, idx: NodeIdx) -> Vec<NodeIdx> {
@@ -70,8 +72,10 @@ fn unreachable_nodes(dialog: &Dialog, d: &mut Diagnostics) {
 }
 
 /// Finds cycles among edges that are taken without input (everything but `ask` nodes), with
-/// Tarjan's strongly-connected components. Each such cycle is reported once.
-fn loops_without_input(dialog: &Dialog, d: &mut Diagnostics) {
+/// Tarjan's strongly-connected components. Each such cycle is reported once. Returns whether
+/// there was one.
+fn loops_without_input(dialog: &Dialog, d: &mut Diagnostics) -> bool {
+    let mut found = false;
     let n = dialog.nodes.len();
     let immediate: Vec<Vec<NodeIdx>> = (0..n)
         .map(|idx| {
@@ -87,6 +91,7 @@ fn loops_without_input(dialog: &Dialog, d: &mut Diagnostics) {
         if !is_cycle {
             continue;
         }
+        found = true;
         let mut members = component.clone();
         members.sort_by_key(|&idx| dialog.node(idx).pos);
         let first = members[0];
@@ -104,6 +109,52 @@ fn loops_without_input(dialog: &Dialog, d: &mut Diagnostics) {
                 format!("{subject} a loop that never waits for input"),
             )
             .with_hint("put an `ask` node in the loop, or route one of its edges out of it"),
+        );
+    }
+    found
+}
+
+/// Finds a turn that would enter more nodes than the dialog's transition cap without waiting
+/// for input: at run time it would end the conversation with an error, every time. Edges
+/// taken without input form no cycle here (checked first), so the longest run from each node
+/// is found once per node.
+fn paths_beyond_the_cap(dialog: &Dialog, d: &mut Diagnostics) {
+    // `run[v]`: the most nodes one turn enters from entering `v` until it waits or ends.
+    fn run(dialog: &Dialog, v: NodeIdx, memo: &mut [Option<usize>]) -> usize {
+        if let Some(known) = memo[v] {
+            return known;
+        }
+        let longest = if dialog.node(v).kind.waits_for_input() {
+            1
+        } else {
+            1 + successors(dialog, v)
+                .into_iter()
+                .map(|next| run(dialog, next, memo))
+                .max()
+                .unwrap_or(0)
+        };
+        memo[v] = Some(longest);
+        longest
+    }
+    let mut memo = vec![None; dialog.nodes.len()];
+    let cap = usize::from(dialog.max_transitions);
+    let Some((from, longest)) = (0..dialog.nodes.len())
+        .map(|v| (v, run(dialog, v, &mut memo)))
+        .max_by_key(|&(v, longest)| (longest, std::cmp::Reverse(dialog.node(v).pos)))
+    else {
+        return;
+    };
+    if longest > cap {
+        let node = dialog.node(from);
+        d.push(
+            Diagnostic::error(
+                node.pos,
+                format!(
+                    "from node `{}` a turn runs through {longest} nodes without waiting for input, more than the {cap} one turn may enter",
+                    node.id
+                ),
+            )
+            .with_hint("put an `ask` node on the way, or raise `settings.max_transitions_per_turn`"),
         );
     }
 }

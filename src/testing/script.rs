@@ -110,7 +110,14 @@ pub fn parse(path: &Path, source: &str) -> ScriptFile {
     let (default_dialog, scripts) = match yaml::parse(source) {
         Ok(root) => read_file(&root, path, source, &mut d),
         Err(error) => {
-            d.error(error.pos, format!("YAML syntax: {}", error.message));
+            let diagnostic = crate::diagnostic::Diagnostic::error(
+                error.pos,
+                format!("YAML syntax: {}", error.message),
+            );
+            d.push(match error.hint {
+                Some(hint) => diagnostic.with_hint(hint),
+                None => diagnostic,
+            });
             (None, Vec::new())
         }
     };

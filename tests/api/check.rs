@@ -1566,3 +1566,63 @@ nodes:
         ],
     );
 }
+
+#[test]
+fn yaml_the_reader_refuses_is_explained_in_words_about_the_file() {
+    let deep = format!(
+        "id: d\nversion: 1\nstart: a\nnodes:\n  a:\n    say: {}1{}\n    end: x\n",
+        "[".repeat(70),
+        "]".repeat(70)
+    );
+    assert_reports(
+        &deep,
+        &[
+            "d.yaml:6:71: error: YAML syntax: the document is nested too deeply (more than 64 levels of lists and mappings)",
+            "  hint: flatten the structure: no dialog, script or configuration needs that depth",
+            "1 error in 1 file",
+        ],
+    );
+    assert_reports(
+        "id: d\nversion: 1\n---\nid: e\n",
+        &[
+            "d.yaml:4:1: error: YAML syntax: the file holds more than one YAML document (a `---` line starts another)",
+            "  hint: a file holds one document: remove the `---` line and what follows it, or move that to a file of its own",
+            "1 error in 1 file",
+        ],
+    );
+    assert_reports(
+        "id: d\nversion: 1\nstart: a\nnodes:\n  a:\n    say: *greeting\n    end: x\n",
+        &[
+            "d.yaml:6:10: error: YAML syntax: an alias (`*name`) refers to no anchor (`&name`) defined before it",
+            "  hint: define the anchor above its first use, or write the value out",
+            "1 error in 1 file",
+        ],
+    );
+}
+
+#[test]
+fn a_turn_that_always_hits_the_transition_cap_is_an_error() {
+    assert_reports(
+        r#"id: d
+version: 1
+start: a
+settings:
+  max_transitions_per_turn: 2
+nodes:
+  a:
+    say: "1"
+    next: b
+  b:
+    say: "2"
+    next: c
+  c:
+    say: "3"
+    end: done
+"#,
+        &[
+            "d.yaml:7:3: error: from node `a` a turn runs through 3 nodes without waiting for input, more than the 2 one turn may enter",
+            "  hint: put an `ask` node on the way, or raise `settings.max_transitions_per_turn`",
+            "1 error in 1 file",
+        ],
+    );
+}

@@ -86,9 +86,8 @@ fn load_inner(source: &str, env: &LoadEnv, translations: Option<&[TranslationSou
         ),
         Err(error) => {
             diagnostics.push(
-                Diagnostic::error(error.pos, format!("YAML syntax: {}", error.message)).with_hint(
-                    "check indentation, quotes and that every `key:` has a space after the colon",
-                ),
+                Diagnostic::error(error.pos, format!("YAML syntax: {}", error.message))
+                    .with_hint(error.hint.unwrap_or(crate::yaml::SYNTAX_HINT)),
             );
             None
         }
