@@ -3,7 +3,8 @@
 //! Agents always can follow a handed-over session on its event stream (`user_message`
 //! events) with an `agent` client's key. With `handoff.webhook`, each user message is also
 //! posted to the agents' tool, signed the way this engine's own clients sign
-//! (`X-Colloquy-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`),
+//! (`X-Colloquy-Signature: t=<unix seconds>,v2=<hex HMAC-SHA256(secret,
+//! "<t>\nPOST\n<path?query>\n<body>")>`, the tool URL's path and query),
 //! and retried within a deadline. The turn waits for it: a message the tool did not take is
 //! answered 503, not saved, and a retry with the same `message_id` tries again, so nothing is
 //! lost and the tool dedupes on `message_id`.
@@ -120,15 +121,19 @@ impl WebhookDesk {
         })
     }
 
+    /// The `v2` signature of a POST of `body` to the tool's URL.
     fn signature(&self, timestamp: i64, body: &[u8]) -> String {
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.secret) else {
             return String::new();
         };
-        mac.update(timestamp.to_string().as_bytes());
-        mac.update(b".");
+        let path_and_query = match self.url.query() {
+            Some(query) => format!("{}?{query}", self.url.path()),
+            None => self.url.path().to_owned(),
+        };
+        mac.update(format!("{timestamp}\nPOST\n{path_and_query}\n").as_bytes());
         mac.update(body);
         format!(
-            "t={timestamp},v1={}",
+            "t={timestamp},v2={}",
             crate::hex::encode(&mac.finalize().into_bytes())
         )
     }

@@ -23,6 +23,8 @@ pub struct App {
     pub config: Arc<Config>,
     /// The request rate limits' buckets (in memory, or shared in Redis).
     pub limiter: Arc<dyn RateLimiter>,
+    /// Request signatures and single-use tokens already used (in memory, or shared in Redis).
+    pub replay: Arc<dyn crate::store::ReplayGuard>,
     /// No `otp.secret` was configured: codes are MAC'd with a random per-process key.
     pub random_otp_key: bool,
     /// In dev mode (`server.dev`), the engine's clock, which the dev routes move forward.
@@ -132,6 +134,7 @@ pub fn build_with_services(
         outbox,
         config: Arc::new(config),
         limiter: backends.limiter,
+        replay: backends.replay,
         random_otp_key,
         dev_clock,
     })

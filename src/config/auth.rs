@@ -19,6 +19,9 @@ pub struct AuthConfig {
     #[serde(with = "serde_human")]
     pub replay_window: Duration,
     pub clients: Vec<ClientConfig>,
+    /// Deprecated: also accept `v1` signatures, which cover the body only (a signed empty
+    /// body was then valid on every route that takes one). Off unless set.
+    pub body_only_signatures: bool,
     /// Web chat widgets in public pages, each with a publishable key bound to its sites.
     pub widgets: Vec<WidgetConfig>,
 }
@@ -29,6 +32,7 @@ impl Default for AuthConfig {
             enabled: true,
             replay_window: Duration::from_secs(300),
             clients: Vec::new(),
+            body_only_signatures: false,
             widgets: Vec::new(),
         }
     }

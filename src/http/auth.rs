@@ -1,9 +1,13 @@
-//! Who is calling: an API key (`Authorization: Bearer <key>`) or a body signature
-//! (`X-Colloquy-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`).
+//! Who is calling: an API key (`Authorization: Bearer <key>`) or a request signature
+//! (`X-Colloquy-Signature: t=<unix seconds>,v2=<hex HMAC-SHA256(secret,
+//! "<t>\n<METHOD>\n<path?query>\n<body>")>`), which covers what is asked as well as the body:
+//! one signed empty body is no key to every route that takes one. The older `v1` form, over
+//! "<t>.<body>" only, is accepted only with `auth.body_only_signatures` (deprecated).
 //!
 //! Keys are kept as SHA-256 digests and compared in constant time; a signature is accepted
-//! only within the replay window of its timestamp and only once. Every refusal is the same
-//! bare 401: which check failed is logged, never returned.
+//! only within the replay window of its timestamp and only once, across every instance that
+//! shares the store (`store::ReplayGuard`). Every refusal is the same bare 401: which check
+//! failed is logged, never returned.
 
 use std::sync::Arc;
 
@@ -12,8 +16,7 @@ use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, TimeDelta, Utc};
-use dashmap::DashMap;
+use chrono::{DateTime, TimeDelta};
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
@@ -21,6 +24,7 @@ use subtle::ConstantTimeEq;
 
 use crate::clock::Clock;
 use crate::config::AuthConfig;
+use crate::store::{ReplayGuard, StoreError};
 
 use super::AppState;
 use super::error::ApiError;
@@ -95,8 +99,10 @@ pub struct Authenticator {
     agents: Vec<Arc<str>>,
     widgets: Vec<Widget>,
     replay_window: TimeDelta,
-    /// Signatures accepted within the replay window, with their timestamps.
-    seen: DashMap<[u8; 32], DateTime<Utc>>,
+    /// Whether `v1` signatures (over the body only) are still accepted.
+    body_only_signatures: bool,
+    /// Signatures accepted within the replay window.
+    replay: Arc<dyn ReplayGuard>,
     clock: Arc<dyn Clock>,
 }
 
@@ -108,13 +114,15 @@ enum Refusal {
     MalformedSignature,
     StaleTimestamp,
     BadSignature,
+    /// A `v1` signature (over the body only) without `auth.body_only_signatures`.
+    BodyOnlySignature,
     Replayed,
     UnknownWidgetKey,
     WidgetOrigin,
 }
 
 impl Authenticator {
-    pub fn new(config: &AuthConfig, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(config: &AuthConfig, clock: Arc<dyn Clock>, replay: Arc<dyn ReplayGuard>) -> Self {
         let mut api_keys = Vec::new();
         let mut signing_secrets = Vec::new();
         let mut agents = Vec::new();
@@ -152,7 +160,8 @@ impl Authenticator {
             agents,
             widgets,
             replay_window: TimeDelta::from_std(config.replay_window).unwrap_or(TimeDelta::MAX),
-            seen: DashMap::new(),
+            body_only_signatures: config.body_only_signatures,
+            replay,
             clock,
         }
     }
@@ -211,53 +220,115 @@ impl Authenticator {
         }
     }
 
-    fn by_signature(&self, header: &str, body: &[u8]) -> Result<Arc<str>, Refusal> {
-        let (timestamp, signature) = parse_signature(header).ok_or(Refusal::MalformedSignature)?;
+    async fn by_signature(
+        &self,
+        header: &str,
+        request: &Signed<'_>,
+    ) -> Result<Result<Arc<str>, Refusal>, StoreError> {
+        let Some(parsed) = parse_signature(header) else {
+            return Ok(Err(Refusal::MalformedSignature));
+        };
+        if parsed.version == SignatureVersion::BodyOnly && !self.body_only_signatures {
+            return Ok(Err(Refusal::BodyOnlySignature));
+        }
         let now = self.clock.now();
-        let signed_at =
-            DateTime::from_timestamp(timestamp, 0).ok_or(Refusal::MalformedSignature)?;
+        let Some(signed_at) = DateTime::from_timestamp(parsed.timestamp, 0) else {
+            return Ok(Err(Refusal::MalformedSignature));
+        };
         if (now - signed_at).abs() > self.replay_window {
-            return Err(Refusal::StaleTimestamp);
+            return Ok(Err(Refusal::StaleTimestamp));
         }
         let mut found = None;
         for (client, secret) in &self.signing_secrets {
             let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
                 continue;
             };
-            mac.update(timestamp.to_string().as_bytes());
-            mac.update(b".");
-            mac.update(body);
-            if mac.verify_slice(&signature).is_ok() {
+            signed_text(&mut mac, parsed.version, parsed.timestamp, request);
+            if mac.verify_slice(&parsed.mac).is_ok() {
                 found = Some(client.clone());
             }
         }
-        let client = found.ok_or(Refusal::BadSignature)?;
-        let fingerprint: [u8; 32] = Sha256::digest(&signature).into();
-        if self.seen.insert(fingerprint, signed_at).is_some() {
-            return Err(Refusal::Replayed);
+        let Some(client) = found else {
+            return Ok(Err(Refusal::BadSignature));
+        };
+        let fingerprint: [u8; 32] = Sha256::digest(&parsed.mac).into();
+        // Refused as stale after this anyway, so that is as long as it needs keeping.
+        let until = signed_at + self.replay_window;
+        if !self.replay.first_use("sig", &fingerprint, until).await? {
+            return Ok(Err(Refusal::Replayed));
         }
-        Ok(client)
+        Ok(Ok(client))
     }
 
     /// Forgets signatures older than the replay window (they would be refused as stale).
     pub fn sweep(&self) {
-        let horizon = self.clock.now() - self.replay_window;
-        self.seen.retain(|_, signed_at| *signed_at >= horizon);
+        self.replay.sweep();
     }
 }
 
-/// Reads `t=<seconds>,v1=<hex>`.
-fn parse_signature(header: &str) -> Option<(i64, Vec<u8>)> {
+/// Which text a signature covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignatureVersion {
+    /// `v1`: "<t>.<body>" (deprecated).
+    BodyOnly,
+    /// `v2`: "<t>\n<METHOD>\n<path?query>\n<body>".
+    Request,
+}
+
+#[derive(Debug)]
+struct ParsedSignature {
+    timestamp: i64,
+    version: SignatureVersion,
+    mac: Vec<u8>,
+}
+
+/// What a signature must cover, as the request came.
+#[derive(Debug, Clone, Copy)]
+pub struct Signed<'a> {
+    pub method: &'a str,
+    /// The path and query exactly as sent (`/v1/webhook`, `/otp/v1/_search?tenantId=pb`).
+    pub path_and_query: &'a str,
+    pub body: &'a [u8],
+}
+
+fn signed_text(mac: &mut Hmac<Sha256>, version: SignatureVersion, t: i64, request: &Signed<'_>) {
+    mac.update(t.to_string().as_bytes());
+    match version {
+        SignatureVersion::BodyOnly => mac.update(b"."),
+        SignatureVersion::Request => {
+            mac.update(b"\n");
+            mac.update(request.method.as_bytes());
+            mac.update(b"\n");
+            mac.update(request.path_and_query.as_bytes());
+            mac.update(b"\n");
+        }
+    }
+    mac.update(request.body);
+}
+
+/// Reads `t=<seconds>,v2=<hex>` (or the deprecated `v1=`; `v2` wins when both are there).
+fn parse_signature(header: &str) -> Option<ParsedSignature> {
     let mut timestamp = None;
-    let mut signature = None;
+    let mut v1 = None;
+    let mut v2 = None;
     for part in header.split(',') {
         match part.trim().split_once('=')? {
             ("t", value) => timestamp = value.parse::<i64>().ok(),
-            ("v1", value) => signature = crate::hex::decode(value),
+            ("v1", value) => v1 = crate::hex::decode(value),
+            ("v2", value) => v2 = crate::hex::decode(value),
             _ => {}
         }
     }
-    Some((timestamp?, signature.filter(|s| s.len() == 32)?))
+    let (version, mac) = match (v2, v1) {
+        (Some(mac), _) => (SignatureVersion::Request, mac),
+        (None, Some(mac)) => (SignatureVersion::BodyOnly, mac),
+        (None, None) => return None,
+    };
+    (mac.len() == 32).then_some(ParsedSignature {
+        timestamp: timestamp?,
+        version,
+        mac,
+    })
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -327,7 +398,22 @@ pub(super) async fn admit(state: &AppState, request: Request) -> Result<Request,
                 }
                 Err(_) => return Err(ApiError::PayloadTooLarge.into_response()),
             };
-            (auth.by_signature(&header, &bytes), Body::from(bytes))
+            let signed = Signed {
+                method: parts.method.as_str(),
+                path_and_query: parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", axum::http::uri::PathAndQuery::as_str),
+                body: &bytes,
+            };
+            let verdict = match auth.by_signature(&header, &signed).await {
+                Ok(verdict) => verdict,
+                Err(error) => {
+                    tracing::warn!(%error, "signature replay records unavailable: request refused");
+                    return Err(ApiError::Unavailable.into_response());
+                }
+            };
+            (verdict, Body::from(bytes))
         }
         (None, None) => (Err(Refusal::NoCredentials), body),
     };
@@ -344,16 +430,37 @@ pub(super) async fn admit(state: &AppState, request: Request) -> Result<Request,
     }
 }
 
-/// Signs `body` the way clients must (for tests and client libraries).
+/// Signs a request the way clients must: the `X-Colloquy-Signature` value (`v2`).
+pub fn sign_request(secret: &[u8], timestamp: i64, request: &Signed<'_>) -> String {
+    sign_as(secret, timestamp, request, SignatureVersion::Request)
+}
+
+/// Signs `body` alone, the deprecated `v1` way (`auth.body_only_signatures`).
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    let request = Signed {
+        method: "",
+        path_and_query: "",
+        body,
+    };
+    sign_as(secret, timestamp, &request, SignatureVersion::BodyOnly)
+}
+
+fn sign_as(
+    secret: &[u8],
+    timestamp: i64,
+    request: &Signed<'_>,
+    version: SignatureVersion,
+) -> String {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
         return String::new();
     };
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
+    signed_text(&mut mac, version, timestamp, request);
+    let name = match version {
+        SignatureVersion::BodyOnly => "v1",
+        SignatureVersion::Request => "v2",
+    };
     format!(
-        "t={timestamp},v1={}",
+        "t={timestamp},{name}={}",
         crate::hex::encode(&mac.finalize().into_bytes())
     )
 }
@@ -365,9 +472,20 @@ mod tests {
     #[test]
     fn parses_signature_headers() {
         let header = sign(b"0123456789abcdef", 1_700_000_000, b"{}");
-        let (t, sig) = parse_signature(&header).unwrap();
-        assert_eq!(t, 1_700_000_000);
-        assert_eq!(sig.len(), 32);
+        let parsed = parse_signature(&header).unwrap();
+        assert_eq!(parsed.timestamp, 1_700_000_000);
+        assert_eq!(parsed.version, SignatureVersion::BodyOnly);
+        assert_eq!(parsed.mac.len(), 32);
+        let request = Signed {
+            method: "POST",
+            path_and_query: "/v1/webhook",
+            body: b"{}",
+        };
+        let v2 = sign_request(b"0123456789abcdef", 1_700_000_000, &request);
+        assert_eq!(
+            parse_signature(&v2).unwrap().version,
+            SignatureVersion::Request
+        );
         assert!(parse_signature("t=1,v1=zz").is_none());
         assert!(parse_signature("v1=00").is_none());
         assert!(parse_signature("garbage").is_none());

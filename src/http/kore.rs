@@ -18,8 +18,6 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use dashmap::DashMap;
-use dashmap::mapref::entry::Entry;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -30,10 +28,6 @@ use crate::engine::{EngineError, TurnReply, TurnRequest};
 
 use super::AppState;
 use super::extract::ApiJson;
-
-/// How many single-use tokens are remembered at most; beyond it (once the expired ones are
-/// forgotten) new tokens are refused with 429 rather than risk accepting one twice.
-const MAX_SEEN_TOKENS: usize = 100_000;
 
 /// A Kore v2 request. Unknown fields are accepted: Kore clients send many we do not use.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -317,61 +311,42 @@ fn trace_id() -> String {
     crate::hex::encode(&bytes)
 }
 
-/// The single-use tokens accepted so far (a digest of their `jti`, else of the token), each
-/// kept until its `exp`.
-#[derive(Debug)]
-pub struct SeenTokens {
-    seen: DashMap<[u8; 32], i64>,
-    capacity: usize,
-}
-
-impl Default for SeenTokens {
-    fn default() -> Self {
-        Self::with_capacity(MAX_SEEN_TOKENS)
-    }
-}
-
-impl SeenTokens {
-    fn with_capacity(capacity: usize) -> Self {
-        Self {
-            seen: DashMap::new(),
-            capacity,
-        }
-    }
-
-    /// `Ok(true)` the first time a token is seen, `Ok(false)` after; `Err(())` when the store
-    /// is full of tokens that have not expired yet.
-    fn first_use(&self, key: [u8; 32], exp: i64, now: i64) -> Result<bool, ()> {
-        if self.seen.len() >= self.capacity {
-            self.sweep(now);
-            if self.seen.len() >= self.capacity {
-                return Err(());
-            }
-        }
-        match self.seen.entry(key) {
-            Entry::Occupied(_) => Ok(false),
-            Entry::Vacant(slot) => {
-                slot.insert(exp);
-                Ok(true)
-            }
-        }
-    }
-
-    /// Forgets tokens that have expired (they would be refused as expired anyway).
-    pub fn sweep(&self, now: i64) {
-        self.seen.retain(|_, exp| *exp >= now);
-    }
-
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.seen.len()
-    }
-}
-
 /// Why a token is refused (logged; every refusal answers the same 401).
 fn refuse(version: Version, why: &'static str) -> KoreError {
     tracing::debug!(why, "kore token refused");
     KoreError::unauthorized(version)
+}
+
+/// A token that passed: its client, and with `kore.single_use_tokens` what to record it by
+/// and until when (its `exp`).
+#[derive(Debug)]
+struct Authenticated {
+    app_id: String,
+    single_use: Option<([u8; 32], i64)>,
+}
+
+/// Records a single-use token, in the store every instance shares: a token is accepted once
+/// by all of them together.
+async fn first_use(
+    state: &AppState,
+    version: Version,
+    key: &[u8; 32],
+    exp: i64,
+) -> Result<(), KoreError> {
+    let until = chrono::DateTime::from_timestamp(exp, 0)
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+    match state.app.replay.first_use("kore", key, until).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(refuse(version, "token used before")),
+        Err(error) => {
+            tracing::warn!(%error, "kore: single-use tokens cannot be recorded");
+            Err(KoreError::new(
+                version,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service unavailable",
+            ))
+        }
+    }
 }
 
 /// Checks the bearer JWT as Kore does and returns the client's app id: signed by a configured
@@ -381,12 +356,11 @@ fn refuse(version: Version, why: &'static str) -> KoreError {
 /// `kore.single_use_tokens`, never seen before.
 fn authenticate(
     config: &KoreConfig,
-    seen: &SeenTokens,
     version: Version,
     headers: &HeaderMap,
     from_id: &str,
     now: i64,
-) -> Result<String, KoreError> {
+) -> Result<Authenticated, KoreError> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -443,7 +417,7 @@ fn authenticate(
         {
             return Err(refuse(version, "userIdentity is not from.id"));
         }
-        if config.single_use_tokens {
+        let single_use = config.single_use_tokens.then(|| {
             let key: [u8; 32] = match &claims.jti {
                 Some(jti) => Sha256::new()
                     .chain_update(client.app_id.as_bytes())
@@ -453,20 +427,12 @@ fn authenticate(
                     .into(),
                 None => Sha256::digest(token.as_bytes()).into(),
             };
-            match seen.first_use(key, exp, now) {
-                Ok(true) => {}
-                Ok(false) => return Err(refuse(version, "token used before")),
-                Err(()) => {
-                    tracing::warn!("kore single-use token store full");
-                    return Err(KoreError::new(
-                        version,
-                        StatusCode::TOO_MANY_REQUESTS,
-                        "Too Many requests",
-                    ));
-                }
-            }
-        }
-        return Ok(client.app_id.clone());
+            (key, exp)
+        });
+        return Ok(Authenticated {
+            app_id: client.app_id.clone(),
+            single_use,
+        });
     }
     Err(refuse(version, "not signed by a configured client"))
 }
@@ -525,14 +491,13 @@ async fn handle(
     let config = &state.app.config;
     let engine = &state.app.engine;
     let now = state.client_clock.now().timestamp();
-    let app = authenticate(
-        &config.kore,
-        &state.kore_tokens,
-        version,
-        headers,
-        &inbound.from_id,
-        now,
-    )?;
+    let Authenticated {
+        app_id: app,
+        single_use,
+    } = authenticate(&config.kore, version, headers, &inbound.from_id, now)?;
+    if let Some((key, exp)) = single_use {
+        first_use(state, version, &key, exp).await?;
+    }
     let dialog = config.kore.bots.get(bot).cloned();
     if !config.kore.bots.is_empty() && dialog.is_none() {
         return Err(KoreError::new(
@@ -840,28 +805,5 @@ mod tests {
             hashed.starts_with("kore:") && hashed.len() == 37,
             "{hashed}"
         );
-    }
-
-    #[test]
-    fn seen_tokens_are_refused_and_forgotten_when_they_expire() {
-        let seen = SeenTokens::default();
-        assert_eq!(seen.first_use([1; 32], 100, 10), Ok(true));
-        assert_eq!(seen.first_use([1; 32], 100, 20), Ok(false));
-        assert_eq!(seen.first_use([2; 32], 50, 20), Ok(true));
-        seen.sweep(60);
-        assert_eq!(seen.len(), 1);
-        assert_eq!(seen.first_use([1; 32], 100, 60), Ok(false));
-    }
-
-    #[test]
-    fn a_full_store_forgets_expired_tokens_then_refuses_new_ones() {
-        let seen = SeenTokens::with_capacity(2);
-        assert_eq!(seen.first_use([1; 32], 30, 10), Ok(true));
-        assert_eq!(seen.first_use([2; 32], 100, 10), Ok(true));
-        assert_eq!(seen.first_use([3; 32], 100, 20), Err(()));
-        // Once the first has expired there is room again.
-        assert_eq!(seen.first_use([3; 32], 100, 40), Ok(true));
-        assert_eq!(seen.len(), 2);
-        assert_eq!(seen.first_use([4; 32], 100, 40), Err(()));
     }
 }

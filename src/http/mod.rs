@@ -54,8 +54,6 @@ pub struct AppState {
     /// the engine's clock, except in dev mode, where clients keep signing with the wall clock
     /// the dev clock runs ahead of.
     pub client_clock: Arc<dyn Clock>,
-    /// Kore tokens already accepted, with `kore.single_use_tokens`.
-    kore_tokens: kore::SeenTokens,
     /// Event streams open now (`sessions.events.max_streams`).
     open_streams: std::sync::atomic::AtomicUsize,
     /// Turns true when the server starts shutting down: event streams end (their clients
@@ -69,14 +67,14 @@ impl AppState {
             Some(dev) => dev.base().clone(),
             None => app.engine.clock().clone(),
         };
-        let auth = auth::Authenticator::new(&app.config.auth, client_clock.clone());
+        let auth =
+            auth::Authenticator::new(&app.config.auth, client_clock.clone(), app.replay.clone());
         let limits = limits::RateLimits::new(app.limiter.clone(), &app.config.limits);
         Arc::new(Self {
             app,
             auth,
             limits,
             client_clock,
-            kore_tokens: kore::SeenTokens::default(),
             open_streams: std::sync::atomic::AtomicUsize::new(0),
             stop_streams: tokio::sync::watch::Sender::new(false),
             draining: std::sync::atomic::AtomicBool::new(false),
@@ -98,7 +96,6 @@ impl AppState {
     pub fn sweep(&self) {
         self.auth.sweep();
         self.limits.sweep();
-        self.kore_tokens.sweep(self.client_clock.now().timestamp());
     }
 }
 

@@ -7,11 +7,12 @@ use crate::clock::Clock;
 use crate::config::{Config, StoreKind};
 
 use super::redis::{
-    RedisArchive, RedisCounters, RedisEvents, RedisLease, RedisLimiter, RedisPool, RedisStore,
+    RedisArchive, RedisCounters, RedisEvents, RedisLease, RedisLimiter, RedisPool, RedisReplay,
+    RedisStore,
 };
 use super::{
     Counters, DialogArchive, EventLog, LocalLease, LocalLimiter, MemoryCounters, MemoryEvents,
-    MemoryStore, NoArchive, RateLimiter, SessionStore, TurnLease,
+    MemoryReplay, MemoryStore, NoArchive, RateLimiter, ReplayGuard, SessionStore, TurnLease,
 };
 
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub struct Backends {
     pub lease: Arc<dyn TurnLease>,
     pub archive: Arc<dyn DialogArchive>,
     pub events: Arc<dyn EventLog>,
+    /// Signatures and tokens already used.
+    pub replay: Arc<dyn ReplayGuard>,
 }
 
 impl Backends {
@@ -44,6 +47,7 @@ impl Backends {
                 lease: Arc::new(LocalLease),
                 archive: Arc::new(NoArchive),
                 events: Arc::new(MemoryEvents::new(sessions.events.limits(), clock.clone())),
+                replay: Arc::new(MemoryReplay::new(clock.clone())),
             }),
             StoreKind::Redis => {
                 let pool = Arc::new(RedisPool::new(&sessions.redis)?);
@@ -72,10 +76,11 @@ impl Backends {
                     lease: Arc::new(RedisLease::new(pool.clone(), sessions.redis.lease_ttl)),
                     archive: Arc::new(RedisArchive::new(pool.clone())),
                     events: Arc::new(RedisEvents::new(
-                        pool,
+                        pool.clone(),
                         sessions.events.limits(),
                         clock.clone(),
                     )),
+                    replay: Arc::new(RedisReplay::new(pool, clock.clone())),
                 })
             }
         }

@@ -15,6 +15,7 @@ mod lease;
 mod limiter;
 mod memory;
 pub mod redis;
+mod replay;
 
 pub use archive::{DialogArchive, NoArchive};
 pub use backends::Backends;
@@ -25,6 +26,7 @@ pub use events::{
 pub use lease::{Lease, LocalLease, TurnLease};
 pub use limiter::{LocalLimiter, RateLimiter, Scope};
 pub use memory::{MAX_PROCESSED_PER_SESSION, MemoryStore};
+pub use replay::{MAX_REPLAY_RECORDS, MemoryReplay, ReplayGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -134,10 +134,16 @@ async fn a_conversation_goes_to_people_and_back() {
     let signature = headers["x-colloquy-signature"].to_str().unwrap();
     let (t, _) = signature
         .strip_prefix("t=")
-        .and_then(|rest| rest.split_once(",v1="))
-        .expect("t=…,v1=…");
+        .and_then(|rest| rest.split_once(",v2="))
+        .expect("t=…,v2=…");
     let raw = serde_json::to_vec(&body).unwrap();
-    let expected = colloquy::http::auth::sign(TOOL_SECRET.as_bytes(), t.parse().unwrap(), &raw);
+    let signed = colloquy::http::auth::Signed {
+        method: "POST",
+        path_and_query: "/hook",
+        body: &raw,
+    };
+    let expected =
+        colloquy::http::auth::sign_request(TOOL_SECRET.as_bytes(), t.parse().unwrap(), &signed);
     assert_eq!(signature, expected, "signed with the tool's secret");
     // A retry of the same message is answered again and not sent twice.
     say(&app, "h1", "m2", "I was charged twice").await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use colloquy::clock::Clock;
 use colloquy::config::{ClientConfig, Config, Rate, Secret};
-use colloquy::http::auth::sign;
+use colloquy::http::auth::{Signed, sign, sign_request};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with, test_config};
@@ -112,16 +112,70 @@ async fn api_keys_are_required_and_checked() {
     );
 }
 
+/// The signature of a `POST /v1/webhook` of `payload` at `at`.
+fn webhook_signature(payload: &str, at: i64) -> String {
+    sign_request(
+        SIGNING_SECRET.as_bytes(),
+        at,
+        &Signed {
+            method: "POST",
+            path_and_query: "/v1/webhook",
+            body: payload.as_bytes(),
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_signature_covers_the_method_and_path_and_the_body_only_form_needs_the_switch() {
+    let app = spawn_app_with(authenticated_config()).await;
+    let now = app.clock.now().timestamp();
+    let empty = |path: &str, at: i64| {
+        sign_request(
+            SIGNING_SECRET.as_bytes(),
+            at,
+            &Signed {
+                method: "GET",
+                path_and_query: path,
+                body: b"",
+            },
+        )
+    };
+    let get = |path: &'static str, signature: String| {
+        let request = app
+            .client
+            .get(app.url(path))
+            .header("x-colloquy-signature", signature);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get("/v1/dialogs", empty("/v1/dialogs", now)).await, 200);
+    // Signed for one route, sent to another: refused.
+    assert_eq!(
+        get("/v1/dev/outbox", empty("/v1/dialogs", now + 1)).await,
+        401
+    );
+    // The body-only form is refused unless switched on.
+    let legacy = || sign(SIGNING_SECRET.as_bytes(), now + 2, b"");
+    assert_eq!(get("/v1/dialogs", legacy()).await, 401);
+    let mut config = authenticated_config();
+    config.auth.body_only_signatures = true;
+    let app = spawn_app_with(config).await;
+    let status = app
+        .client
+        .get(app.url("/v1/dialogs"))
+        .header("x-colloquy-signature", legacy())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+}
+
 #[tokio::test]
 async fn signed_bodies_are_accepted_once_and_only_in_time() {
     let app = spawn_app_with(authenticated_config()).await;
     let now = app.clock.now().timestamp();
-    let signed = |payload: &str, at: i64| {
-        vec![(
-            "x-colloquy-signature",
-            sign(SIGNING_SECRET.as_bytes(), at, payload.as_bytes()),
-        )]
-    };
+    let signed =
+        |payload: &str, at: i64| vec![("x-colloquy-signature", webhook_signature(payload, at))];
 
     let first = body("s", "1", "hi");
     let (status, _, _) = post(&app, first.clone(), &signed(&first, now)).await;
@@ -134,7 +188,15 @@ async fn signed_bodies_are_accepted_once_and_only_in_time() {
     // A wrong secret.
     let forged = vec![(
         "x-colloquy-signature",
-        sign(b"not-the-secret-at-all", now, second.as_bytes()),
+        sign_request(
+            b"not-the-secret-at-all",
+            now,
+            &Signed {
+                method: "POST",
+                path_and_query: "/v1/webhook",
+                body: second.as_bytes(),
+            },
+        ),
     )];
     assert_unauthorized(&post(&app, second.clone(), &forged).await);
     // Signed too long ago, or too far ahead (the replay window is 5 minutes).
@@ -171,11 +233,11 @@ async fn a_dev_clock_running_ahead_does_not_make_signatures_stale() {
     assert_eq!(skipped.status(), 200);
     let now = app.clock.now().timestamp();
     let first = body("s", "1", "hi");
-    let signature = sign(SIGNING_SECRET.as_bytes(), now, first.as_bytes());
+    let signature = webhook_signature(&first, now);
     let (status, answer, _) = post(&app, first, &[("x-colloquy-signature", signature)]).await;
     assert_eq!(status, 200, "{answer}");
     let late = body("s", "2", "alice@example.com");
-    let signature = sign(SIGNING_SECRET.as_bytes(), now + 3600, late.as_bytes());
+    let signature = webhook_signature(&late, now + 3600);
     assert_unauthorized(&post(&app, late, &[("x-colloquy-signature", signature)]).await);
 }
 

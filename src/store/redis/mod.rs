@@ -15,6 +15,7 @@
 //! | `rate:SCOPE:KEY` | string | GCRA theoretical arrival time (µs) | when the bucket is full again |
 //! | `dialog:ID:VERSION` | string | the YAML source of a dialog version sessions started on | never |
 //! | `events-last:{ID}` | string | the last event id of the session's stream (its log is open) | `sessions.events.retention` after the last read or event |
+//! | `replay:SCOPE:HEX` | string | a used request signature (`sig`) or single-use token (`kore`) | when it would be refused anyway |
 //! | `events:{ID}` | stream | the session's events, entry ids `<event id>-1`, field `e` ([`format`]) | as `events-last` |
 //!
 //! Channels: `events:{ID}` carries the id of each event appended to the session's stream.
@@ -26,6 +27,7 @@ pub mod format;
 mod lease;
 mod limiter;
 mod pool;
+mod replay;
 mod scripts;
 
 pub use archive::RedisArchive;
@@ -34,6 +36,7 @@ pub use events::RedisEvents;
 pub use lease::RedisLease;
 pub use limiter::RedisLimiter;
 pub use pool::RedisPool;
+pub use replay::RedisReplay;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -307,3 +307,45 @@ async fn a_session_finishes_on_its_dialog_version_after_every_instance_restarted
         "{dialogs}"
     );
 }
+
+#[tokio::test]
+async fn a_signed_request_accepted_by_one_instance_is_refused_by_another() {
+    use colloquy::config::{ClientConfig, ClientRole};
+    use colloquy::http::auth::{Signed, sign_request};
+    const SECRET: &str = "a-signing-secret-0123456789";
+    let server = RedisServer::start();
+    let mut config = shared_config(&server.url());
+    config.auth.enabled = true;
+    config.auth.clients = vec![ClientConfig {
+        id: "signer".into(),
+        api_keys: Vec::new(),
+        signing_secrets: vec![Secret::new(SECRET)],
+        role: ClientRole::Api,
+    }];
+    let a = spawn_app_with(config.clone()).await;
+    let b = spawn_app_with(config).await;
+    let body = json!({ "session_id": "s", "message_id": "m1", "text": "hi" }).to_string();
+    let signature = sign_request(
+        SECRET.as_bytes(),
+        colloquy::clock::Clock::now(a.clock.as_ref()).timestamp(),
+        &Signed {
+            method: "POST",
+            path_and_query: "/v1/webhook",
+            body: body.as_bytes(),
+        },
+    );
+    let send = |app: &TestApp| {
+        app.client
+            .post(app.url("/v1/webhook"))
+            .header("content-type", "application/json")
+            .header("x-colloquy-signature", signature.clone())
+            .body(body.clone())
+            .send()
+    };
+    assert_eq!(send(&a).await.unwrap().status(), 200);
+    assert_eq!(
+        send(&b).await.unwrap().status(),
+        401,
+        "replayed on the other instance"
+    );
+}
