@@ -10,7 +10,7 @@ use crate::engine::{DialogRegistry, Engine, EngineSettings, OtpSettings, Parts};
 use crate::metrics::Metrics;
 use crate::otp::OtpKey;
 use crate::services::{ServiceCaller, Services};
-use crate::sms::{SmsSender, TwilioCredentials, TwilioSender};
+use crate::sms::{HttpSmsSender, SmsSender, TwilioCredentials, TwilioSender};
 use crate::store::{Backends, RateLimit, RateLimiter};
 
 /// A built application: the engine and the adapters the HTTP layer exposes directly.
@@ -209,6 +209,14 @@ fn sms_sender(
                     .map_err(|error| error.to_string())?;
             let sender = TwilioSender::new(twilio, credentials)?;
             tracing::info!(endpoint = sender.endpoint(), "sms: sending through Twilio");
+            (Arc::new(sender), outbox)
+        }
+        SmsProvider::Http => {
+            let sender = HttpSmsSender::new(&config.sms.http)?;
+            tracing::info!(
+                endpoint = sender.endpoint(),
+                "sms: sending through the HTTP gateway"
+            );
             (Arc::new(sender), outbox)
         }
     })

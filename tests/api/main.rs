@@ -26,6 +26,7 @@ mod runner;
 mod schema;
 mod sendgrid;
 mod services;
+mod sms_gateway;
 mod subdialogs;
 mod trust;
 mod twilio;
