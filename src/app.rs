@@ -10,7 +10,7 @@ use crate::engine::{DialogRegistry, Engine, EngineSettings, OtpSettings, Parts};
 use crate::metrics::Metrics;
 use crate::otp::OtpKey;
 use crate::services::{ServiceCaller, Services};
-use crate::sms::{HttpSmsSender, SmsSender, TwilioCredentials, TwilioSender};
+use crate::sms::{HttpSmsSender, SmsGuard, SmsSender, TwilioCredentials, TwilioSender};
 use crate::store::{Backends, RateLimit, RateLimiter};
 
 /// A built application: the engine and the adapters the HTTP layer exposes directly.
@@ -63,6 +63,12 @@ pub fn build_with_services(
     let metrics = Arc::new(Metrics::default());
     let (email, outbox) = email_sender(&config, &clock, &wall, &metrics)?;
     let (sms, outbox) = sms_sender(&config, &clock, outbox)?;
+    let sms_guard = SmsGuard::from_config(&config.sms, config.dialogs.phone_region.as_deref())?;
+    if sms_guard.allows_any_country() && config.sms.provider != SmsProvider::Outbox {
+        tracing::warn!(
+            "sms: texts may go to any country (sms.guard.countries); the guard's caps still apply"
+        );
+    }
     let services = match services {
         Some(services) => services,
         None => Arc::new(
@@ -111,6 +117,7 @@ pub fn build_with_services(
         archive: backends.archive,
         email,
         sms,
+        sms_guard,
         services,
         load_env: config.load_env(),
         clock,

@@ -10,7 +10,9 @@ mod shared;
 use crate::dialog::entities::Place;
 use crate::dialog::reply::Choice;
 pub use crate::dialog::reply::TurnReply;
-pub use codes::{CodeCheck, CodeScope, CodeView, Issued, NotIssued};
+pub use codes::{
+    CodeCheck, CodeScope, CodeView, Destination, Issued, NotIssued, SmsText, Undelivered,
+};
 pub use locks::SessionLocks;
 pub use registry::{DialogRegistry, DialogSummary};
 
@@ -26,7 +28,7 @@ use crate::email::EmailSender;
 use crate::metrics::Metrics;
 use crate::otp::{OtpKey, Policy};
 use crate::services::ServiceCaller;
-use crate::sms::SmsSender;
+use crate::sms::{SmsGuard, SmsSender};
 use crate::store::{
     Counters, DialogArchive, Processed, RateLimit, SessionStore, StoreError, TurnLease,
 };
@@ -113,6 +115,8 @@ pub struct Engine {
     pub(crate) counters: Arc<dyn Counters>,
     pub(crate) email: Arc<dyn EmailSender>,
     pub(crate) sms: Arc<dyn SmsSender>,
+    /// The toll-fraud guard every text passes (`sms.guard`).
+    pub(crate) sms_guard: SmsGuard,
     /// The services `http.request` calls.
     pub(crate) services: Arc<dyn ServiceCaller>,
     /// What dialogs may name outside themselves: reloads and archived versions load against it.
@@ -138,6 +142,7 @@ pub struct Parts {
     pub archive: Arc<dyn DialogArchive>,
     pub email: Arc<dyn EmailSender>,
     pub sms: Arc<dyn SmsSender>,
+    pub sms_guard: SmsGuard,
     pub services: Arc<dyn ServiceCaller>,
     /// What the dialogs were loaded against (the configured services).
     pub load_env: LoadEnv,
@@ -158,6 +163,7 @@ impl Engine {
             counters: parts.counters,
             email: parts.email,
             sms: parts.sms,
+            sms_guard: parts.sms_guard,
             services: parts.services,
             load_env: parts.load_env,
             clock: parts.clock,

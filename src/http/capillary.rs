@@ -13,9 +13,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::address::EmailAddr;
+use crate::address::{EmailAddr, Recipient};
 use crate::dialog::model::EmailTemplate;
 use crate::dialog::template::Template;
+use crate::engine::Destination;
 use crate::otp::Verdict;
 
 use super::AppState;
@@ -101,10 +102,14 @@ pub async fn generate(
     let (Some(action), Some(address), true) = (action, address, errors.0.is_empty()) else {
         return errors.into_response();
     };
-    let scope = super::otp_api::scope_of(caller, action, address);
+    let scope = super::otp_api::scope_of(caller, action, Recipient::Email(address.clone()));
     let engine = state.app.engine.clone();
     let issued = finish(&state, async move {
-        engine.issue_code(&scope, template.as_ref()).await
+        let to = [Destination::Email {
+            to: address,
+            template: template.as_ref(),
+        }];
+        engine.issue_code(&scope, &to, None).await
     })
     .await;
     match issued {
@@ -155,7 +160,7 @@ pub async fn validate(
     else {
         return errors.into_response();
     };
-    let scope = super::otp_api::scope_of(caller, action, address);
+    let scope = super::otp_api::scope_of(caller, action, Recipient::Email(address));
     let engine = state.app.engine.clone();
     let checked = finish(
         &state,

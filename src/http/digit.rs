@@ -13,7 +13,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::address::EmailAddr;
+use crate::address::{EmailAddr, Recipient};
+use crate::engine::Destination;
 use crate::otp::CodeStatus;
 use crate::otp::Verdict;
 
@@ -98,9 +99,17 @@ pub async fn create(
         return fields.into_response();
     };
     let identity = address.as_str().to_owned();
-    let scope = scope_of(caller, purpose(tenant), address);
+    let scope = scope_of(caller, purpose(tenant), Recipient::Email(address.clone()));
     let engine = state.app.engine.clone();
-    let issued = finish(&state, async move { engine.issue_code(&scope, None).await }).await;
+    let shown = identity.clone();
+    let issued = finish(&state, async move {
+        let to = [Destination::Email {
+            to: address,
+            template: None,
+        }];
+        engine.issue_code(&scope, &to, Some(&shown)).await
+    })
+    .await;
     match issued {
         Ok(Ok(issued)) => (
             StatusCode::CREATED,
@@ -138,7 +147,7 @@ pub async fn validate(
     let Ok(address) = EmailAddr::parse(identity) else {
         return unsuccessful("no OTP is waiting for this identity");
     };
-    let scope = scope_of(caller, purpose(tenant), address);
+    let scope = scope_of(caller, purpose(tenant), Recipient::Email(address));
     let engine = state.app.engine.clone();
     let code = code.to_owned();
     let checked = finish(
@@ -185,15 +194,11 @@ pub async fn search(
         return fields.into_response();
     };
     let client = caller.and_then(|Extension(Caller(client))| client);
-    let found = state
-        .app
-        .engine
-        .code(uuid, client.as_deref(), &purpose(tenant))
-        .await;
+    let found = state.app.engine.code(uuid, client.as_deref()).await;
     match found {
-        Ok(Some(view)) if view.current => Json(token(
+        Ok(Some(view)) if view.purpose == purpose(tenant) => Json(token(
             uuid,
-            &view.address,
+            &view.identity,
             tenant,
             view.status == CodeStatus::Used,
         ))

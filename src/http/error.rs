@@ -53,6 +53,12 @@ pub enum ApiError {
     },
     /// The email provider did not take the code's email (OTP API); nothing was stored.
     DeliveryFailed,
+    /// The toll-fraud guard refuses to text this number (its country, a premium rate).
+    SmsRefused(&'static str),
+    /// The toll-fraud guard's hourly caps (`sms.guard`) are reached.
+    SmsThrottled {
+        retry_after: std::time::Duration,
+    },
     /// A dependency (the session store) is down.
     Unavailable,
     /// The turn did not finish in time; it keeps running and its result is saved.
@@ -116,7 +122,13 @@ impl ApiError {
                 "send_limited",
                 "too many codes were sent to this address; retry after the time in Retry-After".to_owned(),
             ),
-            ApiError::DeliveryFailed => (StatusCode::BAD_GATEWAY, "delivery_failed", "the email could not be sent; no code was issued, and retrying is safe".to_owned()),
+            ApiError::DeliveryFailed => (StatusCode::BAD_GATEWAY, "delivery_failed", "the message could not be sent; no code was issued, and retrying is safe".to_owned()),
+            ApiError::SmsRefused(why) => (StatusCode::UNPROCESSABLE_ENTITY, "sms_refused", format!("no text was sent: {why}")),
+            ApiError::SmsThrottled { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "sms_throttled",
+                "too many texts went to numbers like this one, or in all, in the last hour; retry after the time in Retry-After".to_owned(),
+            ),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the session store is unavailable; try again shortly".to_owned()),
             ApiError::Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -157,7 +169,8 @@ impl IntoResponse for ApiError {
         let retry_after = match self {
             ApiError::RateLimited { retry_after }
             | ApiError::OtpCooldown { retry_after }
-            | ApiError::SendLimited { retry_after } => Some(retry_after),
+            | ApiError::SendLimited { retry_after }
+            | ApiError::SmsThrottled { retry_after } => Some(retry_after),
             ApiError::SessionBusy
             | ApiError::Timeout
             | ApiError::Unavailable
@@ -204,6 +217,12 @@ impl From<NotIssued> for ApiError {
             NotIssued::Cooldown(retry_after) => ApiError::OtpCooldown { retry_after },
             NotIssued::Limited(retry_after) => ApiError::SendLimited { retry_after },
             NotIssued::DeliveryFailed => ApiError::DeliveryFailed,
+            NotIssued::Blocked(blocked) if blocked.reason.is_cap() => ApiError::SmsThrottled {
+                retry_after: blocked
+                    .retry_after
+                    .unwrap_or(std::time::Duration::from_secs(3600)),
+            },
+            NotIssued::Blocked(blocked) => ApiError::SmsRefused(blocked.reason.describe()),
         }
     }
 }

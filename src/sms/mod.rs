@@ -6,9 +6,11 @@
 //! A sender reports a [`Delivery`] or an [`SmsError`] naming what went wrong in terms the
 //! engine can act on (a number that cannot receive texts is not an outage), never the body.
 
+mod guard;
 mod http;
 mod twilio;
 
+pub use guard::{Admission, BlockReason, Blocked, SmsGuard};
 pub use http::HttpSmsSender;
 pub use twilio::{
     CredentialsError, TWILIO_ACCOUNT_SID_VAR, TWILIO_AUTH_TOKEN_VAR, TwilioCredentials,

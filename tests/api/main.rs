@@ -27,6 +27,7 @@ mod schema;
 mod sendgrid;
 mod services;
 mod sms_gateway;
+mod sms_guard;
 mod subdialogs;
 mod trust;
 mod twilio;
