@@ -30,7 +30,10 @@ mod twilio;
 pub use auth::{AuthConfig, ClientConfig};
 pub use kore::{KoreClient, KoreConfig};
 pub use limits::{LimitsConfig, Rate};
-pub use otp_api::OtpApiConfig;
+pub use otp_api::{
+    CAPILLARY_ACTIONS, CapillaryEmail, CapillaryTemplates, DIGIT_MESSAGE_KEYS, OtpApiConfig,
+    is_locale as is_digit_locale,
+};
 pub use redis::{RedisConfig, redacted_url};
 pub use sendgrid::{SENDGRID_API_KEY_VAR, SendgridConfig};
 pub use services::{MAX_RESPONSE_BYTES, ServiceConfig};
@@ -660,6 +663,7 @@ impl Config {
         }
         self.email.sendgrid.validate(self.email.send_timeout)?;
         self.sms.validate(self.dialogs.phone_region.as_deref())?;
+        self.otp_api.validate()?;
         if self.server.max_text_chars == 0 || self.server.max_body_bytes < 256 {
             return Err("`server.max_text_chars` must be at least 1 and `server.max_body_bytes` at least 256".to_owned());
         }

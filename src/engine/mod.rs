@@ -28,7 +28,7 @@ use crate::email::EmailSender;
 use crate::metrics::Metrics;
 use crate::otp::{OtpKey, Policy};
 use crate::services::ServiceCaller;
-use crate::sms::{SmsGuard, SmsSender};
+use crate::sms::{BlockReason, SmsGuard, SmsSender};
 use crate::store::{
     Counters, DialogArchive, Processed, RateLimit, SessionStore, StoreError, TurnLease,
 };
@@ -220,6 +220,17 @@ impl Engine {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The country numbers without a country code are read in (`dialogs.phone_region`).
+    pub fn phone_region(&self) -> Option<phonenumber::country::Id> {
+        self.settings.place.region
+    }
+
+    /// Whether the toll-fraud guard would text `number` at all (its country, not a premium
+    /// rate): the routes that take numbers ask before anything is sent.
+    pub fn sms_destination(&self, number: &crate::address::PhoneAddr) -> Result<(), BlockReason> {
+        self.sms_guard.check_destination(number)
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

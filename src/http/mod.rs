@@ -90,9 +90,9 @@ pub fn router(app: App) -> Router {
     router_with(AppState::new(app))
 }
 
-/// The routes. `/v1/…` (and the seed-shaped OTP routes, `/v2/otp/…` and `/otp/v1/…`) need
-/// authentication (unless `auth.enabled` is false); `/healthz`, `/metrics` and the web chat's
-/// files (`/chat`, `/widget.js`, `/widget.css`) do not. `/v1/dev/outbox` and `/dev/mailbox`
+/// The routes. `/v1/…` (and the seed-shaped OTP routes, `/v2/otp/…`, `/otp/v1/…` and
+/// `/user-otp/v1/…`) need authentication (unless `auth.enabled` is false); `/healthz`,
+/// `/metrics` and the web chat's files (`/chat`, `/widget.js`, `/widget.css`) do not. `/v1/dev/outbox` and `/dev/mailbox`
 /// exist only with the dev outbox sender, and need authentication like `/v1`;
 /// `/v1/dev/clock` and `/v1/dev/sessions/{id}/context` only in dev mode.
 pub fn router_with(state: Arc<AppState>) -> Router {
@@ -119,7 +119,8 @@ pub fn router_with(state: Arc<AppState>) -> Router {
         protected = protected
             .route("/otp/v1/_create", post(digit::create))
             .route("/otp/v1/_validate", post(digit::validate))
-            .route("/otp/v1/_search", post(digit::search));
+            .route("/otp/v1/_search", post(digit::search))
+            .route("/user-otp/v1/_send", post(digit::send));
     }
     if state.app.outbox.is_some() {
         protected = protected

@@ -5,11 +5,13 @@
 
 mod bench;
 mod browser;
+mod capillary;
 mod check;
 mod choices;
 mod classifier;
 mod connections;
 mod dev;
+mod digit;
 mod email_send;
 mod helpers;
 mod idempotency;
