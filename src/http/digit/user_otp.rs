@@ -19,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::address::{PhoneAddr, Recipient};
-use crate::sms::BlockReason;
 use crate::engine::{Destination, SmsText};
+use crate::sms::BlockReason;
 
 use super::super::AppState;
 use super::super::auth::Caller;
@@ -107,7 +107,11 @@ pub async fn send(
         mobile.as_deref().unwrap_or_default(),
         kind,
         engine.phone_region(),
-        |number| engine.sms_destination(number).map_err(BlockReason::describe),
+        |number| {
+            engine
+                .sms_destination(number)
+                .map_err(BlockReason::describe)
+        },
         &mut fields,
     );
     let (Some(tenant), Some(mobile), Some(kind), Some(number), true) =
