@@ -3,6 +3,7 @@
 // Test code may panic on a broken expectation; that is how it fails.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod bad_numbers;
 mod bench;
 mod browser;
 mod capillary;
