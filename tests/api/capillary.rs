@@ -19,12 +19,16 @@ fn capillary_config() -> Config {
     config
 }
 
-/// The newest text to `number` (E.164) in the dev outbox.
-fn last_text(app: &TestApp, number: &str) -> String {
-    app.outbox()
-        .last_to(number)
-        .unwrap_or_else(|| panic!("no text to {number}"))
-        .text
+/// The newest text to `number` (E.164), read over HTTP from `GET /v1/dev/outbox`.
+async fn last_text(app: &TestApp, number: &str) -> String {
+    let to = number.replace('+', "%2B");
+    let outbox = app.get_json(&format!("/v1/dev/outbox?to={to}")).await;
+    let last = outbox["emails"]
+        .as_array()
+        .and_then(|messages| messages.last())
+        .unwrap_or_else(|| panic!("no text to {number}: {outbox}"));
+    assert_eq!(last["channel"], "sms", "{last}");
+    last["text"].as_str().unwrap().to_owned()
 }
 
 /// The 4-digit code in a message.
@@ -269,12 +273,14 @@ async fn the_seeds_sms_sample_texts_the_code_which_validates() {
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(warnings[0]["code"], 603);
     assert!(warnings[0]["message"].as_str().unwrap().contains("PHONE"));
-    let texts = app.outbox().list(None);
-    assert_eq!(texts.len(), 1, "one text, on the SMS channel");
-    assert_eq!(texts[0].channel, colloquy::email::Channel::Sms);
-    let code = code_in(&texts[0].text);
+    let outbox = app.get_json("/v1/dev/outbox").await;
+    let texts = outbox["emails"].as_array().unwrap();
+    assert_eq!(texts.len(), 1, "one text, on the SMS channel: {outbox}");
+    assert_eq!(texts[0]["channel"], "sms");
+    let text = texts[0]["text"].as_str().unwrap();
+    let code = code_in(text);
     assert_eq!(
-        texts[0].text,
+        text,
         format!("Hi user.Your OTP for validation is {code}.Enjoy")
     );
     let validate = |code: &str| json!({ "entityType": "MOBILE", "entityValue": "911234567896", "action": "POINTSTRANSFER", "code": code });
@@ -314,7 +320,7 @@ async fn the_seeds_email_sample_sends_one_code_on_every_channel() {
         .map(|w| w["code"].as_u64().expect("a numeric code"))
         .collect();
     assert_eq!(codes, [603], "{}", created.body);
-    let text = last_text(&app, "+919955882233");
+    let text = last_text(&app, "+919955882233").await;
     let email = app.outbox().last_to("tomsawyer@gmail.com").unwrap();
     assert_eq!(email.subject, "Validation Code");
     let code = code_in(&text);
@@ -406,7 +412,7 @@ async fn templates_come_from_the_request_then_the_action_then_capillarys_own() {
     )
     .await;
     assert_eq!(created.status, 200, "{}", created.body);
-    let text = last_text(&app, "+919986000501");
+    let text = last_text(&app, "+919986000501").await;
     assert!(text.starts_with("Welcome to Acme! Your code: "), "{text}");
     let email = app.outbox().last_to("a@example.com").unwrap();
     assert_eq!(email.subject, "Your Acme code");
@@ -422,7 +428,7 @@ async fn templates_come_from_the_request_then_the_action_then_capillarys_own() {
     )
     .await;
     assert_eq!(created.status, 200, "{}", created.body);
-    let text = last_text(&app, "+919986000502");
+    let text = last_text(&app, "+919986000502").await;
     assert_eq!(
         text,
         format!("Hi user.Your otp for validation is {}.", code_in(&text))
@@ -435,5 +441,9 @@ async fn templates_come_from_the_request_then_the_action_then_capillarys_own() {
     let mut own = generate("REGISTRATION", "9986000503", "c@example.com");
     own["template"] = json!("{{ validation_code }} is your code");
     assert_eq!(post(&app, "/v2/otp/generate", &own).await.status, 200);
-    assert!(last_text(&app, "+919986000503").ends_with(" is your code"));
+    assert!(
+        last_text(&app, "+919986000503")
+            .await
+            .ends_with(" is your code")
+    );
 }
