@@ -259,6 +259,45 @@ impl PhoneAddr {
     pub fn masked(&self) -> String {
         mask_phone(&self.0)
     }
+
+    /// What libphonenumber's metadata knows of the number: its country, its national number
+    /// and what kind of line it is.
+    pub fn facts(&self) -> PhoneFacts {
+        let parsed = phonenumber::parse(None, &self.0).ok();
+        let national = parsed.as_ref().map_or_else(String::new, |number| {
+            let zeros = "0".repeat(usize::from(number.national().zeros()));
+            format!("{zeros}{}", number.national().value())
+        });
+        PhoneFacts {
+            country_code: parsed.as_ref().map_or(0, |n| n.code().value()),
+            region: parsed.as_ref().and_then(|n| n.country().id()),
+            premium_rate: parsed.as_ref().is_some_and(|n| {
+                n.number_type(&phonenumber::metadata::DATABASE) == phonenumber::Type::PremiumRate
+            }),
+            national,
+        }
+    }
+}
+
+/// What a number's metadata says about it (see [`PhoneAddr::facts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhoneFacts {
+    /// `44` for `+44 7400 123456`.
+    pub country_code: u16,
+    /// The country (region) the number belongs to, when the metadata says.
+    pub region: Option<Region>,
+    /// The national significant number, `7400123456`.
+    pub national: String,
+    /// A premium-rate line: texting it can cost the sender a lot (toll fraud).
+    pub premium_rate: bool,
+}
+
+impl PhoneFacts {
+    /// The country code and the first `digits` of the national number: `+447400` for 4.
+    pub fn prefix(&self, digits: usize) -> String {
+        let head: String = self.national.chars().take(digits).collect();
+        format!("+{}{head}", self.country_code)
+    }
 }
 
 impl fmt::Debug for PhoneAddr {
@@ -463,5 +502,20 @@ mod tests {
             PhoneAddr::parse("+44 0000 000000", None),
             Err(PhoneError::Invalid)
         );
+    }
+
+    #[test]
+    fn a_number_knows_its_country_prefix_and_kind() {
+        let mobile = PhoneAddr::parse("+44 7400 123456", None).unwrap().facts();
+        assert_eq!(mobile.country_code, 44);
+        assert_eq!(mobile.region, Some(Region::GB));
+        assert_eq!(mobile.national, "7400123456");
+        assert_eq!(mobile.prefix(4), "+447400");
+        assert!(!mobile.premium_rate);
+        let premium = PhoneAddr::parse("+44 909 879 0000", None).unwrap().facts();
+        assert!(premium.premium_rate, "{premium:?}");
+        let india = PhoneAddr::parse("9876543210", Some(Region::IN)).unwrap();
+        assert_eq!(india.as_str(), "+919876543210");
+        assert_eq!(india.facts().region, Some(Region::IN));
     }
 }

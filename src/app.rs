@@ -11,7 +11,7 @@ use crate::engine::{DialogRegistry, Engine, EngineSettings, OtpSettings, Parts};
 use crate::metrics::Metrics;
 use crate::otp::OtpKey;
 use crate::services::{ServiceCaller, Services};
-use crate::sms::{SmsSender, TwilioCredentials, TwilioSender};
+use crate::sms::{HttpSmsSender, SmsGuard, SmsSender, TwilioCredentials, TwilioSender};
 use crate::store::{Backends, RateLimit, RateLimiter};
 
 /// A built application: the engine and the adapters the HTTP layer exposes directly.
@@ -66,6 +66,12 @@ pub fn build_with_services(
     let metrics = Arc::new(Metrics::default());
     let (email, outbox) = email_sender(&config, &clock, &wall, &metrics)?;
     let (sms, outbox) = sms_sender(&config, &clock, outbox)?;
+    let sms_guard = SmsGuard::from_config(&config.sms, config.dialogs.phone_region.as_deref())?;
+    if sms_guard.allows_any_country() && config.sms.provider != SmsProvider::Outbox {
+        tracing::warn!(
+            "sms: texts may go to any country (sms.guard.countries); the guard's caps still apply"
+        );
+    }
     let services = match services {
         Some(services) => services,
         None => Arc::new(
@@ -121,6 +127,7 @@ pub fn build_with_services(
         events: backends.events,
         email,
         sms,
+        sms_guard,
         services,
         desk,
         load_env: config.load_env(),
@@ -221,6 +228,14 @@ fn sms_sender(
                     .map_err(|error| error.to_string())?;
             let sender = TwilioSender::new(twilio, credentials)?;
             tracing::info!(endpoint = sender.endpoint(), "sms: sending through Twilio");
+            (Arc::new(sender), outbox)
+        }
+        SmsProvider::Http => {
+            let sender = HttpSmsSender::new(&config.sms.http)?;
+            tracing::info!(
+                endpoint = sender.endpoint(),
+                "sms: sending through the HTTP gateway"
+            );
             (Arc::new(sender), outbox)
         }
     })

@@ -24,15 +24,23 @@ mod otp_api;
 mod redis;
 mod sendgrid;
 mod services;
+mod sms;
 mod twilio;
 
 pub use auth::{AuthConfig, ClientConfig, ClientRole, WidgetConfig};
 pub use kore::{KoreClient, KoreConfig};
 pub use limits::{LimitsConfig, Rate, parse_network};
-pub use otp_api::OtpApiConfig;
+pub use otp_api::{
+    CAPILLARY_ACTIONS, CapillaryEmail, CapillaryTemplates, DIGIT_MESSAGE_KEYS, OtpApiConfig,
+    is_locale as is_digit_locale,
+};
 pub use redis::{RedisConfig, redacted_url};
 pub use sendgrid::{SENDGRID_API_KEY_VAR, SendgridConfig};
 pub use services::{MAX_RESPONSE_BYTES, ServiceConfig};
+pub use sms::{
+    AuthHeader, BodyFormat, Countries, HttpMethod, HttpSmsConfig, SmsConfig, SmsGuardConfig,
+    SmsProvider,
+};
 pub use twilio::{TWILIO_ACCOUNT_SID_VAR, TWILIO_AUTH_TOKEN_VAR, TwilioConfig, is_sid};
 
 /// The prefix of environment variables that override the file.
@@ -336,38 +344,6 @@ impl Default for EmailConfig {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SmsProvider {
-    /// Development: keep texts in the dev outbox beside emails (`email.outbox` settings).
-    #[default]
-    Outbox,
-    /// Twilio Programmable Messaging (`sms.twilio`, credentials in `TWILIO_ACCOUNT_SID` and
-    /// `TWILIO_AUTH_TOKEN`).
-    Twilio,
-}
-
-/// `sms:` — how codes sent with `channel: sms` travel.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SmsConfig {
-    pub provider: SmsProvider,
-    /// The longest one text (with its retries) may take before the dialog hears `failed`.
-    #[serde(with = "serde_human")]
-    pub send_timeout: Duration,
-    pub twilio: TwilioConfig,
-}
-
-impl Default for SmsConfig {
-    fn default() -> Self {
-        Self {
-            provider: SmsProvider::Outbox,
-            send_timeout: Duration::from_secs(10),
-            twilio: TwilioConfig::default(),
-        }
-    }
-}
-
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FromAddress {
@@ -649,6 +625,14 @@ impl Config {
 
     /// Replaces every `env:NAME` secret with the value of that environment variable.
     fn resolve_secrets(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
+        if let Some(header) = &self.sms.http.auth_header
+            && !header.value.expose().expose_secret().starts_with("env:")
+        {
+            return Err(ConfigError {
+                origin: "sms.http.auth_header.value".to_owned(),
+                message: "must be `env:NAME`: the gateway's credential is read from the environment only, never from a file".to_owned(),
+            });
+        }
         let secrets = self
             .otp
             .secret
@@ -663,7 +647,8 @@ impl Config {
             .chain(
                 (self.sessions.store == StoreKind::Redis).then_some(&mut self.sessions.redis.url),
             )
-            .chain(services::secrets(&mut self.services));
+            .chain(services::secrets(&mut self.services))
+            .chain(self.sms.http.auth_header.as_mut().map(|h| &mut h.value));
         for secret in secrets {
             secret.resolve(env).map_err(|name| ConfigError {
                 origin: name.clone(),
@@ -761,10 +746,8 @@ impl Config {
             }
         }
         self.email.sendgrid.validate(self.email.send_timeout)?;
-        self.sms.twilio.validate(
-            self.sms.send_timeout,
-            self.sms.provider == SmsProvider::Twilio,
-        )?;
+        self.sms.validate(self.dialogs.phone_region.as_deref())?;
+        self.otp_api.validate()?;
         if self.server.max_text_chars == 0 || self.server.max_body_bytes < 256 {
             return Err("`server.max_text_chars` must be at least 1 and `server.max_body_bytes` at least 256".to_owned());
         }

@@ -18,6 +18,7 @@ pub mod http;
 pub mod metrics;
 pub mod net;
 pub mod otp;
+pub mod provider;
 pub mod reader;
 pub mod reload;
 pub mod services;

@@ -154,6 +154,9 @@ pub struct Metrics {
     pub email_latency: Histogram,
     /// Texts by sender and outcome (`sent`, `invalid_number`, `opted_out`, `temporary`…).
     pub sms: Family,
+    /// Texts the toll-fraud guard stopped, by reason (`country`, `premium_rate`,
+    /// `prefix_cap`, `global_cap`).
+    pub sms_blocked: Family,
     /// `otp.send` outcomes.
     pub otp_sends: Family,
     /// `otp.verify` outcomes.
@@ -326,6 +329,11 @@ colloquy_handoff_duration_seconds_count {}",
             &mut out,
             "colloquy_sms_total",
             "Texts by sender and outcome.",
+        );
+        self.sms_blocked.render(
+            &mut out,
+            "colloquy_sms_blocked_total",
+            "Texts the toll-fraud guard stopped, by reason.",
         );
         self.email_latency.render(
             &mut out,

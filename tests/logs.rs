@@ -16,6 +16,10 @@ mod helpers;
 #[allow(dead_code)] // the log tests use part of the SendGrid mock
 mod mock;
 
+#[path = "api/sms_gateway/mock.rs"]
+#[allow(dead_code)] // the log tests use part of the gateway mock
+mod sms_gateway;
+
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -344,4 +348,157 @@ async fn sendgrid_logs_one_line_per_attempt_and_no_secret() {
     assert!(!logs.contains("alice@example.com"), "{logs}");
     assert!(!logs.contains("colloquy-test-key"), "the key: {logs}");
     assert!(!contains_number(&logs, &code), "the code {code}: {logs}");
+}
+
+/// DIGIT's `_send` (sent, then validated; and failed by the dev outbox), Capillary's SMS and
+/// email channels at once, texts the toll-fraud guard stops (a cap, a premium-rate number).
+/// The texts that went out.
+async fn texts_through_the_outbox() -> Vec<String> {
+    let mut config = helpers::test_config();
+    config.otp_api.capillary = true;
+    config.otp_api.digit = true;
+    config.dialogs.phone_region = Some("IN".to_owned());
+    config.sms.guard.max_per_prefix_per_hour = 2;
+    config
+        .email
+        .outbox
+        .fail_for
+        .push("+919988776611".to_owned());
+    let app = helpers::spawn_app_with(config).await;
+    let post = |path: &'static str, body: serde_json::Value| {
+        let request = app.client.post(app.url(path)).json(&body);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(post("/user-otp/v1/_send", send("9988776655")).await, 201);
+    let text = app.outbox().last_to("+919988776655").unwrap().text;
+    let validate = serde_json::json!({ "otp": { "otp": code_of(&text), "identity": "9988776655", "tenantId": "pb" } });
+    assert_eq!(post("/otp/v1/_validate", validate).await, 200);
+    assert_eq!(post("/user-otp/v1/_send", send("9988776611")).await, 502);
+    let capillary = serde_json::json!({
+        "entityType": "MOBILE", "entityValue": "9988776622", "action": "GENERIC",
+        "channels": [{ "type": "SMS" }, { "type": "EMAIL", "value": "zed@example.com" }],
+    });
+    assert_eq!(post("/v2/otp/generate", capillary).await, 200);
+    // The prefix +919988 has had two texts this hour (the failed one was given back): the
+    // guard stops the third.
+    assert_eq!(post("/user-otp/v1/_send", send("9988776633")).await, 429);
+    // A premium-rate number, through the phone dialog.
+    assert_eq!(
+        app.say_to_dialog("p", "phone_verification", "hi")
+            .await
+            .node,
+        "ask_phone"
+    );
+    assert_eq!(app.say("p", "+44 909 879 0000").await.node, "send_failed");
+    app.outbox()
+        .list(None)
+        .into_iter()
+        .map(|m| m.text)
+        .collect()
+}
+
+/// DIGIT's `_send` through the HTTP gateway: accepted, refused (400), and failing (503) until
+/// the sender gives up. The texts the gateway received.
+async fn texts_through_the_gateway() -> Vec<String> {
+    let (gateway, url) = sms_gateway::start_gateway().await;
+    let mut config = helpers::test_config();
+    config.otp_api.digit = true;
+    config.dialogs.phone_region = Some("IN".to_owned());
+    config.sms.provider = colloquy::config::SmsProvider::Http;
+    config.sms.http.url = Some(format!("{url}/send"));
+    config.sms.http.body = Some(r#"{"to": "{{ to }}", "text": "{{ text }}"}"#.to_owned());
+    config.sms.http.backoff_base = Duration::from_millis(1);
+    config.sms.http.auth_header = Some(colloquy::config::AuthHeader {
+        name: "Authorization".to_owned(),
+        value: colloquy::config::Secret::new("gateway-token-0123"),
+        prefix: "Bearer ".to_owned(),
+    });
+    let app = helpers::spawn_app_with(config).await;
+    let post = |body: serde_json::Value| {
+        let request = app.client.post(app.url("/user-otp/v1/_send")).json(&body);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(post(send("9988776644")).await, 201);
+    gateway.answer(400, br#"{"error": "bad number +919988776699"}"#);
+    assert_eq!(post(send("9988776699")).await, 502);
+    for _ in 0..3 {
+        gateway.answer(503, b"");
+    }
+    assert_eq!(post(send("9988776688")).await, 502);
+    gateway
+        .seen()
+        .iter()
+        .map(|seen| {
+            let body: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
+            body["text"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// A DIGIT `_send` body for a login code to `number`.
+fn send(number: &str) -> serde_json::Value {
+    serde_json::json!({ "otp": { "mobileNumber": number, "tenantId": "pb.amritsar", "type": "login" } })
+}
+
+fn code_of(text: &str) -> &str {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 4)
+        .unwrap()
+}
+
+/// Texts, on the success and the failure paths, through the dev outbox and the HTTP gateway.
+/// No log line holds a code, a text's words, a full number or the gateway's token; the
+/// masked numbers are there.
+#[tokio::test(flavor = "current_thread")]
+async fn the_logs_of_texts_show_no_code_no_text_and_no_number() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(Level::TRACE)
+        .with_ansi(false)
+        .with_span_events(FmtSpan::NEW | FmtSpan::CLOSE)
+        .without_time()
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut texts = texts_through_the_outbox().await;
+    texts.extend(texts_through_the_gateway().await);
+
+    let logs = capture.text();
+    for expected in [
+        "+91*******655",
+        "sms sent",
+        "sms not sent",
+        "sms blocked by the toll-fraud guard",
+        "sms gateway: text accepted",
+        "sms gateway: text not sent",
+        "sms gateway: attempt failed; retrying",
+        "sms gateway: text not sent; giving up",
+    ] {
+        assert!(
+            logs.contains(expected),
+            "the logs lack {expected:?}:\n{logs}"
+        );
+    }
+    assert!(texts.len() >= 6, "{texts:?}");
+    for text in &texts {
+        let code = code_of(text);
+        assert!(!contains_number(&logs, code), "the code {code}:\n{logs}");
+        let words = text.split(code).next().unwrap();
+        assert!(!logs.contains(words.trim()), "the text {text:?}:\n{logs}");
+    }
+    for number in [
+        "9988776655",
+        "9988776611",
+        "9988776622",
+        "9988776633",
+        "9988776644",
+        "9988776699",
+        "9988776688",
+        "9098790000",
+    ] {
+        assert!(!logs.contains(number), "the number {number}:\n{logs}");
+    }
+    assert!(!logs.contains("zed@example.com"));
+    assert!(!logs.contains("gateway-token-0123"), "the token:\n{logs}");
 }

@@ -36,8 +36,11 @@ pub enum Escape {
     /// For the HTML part of an email: values the user typed must not become markup.
     Html,
     /// For a URL path: values are percent-encoded whole (a `/` or `..` a user typed stays
-    /// inside one path segment), literals are kept as written.
+    /// inside one path segment), literals are kept as written. Also right for the values of
+    /// an `application/x-www-form-urlencoded` body.
     UrlComponent,
+    /// For the inside of a JSON string: quotes, backslashes and control characters escaped.
+    JsonString,
 }
 
 impl Template {
@@ -116,6 +119,7 @@ impl Template {
                             Escape::None => out.push_str(&value),
                             Escape::Html => push_html_escaped(&mut out, &value),
                             Escape::UrlComponent => push_percent_encoded(&mut out, &value),
+                            Escape::JsonString => push_json_escaped(&mut out, &value),
                         }
                     }
                 }
@@ -198,6 +202,26 @@ fn push_percent_encoded(out: &mut String, text: &str) {
     }
 }
 
+/// What JSON needs escaped inside a string (RFC 8259 §7): `"`, `\\` and control characters.
+fn push_json_escaped(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let mut units = [0; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+}
+
 /// Writes a number without a trailing `.0` when it is whole.
 pub fn write_number(out: &mut String, n: f64) {
     #[allow(clippy::cast_possible_truncation)]
@@ -239,6 +263,18 @@ mod tests {
             Template::compile("{{ email }}").unwrap().sole_variable(),
             Some("email")
         );
+    }
+
+    #[test]
+    fn json_escaping_keeps_a_value_inside_its_string() {
+        let t = Template::compile(r#"{"text": "{{ text }}"}"#).unwrap();
+        let tricky = "He said \"hi\"\\ \n\u{1}\u{7f} end";
+        let body = t.render(Escape::JsonString, |_, out| {
+            out.push_str(tricky);
+            true
+        });
+        let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(parsed["text"], tricky);
     }
 
     #[test]

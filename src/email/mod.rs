@@ -8,10 +8,10 @@
 mod outbox;
 mod sendgrid;
 
+/// How provider adapters wait between attempts (shared with the SMS senders).
+pub use crate::provider::{Sleeper, TokioSleeper};
 pub use outbox::{Channel, OutboxEmail, OutboxSender};
-/// The retry policy SendGrid's adapter uses; the Twilio sender retries the same way.
-pub(crate) use sendgrid::retry;
-pub use sendgrid::{ApiKey, KeyError, SendgridSender, Sleeper, TokioSleeper};
+pub use sendgrid::{ApiKey, KeyError, SendgridSender};
 
 use std::fmt;
 

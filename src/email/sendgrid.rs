@@ -18,27 +18,26 @@
 mod answer;
 mod key;
 mod payload;
-pub(crate) mod retry;
 
 pub use key::{ApiKey, KeyError};
-pub use retry::{Sleeper, TokioSleeper};
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::Url;
 
-use self::answer::{Answer, Verdict};
+use self::answer::{Answer, Verdict, without};
 use self::payload::Envelope;
-use self::retry::{Next, Policy};
 use super::{Delivery, EmailMessage, EmailSender, SendError};
 use crate::address::EmailAddr;
 use crate::clock::Clock;
 use crate::config::EmailConfig;
 use crate::metrics::Metrics;
 use crate::net::is_loopback;
+use crate::provider::retry::{Next, Policy};
+use crate::provider::{Attempt, Attempts, Report, Sleeper, TokioSleeper, millis};
 
 /// The Mail Send endpoint under the API host.
 const MAIL_SEND_PATH: &str = "/v3/mail/send";
@@ -117,8 +116,7 @@ impl SendgridSender {
     }
 
     /// One attempt, bounded by the per-attempt timeout and the time left in the budget.
-    async fn attempt(&self, body: Vec<u8>, left: Duration) -> (Answer, Duration) {
-        let started = Instant::now();
+    async fn attempt(&self, body: Vec<u8>, left: Duration) -> Answer {
         let sent = self
             .client
             .post(self.endpoint.clone())
@@ -126,38 +124,25 @@ impl SendgridSender {
             .body(body)
             .send()
             .await;
-        (Answer::read(sent).await, started.elapsed())
-    }
-
-    /// After a retryable answer: how long to wait, or why to stop.
-    fn next_step(&self, attempt: u32, answer: &Answer, started: Instant) -> Next {
-        let left = self.retry_budget.saturating_sub(started.elapsed());
-        self.policy.next(
-            attempt,
-            answer.hint(),
-            self.clock.now(),
-            left,
-            &mut rand::rng(),
-        )
+        Answer::read(sent).await
     }
 
     /// The one log line and the metrics of an attempt. Never the body, code or full address.
-    fn record(
-        &self,
-        to: &EmailAddr,
-        attempt: u32,
-        elapsed: Duration,
-        answer: &Answer,
-        verdict: &Verdict,
-        next: Option<Next>,
-    ) {
+    fn record(&self, to: &EmailAddr, report: &Report<'_, Delivery, SendError, Answer>) {
+        let Report {
+            attempt,
+            elapsed,
+            answer,
+            outcome,
+            next,
+        } = *report;
         let status = answer.label();
         self.metrics.sendgrid_responses.inc(&[("status", &status)]);
         self.metrics.sendgrid_latency.observe(elapsed);
         let to = to.masked();
         let elapsed_ms = millis(elapsed);
-        match (verdict, next) {
-            (Verdict::Delivered(delivery), _) => tracing::info!(
+        match (outcome, next) {
+            (Attempt::Done(delivery), _) => tracing::info!(
                 to,
                 status,
                 message_id = delivery.provider_message_id.as_deref().unwrap_or(""),
@@ -166,22 +151,22 @@ impl SendgridSender {
                 sandbox = self.envelope.sandbox,
                 "sendgrid: email accepted"
             ),
-            (Verdict::Retry(error), Some(Next::Wait(wait))) => {
+            (Attempt::Retry(error, _), Some(Next::Wait(wait))) => {
                 Metrics::inc(&self.metrics.sendgrid_retries);
                 tracing::warn!(to, status, attempt, elapsed_ms, retry_in_ms = millis(wait), %error, "sendgrid: attempt failed; retrying");
             }
-            (Verdict::Retry(error), next) => {
+            (Attempt::Retry(error, _), next) => {
                 let why = match next {
                     Some(Next::GiveUp(why)) => why.as_str(),
                     _ => "",
                 };
                 tracing::warn!(to, status, attempt, elapsed_ms, gave_up = why, %error, "sendgrid: email not sent; giving up");
             }
-            (Verdict::Final(error @ SendError::Misconfigured(_)), _) => tracing::error!(
+            (Attempt::Final(error @ SendError::Misconfigured(_)), _) => tracing::error!(
                 to, status, attempt, elapsed_ms, %error,
                 "sendgrid: email not sent; the operator must fix the SendGrid configuration"
             ),
-            (Verdict::Final(error), _) => {
+            (Attempt::Final(error), _) => {
                 tracing::error!(to, status, attempt, elapsed_ms, %error, "sendgrid: email not sent");
             }
         }
@@ -198,24 +183,26 @@ impl EmailSender for SendgridSender {
             .as_ref()
             .and_then(|t| t.data.get("code"))
             .and_then(serde_json::Value::as_str);
-        let started = Instant::now();
-        let mut attempt = 1;
-        let result = loop {
-            let left = self.retry_budget.saturating_sub(started.elapsed());
-            let (answer, elapsed) = self.attempt(body.clone(), left).await;
-            let verdict = answer.verdict().without(code);
-            let next = matches!(verdict, Verdict::Retry(_))
-                .then(|| self.next_step(attempt, &answer, started));
-            self.record(&message.to, attempt, elapsed, &answer, &verdict, next);
-            match (verdict, next) {
-                (Verdict::Delivered(delivery), _) => break Ok(delivery),
-                (Verdict::Retry(_), Some(Next::Wait(wait))) => {
-                    self.sleeper.sleep(wait).await;
-                    attempt += 1;
-                }
-                (Verdict::Retry(error) | Verdict::Final(error), _) => break Err(error),
-            }
+        let now = || self.clock.now();
+        let attempts = Attempts {
+            policy: self.policy,
+            budget: self.retry_budget,
+            sleeper: self.sleeper.as_ref(),
+            now: &now,
         };
+        let result = attempts
+            .run(
+                |left| {
+                    let body = body.clone();
+                    async move {
+                        let answer = self.attempt(body, left).await;
+                        let verdict: Verdict = without(answer.verdict(), code);
+                        (verdict, answer)
+                    }
+                },
+                |report| self.record(&message.to, &report),
+            )
+            .await;
         self.metrics
             .sendgrid_sends
             .inc(&[("outcome", outcome_label(&result))]);
@@ -271,10 +258,6 @@ fn outcome_label(result: &Result<Delivery, SendError>) -> &'static str {
         Err(SendError::Rejected(_)) => "rejected",
         Err(SendError::Misconfigured(_)) => "misconfigured",
     }
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ mod shared;
 use crate::dialog::entities::Place;
 use crate::dialog::reply::Choice;
 pub use crate::dialog::reply::TurnReply;
-pub use codes::{CodeCheck, CodeScope, CodeView, Issued, NotIssued};
+pub use codes::{
+    CodeCheck, CodeScope, CodeView, Destination, Issued, NotIssued, SmsText, Undelivered,
+};
 pub use locks::SessionLocks;
 pub use registry::{DialogRegistry, DialogSummary};
 
@@ -28,7 +30,7 @@ use crate::email::EmailSender;
 use crate::metrics::Metrics;
 use crate::otp::{OtpKey, Policy};
 use crate::services::ServiceCaller;
-use crate::sms::SmsSender;
+use crate::sms::{BlockReason, SmsGuard, SmsSender};
 use crate::store::{
     Counters, DialogArchive, EventLog, Processed, RateLimit, SessionStore, StoreError, TurnLease,
 };
@@ -161,6 +163,8 @@ pub struct Engine {
     pub(crate) counters: Arc<dyn Counters>,
     pub(crate) email: Arc<dyn EmailSender>,
     pub(crate) sms: Arc<dyn SmsSender>,
+    /// The toll-fraud guard every text passes (`sms.guard`).
+    pub(crate) sms_guard: SmsGuard,
     /// The services `http.request` calls.
     pub(crate) services: Arc<dyn ServiceCaller>,
     /// Where messages of conversations handed to people go.
@@ -191,6 +195,7 @@ pub struct Parts {
     pub events: Arc<dyn EventLog>,
     pub email: Arc<dyn EmailSender>,
     pub sms: Arc<dyn SmsSender>,
+    pub sms_guard: SmsGuard,
     pub services: Arc<dyn ServiceCaller>,
     /// Where messages of conversations handed to people go.
     pub desk: Arc<dyn AgentDesk>,
@@ -213,6 +218,7 @@ impl Engine {
             counters: parts.counters,
             email: parts.email,
             sms: parts.sms,
+            sms_guard: parts.sms_guard,
             services: parts.services,
             desk: parts.desk,
             load_env: parts.load_env,
@@ -271,6 +277,17 @@ impl Engine {
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The country numbers without a country code are read in (`dialogs.phone_region`).
+    pub fn phone_region(&self) -> Option<phonenumber::country::Id> {
+        self.settings.place.region
+    }
+
+    /// Whether the toll-fraud guard would text `number` at all (its country, not a premium
+    /// rate): the routes that take numbers ask before anything is sent.
+    pub fn sms_destination(&self, number: &crate::address::PhoneAddr) -> Result<(), BlockReason> {
+        self.sms_guard.check_destination(number)
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

@@ -70,6 +70,12 @@ pub enum ApiError {
     },
     /// The email provider did not take the code's email (OTP API); nothing was stored.
     DeliveryFailed,
+    /// The toll-fraud guard refuses to text this number (its country, a premium rate).
+    SmsRefused(&'static str),
+    /// The toll-fraud guard's hourly caps (`sms.guard`) are reached.
+    SmsThrottled {
+        retry_after: std::time::Duration,
+    },
     /// A dependency (the session store) is down.
     Unavailable,
     /// The turn did not finish in time; it keeps running and its result is saved.
@@ -132,6 +138,8 @@ pub const CODES: &[&str] = &[
     "otp_cooldown",
     "send_limited",
     "delivery_failed",
+    "sms_refused",
+    "sms_throttled",
     "unavailable",
     "timeout",
     "internal",
@@ -215,7 +223,13 @@ impl ApiError {
                 "send_limited",
                 "too many codes were sent to this address; retry after the time in Retry-After".to_owned(),
             ),
-            ApiError::DeliveryFailed => (StatusCode::BAD_GATEWAY, "delivery_failed", "the email could not be sent; no code was issued, and retrying is safe".to_owned()),
+            ApiError::DeliveryFailed => (StatusCode::BAD_GATEWAY, "delivery_failed", "the message could not be sent; no code was issued, and retrying is safe".to_owned()),
+            ApiError::SmsRefused(why) => (StatusCode::UNPROCESSABLE_ENTITY, "sms_refused", format!("no text was sent: {why}")),
+            ApiError::SmsThrottled { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "sms_throttled",
+                "too many texts went to numbers like this one, or in all, in the last hour; retry after the time in Retry-After".to_owned(),
+            ),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the session store is unavailable; try again shortly".to_owned()),
             ApiError::Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -256,7 +270,8 @@ impl IntoResponse for ApiError {
         let retry_after = match self {
             ApiError::RateLimited { retry_after }
             | ApiError::OtpCooldown { retry_after }
-            | ApiError::SendLimited { retry_after } => Some(retry_after),
+            | ApiError::SendLimited { retry_after }
+            | ApiError::SmsThrottled { retry_after } => Some(retry_after),
             ApiError::SessionBusy
             | ApiError::Timeout
             | ApiError::Unavailable
@@ -305,6 +320,12 @@ impl From<NotIssued> for ApiError {
             NotIssued::Cooldown(retry_after) => ApiError::OtpCooldown { retry_after },
             NotIssued::Limited(retry_after) => ApiError::SendLimited { retry_after },
             NotIssued::DeliveryFailed => ApiError::DeliveryFailed,
+            NotIssued::Blocked(blocked) if blocked.reason.is_cap() => ApiError::SmsThrottled {
+                retry_after: blocked
+                    .retry_after
+                    .unwrap_or(std::time::Duration::from_secs(3600)),
+            },
+            NotIssued::Blocked(blocked) => ApiError::SmsRefused(blocked.reason.describe()),
         }
     }
 }
@@ -365,6 +386,8 @@ mod tests {
             ApiError::OtpCooldown { retry_after: wait },
             ApiError::SendLimited { retry_after: wait },
             ApiError::DeliveryFailed,
+            ApiError::SmsRefused(""),
+            ApiError::SmsThrottled { retry_after: wait },
             ApiError::Unavailable,
             ApiError::Timeout,
             ApiError::Internal,
@@ -399,6 +422,8 @@ mod tests {
                 | ApiError::OtpCooldown { .. }
                 | ApiError::SendLimited { .. }
                 | ApiError::DeliveryFailed
+                | ApiError::SmsRefused(_)
+                | ApiError::SmsThrottled { .. }
                 | ApiError::Unavailable
                 | ApiError::Timeout
                 | ApiError::Internal

@@ -122,9 +122,9 @@ pub enum Access {
 pub enum Envelope {
     /// `{"error": {"code", "message"}}` (`error.rs`).
     Native,
-    /// Capillary's `{"errors": [...]}`, the HTTP status as the code (`capillary.rs`).
+    /// Capillary's `{"errors": [...]}`, the HTTP status as the code (`capillary/`).
     Capillary,
-    /// DIGIT's `{"responseInfo", "error"}` (`digit.rs`).
+    /// DIGIT's `{"responseInfo", "error"}` (`digit/`).
     Digit,
     /// Kore's `{"errors", "_v", "_t"}`: every unreadable body is a 400 (`kore.rs`).
     Kore,
@@ -214,6 +214,7 @@ pub const GROUPS: &[Group] = &[
                 .routes(routes!(digit::create))
                 .routes(routes!(digit::validate))
                 .routes(routes!(digit::search))
+                .routes(routes!(digit::send))
         },
     },
     Group {
@@ -260,8 +261,8 @@ pub const GROUPS: &[Group] = &[
     },
 ];
 
-/// The routes. `/v1/…` (and the seed-shaped OTP routes, `/v2/otp/…` and `/otp/v1/…`) need
-/// authentication (unless `auth.enabled` is false); `/healthz`, `/metrics`, `/openapi.json`
+/// The routes. `/v1/…` (and the seed-shaped OTP routes, `/v2/otp/…`, `/otp/v1/…` and
+/// `/user-otp/v1/…`) need authentication (unless `auth.enabled` is false); `/healthz`, `/metrics`, `/openapi.json`
 /// and the web chat's files (`/chat`, `/widget.js`, `/widget.css`) do not. Which groups of
 /// [`GROUPS`] exist depends on the configuration: `/v1/dev/outbox` and `/dev/mailbox` only
 /// with the dev outbox sender, `/v1/dev/clock` and `/v1/dev/sessions/{id}/context` only in

@@ -1,6 +1,6 @@
 //! The OTP API: `POST /v1/otp` emails a code, `POST /v1/otp/verify` checks one. No dialog,
 //! the same codes, policy, limits and email as `otp.send`/`otp.verify` (`engine::codes`).
-//! The Capillary and DIGIT shapes (`capillary.rs`, `digit.rs`) map onto the same calls.
+//! The Capillary and DIGIT shapes (`capillary/`, `digit/`) map onto the same calls.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::address::EmailAddr;
-use crate::engine::CodeScope;
+use crate::address::{EmailAddr, Recipient};
+use crate::engine::{CodeScope, Destination};
 use crate::otp::Verdict;
 
 use super::AppState;
@@ -128,9 +128,17 @@ pub async fn send(
     ApiJson(request): ApiJson<SendRequest>,
 ) -> Result<Response, ApiError> {
     let purpose = purpose(request.purpose.as_deref()).map_err(ApiError::InvalidRequest)?;
-    let scope = scope(caller, purpose, &request.email).ok_or(ApiError::InvalidEmail)?;
+    let address = EmailAddr::parse(&request.email).map_err(|_| ApiError::InvalidEmail)?;
+    let scope = scope_of(caller, purpose, Recipient::Email(address.clone()));
     let engine = state.app.engine.clone();
-    let issued = finish(&state, async move { engine.issue_code(&scope, None).await }).await?;
+    let issued = finish(&state, async move {
+        let to = [Destination::Email {
+            to: address,
+            template: None,
+        }];
+        engine.issue_code(&scope, &to, None).await
+    })
+    .await?;
     match issued {
         Ok(issued) => Ok((
             StatusCode::CREATED,
@@ -195,21 +203,26 @@ pub async fn verify(
 /// The scope of a request: the authenticated client, `purpose`, and `email` parsed.
 fn scope(caller: Option<Extension<Caller>>, purpose: String, email: &str) -> Option<CodeScope> {
     let address = EmailAddr::parse(email).ok()?;
-    Some(scope_of(caller, purpose, address))
+    Some(scope_of(caller, purpose, Recipient::Email(address)))
 }
 
-/// The scope of a code for `address`: the authenticated client (none with auth off) and
+/// The scope of a code for `recipient`: the authenticated client (none with auth off) and
 /// `purpose`.
 pub(super) fn scope_of(
     caller: Option<Extension<Caller>>,
     purpose: String,
-    address: EmailAddr,
+    recipient: Recipient,
 ) -> CodeScope {
     CodeScope {
-        client: caller.and_then(|Extension(Caller(client))| client.map(|c| c.to_string())),
+        client: caller_client(caller),
         purpose,
-        address,
+        recipient,
     }
+}
+
+/// The authenticated client of a request, if authentication is on.
+pub(super) fn caller_client(caller: Option<Extension<Caller>>) -> Option<String> {
+    caller.and_then(|Extension(Caller(client))| client.map(|c| c.to_string()))
 }
 
 /// `purpose`, or the default: 1–64 letters, digits and `- _ . :`.

@@ -1,12 +1,17 @@
 //! Sending text messages. [`SmsSender`] is the port; the dev outbox
-//! ([`crate::email::OutboxSender`]) records texts beside emails, and [`TwilioSender`] sends
-//! them through Twilio Programmable Messaging.
+//! ([`crate::email::OutboxSender`]) records texts beside emails, [`TwilioSender`] sends
+//! them through Twilio Programmable Messaging and [`HttpSmsSender`] through any gateway that
+//! takes one HTTP request per text.
 //!
 //! A sender reports a [`Delivery`] or an [`SmsError`] naming what went wrong in terms the
 //! engine can act on (a number that cannot receive texts is not an outage), never the body.
 
+mod guard;
+mod http;
 mod twilio;
 
+pub use guard::{Admission, BlockReason, Blocked, SmsGuard};
+pub use http::HttpSmsSender;
 pub use twilio::{
     CredentialsError, TWILIO_ACCOUNT_SID_VAR, TWILIO_AUTH_TOKEN_VAR, TwilioCredentials,
     TwilioSender,
@@ -81,6 +86,6 @@ impl SmsError {
 pub trait SmsSender: Send + Sync + fmt::Debug {
     async fn send(&self, message: &SmsMessage) -> Result<Delivery, SmsError>;
 
-    /// A short name for logs and metrics (`outbox`, `twilio`).
+    /// A short name for logs and metrics (`outbox`, `twilio`, `http`).
     fn name(&self) -> &'static str;
 }

@@ -12,7 +12,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::{StatusCode, Url};
@@ -20,9 +20,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{Delivery, SmsError, SmsMessage, SmsSender};
 use crate::config::{Secret, TwilioConfig, is_sid};
-use crate::email::retry::{Hint, Next, Policy};
-use crate::email::{Sleeper, TokioSleeper};
 use crate::net::is_loopback;
+use crate::provider::retry::{Hint, Next, Policy};
+use crate::provider::{Attempt, Attempts, Report, Sleeper, TokioSleeper, millis, read_at_most};
 
 pub use crate::config::{TWILIO_ACCOUNT_SID_VAR, TWILIO_AUTH_TOKEN_VAR};
 
@@ -94,12 +94,10 @@ pub struct TwilioSender {
 }
 
 /// What one attempt came to.
-#[derive(Debug)]
-enum Verdict {
-    Delivered(Delivery),
-    Retry(SmsError, Hint),
-    Final(SmsError),
-}
+type Verdict = Attempt<Delivery, SmsError>;
+
+/// Twilio's answers are small; more than this is not Twilio's and is not read.
+const MAX_ANSWER: usize = 64 * 1024;
 
 impl TwilioSender {
     pub fn new(config: &TwilioConfig, credentials: TwilioCredentials) -> Result<Self, String> {
@@ -191,7 +189,7 @@ impl TwilioSender {
                     "connect_error"
                 };
                 return (
-                    Verdict::Retry(SmsError::Temporary(label.to_owned()), Hint::default()),
+                    Attempt::Retry(SmsError::Temporary(label.to_owned()), Hint::default()),
                     label.to_owned(),
                 );
             }
@@ -203,11 +201,8 @@ impl TwilioSender {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        // Twilio's answers are small; a larger one is not Twilio's and is not read whole.
-        let body = response.bytes().await.unwrap_or_default();
-        let json: serde_json::Value =
-            serde_json::from_slice(body.get(..body.len().min(64 * 1024)).unwrap_or_default())
-                .unwrap_or_default();
+        let body = read_at_most(response, MAX_ANSWER).await.unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let code = json.get("code").and_then(serde_json::Value::as_u64);
         let label = match code {
             Some(code) => format!("{} ({code})", status.as_u16()),
@@ -230,7 +225,7 @@ fn classify(
             .get("sid")
             .and_then(serde_json::Value::as_str)
             .map(str::to_owned);
-        return Verdict::Delivered(Delivery {
+        return Attempt::Done(Delivery {
             provider_message_id: sid,
         });
     }
@@ -247,21 +242,21 @@ fn classify(
     };
     match (status.as_u16(), code) {
         (429 | 500 | 502 | 503 | 504, _) => {
-            Verdict::Retry(SmsError::Temporary(what("try again later")), hint)
+            Attempt::Retry(SmsError::Temporary(what("try again later")), hint)
         }
-        (401 | 403, _) | (_, Some(20003)) => Verdict::Final(SmsError::Misconfigured(what(
+        (401 | 403, _) | (_, Some(20003)) => Attempt::Final(SmsError::Misconfigured(what(
             "the account SID or auth token is wrong",
         ))),
-        (_, Some(21211 | 21614)) => Verdict::Final(SmsError::InvalidNumber),
-        (_, Some(21610)) => Verdict::Final(SmsError::OptedOut),
-        (_, Some(21408)) => Verdict::Final(SmsError::RegionNotEnabled),
-        (_, Some(21212 | 21606 | 21659 | 21703 | 21705)) => Verdict::Final(
+        (_, Some(21211 | 21614)) => Attempt::Final(SmsError::InvalidNumber),
+        (_, Some(21610)) => Attempt::Final(SmsError::OptedOut),
+        (_, Some(21408)) => Attempt::Final(SmsError::RegionNotEnabled),
+        (_, Some(21212 | 21606 | 21659 | 21703 | 21705)) => Attempt::Final(
             SmsError::Misconfigured(what("the sender number or Messaging Service cannot send")),
         ),
         (status, _) if (500..600).contains(&status) => {
-            Verdict::Retry(SmsError::Temporary(what("provider error")), hint)
+            Attempt::Retry(SmsError::Temporary(what("provider error")), hint)
         }
-        _ => Verdict::Final(SmsError::Rejected(what("the message was refused"))),
+        _ => Attempt::Final(SmsError::Rejected(what("the message was refused"))),
     }
 }
 
@@ -270,79 +265,79 @@ impl SmsSender for TwilioSender {
     async fn send(&self, message: &SmsMessage) -> Result<Delivery, SmsError> {
         let body = self.form(message);
         let to = message.to.masked();
-        let started = Instant::now();
-        let mut attempt = 1;
-        loop {
-            let left = self.retry_budget.saturating_sub(started.elapsed());
-            let attempt_started = Instant::now();
-            let (verdict, status) = self.attempt(body.clone(), left).await;
-            let elapsed_ms =
-                u64::try_from(attempt_started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            match verdict {
-                Verdict::Delivered(delivery) => {
-                    tracing::info!(
-                        to,
-                        status,
-                        message_sid = delivery.provider_message_id.as_deref().unwrap_or(""),
-                        attempt,
-                        elapsed_ms,
-                        "twilio: text accepted"
-                    );
-                    return Ok(delivery);
-                }
-                Verdict::Final(error) => {
-                    if matches!(error, SmsError::Misconfigured(_)) {
-                        tracing::error!(to, status, attempt, elapsed_ms, %error, "twilio: text not sent; the operator must fix the Twilio configuration");
-                    } else {
-                        tracing::warn!(
-                            to,
-                            status,
-                            attempt,
-                            elapsed_ms,
-                            outcome = error.label(),
-                            "twilio: text not sent"
-                        );
-                    }
-                    return Err(error);
-                }
-                Verdict::Retry(error, hint) => {
-                    let left = self.retry_budget.saturating_sub(started.elapsed());
-                    // Decided before any await: the thread-local generator is not `Send`.
-                    let next =
-                        self.policy
-                            .next(attempt, hint, chrono::Utc::now(), left, &mut rand::rng());
-                    match next {
-                        Next::Wait(wait) => {
-                            tracing::warn!(
-                                to,
-                                status,
-                                attempt,
-                                elapsed_ms,
-                                retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                                "twilio: attempt failed; retrying"
-                            );
-                            self.sleeper.sleep(wait).await;
-                            attempt += 1;
-                        }
-                        Next::GiveUp(why) => {
-                            tracing::warn!(
-                                to,
-                                status,
-                                attempt,
-                                elapsed_ms,
-                                gave_up = why.as_str(),
-                                "twilio: text not sent; giving up"
-                            );
-                            return Err(error);
-                        }
-                    }
-                }
-            }
-        }
+        let now = chrono::Utc::now;
+        let attempts = Attempts {
+            policy: self.policy,
+            budget: self.retry_budget,
+            sleeper: self.sleeper.as_ref(),
+            now: &now,
+        };
+        attempts
+            .run(
+                |left| self.attempt(body.clone(), left),
+                |report| record(&to, &report),
+            )
+            .await
     }
 
     fn name(&self) -> &'static str {
         "twilio"
+    }
+}
+
+/// The one log line of an attempt: the masked number, status and Twilio's error code, never
+/// the body or Twilio's words.
+fn record(to: &str, report: &Report<'_, Delivery, SmsError, String>) {
+    let Report {
+        attempt,
+        elapsed,
+        answer: status,
+        outcome,
+        next,
+    } = *report;
+    let elapsed_ms = millis(elapsed);
+    match (outcome, next) {
+        (Attempt::Done(delivery), _) => tracing::info!(
+            to,
+            status,
+            message_sid = delivery.provider_message_id.as_deref().unwrap_or(""),
+            attempt,
+            elapsed_ms,
+            "twilio: text accepted"
+        ),
+        (Attempt::Final(error @ SmsError::Misconfigured(_)), _) => {
+            tracing::error!(to, status, attempt, elapsed_ms, %error, "twilio: text not sent; the operator must fix the Twilio configuration");
+        }
+        (Attempt::Final(error), _) => tracing::warn!(
+            to,
+            status,
+            attempt,
+            elapsed_ms,
+            outcome = error.label(),
+            "twilio: text not sent"
+        ),
+        (Attempt::Retry(..), Some(Next::Wait(wait))) => tracing::warn!(
+            to,
+            status,
+            attempt,
+            elapsed_ms,
+            retry_in_ms = millis(wait),
+            "twilio: attempt failed; retrying"
+        ),
+        (Attempt::Retry(..), next) => {
+            let gave_up = match next {
+                Some(Next::GiveUp(why)) => why.as_str(),
+                _ => "",
+            };
+            tracing::warn!(
+                to,
+                status,
+                attempt,
+                elapsed_ms,
+                gave_up,
+                "twilio: text not sent; giving up"
+            );
+        }
     }
 }
 
@@ -390,34 +385,34 @@ mod tests {
 
     #[test]
     fn twilio_errors_map_to_defined_outcomes() {
-        assert!(matches!(verdict(201, None), Verdict::Delivered(_)));
+        assert!(matches!(verdict(201, None), Attempt::Done(_)));
         assert!(matches!(
             verdict(400, Some(21211)),
-            Verdict::Final(SmsError::InvalidNumber)
+            Attempt::Final(SmsError::InvalidNumber)
         ));
         assert!(matches!(
             verdict(400, Some(21610)),
-            Verdict::Final(SmsError::OptedOut)
+            Attempt::Final(SmsError::OptedOut)
         ));
         assert!(matches!(
             verdict(400, Some(21408)),
-            Verdict::Final(SmsError::RegionNotEnabled)
+            Attempt::Final(SmsError::RegionNotEnabled)
         ));
         assert!(matches!(
             verdict(401, Some(20003)),
-            Verdict::Final(SmsError::Misconfigured(_))
+            Attempt::Final(SmsError::Misconfigured(_))
         ));
         assert!(matches!(
             verdict(400, Some(21606)),
-            Verdict::Final(SmsError::Misconfigured(_))
+            Attempt::Final(SmsError::Misconfigured(_))
         ));
         assert!(matches!(
             verdict(400, Some(21999)),
-            Verdict::Final(SmsError::Rejected(_))
+            Attempt::Final(SmsError::Rejected(_))
         ));
         for status in [429, 500, 502, 503, 504] {
             assert!(
-                matches!(verdict(status, Some(20429)), Verdict::Retry(..)),
+                matches!(verdict(status, Some(20429)), Attempt::Retry(..)),
                 "{status}"
             );
         }

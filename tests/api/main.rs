@@ -6,13 +6,16 @@
 // axum routers; only the server's routes must go through the OpenAPI registration.
 #![allow(clippy::disallowed_methods)]
 
+mod bad_numbers;
 mod bench;
 mod browser;
+mod capillary;
 mod check;
 mod choices;
 mod classifier;
 mod connections;
 mod dev;
+mod digit;
 mod email_send;
 mod events;
 pub mod handoff;
@@ -33,6 +36,8 @@ mod runner;
 mod schema;
 mod sendgrid;
 mod services;
+mod sms_gateway;
+mod sms_guard;
 mod subdialogs;
 mod trust;
 mod twilio;

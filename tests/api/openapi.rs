@@ -33,6 +33,8 @@ fn everything() -> Config {
     config.otp_api.enabled = true;
     config.otp_api.capillary = true;
     config.otp_api.digit = true;
+    // Numbers are read in India, and texts go to the dev outbox through the guard.
+    config.dialogs.phone_region = Some("IN".to_owned());
     config.server.dev = true;
     config.kore.enabled = true;
     config.kore.clients = vec![KoreClient {
@@ -165,6 +167,7 @@ async fn a_group_that_is_off_is_not_routed_and_its_operations_say_when_they_exis
         "/v1/otp",
         "/v2/otp/generate",
         "/otp/v1/_create",
+        "/user-otp/v1/_send",
         "/v1/dev/outbox",
         "/dev/mailbox",
         "/v1/dev/clock",
@@ -182,6 +185,7 @@ async fn a_group_that_is_off_is_not_routed_and_its_operations_say_when_they_exis
             "/v1/otp",
             "/v2/",
             "/otp/v1/",
+            "/user-otp/v1/",
             "/v1/dev/",
             "/dev/",
             "/chatbot/",
@@ -411,6 +415,21 @@ async fn otp_answers_have_documented_statuses_types_and_bodies() {
         (generate, carol, 429),
         (generate, json!({}), 400),
         (generate, json!([]), 422),
+        (
+            generate,
+            json!({"entityType": "MOBILE", "entityValue": "12", "action": "GENERIC"}),
+            400,
+        ),
+        (
+            generate,
+            json!({
+                "entityType": "MOBILE", "entityValue": "9876543210", "action": "GENERIC",
+                "channels": [{"type": "SMS"}, {"type": "EMAIL", "value": "erin@example.com"},
+                    {"type": "WHATSAPP"}],
+                "whatsappTemplateName": "otp",
+            }),
+            200,
+        ),
         (validate, wrong, 200),
     ] {
         assert_eq!(
@@ -419,6 +438,12 @@ async fn otp_answers_have_documented_statuses_types_and_bodies() {
             "{body}"
         );
     }
+}
+
+#[tokio::test]
+async fn digit_answers_have_documented_statuses_types_and_bodies() {
+    let doc = &document();
+    let app = spawn_app_with(everything()).await;
     let create = at("POST", "/otp/v1/_create");
     let digit = json!({"otp": {"identity": "dan@example.com", "tenantId": "pb.amritsar"}});
     let (status, created) = checked(&app, doc, create, Some(&digit), None).await;
@@ -431,6 +456,35 @@ async fn otp_answers_have_documented_statuses_types_and_bodies() {
         (create, json!({}), 400),
         (at("POST", "/otp/v1/_search"), search, 200),
         (at("POST", "/otp/v1/_validate"), wrong, 400),
+        (
+            at("POST", "/otp/v1/_search"),
+            json!({"otp": {"UUID": "no-such-code", "tenantId": "pb"}}),
+            200,
+        ),
+        (
+            create,
+            json!({"otp": {"identity": "9876543211", "tenantId": "pb.amritsar"}}),
+            201,
+        ),
+    ] {
+        assert_eq!(
+            checked(&app, doc, route, Some(&body), None).await.0,
+            expected,
+            "{body}"
+        );
+    }
+    let user_otp = at("POST", "/user-otp/v1/_send");
+    let login =
+        json!({"otp": {"mobileNumber": "9876543212", "tenantId": "pb.amritsar", "type": "login"}});
+    for (route, body, expected) in [
+        (user_otp, login.clone(), 201),
+        (user_otp, login, 429),
+        (user_otp, json!({}), 400),
+        (
+            user_otp,
+            json!({"otp": {"mobileNumber": "98765abcde", "tenantId": "pb", "type": "other"}}),
+            400,
+        ),
     ] {
         assert_eq!(
             checked(&app, doc, route, Some(&body), None).await.0,

@@ -9,13 +9,13 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with, test_config};
 
-struct Answer {
-    status: u16,
-    retry_after: Option<u64>,
-    body: Value,
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<u64>,
+    pub body: Value,
 }
 
-async fn post_with(app: &TestApp, path: &str, body: &Value, key: Option<&str>) -> Answer {
+pub async fn post_with(app: &TestApp, path: &str, body: &Value, key: Option<&str>) -> Answer {
     let mut request = app.client.post(app.url(path)).json(body);
     if let Some(key) = key {
         request = request.bearer_auth(key);
@@ -36,7 +36,7 @@ async fn post_with(app: &TestApp, path: &str, body: &Value, key: Option<&str>) -
 }
 
 /// Posts `text` as a JSON body as is (to send what is not JSON).
-async fn post_text(app: &TestApp, path: &str, text: &'static str) -> Answer {
+pub async fn post_text(app: &TestApp, path: &str, text: &'static str) -> Answer {
     let response = app
         .client
         .post(app.url(path))
@@ -53,7 +53,7 @@ async fn post_text(app: &TestApp, path: &str, text: &'static str) -> Answer {
     }
 }
 
-async fn post(app: &TestApp, path: &str, body: &Value) -> Answer {
+pub async fn post(app: &TestApp, path: &str, body: &Value) -> Answer {
     post_with(app, path, body, None).await
 }
 
@@ -78,7 +78,7 @@ async fn verify(app: &TestApp, email: &str, purpose: &str, code: &str) -> Value 
 }
 
 /// A code of the same shape that is not `code`.
-fn wrong(code: &str) -> &'static str {
+pub fn wrong(code: &str) -> &'static str {
     if code == "0000" { "1111" } else { "0000" }
 }
 
@@ -376,10 +376,10 @@ async fn code_records_are_not_sessions() {
     );
 }
 
-const KEY_A: &str = "client-a-key-0123456789";
-const KEY_B: &str = "client-b-key-0123456789";
+pub const KEY_A: &str = "client-a-key-0123456789";
+pub const KEY_B: &str = "client-b-key-0123456789";
 
-fn two_clients() -> Config {
+pub fn two_clients() -> Config {
     let mut config = test_config();
     config.auth.enabled = true;
     config.auth.clients = vec![
@@ -421,213 +421,10 @@ async fn the_routes_need_credentials_and_codes_belong_to_their_client() {
     assert_eq!(by_a.body, json!({ "valid": true }));
 }
 
-fn capillary_config() -> Config {
-    let mut config = test_config();
-    config.otp_api.capillary = true;
-    config
-}
-
-fn error_codes(body: &Value) -> Vec<u64> {
-    body["errors"]
-        .as_array()
-        .map(|errors| errors.iter().filter_map(|e| e["code"].as_u64()).collect())
-        .unwrap_or_default()
-}
-
-#[tokio::test]
-async fn capillary_generate_and_validate() {
-    let app = spawn_app_with(capillary_config()).await;
-    let generate =
-        json!({ "entityType": "email", "entityValue": "kim@example.com", "action": "generic" });
-    let created = post(&app, "/v2/otp/generate", &generate).await;
-    assert_eq!(created.status, 200, "{}", created.body);
-    assert!(
-        created.body["createdId"].as_u64().is_some(),
-        "{}",
-        created.body
-    );
-    assert_eq!(created.body["warnings"], json!([]));
-    let code = app.last_code("kim@example.com").await;
-    assert!(!created.body.to_string().contains(&code));
-
-    let validate = |code: &str| json!({ "entityType": "EMAIL", "entityValue": "KIM@example.com", "action": "GENERIC", "code": code });
-    let wrong_answer = post(&app, "/v2/otp/validate", &validate(wrong(&code))).await;
-    assert_eq!(wrong_answer.status, 200);
-    assert_eq!(wrong_answer.body["entity"], false);
-    assert_eq!(wrong_answer.body["warnings"][0]["code"], 605);
-    assert!(
-        wrong_answer.body["warnings"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("2 attempts left")
-    );
-    // Another action is another scope.
-    let other = json!({ "entityType": "EMAIL", "entityValue": "kim@example.com", "action": "COUPON", "code": code });
-    assert_eq!(
-        post(&app, "/v2/otp/validate", &other).await.body["entity"],
-        false
-    );
-    let right = post(&app, "/v2/otp/validate", &validate(&code)).await;
-    assert_eq!(right.body, json!({ "entity": true, "warnings": [] }));
-    let again = post(&app, "/v2/otp/validate", &validate(&code)).await;
-    assert_eq!(again.body["entity"], false, "single use");
-}
-
-#[tokio::test]
-async fn capillary_regenerating_replaces_the_code_and_says_so() {
-    let app = spawn_app_with(capillary_config()).await;
-    let generate = json!({
-        "entityType": "EMAIL", "entityValue": "lee@example.com", "action": "REGISTRATION",
-        "emailTemplate": { "subject": "Your OTP", "body": "Use {{ validation_code }} to sign up." },
-        "channels": [{ "type": "email", "value": "lee@example.com" }],
-    });
-    assert_eq!(post(&app, "/v2/otp/generate", &generate).await.status, 200);
-    let email = app.outbox().list(Some("lee@example.com")).pop().unwrap();
-    assert_eq!(email.subject, "Your OTP");
-    assert!(email.text.starts_with("Use ") && email.text.ends_with(" to sign up."));
-    let first = app.last_code("lee@example.com").await;
-
-    let soon = post(&app, "/v2/otp/generate", &generate).await;
-    assert_eq!(soon.status, 429, "{}", soon.body);
-    assert_eq!(error_codes(&soon.body), [606]);
-    assert_eq!(soon.retry_after, Some(30));
-
-    app.advance(Duration::from_secs(30));
-    let regenerated = post(&app, "/v2/otp/generate", &generate).await;
-    assert_eq!(regenerated.status, 200);
-    assert_eq!(regenerated.body["warnings"][0]["code"], "OTP_REPLACED");
-    let second = app.last_code("lee@example.com").await;
-    let validate = |code: &str| json!({ "entityType": "EMAIL", "entityValue": "lee@example.com", "action": "REGISTRATION", "code": code });
-    if first != second {
-        assert_eq!(
-            post(&app, "/v2/otp/validate", &validate(&first)).await.body["entity"],
-            false
-        );
-    }
-    assert_eq!(
-        post(&app, "/v2/otp/validate", &validate(&second))
-            .await
-            .body["entity"],
-        true
-    );
-}
-
-#[tokio::test]
-async fn capillary_errors_come_all_at_once_in_its_envelope() {
-    let app = spawn_app_with(capillary_config()).await;
-    let cases = [
-        (json!({}), vec![600, 601, 602]),
-        (
-            json!({ "entityType": "FAX", "entityValue": "x", "action": "NOPE" }),
-            vec![600, 601],
-        ),
-        (
-            json!({ "entityType": "EMAIL", "entityValue": "not-mail", "action": "GENERIC" }),
-            vec![602],
-        ),
-        (
-            json!({ "entityType": 3, "entityValue": [], "action": {} }),
-            vec![600, 601, 602],
-        ),
-        (
-            json!({ "entityType": "MOBILE", "entityValue": "+919876543210", "action": "GENERIC" }),
-            vec![603],
-        ),
-        (
-            json!({ "entityType": "EMAIL", "entityValue": "a@example.com", "action": "GENERIC",
-                    "channels": [{ "type": "SMS", "value": "+919876543210" }, { "type": "PIGEON" }] }),
-            vec![603, 603],
-        ),
-        (
-            json!({ "entityType": "EMAIL", "entityValue": "a@example.com", "action": "GENERIC",
-                    "channels": [{ "type": "EMAIL", "value": "b@example.com" }] }),
-            vec![603],
-        ),
-        (
-            json!({ "entityType": "EMAIL", "entityValue": "a@example.com", "action": "GENERIC", "channels": "EMAIL" }),
-            vec![603],
-        ),
-        (
-            json!({ "entityType": "EMAIL", "entityValue": "a@example.com", "action": "GENERIC",
-                    "emailTemplate": { "subject": "s", "body": "no code here" } }),
-            vec![608],
-        ),
-        (
-            json!({ "entityType": "EMAIL", "entityValue": "a@example.com", "action": "GENERIC",
-                    "emailTemplate": { "subject": "s", "body": "{{ validation_code" } }),
-            vec![608],
-        ), // A CR/LF in a subject could start a second header: refused at the edge.
-        (
-            json!({ "entityType": "EMAIL", "entityValue": "a@example.com", "action": "GENERIC",
-                    "emailTemplate": { "subject": "Your code\r\nBcc: eve@evil.test", "body": "{{ validation_code }}" } }),
-            vec![608],
-        ),
-    ];
-    for (body, codes) in cases {
-        let answer = post(&app, "/v2/otp/generate", &body).await;
-        assert_eq!(answer.status, 400, "{body}: {}", answer.body);
-        assert_eq!(error_codes(&answer.body), codes, "{body}: {}", answer.body);
-        assert!(answer.body["errors"][0]["status"] == false);
-    }
-    let sms = post(
-        &app,
-        "/v2/otp/generate",
-        &json!({ "entityType": "EMAIL", "entityValue": "a@example.com", "action": "GENERIC", "channels": [{ "type": "sms" }] }),
-    )
-    .await;
-    assert!(
-        sms.body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("EMAIL only")
-    );
-}
-
-#[tokio::test]
-async fn capillary_validate_errors_bad_json_and_failed_delivery() {
-    let app = spawn_app_with(capillary_config()).await;
-    let validate_cases = [
-        (
-            json!({ "entityType": "EMAIL", "entityValue": "a@example.com", "action": "GENERIC" }),
-            vec![604],
-        ),
-        (
-            json!({ "entityType": "EMAIL", "entityValue": "a@example.com", "action": "GENERIC", "code": "" }),
-            vec![604],
-        ),
-        (
-            json!({ "entityType": "EMAIL", "entityValue": "a@example.com", "action": "GENERIC", "code": 1234 }),
-            vec![604],
-        ),
-        (json!({ "code": "1234" }), vec![600, 601, 602]),
-        (
-            json!({ "entityType": "MOBILE", "entityValue": "9876543210", "action": "GENERIC", "code": "1234" }),
-            vec![601],
-        ),
-    ];
-    for (body, codes) in validate_cases {
-        let answer = post(&app, "/v2/otp/validate", &body).await;
-        assert_eq!(answer.status, 400, "{body}: {}", answer.body);
-        assert_eq!(error_codes(&answer.body), codes, "{body}: {}", answer.body);
-    }
-    let broken = post_text(&app, "/v2/otp/generate", "{nope").await;
-    assert_eq!(broken.status, 400);
-    assert_eq!(error_codes(&broken.body), [400]);
-    let failed = post(
-        &app,
-        "/v2/otp/generate",
-        &json!({ "entityType": "EMAIL", "entityValue": "x@bounce.test", "action": "GENERIC" }),
-    )
-    .await;
-    assert_eq!(failed.status, 502);
-    assert_eq!(error_codes(&failed.body), [606]);
-    assert_eq!(app.outbox().list(None).len(), 0);
-}
-
 #[tokio::test]
 async fn seed_shaped_routes_are_off_by_default_and_guarded_when_on() {
     let app = spawn_app().await;
-    for path in ["/v2/otp/generate", "/otp/v1/_create"] {
+    for path in ["/v2/otp/generate", "/otp/v1/_create", "/user-otp/v1/_send"] {
         assert_eq!(post(&app, path, &json!({})).await.status, 404, "{path}");
     }
     let mut config = two_clients();
@@ -640,172 +437,10 @@ async fn seed_shaped_routes_are_off_by_default_and_guarded_when_on() {
         "/otp/v1/_create",
         "/otp/v1/_validate",
         "/otp/v1/_search",
+        "/user-otp/v1/_send",
     ] {
         assert_eq!(post(&app, path, &json!({})).await.status, 401, "{path}");
     }
-}
-
-fn digit_config() -> Config {
-    let mut config = test_config();
-    config.otp_api.digit = true;
-    config
-}
-
-fn field_codes(body: &Value) -> Vec<String> {
-    body["error"]["fields"]
-        .as_array()
-        .map(|fields| {
-            fields
-                .iter()
-                .filter_map(|f| f["code"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-#[tokio::test]
-async fn digit_create_validate_and_search() {
-    let app = spawn_app_with(digit_config()).await;
-    let created = post(
-        &app,
-        "/otp/v1/_create",
-        &json!({ "RequestInfo": {}, "otp": { "identity": "Mia@example.com", "tenantId": "pb.amritsar" } }),
-    )
-    .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let otp = &created.body["otp"];
-    assert_eq!(otp["otp"], Value::Null, "the code is never returned");
-    assert_eq!(otp["identity"], "Mia@example.com");
-    assert_eq!(otp["tenantId"], "pb.amritsar");
-    assert_eq!(otp["isValidationSuccessful"], false);
-    let uuid = otp["UUID"].as_str().unwrap().to_owned();
-    let code = app.last_code("Mia@example.com").await;
-    assert!(!created.body.to_string().contains(&code));
-
-    let search = |tenant: &str| json!({ "otp": { "UUID": uuid, "tenantId": tenant } });
-    let found = post(&app, "/otp/v1/_search", &search("pb.amritsar")).await;
-    assert_eq!(found.status, 200, "{}", found.body);
-    assert_eq!(found.body["otp"]["isValidationSuccessful"], false);
-    let elsewhere = post(&app, "/otp/v1/_search", &search("pb.jalandhar")).await;
-    assert_eq!(elsewhere.status, 400);
-    assert_eq!(field_codes(&elsewhere.body), ["OTP.NOT_FOUND"]);
-
-    let validate = |code: &str, tenant: &str| json!({ "otp": { "otp": code, "identity": "mia@example.com", "tenantId": tenant } });
-    let wrong_answer = post(
-        &app,
-        "/otp/v1/_validate",
-        &validate(wrong(&code), "pb.amritsar"),
-    )
-    .await;
-    assert_eq!(wrong_answer.status, 400, "{}", wrong_answer.body);
-    assert_eq!(wrong_answer.body["responseInfo"], Value::Null);
-    assert_eq!(wrong_answer.body["error"]["code"], 400);
-    assert_eq!(
-        field_codes(&wrong_answer.body),
-        ["OTP.VALIDATION_UNSUCCESSFUL"]
-    );
-    assert!(
-        wrong_answer.body["error"]["description"]
-            .as_str()
-            .unwrap()
-            .contains("2 attempts left")
-    );
-    let other_tenant = post(&app, "/otp/v1/_validate", &validate(&code, "pb.jalandhar")).await;
-    assert_eq!(
-        field_codes(&other_tenant.body),
-        ["OTP.VALIDATION_UNSUCCESSFUL"]
-    );
-    let right = post(&app, "/otp/v1/_validate", &validate(&code, "pb.amritsar")).await;
-    assert_eq!(right.status, 200, "{}", right.body);
-    assert_eq!(right.body["otp"]["isValidationSuccessful"], true);
-    assert_eq!(right.body["otp"]["UUID"], uuid.as_str());
-    let found = post(&app, "/otp/v1/_search", &search("pb.amritsar")).await;
-    assert_eq!(found.body["otp"]["isValidationSuccessful"], true);
-    let again = post(&app, "/otp/v1/_validate", &validate(&code, "pb.amritsar")).await;
-    assert_eq!(again.status, 400, "single use");
-}
-
-#[tokio::test]
-async fn digit_errors_use_its_envelope() {
-    let app = spawn_app_with(digit_config()).await;
-    let cases = [
-        (
-            "/otp/v1/_create",
-            json!({}),
-            vec!["OTP.IDENTITY_MANDATORY", "OTP.TENANT_ID_MANDATORY"],
-        ),
-        (
-            "/otp/v1/_create",
-            json!({ "otp": { "identity": "", "tenantId": 5 } }),
-            vec!["OTP.IDENTITY_MANDATORY", "OTP.TENANT_ID_MANDATORY"],
-        ),
-        (
-            "/otp/v1/_create",
-            json!({ "otp": { "identity": "9876543210", "tenantId": "pb" } }),
-            vec!["OTP.IDENTITY_NOT_EMAIL"],
-        ),
-        (
-            "/otp/v1/_create",
-            json!({ "otp": { "identity": "a@example.com", "tenantId": "p b" } }),
-            vec!["OTP.TENANT_ID_MANDATORY"],
-        ),
-        (
-            "/otp/v1/_validate",
-            json!({ "otp": { "identity": "a@example.com", "tenantId": "pb" } }),
-            vec!["OTP.OTP_MANDATORY"],
-        ),
-        (
-            "/otp/v1/_validate",
-            json!({ "otp": "x" }),
-            vec![
-                "OTP.IDENTITY_MANDATORY",
-                "OTP.TENANT_ID_MANDATORY",
-                "OTP.OTP_MANDATORY",
-            ],
-        ),
-        (
-            "/otp/v1/_validate",
-            json!({ "otp": { "otp": "1234", "identity": "9876543210", "tenantId": "pb" } }),
-            vec!["OTP.VALIDATION_UNSUCCESSFUL"],
-        ),
-        (
-            "/otp/v1/_search",
-            json!({ "otp": {} }),
-            vec!["OTP.UUID_MANDATORY", "OTP.TENANT_ID_MANDATORY"],
-        ),
-        (
-            "/otp/v1/_search",
-            json!({ "otp": { "UUID": "nope", "tenantId": "pb" } }),
-            vec!["OTP.NOT_FOUND"],
-        ),
-    ];
-    for (path, body, codes) in cases {
-        let answer = post(&app, path, &body).await;
-        assert_eq!(answer.status, 400, "{path} {body}: {}", answer.body);
-        assert_eq!(answer.body["responseInfo"], Value::Null);
-        assert_eq!(answer.body["error"]["code"], 400);
-        assert_eq!(field_codes(&answer.body), codes, "{path} {body}");
-    }
-    let broken = post_text(&app, "/otp/v1/_create", "{\"otp\": ").await;
-    assert_eq!(broken.status, 400);
-    assert_eq!(broken.body["error"]["code"], 400);
-    assert_eq!(field_codes(&broken.body), ["invalid_json"]);
-
-    let create = |identity: &str| json!({ "otp": { "identity": identity, "tenantId": "pb" } });
-    let failed = post(&app, "/otp/v1/_create", &create("ned@bounce.test")).await;
-    assert_eq!(failed.status, 502);
-    assert_eq!(failed.body["error"]["code"], 502);
-    assert_eq!(field_codes(&failed.body), ["delivery_failed"]);
-    assert_eq!(
-        post(&app, "/otp/v1/_create", &create("ned@example.com"))
-            .await
-            .status,
-        201
-    );
-    let soon = post(&app, "/otp/v1/_create", &create("ned@example.com")).await;
-    assert_eq!(soon.status, 429);
-    assert_eq!(soon.retry_after, Some(30));
-    assert_eq!(field_codes(&soon.body), ["otp_cooldown"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

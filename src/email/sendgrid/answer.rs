@@ -8,9 +8,10 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde::Deserialize;
 
-use super::retry::Hint;
 use crate::address::mask_emails_in;
 use crate::email::{Delivery, SendError};
+use crate::provider::retry::Hint;
+use crate::provider::{Attempt, read_at_most};
 
 /// Error details longer than this are cut: they go to a log line.
 const MAX_DETAILS: usize = 300;
@@ -40,27 +41,19 @@ pub(super) enum Transport {
     Other,
 }
 
-/// What to do about an answer.
-#[derive(Debug)]
-pub(super) enum Verdict {
-    Delivered(Delivery),
-    /// A passing failure: another attempt may work.
-    Retry(SendError),
-    /// Another attempt would get the same answer.
-    Final(SendError),
-}
+/// What to do about an answer: delivered, worth another attempt (after the wait SendGrid
+/// asked for), or final.
+pub(super) type Verdict = Attempt<Delivery, SendError>;
 
-impl Verdict {
-    /// The verdict with `secret` blanked out of its error's text.
-    pub(super) fn without(self, secret: Option<&str>) -> Self {
-        let Some(secret) = secret else {
-            return self;
-        };
-        match self {
-            Verdict::Retry(error) => Verdict::Retry(error.without(secret)),
-            Verdict::Final(error) => Verdict::Final(error.without(secret)),
-            delivered @ Verdict::Delivered(_) => delivered,
-        }
+/// The verdict with `secret` blanked out of its error's text.
+pub(super) fn without(verdict: Verdict, secret: Option<&str>) -> Verdict {
+    let Some(secret) = secret else {
+        return verdict;
+    };
+    match verdict {
+        Attempt::Retry(error, hint) => Attempt::Retry(error.without(secret), hint),
+        Attempt::Final(error) => Attempt::Final(error.without(secret)),
+        delivered @ Attempt::Done(_) => delivered,
     }
 }
 
@@ -107,7 +100,7 @@ impl Answer {
         }
     }
 
-    pub(super) fn hint(&self) -> Hint {
+    fn hint(&self) -> Hint {
         match self {
             Self::Http { hint, .. } => *hint,
             Self::Transport(_) => Hint::default(),
@@ -117,8 +110,9 @@ impl Answer {
     /// Retries only what may pass (connection errors, timeouts, 429, 500/502/503/504);
     /// a 2xx (202 queued, 200 in sandbox mode) is a delivery.
     pub(super) fn verdict(&self) -> Verdict {
+        let retry = |error| Attempt::Retry(error, self.hint());
         let (status, message_id, details) = match self {
-            Self::Transport(kind) => return Verdict::Retry(SendError::Temporary(kind.describe())),
+            Self::Transport(kind) => return retry(SendError::Temporary(kind.describe())),
             Self::Http {
                 status,
                 message_id,
@@ -127,34 +121,34 @@ impl Answer {
             } => (*status, message_id, details.as_deref().unwrap_or("")),
         };
         if status.is_success() {
-            return Verdict::Delivered(Delivery {
+            return Attempt::Done(Delivery {
                 provider_message_id: message_id.clone(),
             });
         }
         let code = status.as_u16();
         match code {
-            429 => Verdict::Retry(SendError::Temporary(format!(
+            429 => retry(SendError::Temporary(format!(
                 "SendGrid rate limit (429): {details}"
             ))),
-            500 | 502 | 503 | 504 => Verdict::Retry(SendError::Temporary(format!(
+            500 | 502 | 503 | 504 => retry(SendError::Temporary(format!(
                 "SendGrid answered {code}: {details}"
             ))),
-            401 => Verdict::Final(SendError::Misconfigured(format!(
+            401 => Attempt::Final(SendError::Misconfigured(format!(
                 "SendGrid refused the API key (401: {details}); check SENDGRID_API_KEY: valid, not revoked, with the Mail Send permission, and the account has credits left"
             ))),
-            403 => Verdict::Final(SendError::Misconfigured(format!(
+            403 => Attempt::Final(SendError::Misconfigured(format!(
                 "SendGrid refused to send (403: {details}); verify the sender identity of `email.from.address` (SendGrid → Settings → Sender Authentication) and that the account is not blocked"
             ))),
-            400 | 413 => Verdict::Final(SendError::Rejected(format!(
+            400 | 413 => Attempt::Final(SendError::Rejected(format!(
                 "SendGrid rejected the email ({code}: {details})"
             ))),
-            300..=399 | 404 | 405 => Verdict::Final(SendError::Misconfigured(format!(
+            300..=399 | 404 | 405 => Attempt::Final(SendError::Misconfigured(format!(
                 "SendGrid answered {code} at the Mail Send endpoint; check `email.sendgrid.base_url` (a host such as https://api.sendgrid.com, no path)"
             ))),
-            400..=499 => Verdict::Final(SendError::Rejected(format!(
+            400..=499 => Attempt::Final(SendError::Rejected(format!(
                 "SendGrid answered {code}: {details}"
             ))),
-            _ => Verdict::Final(SendError::Temporary(format!(
+            _ => Attempt::Final(SendError::Temporary(format!(
                 "SendGrid answered {code}: {details}"
             ))),
         }
@@ -183,15 +177,8 @@ impl Transport {
 }
 
 /// At most [`MAX_ERROR_BODY`] bytes of a failure's body; `None` if it broke off.
-async fn error_body(mut response: reqwest::Response) -> Option<Vec<u8>> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.ok()? {
-        body.extend_from_slice(&chunk);
-        if body.len() >= MAX_ERROR_BODY {
-            break;
-        }
-    }
-    Some(body)
+async fn error_body(response: reqwest::Response) -> Option<Vec<u8>> {
+    read_at_most(response, MAX_ERROR_BODY).await
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -282,14 +269,14 @@ mod tests {
     fn statuses_are_classified() {
         for code in [200, 202] {
             assert!(
-                matches!(http(code).verdict(), Verdict::Delivered(d) if d.provider_message_id.as_deref() == Some("abc"))
+                matches!(http(code).verdict(), Attempt::Done(d) if d.provider_message_id.as_deref() == Some("abc"))
             );
         }
         for code in [429, 500, 502, 503, 504] {
             assert!(
                 matches!(
                     http(code).verdict(),
-                    Verdict::Retry(SendError::Temporary(_))
+                    Attempt::Retry(SendError::Temporary(_), _)
                 ),
                 "{code}"
             );
@@ -298,24 +285,24 @@ mod tests {
             assert!(
                 matches!(
                     http(code).verdict(),
-                    Verdict::Final(SendError::Misconfigured(_))
+                    Attempt::Final(SendError::Misconfigured(_))
                 ),
                 "{code}"
             );
         }
         for code in [400, 413, 415] {
             assert!(
-                matches!(http(code).verdict(), Verdict::Final(SendError::Rejected(_))),
+                matches!(http(code).verdict(), Attempt::Final(SendError::Rejected(_))),
                 "{code}"
             );
         }
         assert!(matches!(
             http(501).verdict(),
-            Verdict::Final(SendError::Temporary(_))
+            Attempt::Final(SendError::Temporary(_))
         ));
         assert!(matches!(
             Answer::Transport(Transport::Connect).verdict(),
-            Verdict::Retry(SendError::Temporary(_))
+            Attempt::Retry(SendError::Temporary(_), _)
         ));
     }
 
@@ -333,10 +320,10 @@ mod tests {
             summarize(echo),
             "content.0.value: bad content: Your verification code is ••••."
         );
-        let alphanumeric = Verdict::Final(SendError::Rejected("echo: code K7QX9M".into()));
+        let alphanumeric: Verdict = Attempt::Final(SendError::Rejected("echo: code K7QX9M".into()));
         assert!(matches!(
-            alphanumeric.without(Some("K7QX9M")),
-            Verdict::Final(SendError::Rejected(text)) if text == "echo: code ••••"
+            without(alphanumeric, Some("K7QX9M")),
+            Attempt::Final(SendError::Rejected(text)) if text == "echo: code ••••"
         ));
         assert!(
             summarize(format!(r#"{{"errors":[{{"message":"{}"}}]}}"#, "x".repeat(500)).as_bytes())

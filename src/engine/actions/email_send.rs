@@ -9,7 +9,7 @@ use crate::dialog::{Dialog, Outcome, Session};
 use crate::store::StoreError;
 
 use super::super::Engine;
-use super::otp_send::{Email, compose, email_out, refund};
+use super::deliver::{Email, compose, email_out, refund};
 use super::send_key;
 
 pub(super) async fn run(

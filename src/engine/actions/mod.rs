@@ -1,13 +1,14 @@
 //! Runs the actions the machine asks for and turns what happened into an [`Outcome`].
 //! One file per action, mirroring `dialog/actions/`.
 
+mod deliver;
 mod email_send;
 mod http_request;
 mod otp_send;
 mod otp_verify;
 mod understand;
 
-pub(super) use otp_send::{DEFAULT_TEMPLATE, Delivered, Email, Outgoing, deliver};
+pub(super) use deliver::{DEFAULT_TEMPLATE, Email, Outgoing, deliver_code};
 pub(super) use otp_verify::check;
 
 use chrono::{DateTime, Utc};

@@ -11,7 +11,7 @@
 //! | `seen-order:{ID}` | list | message ids, oldest first (at most 16 kept) | idle TTL |
 //! | `sessions` | sorted set | session id by `updated` (ms): counting, sweeping, the cap | never (swept) |
 //! | `lease:{ID}` | string | the token of the instance running a turn | `lease_ttl`, renewed |
-//! | `count:KEY` | sorted set | sliding-window events (`otp:send:…`, `otp:fail:…`) | the window |
+//! | `count:KEY` | sorted set | sliding-window events (`otp:send:…`, `otp:fail:…`, `sms:guard:…`) | the window |
 //! | `rate:SCOPE:KEY` | string | GCRA theoretical arrival time (µs) | when the bucket is full again |
 //! | `dialog:ID:VERSION` | string | the YAML source of a dialog version sessions started on | never |
 //! | `events-last:{ID}` | string | the last event id of the session's stream (its log is open) | `sessions.events.retention` after the last read or event |

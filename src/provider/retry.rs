@@ -1,5 +1,5 @@
 //! When to try again and after how long. The decision is pure (time left, attempt number,
-//! what SendGrid said about waiting, a random source); the waiting itself goes through a
+//! what the provider said about waiting, a random source); the waiting itself goes through a
 //! [`Sleeper`], so tests can see every wait without spending it.
 
 use std::fmt;
@@ -13,7 +13,7 @@ use rand::{Rng, RngExt};
 /// duplicate), so it is not started.
 const MIN_ATTEMPT: Duration = Duration::from_millis(20);
 
-/// Retries per email: capped full-jitter exponential backoff.
+/// Retries per message: capped full-jitter exponential backoff.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Policy {
     pub base: Duration,
@@ -38,7 +38,7 @@ pub(crate) enum Next {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum GiveUp {
     OutOfAttempts,
-    /// The wait SendGrid asked for (or the backoff) does not fit in the time left.
+    /// The wait the provider asked for (or the backoff) does not fit in the time left.
     OutOfTime,
 }
 
@@ -52,7 +52,7 @@ impl GiveUp {
 }
 
 impl Policy {
-    /// After failed attempt number `attempt` (1-based): wait as SendGrid asked when it said
+    /// After failed attempt number `attempt` (1-based): wait as the provider asked when it said
     /// (`Retry-After`, else `X-RateLimit-Reset` against `now`), else a random time up to
     /// `base × 2^(attempt-1)`. Gives up when no attempt is left or the wait leaves no time.
     pub(crate) fn next<R: Rng + ?Sized>(
@@ -81,7 +81,7 @@ impl Policy {
     }
 }
 
-/// The wait SendGrid asked for, if it asked.
+/// The wait the provider asked for, if it asked.
 fn asked_wait(hint: Hint, now: DateTime<Utc>) -> Option<Duration> {
     if let Some(wait) = hint.retry_after {
         return Some(wait);
