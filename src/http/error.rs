@@ -296,9 +296,10 @@ impl IntoResponse for ApiError {
                 axum::http::HeaderValue::from(seconds.max(1)),
             );
         }
-        if matches!(self, ApiError::BodyTimeout) {
-            // The rest of the body may still be on its way: this connection cannot carry
-            // another request.
+        if matches!(self, ApiError::BodyTimeout | ApiError::PayloadTooLarge) {
+            // The rest of the body may still be on its way (a body over the limit is not read
+            // to its end): this connection cannot carry another request, and the client is
+            // told so rather than finding the connection gone under its next one.
             response.headers_mut().insert(
                 axum::http::header::CONNECTION,
                 axum::http::HeaderValue::from_static("close"),

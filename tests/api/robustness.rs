@@ -588,3 +588,27 @@ async fn a_path_that_is_not_utf8_gets_a_json_error() {
         assert_eq!(body["error"]["code"], "invalid_path", "{path}: {body}");
     }
 }
+
+#[tokio::test]
+async fn a_413_tells_the_client_the_connection_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    // Announced far over the limit: the server answers before reading it all.
+    let head = "POST /v1/webhook HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+                Content-Length: 2000000\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let _ = stream.write_all(&vec![b' '; 64 * 1024]).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 413"), "{answer}");
+    assert!(
+        answer.contains("connection: close"),
+        "the client is told not to send another request on it: {answer}"
+    );
+}
