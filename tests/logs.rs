@@ -350,6 +350,51 @@ async fn sendgrid_logs_one_line_per_attempt_and_no_secret() {
     assert!(!contains_number(&logs, &code), "the code {code}: {logs}");
 }
 
+#[tokio::test]
+async fn a_provider_that_echoes_everything_puts_no_secret_into_the_logs() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(Level::TRACE)
+        .without_time()
+        .json()
+        .flatten_event(true)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let sendgrid = mock::SendgridMock::start().await;
+    sendgrid.then(mock::Step::echo(400));
+    let mut config = helpers::test_config();
+    config.email.provider = colloquy::config::EmailProvider::Sendgrid;
+    mock::VERIFIED_SENDER.clone_into(&mut config.email.from.address);
+    config.email.sendgrid.base_url = sendgrid.base_url();
+    config.email.sendgrid.api_key = Some(colloquy::config::Secret::new(&mock::test_key()));
+    let app = helpers::spawn_app_with(config).await;
+    app.say("s", "hi").await;
+    let answer = app.say("s", "bob.tester@example.com").await;
+    assert_ne!(answer.node, "ask_code", "the email was refused");
+    drop(app);
+    let echoed = sendgrid.requests()[0].clone();
+    let code = echoed.code();
+    let logs = capture.text();
+    let refused: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("sendgrid: email not sent"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{logs}");
+    assert!(
+        refused[0].len() < 1500,
+        "the provider's words are cut short: {}",
+        refused[0]
+    );
+    assert!(
+        !logs.contains("bob.tester@example.com"),
+        "the address: {logs}"
+    );
+    assert!(!logs.contains(&mock::test_key()), "the key: {logs}");
+    assert!(!contains_number(&logs, &code), "the code {code}: {logs}");
+}
+
 /// DIGIT's `_send` (sent, then validated; and failed by the dev outbox), Capillary's SMS and
 /// email channels at once, texts the toll-fraud guard stops (a cap, a premium-rate number).
 /// The texts that went out.

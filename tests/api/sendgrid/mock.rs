@@ -36,6 +36,9 @@ pub struct Step {
     pub delay: Duration,
     /// `None`: answer as SendGrid would.
     pub reply: Option<Canned>,
+    /// Answer with this status and an error whose message is everything the request carried
+    /// (its key and its body): a provider that echoes.
+    pub echo: Option<u16>,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +64,17 @@ impl Step {
                 headers: Vec::new(),
                 body: errors(&[(message, None)]).to_string(),
             }),
+            echo: None,
+        }
+    }
+
+    /// `status` with the whole request echoed in the error's message.
+    #[allow(dead_code)] // used by the log tests
+    pub fn echo(status: u16) -> Self {
+        Self {
+            delay: Duration::ZERO,
+            reply: None,
+            echo: Some(status),
         }
     }
 
@@ -74,7 +88,11 @@ impl Step {
 
     /// Waits, then answers as SendGrid would.
     pub fn slow(delay: Duration) -> Self {
-        Self { delay, reply: None }
+        Self {
+            delay,
+            reply: None,
+            echo: None,
+        }
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
@@ -204,6 +222,21 @@ async fn answer(
         tokio::time::sleep(step.delay).await;
         if let Some(canned) = step.reply {
             return canned_response(canned);
+        }
+        if let Some(status) = step.echo {
+            let everything = format!(
+                "{} {}",
+                headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default(),
+                String::from_utf8_lossy(&body)
+            );
+            return canned_response(Canned {
+                status,
+                headers: Vec::new(),
+                body: errors(&[(everything.as_str(), Some("content"))]).to_string(),
+            });
         }
     }
     match like_sendgrid(&mock, &method, &uri, &headers, &body) {
