@@ -113,6 +113,9 @@ async fn serve(app: app::App, listen: Option<Vec<SocketAddr>>) -> u8 {
     // Starting without the store is allowed: requests get 503 until it answers.
     if let Err(error) = app.engine.store().ping().await {
         tracing::warn!(%error, "the session store does not answer: requests get 503 `unavailable` and /healthz says so until it does; service resumes by itself");
+    } else if let Err(refusal) = check_durability(&app).await {
+        eprintln!("error: {refusal}");
+        return EXIT_USAGE;
     }
     let dialogs: Vec<String> = app
         .engine
@@ -147,6 +150,31 @@ async fn serve(app: app::App, listen: Option<Vec<SocketAddr>>) -> u8 {
     }
     tracing::info!("stopped");
     EXIT_OK
+}
+
+/// With sessions in Redis: says loudly when Redis keeps nothing on disk (a restart of it
+/// resets every guessing budget and send cap, and ends every conversation), and refuses to
+/// start then with `sessions.redis.require_persistence`.
+async fn check_durability(app: &app::App) -> Result<(), String> {
+    use crate::store::Durability;
+    let redis = &app.config.sessions.redis;
+    match app.engine.store().durability().await {
+        Durability::ThisProcess | Durability::OnDisk => Ok(()),
+        Durability::MemoryOnly if redis.require_persistence => Err(
+            "Redis keeps nothing on disk (appendonly no, no save points) and `sessions.redis.require_persistence` is on: turn on AOF or RDB snapshots".to_owned(),
+        ),
+        Durability::MemoryOnly => {
+            tracing::warn!("Redis keeps nothing on disk (appendonly no, no save points): a restart of Redis resets every guessing budget and send cap and forgets every session; turn on AOF (`appendonly yes`) or set `sessions.redis.require_persistence: true` to refuse to start like this");
+            Ok(())
+        }
+        Durability::Unknown(why) if redis.require_persistence => Err(format!(
+            "cannot tell whether Redis keeps its data on disk ({why}) and `sessions.redis.require_persistence` is on"
+        )),
+        Durability::Unknown(why) => {
+            tracing::warn!(why, "cannot tell whether Redis keeps its data on disk (CONFIG GET refused?); if it does not, a restart of Redis resets every guessing budget and send cap");
+            Ok(())
+        }
+    }
 }
 
 async fn sweep_forever(state: std::sync::Arc<http::AppState>) {

@@ -33,6 +33,10 @@ pub struct RedisConfig {
     /// every third of this; an instance that dies mid-turn blocks its session this long.
     #[serde(with = "serde_human")]
     pub lease_ttl: Duration,
+    /// Refuse to start unless Redis keeps its data on disk (AOF or RDB snapshots): without,
+    /// a Redis restart silently resets every guessing budget and send cap. Off: a loud
+    /// warning at start instead.
+    pub require_persistence: bool,
 }
 
 impl Default for RedisConfig {
@@ -44,6 +48,7 @@ impl Default for RedisConfig {
             connect_timeout: Duration::from_secs(1),
             command_timeout: Duration::from_secs(1),
             lease_ttl: Duration::from_secs(10),
+            require_persistence: false,
         }
     }
 }

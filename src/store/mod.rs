@@ -34,6 +34,19 @@ use chrono::{DateTime, Utc};
 use crate::dialog::Session;
 use crate::dialog::reply::TurnReply;
 
+/// Whether the store's data outlives a restart of the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Durability {
+    /// In this process's memory: gone with it, by design (`sessions.store: memory`).
+    ThisProcess,
+    /// On disk: an append-only file or snapshots.
+    OnDisk,
+    /// Nowhere but the store's memory: its restart forgets everything.
+    MemoryOnly,
+    /// The store would not say (its `CONFIG` command refused, or it did not answer).
+    Unknown(String),
+}
+
 /// What a sweep freed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Swept {
@@ -146,4 +159,9 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
 
     /// Whether the store can serve requests.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Whether what is stored survives a restart of the store.
+    async fn durability(&self) -> Durability {
+        Durability::ThisProcess
+    }
 }

@@ -393,6 +393,30 @@ impl SessionStore for RedisStore {
         self.evictions.load(Ordering::Relaxed)
     }
 
+    async fn durability(&self) -> crate::store::Durability {
+        use crate::store::Durability;
+        let config = |name: &'static str| {
+            let pool = self.pool.clone();
+            async move {
+                // A map under RESP3, pairs under RESP2: both read as one.
+                let found: std::collections::HashMap<String, String> = pool
+                    .command(redis::cmd("CONFIG").arg("GET").arg(name))
+                    .await?;
+                Ok::<_, StoreError>(found.get(name).cloned().unwrap_or_default())
+            }
+        };
+        match (config("appendonly").await, config("save").await) {
+            (Ok(aof), Ok(save)) => {
+                if aof.eq_ignore_ascii_case("yes") || !save.trim().is_empty() {
+                    Durability::OnDisk
+                } else {
+                    Durability::MemoryOnly
+                }
+            }
+            (Err(error), _) | (_, Err(error)) => Durability::Unknown(error.to_string()),
+        }
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let pong: String = self.pool.command(&redis::cmd("PING")).await?;
         if pong == "PONG" {

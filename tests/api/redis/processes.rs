@@ -155,3 +155,67 @@ async fn an_instance_killed_mid_turn_loses_no_session() {
         (200, Some("authenticated"))
     );
 }
+
+/// `colloquy serve` on a config for the Redis at `url`, `extra` appended under `redis:`; its
+/// exit code and standard error when it stops within `wait` (`None` while it keeps serving).
+fn serve_briefly(url: &str, extra: &str, wait: Duration) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "auth: {{ enabled: false }}\n\
+             dialogs: {{ dir: \"{dialogs}\" }}\n\
+             sessions:\n  store: redis\n  redis: {{ url: {url:?}{extra} }}\n\
+             services: {{ bookings: {{ base_url: \"http://127.0.0.1:{port}/api\" }} }}\n",
+            dialogs = dialogs_dir().display(),
+            port = crate::helpers::closed_port(),
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_colloquy"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .args(["--addr", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("colloquy serve starts");
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr);
+            return (status.code(), stderr);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (None, String::new());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_redis_that_keeps_nothing_on_disk_is_refused_when_persistence_is_required() {
+    let volatile = RedisServer::start();
+    let (code, stderr) = serve_briefly(
+        &volatile.url(),
+        ", require_persistence: true",
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("Redis keeps nothing on disk"), "{stderr}");
+    // On disk (AOF), it starts and serves.
+    let durable = RedisServer::start_durable();
+    // Past the check (made before serving), it would have stopped well within this.
+    let (code, stderr) = serve_briefly(
+        &durable.url(),
+        ", require_persistence: true",
+        Duration::from_secs(4),
+    );
+    assert_eq!(code, None, "it keeps serving: {stderr}");
+}
