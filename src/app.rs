@@ -27,6 +27,8 @@ pub struct App {
     pub random_otp_key: bool,
     /// In dev mode (`server.dev`), the engine's clock, which the dev routes move forward.
     pub dev_clock: Option<Arc<OffsetClock>>,
+    /// Where the Kafka listener stands, when `kafka.enabled` (`/healthz` shows it).
+    pub kafka: Option<Arc<crate::kafka::Status>>,
 }
 
 /// Builds the application from validated configuration and loaded dialogs.
@@ -127,6 +129,10 @@ pub fn build_with_services(
         settings,
         metrics,
     });
+    let config_kafka = config
+        .kafka
+        .enabled
+        .then(|| Arc::new(crate::kafka::Status::default()));
     Ok(App {
         engine: Arc::new(engine),
         outbox,
@@ -134,6 +140,7 @@ pub fn build_with_services(
         limiter: backends.limiter,
         random_otp_key,
         dev_clock,
+        kafka: config_kafka,
     })
 }
 

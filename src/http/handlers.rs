@@ -200,7 +200,8 @@ pub async fn dialogs(State(state): Shared) -> Json<serde_json::Value> {
     Json(json!({ "dialogs": dialogs.summaries(), "load_errors": state.app.engine.load_problems() }))
 }
 
-/// `GET /healthz`: 200 when the engine can serve turns, 503 otherwise.
+/// `GET /healthz`: 200 when the engine can serve turns, 503 otherwise; `kafka` is the
+/// listener's state (`disabled`, `starting`, `connected`, `unreachable`).
 pub async fn health(State(state): Shared) -> Response {
     if state.is_draining() {
         return (
@@ -211,13 +212,19 @@ pub async fn health(State(state): Shared) -> Response {
     }
     let engine = &state.app.engine;
     let store = engine.store();
+    // The Kafka listener's state is shown, never the status code: the HTTP API serves
+    // whether or not the broker answers, and the listener catches up by itself.
+    let kafka = match &state.app.kafka {
+        Some(status) => json!(status.snapshot()),
+        None => json!({ "state": "disabled" }),
+    };
     match (store.ping().await, store.count().await) {
         (Ok(()), Ok(sessions)) => {
-            Json(json!({ "status": "ok", "store": "ok", "sessions": sessions, "dialogs": engine.dialogs().len() })).into_response()
+            Json(json!({ "status": "ok", "store": "ok", "sessions": sessions, "dialogs": engine.dialogs().len(), "kafka": kafka })).into_response()
         }
         (Err(error), _) | (_, Err(error)) => {
             tracing::warn!(%error, "health check: store unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "store": "unavailable" }))).into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "store": "unavailable", "kafka": kafka }))).into_response()
         }
     }
 }
