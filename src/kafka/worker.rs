@@ -136,7 +136,11 @@ fn millis(duration: Duration) -> String {
 
 /// Consumes until `stopped` turns true.
 pub async fn run(clients: Clients, answerer: Answerer, mut stopped: watch::Receiver<bool>) {
-    let probe = tokio::spawn(probe(clients.consumer.clone(), clients.status.clone()));
+    let probe = tokio::spawn(probe(
+        clients.consumer.clone(),
+        clients.status.clone(),
+        answerer.topics.generate_in.clone(),
+    ));
     let mut backoff = Backoff::new(clients.max_backoff);
     loop {
         let received = tokio::select! {
@@ -162,14 +166,17 @@ pub async fn run(clients: Clients, answerer: Answerer, mut stopped: watch::Recei
     probe.abort();
 }
 
-/// Asks the broker for metadata now and then: `/healthz` tells whether it answers.
-async fn probe(consumer: Arc<StreamConsumer<Context>>, status: Arc<Status>) {
+/// Asks the broker for a request topic's metadata now and then: `/healthz` tells whether it
+/// answers. One topic, not all: the answer stays small however many topics the cluster has.
+async fn probe(consumer: Arc<StreamConsumer<Context>>, status: Arc<Status>, topic: String) {
     loop {
         let asking = consumer.clone();
-        let answered =
-            tokio::task::spawn_blocking(move || asking.fetch_metadata(None, PROBE_EVERY).is_ok())
-                .await
-                .unwrap_or(false);
+        let topic = topic.clone();
+        let answered = tokio::task::spawn_blocking(move || {
+            asking.fetch_metadata(Some(&topic), PROBE_EVERY).is_ok()
+        })
+        .await
+        .unwrap_or(false);
         status.set(if answered {
             State::Connected
         } else {

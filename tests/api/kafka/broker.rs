@@ -85,17 +85,6 @@ impl Broker {
             let _ = child.wait();
         }
     }
-
-    /// Starts it again on the same port.
-    pub fn restart(&mut self) {
-        self.stop();
-        self.child = launch(self.port);
-        assert!(
-            self.child.is_some(),
-            "tansu did not come back on port {}",
-            self.port
-        );
-    }
 }
 
 impl Drop for Broker {
