@@ -29,6 +29,8 @@ pub struct App {
     pub random_otp_key: bool,
     /// In dev mode (`server.dev`), the engine's clock, which the dev routes move forward.
     pub dev_clock: Option<Arc<OffsetClock>>,
+    /// Where the Kafka listener stands, when `kafka.enabled` (`/healthz` shows it).
+    pub kafka: Option<Arc<crate::kafka::Status>>,
 }
 
 /// Builds the application from validated configuration and loaded dialogs.
@@ -136,6 +138,10 @@ pub fn build_with_services(
         settings,
         metrics,
     });
+    let config_kafka = config
+        .kafka
+        .enabled
+        .then(|| Arc::new(crate::kafka::Status::default()));
     Ok(App {
         engine: Arc::new(engine),
         outbox,
@@ -144,6 +150,7 @@ pub fn build_with_services(
         replay: backends.replay,
         random_otp_key,
         dev_clock,
+        kafka: config_kafka,
     })
 }
 

@@ -18,6 +18,7 @@ use crate::otp::{Alphabet, Policy};
 use crate::yaml::{self, Pos};
 
 mod auth;
+mod kafka;
 mod kore;
 mod limits;
 mod otp_api;
@@ -28,6 +29,7 @@ mod sms;
 mod twilio;
 
 pub use auth::{AuthConfig, ClientConfig, ClientRole, WidgetConfig};
+pub use kafka::{FLOWX_TOPIC_VARS, KafkaConfig, KafkaTopics, Topic};
 pub use kore::{KoreClient, KoreConfig};
 pub use limits::{LimitsConfig, Rate, parse_network};
 pub use otp_api::{
@@ -63,6 +65,8 @@ pub struct Config {
     pub services: BTreeMap<String, ServiceConfig>,
     /// Conversations handed to people (`handoff` nodes).
     pub handoff: HandoffConfig,
+    /// FlowX's OTP requests over Kafka.
+    pub kafka: KafkaConfig,
     pub log: LogConfig,
 }
 
@@ -616,6 +620,14 @@ impl Config {
         };
         config.sms.twilio.account_sid = from_env(TWILIO_ACCOUNT_SID_VAR);
         config.sms.twilio.auth_token = from_env(TWILIO_AUTH_TOKEN_VAR);
+        for (var, topic) in FLOWX_TOPIC_VARS {
+            if let Some((_, name)) = env
+                .iter()
+                .find(|(name, value)| name == var && !value.is_empty())
+            {
+                config.kafka.set_topic(topic, name.clone());
+            }
+        }
         config.validate().map_err(|message| ConfigError {
             origin: file_name.to_owned(),
             message,
@@ -752,6 +764,7 @@ impl Config {
             return Err("`server.max_text_chars` must be at least 1 and `server.max_body_bytes` at least 256".to_owned());
         }
         self.server.validate_connections()?;
+        self.kafka.validate()?;
         Ok(())
     }
 }
@@ -902,6 +915,36 @@ mod tests {
         assert_eq!(config.otp.length, 8);
         assert_eq!(config.otp.ttl, Duration::from_secs(600));
         assert_eq!(config.otp.secret.unwrap().len(), 20);
+    }
+
+    #[test]
+    fn flowx_topic_variables_win_over_the_file_and_ours() {
+        let config = Config::from_source(
+            "kafka:\n  enabled: true\n  topics:\n    generate_in: from.file\n    validate_in: file.validate\n",
+            "config.yaml",
+            env(&[
+                ("COLLOQUY__KAFKA__TOPICS__GENERATE_IN", "from.ours"),
+                ("KAFKA_TOPIC_OTP_GENERATE_IN", "from.flowx"),
+                ("KAFKA_TOPIC_OTP_VALIDATE_OUT", "flowx.validate.out"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.kafka.topics.generate_in, "from.flowx");
+        assert_eq!(config.kafka.topics.validate_in, "file.validate");
+        assert_eq!(config.kafka.topics.validate_out, "flowx.validate.out");
+        assert!(
+            !Config::default().kafka.enabled,
+            "off by default: no broker needed"
+        );
+        let clash = Config::from_source(
+            "kafka:\n  enabled: true\n",
+            "config.yaml",
+            env(&[(
+                "KAFKA_TOPIC_OTP_GENERATE_OUT",
+                "ai.flowx.plugin.notification.trigger.validate.otp.v1",
+            )]),
+        );
+        assert!(clash.unwrap_err().message.contains("kafka.topics"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod glob;
 pub mod hex;
 pub mod http;
+pub mod kafka;
 pub mod metrics;
 pub mod net;
 pub mod otp;

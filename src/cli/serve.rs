@@ -132,6 +132,14 @@ async fn serve(app: app::App, listen: Option<Vec<SocketAddr>>) -> u8 {
         .dialogs
         .watch
         .then(|| tokio::spawn(crate::reload::watch(app.engine.clone(), dir)));
+    // The broker need not be up: the listener retries by itself and /healthz shows it.
+    let kafka = match crate::kafka::Listener::for_app(&app) {
+        Ok(kafka) => kafka,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return EXIT_USAGE;
+        }
+    };
     let state = http::AppState::new(app.clone());
     let sweeper = tokio::spawn(sweep_forever(state.clone()));
     let draining = state.clone();
@@ -143,6 +151,9 @@ async fn serve(app: app::App, listen: Option<Vec<SocketAddr>>) -> u8 {
         tracing::info!("closing the listener; waiting for turns in flight");
     };
     http::serve(listener, state, shutdown).await;
+    if let Some(kafka) = kafka {
+        kafka.stop().await;
+    }
     sweeper.abort();
     hangups.abort();
     if let Some(watcher) = watcher {

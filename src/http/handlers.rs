@@ -305,6 +305,12 @@ pub struct HealthView {
     /// Loaded dialogs.
     #[serde(skip_serializing_if = "Option::is_none")]
     dialogs: Option<usize>,
+    /// The Kafka listener: `{"state": "disabled"}`, or its `state` (`starting`, `connected`,
+    /// `unreachable`) with the requests it `answered` and `dead_lettered`. Never the reason for
+    /// a 503: the HTTP API serves whether or not the broker answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    kafka: Option<serde_json::Value>,
 }
 
 /// A health status.
@@ -317,7 +323,8 @@ pub enum HealthStatus {
     Unavailable,
 }
 
-/// `GET /healthz`: 200 when the engine can serve turns, 503 otherwise.
+/// `GET /healthz`: 200 when the engine can serve turns, 503 otherwise; `kafka` is the
+/// listener's state (`disabled`, `starting`, `connected`, `unreachable`).
 #[utoipa::path(
     get,
     path = "/healthz",
@@ -347,16 +354,24 @@ pub async fn health(State(state): Shared) -> Response {
             store: None,
             sessions: None,
             dialogs: None,
+            kafka: None,
         });
     }
     let engine = &state.app.engine;
     let store = engine.store();
+    // The Kafka listener's state is shown, never the status code: the HTTP API serves
+    // whether or not the broker answers, and the listener catches up by itself.
+    let kafka = match &state.app.kafka {
+        Some(status) => serde_json::json!(status.snapshot()),
+        None => serde_json::json!({ "state": "disabled" }),
+    };
     match (store.ping().await, store.count().await) {
         (Ok(()), Ok(sessions)) => Json(HealthView {
             status: "ok",
             store: Some("ok"),
             sessions: Some(sessions),
             dialogs: Some(engine.dialogs().len()),
+            kafka: Some(kafka),
         })
         .into_response(),
         (Err(error), _) | (_, Err(error)) => {
@@ -366,6 +381,7 @@ pub async fn health(State(state): Shared) -> Response {
                 store: Some("unavailable"),
                 sessions: None,
                 dialogs: None,
+                kafka: Some(kafka),
             })
         }
     }

@@ -21,6 +21,7 @@ mod events;
 pub mod handoff;
 mod helpers;
 mod idempotency;
+mod kafka;
 mod kore;
 mod locales;
 mod metrics;

@@ -229,7 +229,7 @@ async fn redis_stopping_mid_conversation_gives_clear_503s_then_the_conversation_
         assert_eq!(status, 503);
         assert_eq!(
             health,
-            json!({ "status": "unavailable", "store": "unavailable" })
+            json!({ "status": "unavailable", "store": "unavailable", "kafka": { "state": "disabled" } })
         );
     }
 

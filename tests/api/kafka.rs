@@ -1,0 +1,335 @@
+//! FlowX's OTP request/reply over Kafka against a real Kafka-protocol broker (`tansu`, one
+//! per test on a free port, `kafka/broker.rs`): generate → reply with the key and headers →
+//! the code from the dev outbox → validate; single use; redelivery; poison messages.
+
+mod broker;
+mod failover;
+
+use std::time::Duration;
+
+use colloquy::config::{Config, KafkaTopics};
+use colloquy::kafka::Listener;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app_with, test_config};
+use broker::Broker;
+
+/// The headers FlowX's engine puts on a request, all of which must come back on the reply.
+const FLOWX_HEADERS: [(&str, &str); 7] = [
+    ("fxContext", "main"),
+    ("processInstanceId", "12345"),
+    (
+        "processInstanceUuid",
+        "5f0b5c3e-7a43-4a0b-9a57-0d3c2a1f6b11",
+    ),
+    ("Fx-AppId", "app-1"),
+    ("Fx-RootAppId", "root-app-1"),
+    ("Fx-WorkspaceId", "workspace-1"),
+    ("Fx-Organization-Id", "org-1"),
+];
+
+const CLIENT_ID: &str = "1871201460101";
+const ADDRESS: &str = "client@example.com";
+
+/// A broker, an app listening on it, a producer and readers of the reply topics.
+struct Flowx {
+    app: TestApp,
+    /// Kept for its `Drop` (none when the test starts its own).
+    #[allow(dead_code)]
+    listener: Option<Listener>,
+    producer: FutureProducer,
+    topics: KafkaTopics,
+    generated: Replies,
+    validated: Replies,
+    dead: Replies,
+    // Last: the broker outlives the clients talking to it (none when the test holds it).
+    broker: Option<Broker>,
+}
+
+async fn flowx() -> Option<Flowx> {
+    let broker = Broker::start()?;
+    let topics = KafkaTopics::default();
+    broker
+        .create_topics(&[
+            &topics.generate_in,
+            &topics.generate_out,
+            &topics.validate_in,
+            &topics.validate_out,
+            &topics.dead_letter,
+        ])
+        .await;
+    let app = spawn_app_with(kafka_config(&broker)).await;
+    let listener = Listener::for_app(&app.app)
+        .expect("listener starts")
+        .expect("kafka is enabled");
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .expect("producer");
+    Some(Flowx {
+        generated: Replies::new(&broker, &topics.generate_out),
+        validated: Replies::new(&broker, &topics.validate_out),
+        dead: Replies::new(&broker, &topics.dead_letter),
+        app,
+        listener: Some(listener),
+        producer,
+        topics,
+        broker: Some(broker),
+    })
+}
+
+fn kafka_config(broker: &Broker) -> Config {
+    let mut config = test_config();
+    config.kafka.enabled = true;
+    config.kafka.brokers = broker.bootstrap();
+    "colloquy-test".clone_into(&mut config.kafka.group_id);
+    // Short enough that joining the group takes well under a second.
+    config.kafka.session_timeout = Duration::from_secs(6);
+    config.kafka.heartbeat_interval = Duration::from_millis(500);
+    config.kafka.max_backoff = Duration::from_millis(500);
+    config.kafka.max_message_bytes = 4096;
+    // Topics created after start (a broker restarted empty) are seen within a second.
+    config.kafka.properties.insert(
+        "topic.metadata.refresh.interval.ms".to_owned(),
+        "1000".to_owned(),
+    );
+    config
+}
+
+/// Reads one topic's partition 0 from the beginning, without joining a group.
+struct Replies {
+    consumer: StreamConsumer,
+}
+
+impl Replies {
+    fn new(broker: &Broker, topic: &str) -> Self {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", broker.bootstrap())
+            .set("group.id", format!("reader-{topic}"))
+            .set("enable.auto.commit", "false")
+            // A broker restarted empty: read its new messages from the start.
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .expect("reader");
+        let mut partitions = TopicPartitionList::new();
+        partitions
+            .add_partition_offset(topic, 0, Offset::Beginning)
+            .expect("partition");
+        consumer.assign(&partitions).expect("assign");
+        Self { consumer }
+    }
+
+    async fn next(&self) -> OwnedMessage {
+        tokio::time::timeout(Duration::from_secs(60), self.consumer.recv())
+            .await
+            .expect("a message within 60s")
+            .expect("a message")
+            .detach()
+    }
+}
+
+impl Flowx {
+    async fn send(&self, topic: &str, key: &str, body: &[u8], headers: &[(&str, &str)]) {
+        let mut owned = OwnedHeaders::new();
+        for (name, value) in headers {
+            owned = owned.insert(Header {
+                key: name,
+                value: Some(*value),
+            });
+        }
+        let record = FutureRecord::to(topic)
+            .key(key)
+            .payload(body)
+            .headers(owned);
+        self.producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .expect("request produced");
+    }
+
+    async fn generate(&self, key: &str, body: &Value) {
+        let topic = self.topics.generate_in.clone();
+        self.send(&topic, key, body.to_string().as_bytes(), &FLOWX_HEADERS)
+            .await;
+    }
+
+    async fn validate(&self, key: &str, pid: u64, otp: &str) -> Value {
+        let body =
+            json!({"processInstanceId": pid, "clientId": CLIENT_ID, "channel": "MAIL", "otp": otp});
+        let topic = self.topics.validate_in.clone();
+        self.send(&topic, key, body.to_string().as_bytes(), &FLOWX_HEADERS)
+            .await;
+        body_of(&self.validated.next().await)
+    }
+}
+
+fn generate_request(pid: u64) -> Value {
+    json!({
+        "templateName": "otpMail",
+        "channel": "MAIL",
+        "recipient": ADDRESS,
+        "clientId": CLIENT_ID,
+        "processInstanceId": pid,
+    })
+}
+
+fn body_of(message: &OwnedMessage) -> Value {
+    serde_json::from_slice(message.payload().expect("a body")).expect("a JSON body")
+}
+
+fn headers_of(message: &OwnedMessage) -> Vec<(String, String)> {
+    message.headers().map_or_else(Vec::new, |headers| {
+        headers
+            .iter()
+            .map(|h| {
+                let value = String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned();
+                (h.key.to_owned(), value)
+            })
+            .collect()
+    })
+}
+
+fn assert_flowx_headers(message: &OwnedMessage) {
+    let headers = headers_of(message);
+    for (name, value) in FLOWX_HEADERS {
+        assert!(
+            headers.iter().any(|(n, v)| n == name && v == value),
+            "header {name} not copied: {headers:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_code_is_generated_sent_and_validated_once() {
+    let Some(flowx) = flowx().await else { return };
+    flowx.generate("12345", &generate_request(12345)).await;
+    let reply = flowx.generated.next().await;
+    assert_eq!(reply.key(), Some(&b"12345"[..]), "keyed like the request");
+    assert_flowx_headers(&reply);
+    assert_eq!(
+        body_of(&reply),
+        json!({"processInstanceId": 12345, "clientId": CLIENT_ID, "channel": "MAIL", "otpSent": true, "error": null})
+    );
+    assert_eq!(flowx.app.emails_to(ADDRESS), 1);
+    let code = flowx.app.last_code(ADDRESS).await;
+
+    let valid = flowx.validate("12345", 12345, &code).await;
+    assert_eq!(
+        valid,
+        json!({"processInstanceId": 12345, "clientId": CLIENT_ID, "channel": "MAIL", "otpValid": true})
+    );
+    // Single use: another process instance presenting the same code is refused.
+    let again = flowx.validate("12346", 12346, &code).await;
+    assert_eq!(again["otpValid"], false);
+    let wrong = if code == "0000" { "1111" } else { "0000" };
+    assert_eq!(
+        flowx.validate("12347", 12347, wrong).await["otpValid"],
+        false
+    );
+
+    // The generate request delivered again: the same reply, no second email.
+    flowx.generate("12345", &generate_request(12345)).await;
+    let repeated = flowx.generated.next().await;
+    assert_eq!(body_of(&repeated)["otpSent"], true);
+    assert_flowx_headers(&repeated);
+    assert_eq!(
+        flowx.app.emails_to(ADDRESS),
+        1,
+        "a redelivery sends nothing"
+    );
+
+    let health = flowx.app.get_json("/healthz").await;
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["kafka"]["state"], "connected", "{health}");
+    assert!(health["kafka"]["answered"].as_u64() >= Some(5), "{health}");
+}
+
+#[tokio::test]
+async fn the_code_belongs_to_the_client_and_channel_not_the_address() {
+    let Some(flowx) = flowx().await else { return };
+    flowx.generate("1", &generate_request(1)).await;
+    assert_eq!(body_of(&flowx.generated.next().await)["otpSent"], true);
+    let first = flowx.app.last_code(ADDRESS).await;
+    // A new code for the same client at another address replaces the first.
+    let mut moved = generate_request(2);
+    moved["recipient"] = json!("elsewhere@example.com");
+    flowx.generate("2", &moved).await;
+    assert_eq!(body_of(&flowx.generated.next().await)["otpSent"], true);
+    let second = flowx.app.last_code("elsewhere@example.com").await;
+    if first != second {
+        assert_eq!(flowx.validate("3", 3, &first).await["otpValid"], false);
+    }
+    assert_eq!(flowx.validate("4", 4, &second).await["otpValid"], true);
+    // Over SMS nothing is sent, and FlowX is told why.
+    let mut sms = generate_request(5);
+    sms["channel"] = json!("SMS");
+    sms["recipient"] = json!("+447700900123");
+    flowx.generate("5", &sms).await;
+    let reply = body_of(&flowx.generated.next().await);
+    assert_eq!(reply["otpSent"], false);
+    assert!(
+        reply["error"].as_str().is_some_and(|e| e.contains("SMS")),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn poison_messages_are_dead_lettered_and_answered_when_they_can_be() {
+    let Some(flowx) = flowx().await else { return };
+    let generate_in = flowx.topics.generate_in.clone();
+    let validate_in = flowx.topics.validate_in.clone();
+    // Not JSON, but its headers name the process: dead-lettered and answered.
+    flowx
+        .send(&generate_in, "p1", b"{not json", &FLOWX_HEADERS)
+        .await;
+    let dead = flowx.dead.next().await;
+    assert_eq!(dead.key(), Some(&b"p1"[..]));
+    assert_eq!(dead.payload(), Some(&b"{not json"[..]));
+    assert_flowx_headers(&dead);
+    let headers = headers_of(&dead);
+    assert!(
+        headers
+            .iter()
+            .any(|(n, v)| n == "colloquy-error" && v.contains("not JSON"))
+    );
+    let reply = flowx.generated.next().await;
+    assert_flowx_headers(&reply);
+    let body = body_of(&reply);
+    assert_eq!(body["otpSent"], false);
+    assert_eq!(body["processInstanceId"], 12345);
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not JSON"))
+    );
+
+    // Missing fields and no process named anywhere: dead-lettered only.
+    flowx
+        .send(&validate_in, "p2", br#"{"channel":"MAIL"}"#, &[])
+        .await;
+    let dead = flowx.dead.next().await;
+    assert_eq!(dead.key(), Some(&b"p2"[..]));
+    // Too large: dead-lettered, answered from the header.
+    let big = vec![b' '; 8192];
+    flowx
+        .send(&validate_in, "p3", &big, &[("processInstanceId", "77")])
+        .await;
+    assert_eq!(flowx.dead.next().await.key(), Some(&b"p3"[..]));
+    let answered = flowx.validated.next().await;
+    assert_eq!(answered.key(), Some(&b"p3"[..]), "p2 had no reply");
+    assert_eq!(body_of(&answered)["otpValid"], false);
+    assert_eq!(body_of(&answered)["processInstanceId"], 77);
+
+    // The partitions moved on: the next good requests are answered.
+    flowx.generate("good", &generate_request(9)).await;
+    assert_eq!(body_of(&flowx.generated.next().await)["otpSent"], true);
+    let code = flowx.app.last_code(ADDRESS).await;
+    assert_eq!(flowx.validate("good", 9, &code).await["otpValid"], true);
+    let health = flowx.app.get_json("/healthz").await;
+    assert_eq!(health["kafka"]["dead_lettered"], 3, "{health}");
+}
