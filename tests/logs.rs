@@ -289,10 +289,8 @@ async fn the_json_logs_of_whole_conversations_show_no_code_and_no_address() {
     assert_clean(&logs, &secrets);
 }
 
-/// SendGrid's one line per attempt: the masked address, status, duration, attempt and (on
-/// success) `X-Message-Id`; never the code, the address or the key.
-#[tokio::test(flavor = "current_thread")]
-async fn sendgrid_logs_one_line_per_attempt_and_no_secret() {
+/// Every event of this thread as one flat JSON object per line, until the guard goes.
+fn json_events() -> (Capture, tracing::subscriber::DefaultGuard) {
     let capture = Capture::default();
     let writer = capture.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -302,7 +300,14 @@ async fn sendgrid_logs_one_line_per_attempt_and_no_secret() {
         .json()
         .flatten_event(true)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (capture, tracing::subscriber::set_default(subscriber))
+}
+
+/// SendGrid's one line per attempt: the masked address, status, duration, attempt and (on
+/// success) `X-Message-Id`; never the code, the address or the key.
+#[tokio::test(flavor = "current_thread")]
+async fn sendgrid_logs_one_line_per_attempt_and_no_secret() {
+    let (capture, _guard) = json_events();
     let sendgrid = mock::SendgridMock::start().await;
     sendgrid.then(mock::Step::status(500));
     let mut config = helpers::test_config();
@@ -352,16 +357,7 @@ async fn sendgrid_logs_one_line_per_attempt_and_no_secret() {
 
 #[tokio::test]
 async fn a_provider_that_echoes_everything_puts_no_secret_into_the_logs() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(Level::TRACE)
-        .without_time()
-        .json()
-        .flatten_event(true)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = json_events();
     let sendgrid = mock::SendgridMock::start().await;
     sendgrid.then(mock::Step::echo(400));
     let mut config = helpers::test_config();

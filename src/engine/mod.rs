@@ -627,6 +627,17 @@ impl Engine {
         agent: Option<&str>,
         access: &Access,
     ) -> Result<Option<u64>, EngineError> {
+        self.held(id, self.leased_agent_message(id, text, agent, access))
+            .await
+    }
+
+    /// Runs `work` on the session `id` alone: after its turns in this process (the lock) and
+    /// on every instance (the lease), as a turn would.
+    async fn held<T>(
+        &self,
+        id: &str,
+        work: impl std::future::Future<Output = Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
         let arrived = std::time::Instant::now();
         let _turn_lock = self
             .locks
@@ -634,7 +645,7 @@ impl Engine {
             .await
             .map_err(|_| EngineError::SessionBusy)?;
         let lease = self.take_lease(id, arrived).await?;
-        let result = self.leased_agent_message(id, text, agent, access).await;
+        let result = work.await;
         self.lease.release(lease).await;
         result
     }
@@ -672,16 +683,7 @@ impl Engine {
         node: Option<&str>,
         access: &Access,
     ) -> Result<TurnReply, EngineError> {
-        let arrived = std::time::Instant::now();
-        let _turn_lock = self
-            .locks
-            .lock(id)
-            .await
-            .map_err(|_| EngineError::SessionBusy)?;
-        let lease = self.take_lease(id, arrived).await?;
-        let result = self.leased_handback(id, node, access).await;
-        self.lease.release(lease).await;
-        result
+        self.held(id, self.leased_handback(id, node, access)).await
     }
 
     async fn leased_handback(
@@ -762,26 +764,19 @@ impl Engine {
     /// Ends a session now: waits for a running turn, then forgets the session and its
     /// idempotency records. `false` when there was none.
     pub async fn end_session(&self, id: &str, access: &Access) -> Result<bool, EngineError> {
-        let arrived = std::time::Instant::now();
-        let _turn_lock = self
-            .locks
-            .lock(id)
-            .await
-            .map_err(|_| EngineError::SessionBusy)?;
-        let lease = self.take_lease(id, arrived).await?;
-        let deleted = match self.store.load(id).await {
-            Ok(Some(session)) if !access.permits(&session) => {
-                self.lease.release(lease).await;
+        self.held(id, async {
+            if let Some(session) = self.store.load(id).await?
+                && !access.permits(&session)
+            {
                 return Err(EngineError::NotYours);
             }
-            Ok(_) => self.store.delete(id).await,
-            Err(error) => Err(error),
-        };
-        if let Err(error) = self.events.forget(id).await {
-            tracing::warn!(%error, "an ended session's events could not be forgotten; they expire by themselves");
-        }
-        self.lease.release(lease).await;
-        Ok(deleted?)
+            let deleted = self.store.delete(id).await?;
+            if let Err(error) = self.events.forget(id).await {
+                tracing::warn!(%error, "an ended session's events could not be forgotten; they expire by themselves");
+            }
+            Ok(deleted)
+        })
+        .await
     }
 
     /// Frees expired sessions and stale counters. The server runs this periodically.
