@@ -577,9 +577,9 @@ const KORE_ERRORS: &str = "Every error is Kore's envelope, except the per-IP lim
         (status = 400, description = "`Invalid Request Payload`: not Kore's v2 shape, an unknown message type or event, a text over `server.max_text_chars`, an `interactiveLanguage` that is no language tag.", body = KoreErrors),
         (status = 401, description = "`Invalid Access token`: no JWT, or one Kore would refuse.", body = KoreErrors),
         (status = 404, description = "`Unknown bot`.", body = KoreErrors),
-        (status = 429, description = "The session is busy, or the single-use token store is full.", body = KoreErrors),
+        (status = 429, description = "The session is busy.", body = KoreErrors),
         (status = 500, description = "The turn failed unexpectedly.", body = KoreErrors),
-        (status = 503, description = "The session store is down, or the session changed under the turn.", body = KoreErrors),
+        (status = 503, description = "The session store is down, the session changed under the turn, or single-use tokens cannot be recorded (the store of used ones is full, or Redis is away).", body = KoreErrors),
         (status = 504, description = "`Request timed-out`: the turn took longer than `server.request_timeout`.", body = KoreErrors),
     )
 )]
@@ -637,9 +637,9 @@ pub async fn webhook(
         (status = 400, description = "`Invalid Request Payload`: not Kore's v1 shape, a message without text, a text over `server.max_text_chars`.", body = KoreErrors),
         (status = 401, description = "`Invalid Access token`.", body = KoreErrors),
         (status = 404, description = "`Unknown bot`.", body = KoreErrors),
-        (status = 429, description = "The session is busy, or the single-use token store is full.", body = KoreErrors),
+        (status = 429, description = "The session is busy.", body = KoreErrors),
         (status = 500, description = "The turn failed unexpectedly.", body = KoreErrors),
-        (status = 503, description = "The session store is down, or the session changed under the turn.", body = KoreErrors),
+        (status = 503, description = "The session store is down, the session changed under the turn, or single-use tokens cannot be recorded (the store of used ones is full, or Redis is away).", body = KoreErrors),
         (status = 504, description = "`Request timed-out`.", body = KoreErrors),
     )
 )]
@@ -677,9 +677,9 @@ pub(super) struct InstancePath {
         (status = 400, description = "`Invalid Request Payload`.", body = KoreErrors),
         (status = 401, description = "`Invalid Access token`.", body = KoreErrors),
         (status = 404, description = "`Unknown bot`.", body = KoreErrors),
-        (status = 429, description = "The session is busy, or the single-use token store is full.", body = KoreErrors),
+        (status = 429, description = "The session is busy.", body = KoreErrors),
         (status = 500, description = "The turn failed unexpectedly.", body = KoreErrors),
-        (status = 503, description = "The session store is down, or the session changed under the turn.", body = KoreErrors),
+        (status = 503, description = "The session store is down, the session changed under the turn, or single-use tokens cannot be recorded (the store of used ones is full, or Redis is away).", body = KoreErrors),
         (status = 504, description = "`Request timed-out`.", body = KoreErrors),
     )
 )]
