@@ -32,6 +32,8 @@ code_expired = Ce code a expiré (les codes durent { $otp_expires_in_minutes ->
 }). Je vous en envoie un nouveau ? (oui/non)
 code_expired-invalid = Répondez par oui ou par non, s'il vous plaît.
 
+longer_code = Plusieurs codes erronés ont été saisis pour cette adresse : pour la protéger, ce code ne fonctionne plus et je vous en envoie un plus long.
+
 wait_to_resend = Je viens de vous envoyer un code. Attendez { $otp_retry_after_seconds ->
     [one] une seconde
    *[other] { $otp_retry_after_seconds } secondes

@@ -95,6 +95,7 @@ pub fn build_with_services(
             max: config.otp.max_failures_per_address,
             window: config.otp.failure_window,
         },
+        escalation: config.otp.escalation()?,
     };
     let settings = EngineSettings {
         default_dialog: config.dialogs.default.clone(),

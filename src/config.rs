@@ -410,6 +410,9 @@ pub struct OtpConfig {
     pub max_failures_per_address: u32,
     #[serde(with = "serde_human")]
     pub failure_window: Duration,
+    /// After so many failed guesses at an address in the failure window, its codes carry at
+    /// least so many digits' worth (see `otp::Escalation`).
+    pub longer_codes: Vec<crate::otp::EscalationStep>,
 }
 
 impl Default for OtpConfig {
@@ -424,13 +427,20 @@ impl Default for OtpConfig {
             resend_cooldown: policy.resend_cooldown,
             max_sends_per_address: 5,
             send_window: Duration::from_secs(10 * 60),
-            max_failures_per_address: 10,
+            max_failures_per_address: 10_000,
             failure_window: Duration::from_secs(24 * 3600),
+            longer_codes: crate::otp::Escalation::DEFAULT_STEPS.to_vec(),
         }
     }
 }
 
 impl OtpConfig {
+    /// `otp.longer_codes`, checked.
+    pub fn escalation(&self) -> Result<crate::otp::Escalation, String> {
+        crate::otp::Escalation::new(self.longer_codes.clone())
+            .map_err(|error| format!("`otp.longer_codes`: {error}"))
+    }
+
     pub fn policy(&self) -> Policy {
         Policy {
             length: self.length,
@@ -690,6 +700,7 @@ impl Config {
         if otp.ttl.is_zero() {
             return Err("`otp.ttl` must be longer than zero".to_owned());
         }
+        otp.escalation()?;
         if let Some(secret) = &otp.secret
             && secret.len() < crate::otp::OtpKey::MIN_LEN
         {

@@ -63,6 +63,23 @@ pub fn run(config_path: Option<&Path>, overrides: Overrides) -> u8 {
     }
 }
 
+/// The chance that guesses at one address find a code within a failure window, as this
+/// configuration sets it (README, "Security bound"); loudly when it passes the 0.1 % a day
+/// the defaults are built to stay under.
+fn log_guessing_bound(otp: &crate::config::OtpConfig) {
+    let Ok(escalation) = otp.escalation() else {
+        return;
+    };
+    let bound = escalation.guess_bound(&otp.policy(), otp.max_failures_per_address);
+    let percent = format!("{:.4}", bound * 100.0);
+    let window = crate::duration::format_duration(otp.failure_window);
+    if bound > 0.001 {
+        tracing::warn!(percent, per = %window, "otp guessing bound per address is above 0.1 %: lower otp.max_failures_per_address or lengthen otp.longer_codes");
+    } else {
+        tracing::info!(percent, per = %window, "otp guessing bound per address");
+    }
+}
+
 /// Serves `app` on `server.addr`, or on `listen` when given (a dev server's loopback
 /// addresses, resolved once).
 async fn serve(app: app::App, listen: Option<Vec<SocketAddr>>) -> u8 {
@@ -84,6 +101,7 @@ async fn serve(app: app::App, listen: Option<Vec<SocketAddr>>) -> u8 {
     if public && !app.config.auth.enabled {
         tracing::warn!(addr = %local, "auth is OFF on a non-loopback address: anyone who can reach it can talk to any session (set auth.enabled: true and add clients)");
     }
+    log_guessing_bound(&app.config.otp);
     if app.random_otp_key {
         tracing::warn!(
             "no otp.secret configured: using a random key; codes will not survive a restart (set COLLOQUY__OTP__SECRET in production)"

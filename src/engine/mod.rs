@@ -42,8 +42,11 @@ pub struct OtpSettings {
     pub policy: Policy,
     /// Codes sent to one address, across sessions.
     pub send_limit: RateLimit,
-    /// Verification attempts (charged before comparing, refunded by success) per address.
+    /// Verification attempts per address (charged before comparing): past `max`, guesses
+    /// are refused until the window lets them in again.
     pub failure_limit: RateLimit,
+    /// How failed guesses at an address lengthen its later codes.
+    pub escalation: crate::otp::Escalation,
 }
 
 #[derive(Debug, Clone)]

@@ -8,10 +8,16 @@
 //! - every attempt is counted *before* comparing, so a guesser cannot learn anything
 //!   from an attempt that would exceed the limit;
 //! - a code is single-use and dies after `max_attempts` wrong guesses or at `expires_at`;
-//! - issuing a new code replaces the old one, and re-issuing has a cooldown.
+//! - issuing a new code replaces the old one, and re-issuing has a cooldown;
+//! - wrong guesses at an address make its later codes longer rather than lock it
+//!   ([`Escalation`]).
 //!
 //! Limits that span sessions (sends per address, failures per address per day) need shared
 //! counters and so live in the engine, which consults them around these functions.
+
+mod escalation;
+
+pub use escalation::{Escalation, EscalationError, Step as EscalationStep};
 
 use std::fmt;
 use std::time::Duration;
@@ -209,14 +215,18 @@ pub fn generate<R: CryptoRng + ?Sized>(policy: &Policy, rng: &mut R) -> Code {
     Code(code)
 }
 
-/// How long the caller must still wait before another code may be sent to `address`.
+/// How long the caller must still wait before another code may be sent to `address`. The
+/// cooldown keeps a live code from being replaced in a hurry; a code that can no longer be
+/// used (expired, retired, locked or used) may be replaced at once, the send cap still
+/// counting.
 pub fn cooldown_left(
     state: Option<&OtpState>,
     address: &str,
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Option<Duration> {
-    let state = state.filter(|s| s.address == address)?;
+    let state = state
+        .filter(|s| s.address == address && s.status == CodeStatus::Active && now < s.expires_at)?;
     let ready_at = state.issued_at + to_delta(policy.resend_cooldown);
     (now < ready_at).then(|| (ready_at - now).to_std().unwrap_or_default())
 }
@@ -508,6 +518,19 @@ mod tests {
                 &policy,
                 now + TimeDelta::seconds(30)
             ),
+            None
+        );
+        // A code that can no longer be used is replaced at once.
+        let mut used = state.clone();
+        used.status = CodeStatus::Used;
+        assert_eq!(
+            cooldown_left(Some(&used), "a@example.com", &policy, later),
+            None
+        );
+        let mut retired = state;
+        retired.expires_at = later;
+        assert_eq!(
+            cooldown_left(Some(&retired), "a@example.com", &policy, later),
             None
         );
     }

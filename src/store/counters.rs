@@ -27,6 +27,8 @@ pub struct Permit {
     /// Tells apart events at the same instant (random in shared stores; 0 in memory, which
     /// refunds the newest event at `at`).
     pub id: u64,
+    /// The events under the key inside the window, this one included.
+    pub count: u32,
 }
 
 #[async_trait]
@@ -39,6 +41,9 @@ pub trait Counters: Send + Sync + std::fmt::Debug {
         key: &str,
         limit: RateLimit,
     ) -> Result<Result<Permit, Duration>, StoreError>;
+
+    /// How many events under `key` fall inside the last `window`, recording none.
+    async fn count(&self, key: &str, window: Duration) -> Result<u32, StoreError>;
 
     /// Takes back an event (the work it paid for did not happen).
     async fn refund(&self, key: &str, permit: Permit) -> Result<(), StoreError>;
@@ -88,7 +93,20 @@ impl Counters for MemoryCounters {
             return Ok(Err((oldest + window - now).to_std().unwrap_or_default()));
         }
         log.push_back(now);
-        Ok(Ok(Permit { at: now, id: 0 }))
+        Ok(Ok(Permit {
+            at: now,
+            id: 0,
+            count: u32::try_from(log.len()).unwrap_or(u32::MAX),
+        }))
+    }
+
+    async fn count(&self, key: &str, window: Duration) -> Result<u32, StoreError> {
+        let horizon = self.clock.now() - delta(window);
+        let inside = self
+            .events
+            .get(key)
+            .map_or(0, |log| log.iter().filter(|&&at| at > horizon).count());
+        Ok(u32::try_from(inside).unwrap_or(u32::MAX))
     }
 
     async fn refund(&self, key: &str, permit: Permit) -> Result<(), StoreError> {
@@ -127,9 +145,20 @@ mod tests {
             max: 2,
             window: Duration::from_secs(600),
         };
-        assert!(counters.acquire("k", limit).await.unwrap().is_ok());
+        assert_eq!(
+            counters.acquire("k", limit).await.unwrap().unwrap().count,
+            1
+        );
         clock.advance(Duration::from_secs(60));
-        assert!(counters.acquire("k", limit).await.unwrap().is_ok());
+        assert_eq!(
+            counters.acquire("k", limit).await.unwrap().unwrap().count,
+            2
+        );
+        assert_eq!(counters.count("k", limit.window).await.unwrap(), 2);
+        assert_eq!(
+            counters.count("k", Duration::from_secs(30)).await.unwrap(),
+            1
+        );
         assert_eq!(
             counters.acquire("k", limit).await.unwrap(),
             Err(Duration::from_secs(540))

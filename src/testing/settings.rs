@@ -5,6 +5,7 @@
 //! ```yaml
 //! settings:
 //!   otp: { length: 10, resend_cooldown: 0s, max_sends_per_address: 1 }
+//!   # or: otp: { longer_codes: [{ after: 2, digits: 6 }] }
 //!   fail_for: ["*@bounce.test"]     # like email.outbox.fail_for
 //!   fail_subjects: ["Your appointment*"]   # like email.outbox.fail_subjects
 //! ```
@@ -12,7 +13,7 @@
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::otp::{Alphabet, Policy};
+use crate::otp::{Alphabet, Escalation, EscalationStep, Policy};
 use crate::reader::{Diagnostics, MapReader};
 use crate::yaml::Node;
 
@@ -28,6 +29,7 @@ pub struct Settings {
     pub send_window: Option<Duration>,
     pub max_failures_per_address: Option<u32>,
     pub failure_window: Option<Duration>,
+    pub longer_codes: Option<Vec<EscalationStep>>,
     pub fail_for: Option<Vec<String>>,
     pub fail_subjects: Option<Vec<String>>,
 }
@@ -55,6 +57,7 @@ impl Settings {
                 self.max_failures_per_address.is_some(),
             ),
             ("otp.failure_window", self.failure_window.is_some()),
+            ("otp.longer_codes", self.longer_codes.is_some()),
             ("fail_for", self.fail_for.is_some()),
             ("fail_subjects", self.fail_subjects.is_some()),
         ];
@@ -80,6 +83,9 @@ impl Settings {
             self.max_failures_per_address,
         );
         set(&mut otp.failure_window, self.failure_window);
+        if let Some(steps) = &self.longer_codes {
+            otp.longer_codes.clone_from(steps);
+        }
         if let Some(fail_for) = &self.fail_for {
             config.email.outbox.fail_for.clone_from(fail_for);
         }
@@ -177,6 +183,49 @@ fn read_otp(map: &mut MapReader<'_>, d: &mut Diagnostics, s: &mut Settings) {
     if let Some(n) = map.take("failure_window") {
         s.failure_window = positive(d, n, "`otp.failure_window`");
     }
+    if let Some(n) = map.take("longer_codes") {
+        s.longer_codes = read_longer_codes(n, d);
+    }
+}
+
+/// `otp.longer_codes`: a list of `{ after: N, digits: D }`, growing.
+fn read_longer_codes(node: &Node, d: &mut Diagnostics) -> Option<Vec<EscalationStep>> {
+    let crate::yaml::Value::Seq(items) = &node.value else {
+        d.error(
+            node.pos,
+            format!(
+                "`otp.longer_codes` must be a list of {{ after, digits }}, found {}",
+                node.value.kind()
+            ),
+        );
+        return None;
+    };
+    let mut steps = Vec::with_capacity(items.len());
+    for item in items {
+        let mut map = d.map(item, "an `otp.longer_codes` step")?;
+        let after = map
+            .take("after")
+            .and_then(|n| d.integer(n, "`after`", 0, i64::from(u32::MAX)))
+            .and_then(|v| u32::try_from(v).ok());
+        let digits = map
+            .take("digits")
+            .and_then(|n| d.integer(n, "`digits`", 1, i64::from(Policy::MAX_LENGTH)))
+            .and_then(|v| u8::try_from(v).ok());
+        map.finish(d, "an `otp.longer_codes` step");
+        let (Some(after), Some(digits)) = (after, digits) else {
+            d.error(
+                item.pos,
+                "an `otp.longer_codes` step needs `after` and `digits`",
+            );
+            return None;
+        };
+        steps.push(EscalationStep { after, digits });
+    }
+    if let Err(error) = Escalation::new(steps.clone()) {
+        d.error(node.pos, format!("`otp.longer_codes`: {error}"));
+        return None;
+    }
+    Some(steps)
 }
 
 #[cfg(test)]
@@ -206,6 +255,44 @@ mod tests {
         assert_eq!(config.otp.ttl, Duration::from_secs(120));
         assert_eq!(config.otp.max_attempts, 3, "untouched");
         assert_eq!(config.email.outbox.fail_for, ["*@b.test"]);
+    }
+
+    #[test]
+    fn longer_codes_are_read_and_checked() {
+        let (settings, problems) = read(
+            "settings: { otp: { longer_codes: [{ after: 2, digits: 6 }, { after: 9, digits: 8 }] } }",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut config = Config::default();
+        settings.unwrap().apply(&mut config);
+        assert_eq!(
+            config.otp.longer_codes,
+            [
+                EscalationStep {
+                    after: 2,
+                    digits: 6
+                },
+                EscalationStep {
+                    after: 9,
+                    digits: 8
+                }
+            ]
+        );
+        let (settings, problems) = read(
+            "settings: { otp: { longer_codes: [{ after: 2, digits: 6 }, { after: 1, digits: 8 }] } }",
+        );
+        assert!(settings.is_none());
+        assert_eq!(
+            problems,
+            [
+                "`otp.longer_codes`: step 1: `after` and `digits` must each be larger than in the step before"
+            ]
+        );
+        let (_, problems) = read("settings: { otp: { longer_codes: 6 } }");
+        assert_eq!(
+            problems,
+            ["`otp.longer_codes` must be a list of { after, digits }, found an integer"]
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{said, spawn_app};
+use crate::helpers::{said, spawn_app, spawn_app_with, test_config};
 
 const ALICE: &str = "alice@example.com";
 
@@ -299,34 +299,105 @@ async fn at_most_five_codes_per_address_per_ten_minutes_across_sessions() {
     up_to_code(&app, "later", ALICE).await;
 }
 
-#[tokio::test]
-async fn failed_verifications_are_capped_per_address_across_sessions() {
-    let app = spawn_app().await;
-    // 10 wrong guesses spread over sessions (3 per code) spend the address's daily budget.
-    let mut guesses = 0;
-    let mut session = 0;
-    while guesses < 10 {
-        session += 1;
-        app.advance(Duration::from_secs(31));
-        up_to_code(&app, &format!("g{session}"), ALICE).await;
-        let code = app.last_code(ALICE).await;
-        let wrong = if code == "0000" { "1111" } else { "0000" };
-        for _ in 0..3 {
-            if guesses == 10 {
+/// Sends a code to `address` in a new session `session` and guesses wrong `guesses` times
+/// (at most 3, a code's attempts).
+async fn guess_wrong(app: &crate::helpers::TestApp, session: &str, address: &str, guesses: usize) {
+    up_to_code(app, session, address).await;
+    let code = app.last_code(address).await;
+    let wrong: String = code
+        .chars()
+        .map(|c| if c == '0' { '1' } else { '0' })
+        .collect();
+    for _ in 0..guesses {
+        app.say(session, &wrong).await;
+    }
+}
+
+/// `guesses` wrong guesses by someone without the mailbox, 3 per code in sessions of their
+/// own, at most 4 codes per ten minutes (the send cap is 5).
+async fn attack(app: &crate::helpers::TestApp, name: &str, address: &str, guesses: usize) {
+    let mut left = guesses;
+    let mut round = 0;
+    while left > 0 {
+        if round > 0 {
+            app.advance(Duration::from_secs(10 * 60));
+        }
+        for _ in 0..4 {
+            if left == 0 {
                 break;
             }
-            app.say(&format!("g{session}"), wrong).await;
-            guesses += 1;
+            round += 1;
+            let now = left.min(3);
+            guess_wrong(app, &format!("{name}{round}"), address, now).await;
+            left -= now;
         }
-        app.advance(Duration::from_secs(10 * 60));
     }
+}
+
+#[tokio::test]
+async fn wrong_guesses_make_codes_longer_and_never_lock_the_owner_out() {
+    let app = spawn_app().await;
+    // The owner asks for a code; meanwhile someone else guesses 5 times at the address.
+    up_to_code(&app, "owner", ALICE).await;
+    let owners_code = app.last_code(ALICE).await;
+    assert_eq!(owners_code.len(), 4);
+    attack(&app, "a", ALICE, 5).await;
+    // The owner's short code is retired unchecked, and a longer one sent at once (no
+    // cooldown: the code it replaces can no longer be used).
+    let retired = app.say("owner", &owners_code).await;
+    assert_eq!(retired.node, "ask_code", "{}", said(&retired));
+    assert!(
+        said(&retired).contains("that code no longer works and I'm sending you a longer one")
+            && said(&retired).contains("6-digit code"),
+        "{}",
+        said(&retired)
+    );
+    let code = app.last_code(ALICE).await;
+    assert_eq!(code.len(), 6);
+    assert_eq!(
+        app.say("owner", &code).await.result.as_deref(),
+        Some("authenticated")
+    );
+    // Success clears nothing: the next code is still 6 digits long.
+    up_to_code(&app, "again", ALICE).await;
+    assert_eq!(app.last_code(ALICE).await.len(), 6);
+    // 100 more wrong guesses: codes of 8 digits, which the owner can still use.
+    app.advance(Duration::from_secs(10 * 60));
+    attack(&app, "b", ALICE, 100).await;
+    app.advance(Duration::from_secs(10 * 60));
+    up_to_code(&app, "owner2", ALICE).await;
+    let code = app.last_code(ALICE).await;
+    assert_eq!(code.len(), 8);
+    assert_eq!(
+        app.say("owner2", &code).await.result.as_deref(),
+        Some("authenticated")
+    );
+    // Other addresses are untouched, and a day later the codes are short again.
+    up_to_code(&app, "bob", "bob@example.com").await;
+    assert_eq!(app.last_code("bob@example.com").await.len(), 4);
+    app.advance(Duration::from_secs(24 * 3600));
+    up_to_code(&app, "tomorrow", ALICE).await;
+    let code = app.last_code(ALICE).await;
+    assert_eq!(code.len(), 4);
+    assert_eq!(
+        app.say("tomorrow", &code).await.result.as_deref(),
+        Some("authenticated")
+    );
+}
+
+#[tokio::test]
+async fn past_the_failure_budget_guesses_are_refused_until_the_window_passes() {
+    let mut config = test_config();
+    config.otp.max_failures_per_address = 4;
+    let app = spawn_app_with(config).await;
+    attack(&app, "a", ALICE, 4).await;
+    app.advance(Duration::from_secs(10 * 60));
     // A fresh, correct code is refused without being compared.
     up_to_code(&app, "final", ALICE).await;
     let code = app.last_code(ALICE).await;
-    assert_eq!(
-        app.say("final", &code).await.result.as_deref(),
-        Some("locked")
-    );
+    let locked = app.say("final", &code).await;
+    assert_eq!(locked.result.as_deref(), Some("locked"));
+    assert!(said(&locked).contains("try again in"), "{}", said(&locked));
     // A day later the budget is back.
     app.advance(Duration::from_secs(24 * 3600));
     up_to_code(&app, "tomorrow", ALICE).await;

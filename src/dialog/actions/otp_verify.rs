@@ -26,16 +26,19 @@ pub const SPEC: ActionSpec = ActionSpec {
 };
 
 /// `valid`: right code, now used up. `invalid`: wrong code, attempts remain (`otp.attempts_left`).
-/// `expired`: too late, or no code is waiting. `locked`: too many wrong codes.
+/// `expired`: too late, no code is waiting, or the code was retired because wrong guesses at
+/// its address ask for a longer one (`otp.longer_code`). `locked`: too many wrong codes.
 pub const OUTCOMES: [&str; 4] = ["valid", "invalid", "expired", "locked"];
 
 /// `otp.retry_after_minutes` with `locked`: 0 when the user may start over now (this code
-/// had too many wrong tries), else how long the address's daily budget keeps it locked.
+/// had too many wrong tries), else how long the address's failure budget keeps it locked.
 /// `otp.previous_code` with `invalid`: the code entered was the one a resend replaced.
-pub const PROVIDES: [&str; 3] = [
+/// `otp.longer_code` with `expired`: true when the code was retired for a longer one.
+pub const PROVIDES: [&str; 4] = [
     "otp.attempts_left",
     "otp.retry_after_minutes",
     "otp.previous_code",
+    "otp.longer_code",
 ];
 
 /// The variable the code is read from unless `with: { code: … }` says otherwise.

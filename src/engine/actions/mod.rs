@@ -9,7 +9,7 @@ mod otp_verify;
 mod understand;
 
 pub(super) use deliver::{DEFAULT_TEMPLATE, Email, Outgoing, deliver_code};
-pub(super) use otp_verify::check;
+pub(super) use otp_verify::{check, policy_for};
 
 use chrono::{DateTime, Utc};
 

@@ -35,18 +35,22 @@ async fn send(
     call: Call,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
-    let policy = call.overrides.apply(&engine.otp.policy);
-    let minutes = ceil_minutes(policy.ttl);
-    let outcome = |name| {
-        Outcome::new(name)
-            .with("otp.length", Value::Number(f64::from(policy.length)))
-            .with("otp.expires_in_minutes", Value::Number(minutes))
-    };
     let to = match call.channel {
         Channel::Email => EmailAddr::parse(&call.to).map(Recipient::Email).ok(),
         Channel::Sms => PhoneAddr::parse(&call.to, engine.settings.place.region)
             .map(Recipient::Phone)
             .ok(),
+    };
+    let policy = call.overrides.apply(&engine.otp.policy);
+    let policy = match &to {
+        Some(to) => super::policy_for(engine, &policy, to.as_str()).await?,
+        None => policy,
+    };
+    let minutes = ceil_minutes(policy.ttl);
+    let outcome = |name| {
+        Outcome::new(name)
+            .with("otp.length", Value::Number(f64::from(policy.length)))
+            .with("otp.expires_in_minutes", Value::Number(minutes))
     };
     let Some(to) = to else {
         tracing::warn!(node = %session.node, channel = ?call.channel, "otp.send: the rendered `to` is not a valid recipient for the channel");

@@ -1,12 +1,17 @@
-//! `otp.verify`: the address's daily failure budget is charged *before* comparing, so no guess
-//! beyond the budget is ever evaluated; a right code refunds it all.
+//! `otp.verify`: the address's failure count is charged *before* comparing, so no guess beyond
+//! the budget is ever evaluated. Failures make the address's later codes longer
+//! (`otp::Escalation`); a live code too short for the guesses made since it was sent is
+//! retired unchecked, and its owner asked to take a new one. A right code clears nothing: the
+//! guessing bound holds however many logins succeed in a window.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::dialog::actions::otp_verify::Call;
 use crate::dialog::value::Value;
 use crate::dialog::{Outcome, Session};
-use crate::otp::{self, CodeStatus, OtpState, Verdict};
+use crate::otp::{self, CodeStatus, OtpState, Policy, Verdict};
 use crate::store::StoreError;
 
 use super::super::Engine;
@@ -32,9 +37,12 @@ async fn verify(
     call: Call,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
-    let (checked, budget_back_in) =
-        check(engine, &session.id, session.otp.as_mut(), &call.code, now).await?;
-    Ok(match checked {
+    let Checked {
+        verdict,
+        budget_back_in,
+        longer_code_needed,
+    } = check(engine, &session.id, session.otp.as_mut(), &call.code, now).await?;
+    Ok(match verdict {
         Verdict::Valid => Outcome::new("valid"),
         Verdict::Invalid {
             attempts_left,
@@ -48,49 +56,113 @@ async fn verify(
             "otp.retry_after_minutes",
             Value::Number(budget_back_in.map_or(0.0, |wait| (wait.as_secs_f64() / 60.0).ceil())),
         ),
-        Verdict::Expired | Verdict::NoCode => Outcome::new("expired"),
+        Verdict::Expired | Verdict::NoCode => {
+            Outcome::new("expired").with("otp.longer_code", Value::Bool(longer_code_needed))
+        }
     })
 }
 
+/// What checking an entered code found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Checked {
+    pub verdict: Verdict,
+    /// With a `Locked` verdict because the address's failure budget is spent: how long until
+    /// it allows a guess again.
+    pub budget_back_in: Option<Duration>,
+    /// The code was retired unchecked (an `Expired` verdict): the guesses at its address since
+    /// it was sent ask for a longer one.
+    pub longer_code_needed: bool,
+}
+
+impl Checked {
+    fn plain(verdict: Verdict) -> Self {
+        Self {
+            verdict,
+            budget_back_in: None,
+            longer_code_needed: false,
+        }
+    }
+}
+
+/// `policy`, made longer where the failed guesses at `address` in the failure window ask for
+/// it. Every path that issues a code asks here first.
+pub(crate) async fn policy_for(
+    engine: &Engine,
+    policy: &Policy,
+    address: &str,
+) -> Result<Policy, StoreError> {
+    let failures = engine
+        .counters
+        .count(
+            &failure_key(&address.to_lowercase()),
+            engine.otp.failure_limit.window,
+        )
+        .await?;
+    Ok(engine.otp.escalation.policy_for(policy, failures))
+}
+
 /// Checks `entered` against the code `state` holds (MAC'd with `owner`, the id of the record
-/// that holds it), charging the address's failure budget first. With a `Locked` verdict
-/// because that budget is spent, how long until it allows a guess again.
+/// that holds it), charging the address's failure count first.
 pub(crate) async fn check(
     engine: &Engine,
     owner: &str,
     state: Option<&mut OtpState>,
     entered: &str,
     now: DateTime<Utc>,
-) -> Result<(Verdict, Option<std::time::Duration>), StoreError> {
+) -> Result<Checked, StoreError> {
     let Some(state) = state else {
-        return Ok((Verdict::NoCode, None));
+        return Ok(Checked::plain(Verdict::NoCode));
     };
     // Outcomes that need no comparison spend no budget.
     match state.status {
-        CodeStatus::Used => return Ok((Verdict::NoCode, None)),
-        CodeStatus::Locked => return Ok((Verdict::Locked, None)),
-        CodeStatus::Active if now >= state.expires_at => return Ok((Verdict::Expired, None)),
+        CodeStatus::Used => return Ok(Checked::plain(Verdict::NoCode)),
+        CodeStatus::Locked => return Ok(Checked::plain(Verdict::Locked)),
+        CodeStatus::Active if now >= state.expires_at => {
+            return Ok(Checked::plain(Verdict::Expired));
+        }
         CodeStatus::Active => {}
     }
     let key = failure_key(&state.address.to_lowercase());
     // Without the shared budget a guesser could exceed it: when it cannot be charged, the
     // request ends unsaved (503) rather than compare, and the code stays as it was.
-    if let Err(retry_after) = engine
+    let masked = crate::address::mask_recipient(&state.address);
+    let permit = match engine
         .counters
         .acquire(&key, engine.otp.failure_limit)
         .await?
     {
-        state.status = CodeStatus::Locked;
-        tracing::warn!(to = %crate::address::mask_recipient(&state.address), "otp.verify: daily failure budget of this address spent");
-        return Ok((Verdict::Locked, Some(retry_after)));
+        Ok(permit) => permit,
+        Err(retry_after) => {
+            state.status = CodeStatus::Locked;
+            tracing::warn!(to = %masked, "otp.verify: the failure budget of this address is spent");
+            return Ok(Checked {
+                verdict: Verdict::Locked,
+                budget_back_in: Some(retry_after),
+                longer_code_needed: false,
+            });
+        }
+    };
+    let failures_before = permit.count.saturating_sub(1);
+    if !engine
+        .otp
+        .escalation
+        .admits(state.length, state.alphabet, failures_before)
+    {
+        // Not compared, so not a guess: the count is given back.
+        if let Err(error) = engine.counters.refund(&key, permit).await {
+            tracing::warn!(%error, "otp.verify: could not give back an unchecked attempt");
+        }
+        state.expires_at = state.expires_at.min(now);
+        tracing::info!(to = %masked, failures_before, "otp.verify: code retired unchecked: wrong guesses at this address ask for a longer one");
+        return Ok(Checked {
+            verdict: Verdict::Expired,
+            budget_back_in: None,
+            longer_code_needed: true,
+        });
     }
     let verdict = otp::verify(&engine.otp.key, owner, state, entered, now);
-    let masked = crate::address::mask_recipient(&state.address);
     match verdict {
         Verdict::Valid => {
-            if let Err(error) = engine.counters.reset(&key).await {
-                tracing::warn!(%error, "otp.verify: could not reset the failure budget");
-            }
             tracing::info!(to = %masked, "otp.verify: code accepted");
         }
         Verdict::Invalid {
@@ -104,5 +176,5 @@ pub(crate) async fn check(
         }
         Verdict::Expired | Verdict::NoCode => {}
     }
-    Ok((verdict, None))
+    Ok(Checked::plain(verdict))
 }

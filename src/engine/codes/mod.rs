@@ -29,7 +29,7 @@ use crate::dialog::value::{Slot, Value};
 use crate::otp::{self, CodeStatus, Verdict};
 use crate::sms::Blocked;
 
-use super::actions::{DEFAULT_TEMPLATE, Email, Outgoing, check, deliver_code};
+use super::actions::{DEFAULT_TEMPLATE, Email, Outgoing, check, deliver_code, policy_for};
 use super::{Engine, EngineError};
 
 /// The id prefix of code records (and of the index records of their ids). Session ids from
@@ -268,8 +268,8 @@ impl Engine {
         identity: Option<&str>,
     ) -> Result<Result<Issued, NotIssued>, EngineError> {
         let now = self.clock.now();
-        let policy = self.otp.policy;
         let recipient = scope.recipient.limit_key();
+        let policy = policy_for(self, &self.otp.policy, &recipient).await?;
         let mut record = match self.store.load(id).await? {
             Some(record) => record,
             None => Session::new(id, RECORD_KIND, 0, now),
@@ -362,7 +362,9 @@ impl Engine {
             });
         };
         let before = record.otp.clone();
-        let (checked, _) = check(self, id, record.otp.as_mut(), entered, now).await?;
+        let checked = check(self, id, record.otp.as_mut(), entered, now)
+            .await?
+            .verdict;
         if record.otp != before {
             record.updated_at = now;
             self.store.save(&mut record, None).await?;

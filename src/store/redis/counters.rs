@@ -31,8 +31,8 @@ impl RedisCounters {
 
 /// The member that stands for one event: its instant and a random id, so events at the same
 /// millisecond stay apart and a refund removes exactly its own.
-fn member(permit: Permit) -> String {
-    format!("{}-{:016x}", millis(permit.at), permit.id)
+fn member(at: chrono::DateTime<chrono::Utc>, id: u64) -> String {
+    format!("{}-{id:016x}", millis(at))
 }
 
 fn window_ms(limit: RateLimit) -> i64 {
@@ -48,33 +48,54 @@ impl Counters for RedisCounters {
         key: &str,
         limit: RateLimit,
     ) -> Result<Result<Permit, Duration>, StoreError> {
-        let permit = Permit {
-            at: self.clock.now(),
-            id: rand::rng().random(),
-        };
-        let (granted, wait_ms): (i64, i64) = self
+        let at = self.clock.now();
+        let id = rand::rng().random();
+        let (granted, wait_or_count): (i64, i64) = self
             .pool
             .script(
                 scripts::ACQUIRE
                     .key(self.key(key))
-                    .arg(millis(permit.at))
+                    .arg(millis(at))
                     .arg(window_ms(limit))
                     .arg(limit.max)
-                    .arg(member(permit)),
+                    .arg(member(at, id)),
             )
             .await?;
         if granted == 1 {
-            Ok(Ok(permit))
+            Ok(Ok(Permit {
+                at,
+                id,
+                count: u32::try_from(wait_or_count).unwrap_or(u32::MAX),
+            }))
         } else {
             Ok(Err(Duration::from_millis(
-                u64::try_from(wait_ms).unwrap_or(0),
+                u64::try_from(wait_or_count).unwrap_or(0),
             )))
         }
     }
 
+    async fn count(&self, key: &str, window: Duration) -> Result<u32, StoreError> {
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        let after = millis(self.clock.now()).saturating_sub(window_ms);
+        let count: i64 = self
+            .pool
+            .command(
+                redis::cmd("ZCOUNT")
+                    .arg(self.key(key))
+                    .arg(format!("({after}"))
+                    .arg("+inf"),
+            )
+            .await?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
     async fn refund(&self, key: &str, permit: Permit) -> Result<(), StoreError> {
         self.pool
-            .command::<i64>(redis::cmd("ZREM").arg(self.key(key)).arg(member(permit)))
+            .command::<i64>(
+                redis::cmd("ZREM")
+                    .arg(self.key(key))
+                    .arg(member(permit.at, permit.id)),
+            )
             .await
             .map(drop)
     }

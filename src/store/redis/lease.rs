@@ -1,6 +1,8 @@
 //! [`TurnLease`] in Redis: `SET lease:{ID} TOKEN NX PX lease_ttl`, renewed every third of the
-//! TTL while the turn runs, freed by a compare-and-delete script. A turn waiting for another
-//! instance's lease polls (2 ms, doubling to 50 ms) until its wait is over.
+//! TTL while the turn runs, freed by a compare-and-delete script (tried again in the background
+//! when Redis does not answer, so a stall does not leave the session busy for the whole TTL).
+//! A turn waiting for another instance's lease polls (2 ms, doubling to 50 ms) until its wait
+//! is over.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +16,23 @@ use super::{RedisPool, scripts};
 
 const FIRST_POLL: Duration = Duration::from_millis(2);
 const LONGEST_POLL: Duration = Duration::from_millis(50);
+
+/// How often a release that failed is tried again.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Frees a lease whose release failed, once Redis answers again; gives up when the lease has
+/// run out by itself.
+async fn release_later(pool: Arc<RedisPool>, key: String, token: String, ttl: Duration) {
+    let deadline = Instant::now() + ttl;
+    while Instant::now() < deadline {
+        tokio::time::sleep(RETRY_PAUSE).await;
+        let released: Result<i64, _> = pool.script(scripts::RELEASE.key(&key).arg(&token)).await;
+        if released.is_ok() {
+            tracing::info!("turn lease: released after Redis answered again");
+            return;
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct RedisLease {
@@ -101,12 +120,18 @@ impl TurnLease for RedisLease {
         if let Some(renewal) = lease.renewal.take() {
             renewal.abort();
         }
+        let key = std::mem::take(&mut lease.key);
+        let token = std::mem::take(&mut lease.token);
         let released: Result<i64, _> = self
             .pool
-            .script(scripts::RELEASE.key(&lease.key).arg(&lease.token))
+            .script(scripts::RELEASE.key(&key).arg(&token))
             .await;
         if let Err(error) = released {
-            tracing::warn!(%error, "turn lease: release failed; it expires by itself");
+            // Left alone, the lease would keep the session busy for its whole TTL after Redis
+            // came back. Tried again until Redis answers (at most a RETRY_PAUSE after it
+            // does) or the lease has expired anyway; the token makes a late release harmless.
+            tracing::warn!(%error, "turn lease: release failed; trying again in the background");
+            tokio::spawn(release_later(self.pool.clone(), key, token, self.ttl));
         }
     }
 }

@@ -89,7 +89,8 @@ return existed
 /// A sliding-window counter: drop events that left the window, count, add one if allowed.
 ///
 /// KEYS: the counter's sorted set. ARGV: now (ms), window (ms), max, the event's member.
-/// Returns `{1, 0}` when recorded, `{0, ms until the oldest event leaves}` when full.
+/// Returns `{1, events in the window}` when recorded, `{0, ms until the oldest event leaves}`
+/// when full.
 pub static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -102,7 +103,7 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
 end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {1, 0}
+return {1, redis.call('ZCARD', KEYS[1])}
 ",
     )
 });

@@ -212,6 +212,28 @@ async fn a_dead_holders_lease_runs_out_and_a_live_one_is_renewed() {
 }
 
 #[tokio::test]
+async fn a_lease_whose_release_met_a_stall_is_freed_once_redis_answers_again() {
+    let server = RedisServer::start();
+    let mut config = config(Some(&server.url()), usize::MAX);
+    config.sessions.redis.command_timeout = Duration::from_millis(200);
+    config.sessions.redis.connect_timeout = Duration::from_millis(200);
+    let fx = fixture(&config);
+    let lease = &fx.backends.lease;
+    let held = lease.acquire("s", Duration::ZERO).await.unwrap().unwrap();
+    // The turn ends while Redis is stalled: handing the lease back times out.
+    server.pause();
+    lease.release(held).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.resume();
+    // Its lease lives 10 s; it must not keep the session busy for more than a second.
+    let again = lease.acquire("s", Duration::from_secs(1)).await.unwrap();
+    assert!(
+        again.is_some(),
+        "the lease still held the session a second after Redis came back"
+    );
+}
+
+#[tokio::test]
 async fn the_archive_keeps_the_first_source_of_a_version() {
     let server = RedisServer::start();
     let fx = fixture(&config(Some(&server.url()), usize::MAX));
