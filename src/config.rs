@@ -253,6 +253,13 @@ pub struct SessionsConfig {
     pub sweep_interval: Duration,
     /// Transcript lines kept per session.
     pub history: usize,
+    /// The most one session may take in the store, in bytes: past it the oldest transcript
+    /// lines are dropped, and a session still too large is refused (413 `session_too_large`).
+    pub max_session_bytes: usize,
+    /// The most all sessions together may take in memory (`store: memory`), in bytes: past it
+    /// the sessions least worth keeping are evicted (ended, then idle, then those waiting for
+    /// a code).
+    pub max_bytes: usize,
     /// How long a processed message id is remembered, so a retry of it gets the first
     /// answer instead of running again. Bounded by `idle_ttl` (records go with their session).
     #[serde(with = "serde_human")]
@@ -303,6 +310,8 @@ impl Default for SessionsConfig {
             idle_ttl: Duration::from_secs(30 * 60),
             sweep_interval: Duration::from_secs(60),
             history: 20,
+            max_session_bytes: 64 * 1024,
+            max_bytes: 1024 * 1024 * 1024,
             idempotency_window: Duration::from_secs(10 * 60),
             events: EventsConfig::default(),
             redis: RedisConfig::default(),

@@ -281,8 +281,9 @@ colloquy_handoff_duration_seconds_count {}",
         );
     }
 
-    /// The Prometheus text exposition. `live_sessions` comes from the store at render time.
-    pub fn render(&self, live_sessions: Option<usize>) -> String {
+    /// The Prometheus text exposition. `live_sessions` and `memory` (bytes the sessions take,
+    /// and their budget) come from the store at render time.
+    pub fn render(&self, live_sessions: Option<usize>, memory: Option<(usize, usize)>) -> String {
         let mut out = String::with_capacity(4096);
         let counter = |out: &mut String, name: &str, help: &str, value: &AtomicU64| {
             let _ = writeln!(
@@ -365,13 +366,19 @@ colloquy_handoff_duration_seconds_count {}",
         counter(
             &mut out,
             "colloquy_sessions_evicted_total",
-            "Sessions evicted to stay under limits.max_sessions.",
+            "Sessions evicted to stay under limits.max_sessions or sessions.max_bytes.",
             &self.sessions_evicted,
         );
         if let Some(live) = live_sessions {
             let _ = writeln!(
                 out,
                 "# HELP colloquy_sessions Live sessions in the store.\n# TYPE colloquy_sessions gauge\ncolloquy_sessions {live}"
+            );
+        }
+        if let Some((bytes, budget)) = memory {
+            let _ = writeln!(
+                out,
+                "# HELP colloquy_session_bytes Bytes the sessions take in memory (records, keys and the map's cost per entry).\n# TYPE colloquy_session_bytes gauge\ncolloquy_session_bytes {bytes}\n# HELP colloquy_session_bytes_budget The most the sessions may take in memory (sessions.max_bytes).\n# TYPE colloquy_session_bytes_budget gauge\ncolloquy_session_bytes_budget {budget}"
             );
         }
         out
@@ -389,7 +396,7 @@ mod tests {
         metrics.turn_latency.observe(Duration::from_micros(300));
         metrics.errors.inc(&[("code", "invalid_json")]);
         metrics.errors.inc(&[("code", "invalid_json")]);
-        let text = metrics.render(Some(3));
+        let text = metrics.render(Some(3), Some((2048, 4096)));
         assert!(text.contains("colloquy_turns_total 1\n"), "{text}");
         assert!(
             text.contains("colloquy_turn_duration_seconds_bucket{le=\"0.00025\"} 0\n"),
@@ -408,6 +415,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("colloquy_sessions 3\n"), "{text}");
+        assert!(text.contains("colloquy_session_bytes 2048\n"), "{text}");
+        assert!(
+            text.contains("colloquy_session_bytes_budget 4096\n"),
+            "{text}"
+        );
         assert_eq!(metrics.errors.get(&[("code", "invalid_json")]), 2);
     }
 }

@@ -108,7 +108,10 @@ pub fn scale_table(report: &ScaleReport) -> String {
         ("peak RSS", format!("{:.1} MiB", report.peak_rss_mib)),
         (
             "bytes per session",
-            format!("{:.0}", report.bytes_per_session),
+            format!(
+                "{:.0} resident, {:.0} counted against sessions.max_bytes",
+                report.bytes_per_session, report.counted_bytes_per_session
+            ),
         ),
         (
             "creation",

@@ -38,6 +38,9 @@ pub struct ScaleReport {
     pub rss_after_mib: f64,
     pub peak_rss_mib: f64,
     pub bytes_per_session: f64,
+    /// What the store counts per session against `sessions.max_bytes`: its estimate of the
+    /// resident figure beside it.
+    pub counted_bytes_per_session: f64,
     pub create_s: f64,
     pub sessions_per_s: f64,
     pub sweep_none_ms: f64,
@@ -57,6 +60,8 @@ pub fn run(options: &ScaleOptions) -> Result<ScaleReport, String> {
         .map_err(|e| e.to_string())?;
     config.dialogs.dir.clone_from(&options.dialogs);
     config.limits.max_sessions = config.limits.max_sessions.max(options.sessions);
+    // Every session is kept: what they cost is the measure.
+    config.sessions.max_bytes = usize::MAX;
     let idle_ttl = config.sessions.idle_ttl;
     let (registry, reports) = crate::engine::registry::load_paths(
         std::slice::from_ref(&options.dialogs),
@@ -90,6 +95,7 @@ pub fn run(options: &ScaleOptions) -> Result<ScaleReport, String> {
         let create_s = started.elapsed().as_secs_f64();
         let after = own_memory().unwrap_or_default();
         let count = engine.store().count().await.map_err(|e| e.to_string())?;
+        let counted = engine.store().memory().map_or(0, |memory| memory.bytes);
         if count != options.sessions {
             return Err(format!(
                 "{count} sessions stored, {} created",
@@ -119,6 +125,8 @@ pub fn run(options: &ScaleOptions) -> Result<ScaleReport, String> {
             rss_after_mib: mib(after.rss_kib),
             peak_rss_mib: mib(after.peak_rss_kib),
             bytes_per_session: per_session(after.rss_kib.saturating_sub(before)),
+            #[allow(clippy::cast_precision_loss)]
+            counted_bytes_per_session: counted as f64 / options.sessions.max(1) as f64,
             create_s,
             sessions_per_s,
             sweep_none_ms: sweep_none.as_secs_f64() * 1000.0,

@@ -146,6 +146,8 @@ pub enum EngineError {
     AgentsUnavailable(String),
     #[error("session store unavailable")]
     StoreUnavailable(String),
+    #[error("{0}")]
+    SessionTooLarge(String),
 }
 
 impl From<StoreError> for EngineError {
@@ -153,6 +155,7 @@ impl From<StoreError> for EngineError {
         match error {
             StoreError::Conflict => EngineError::Conflict,
             StoreError::Unavailable(reason) => EngineError::StoreUnavailable(reason),
+            StoreError::TooLarge { .. } => EngineError::SessionTooLarge(error.to_string()),
         }
     }
 }

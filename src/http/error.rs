@@ -80,6 +80,8 @@ pub enum ApiError {
     Unavailable,
     /// The turn did not finish in time; it keeps running and its result is saved.
     Timeout,
+    /// The session would grow past `sessions.max_session_bytes`: the turn is not saved.
+    SessionTooLarge,
     Internal,
 }
 
@@ -150,6 +152,7 @@ pub const CODES: &[&str] = &[
     "not_handed_off",
     "unknown_node",
     "agents_unavailable",
+    "session_too_large",
 ];
 
 fn code_schema() -> utoipa::openapi::schema::Object {
@@ -235,6 +238,11 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "timeout",
                 "the turn took too long to answer; it will still complete, and retrying with the same message_id is safe".to_owned(),
+            ),
+            ApiError::SessionTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "session_too_large",
+                "the conversation would hold more than a session may keep (sessions.max_session_bytes); nothing was saved".to_owned(),
             ),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side".to_owned()),
         }
@@ -351,6 +359,13 @@ impl From<EngineError> for ApiError {
                 tracing::error!(reason, "session store unavailable");
                 ApiError::Unavailable
             }
+            EngineError::SessionTooLarge(reason) => {
+                tracing::warn!(
+                    reason,
+                    "a session grew too large to keep; the turn was not saved"
+                );
+                ApiError::SessionTooLarge
+            }
         }
     }
 }
@@ -399,6 +414,7 @@ mod tests {
             ApiError::NotHandedOff,
             ApiError::UnknownNode(String::new()),
             ApiError::AgentsUnavailable,
+            ApiError::SessionTooLarge,
         ];
         for error in &all {
             match error {
@@ -434,7 +450,8 @@ mod tests {
                 | ApiError::Forbidden
                 | ApiError::NotHandedOff
                 | ApiError::UnknownNode(_)
-                | ApiError::AgentsUnavailable => {}
+                | ApiError::AgentsUnavailable
+                | ApiError::SessionTooLarge => {}
             }
         }
         all

@@ -489,7 +489,11 @@ pub async fn metrics(State(state): Shared) -> Response {
         engine.store().evictions(),
         std::sync::atomic::Ordering::Relaxed,
     );
-    let body = metrics.render(live);
+    let memory = engine
+        .store()
+        .memory()
+        .map(|memory| (memory.bytes, memory.budget));
+    let body = metrics.render(live, memory);
     (
         [(
             axum::http::header::CONTENT_TYPE,

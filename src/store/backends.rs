@@ -40,7 +40,8 @@ impl Backends {
                         sessions.idempotency_window,
                         clock.clone(),
                     )
-                    .with_max_sessions(config.limits.max_sessions),
+                    .with_max_sessions(config.limits.max_sessions)
+                    .with_max_bytes(sessions.max_bytes, sessions.max_session_bytes),
                 ),
                 counters: Arc::new(MemoryCounters::new(clock.clone())),
                 limiter: Arc::new(LocalLimiter::new(&config.limits, clock.clone())),
@@ -65,7 +66,8 @@ impl Backends {
                             sessions.idempotency_window,
                             clock.clone(),
                         )
-                        .with_max_sessions(config.limits.max_sessions),
+                        .with_max_sessions(config.limits.max_sessions)
+                        .with_max_session_bytes(sessions.max_session_bytes),
                     ),
                     counters: Arc::new(RedisCounters::new(pool.clone(), clock.clone())),
                     limiter: Arc::new(RedisLimiter::new(

@@ -3,6 +3,13 @@
 //! Each session is kept as one compact record (`codec.rs`): its version, its last update,
 //! the session and its idempotency records in a single allocation, keyed by the session id.
 //! A million idle sessions fit in about half a GiB (BENCHMARKS.md).
+//!
+//! Memory is bounded in bytes, not only in sessions: a record may take at most
+//! `max_session_bytes` (older idempotency records, then the oldest transcript lines, go first;
+//! a session still too large is refused), and all records together at most `max_bytes`.
+//! Making room evicts the sessions least worth keeping first: ended ones, then idle ones, and
+//! a session waiting for a code that can still be used only when no other is left, oldest
+//! first within each.
 
 mod codec;
 #[cfg(test)]
@@ -21,10 +28,35 @@ use dashmap::mapref::entry::Entry;
 use crate::clock::Clock;
 use crate::dialog::Session;
 
-use super::{Abandoned, Processed, SessionStore, StoreError, Swept};
+use super::{Abandoned, MemoryUse, Processed, SessionStore, StoreError, Swept};
 
 /// Idempotency records kept per session (the newest), on top of the time window.
 pub const MAX_PROCESSED_PER_SESSION: usize = 16;
+
+/// What an entry costs beyond its key's and record's bytes: the map's slot (two boxed
+/// slices, 32 bytes, and its control byte and hash) and the allocator's headers of the two
+/// allocations. An estimate, checked against resident memory by `colloquy bench --scale`.
+const ENTRY_OVERHEAD: usize = 64;
+
+fn cost(key: &str, record: &[u8]) -> usize {
+    key.len() + record.len() + ENTRY_OVERHEAD
+}
+
+/// How much a session is worth keeping when room must be made, lower going first: its rank
+/// (0 ended, 1 idle, 2 waiting for a usable code), then its last update.
+type Worth = (u8, DateTime<Utc>);
+
+fn worth(record: &[u8], now: DateTime<Utc>) -> Worth {
+    let standing = codec::standing(record);
+    let rank = if standing.ended {
+        0
+    } else if standing.code_until > now {
+        2
+    } else {
+        1
+    };
+    (rank, standing.updated_at)
+}
 
 /// Sessions in memory. Every method is synchronous inside: no map guard is ever held across
 /// an `.await`.
@@ -34,9 +66,15 @@ pub struct MemoryStore {
     idle_ttl: TimeDelta,
     idempotency_window: TimeDelta,
     max_sessions: usize,
+    /// The most all records may take, with their keys and the map's own cost per entry.
+    max_bytes: usize,
+    /// The most one record may take.
+    max_session_bytes: usize,
     /// Live sessions, kept beside the map: the cap is checked on every creation, and the
     /// map's own count locks every shard. Exact again after each sweep.
     live: AtomicUsize,
+    /// What the records take ([`cost`]), kept like `live`.
+    bytes: AtomicUsize,
     evictions: AtomicU64,
     clock: Arc<dyn Clock>,
 }
@@ -58,7 +96,10 @@ impl MemoryStore {
             idle_ttl: delta(idle_ttl),
             idempotency_window: delta(idempotency_window),
             max_sessions: usize::MAX,
+            max_bytes: usize::MAX,
+            max_session_bytes: usize::MAX,
             live: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
             evictions: AtomicU64::new(0),
             clock,
         }
@@ -71,49 +112,95 @@ impl MemoryStore {
         self
     }
 
-    /// Makes room for one new session: evicts the longest-idle 1 % (at least one), so the
-    /// O(n) scan is paid once per many creations. Runs before the new entry is locked, so
-    /// concurrent creators may overshoot the cap by their number, never more.
-    fn make_room(&self) {
-        let excess = self
-            .live
-            .load(Ordering::Relaxed)
-            .saturating_add(1)
-            .saturating_sub(self.max_sessions);
-        if excess == 0 {
+    /// Bounds memory in bytes: at most `max_bytes` for all records, at most
+    /// `max_session_bytes` for one.
+    #[must_use]
+    pub fn with_max_bytes(mut self, max_bytes: usize, max_session_bytes: usize) -> Self {
+        self.max_bytes = max_bytes.max(1);
+        self.max_session_bytes = max_session_bytes.max(1);
+        self
+    }
+
+    /// Makes room for a save of `saving` that needs `incoming` more bytes (and one more
+    /// session when `creating`): evicts the sessions least worth keeping ([`worth`]), 1 % of
+    /// the limit beyond what is needed, so the O(n) scan is paid once per many saves. Runs
+    /// before the saved entry is locked, so concurrent savers may overshoot the limits by
+    /// their own size, never more.
+    fn make_room(&self, saving: &str, creating: bool, incoming: usize) {
+        let live = self.live.load(Ordering::Relaxed);
+        let bytes = self.bytes.load(Ordering::Relaxed);
+        let excess_sessions = if creating {
+            live.saturating_add(1).saturating_sub(self.max_sessions)
+        } else {
+            0
+        };
+        let excess_bytes = bytes
+            .saturating_add(incoming)
+            .saturating_sub(self.max_bytes);
+        if excess_sessions == 0 && excess_bytes == 0 {
             return;
         }
-        let batch = excess.max(self.max_sessions / 100).max(1);
-        let mut idle: Vec<(DateTime<Utc>, Box<str>)> = self
+        let sessions_to_free = if excess_sessions > 0 {
+            excess_sessions.max(self.max_sessions / 100).max(1)
+        } else {
+            0
+        };
+        let bytes_to_free = if excess_bytes > 0 {
+            excess_bytes.saturating_add(self.max_bytes / 100)
+        } else {
+            0
+        };
+        let now = self.clock.now();
+        let mut candidates: Vec<(Worth, Box<str>)> = self
             .sessions
             .iter()
-            .map(|entry| (codec::updated_at(entry.value()), entry.key().clone()))
+            .filter(|entry| &**entry.key() != saving)
+            .map(|entry| (worth(entry.value(), now), entry.key().clone()))
             .collect();
-        let batch = batch.min(idle.len());
-        if batch == 0 {
-            return;
-        }
-        idle.select_nth_unstable(batch - 1);
-        for (updated_at, id) in idle.into_iter().take(batch) {
+        candidates.sort_unstable_by_key(|(worth, _)| *worth);
+        let (mut freed_sessions, mut freed_bytes) = (0, 0);
+        for ((_, updated_at), id) in candidates {
+            if freed_sessions >= sessions_to_free && freed_bytes >= bytes_to_free {
+                break;
+            }
             // Evict only if no turn saved it since the scan.
-            if self
-                .sessions
-                .remove_if(&id, |_, record| codec::updated_at(record) == updated_at)
-                .is_some()
-            {
+            if let Some((key, record)) = self.sessions.remove_if(&id, |_, record| {
+                codec::standing(record).updated_at == updated_at
+            }) {
+                let freed = cost(&key, &record);
                 self.evictions.fetch_add(1, Ordering::Relaxed);
-                self.forget_one();
+                self.forget_one(freed);
+                freed_sessions += 1;
+                freed_bytes += freed;
             }
         }
     }
 
-    /// The count is a hint kept by racing threads: it never wraps below zero.
-    fn forget_one(&self) {
+    /// The counts are hints kept by racing threads: they never wrap below zero.
+    fn forget_one(&self, bytes: usize) {
         let _ = self
             .live
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 Some(n.saturating_sub(1))
             });
+        self.shrink_bytes(bytes);
+    }
+
+    fn shrink_bytes(&self, by: usize) {
+        let _ = self
+            .bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(by))
+            });
+    }
+
+    /// Accounts for a record of `before` bytes becoming one of `after` bytes.
+    fn resized(&self, before: usize, after: usize) {
+        if after >= before {
+            self.bytes.fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            self.shrink_bytes(before - after);
+        }
     }
 
     fn is_expired(&self, record: &[u8]) -> bool {
@@ -125,25 +212,45 @@ impl MemoryStore {
     }
 
     /// The record replacing `current` (absent, or expired: its records go with it) when
-    /// `session` is saved as `version`, keeping the newest idempotency records.
+    /// `session` is saved as `version`, keeping the newest idempotency records, within
+    /// `max_session_bytes`: older idempotency records go first, then the oldest transcript
+    /// lines; a session still too large is refused.
     fn next_record(
+        &self,
         session: &Session,
         version: u64,
         current: Option<&[u8]>,
         processed: Option<&Processed>,
-    ) -> Box<[u8]> {
+    ) -> Result<Box<[u8]>, StoreError> {
         let kept: Vec<&[u8]> = current
             .map(|r| codec::processed(r).collect())
             .unwrap_or_default();
         let room = MAX_PROCESSED_PER_SESSION - usize::from(processed.is_some());
         let skip = kept.len().saturating_sub(room);
         let hint = current.map_or(512, |r| r.len() + 256);
-        codec::record(
+        let record = codec::record(
             session,
             version,
             kept.into_iter().skip(skip),
             processed,
             hint,
+        );
+        if record.len() <= self.max_session_bytes {
+            return Ok(record);
+        }
+        super::encode_within(
+            session,
+            self.max_session_bytes,
+            |session| {
+                Ok(codec::record(
+                    session,
+                    version,
+                    std::iter::empty(),
+                    processed,
+                    hint,
+                ))
+            },
+            |record| record.len(),
         )
     }
 
@@ -185,7 +292,9 @@ impl MemoryStore {
             return Err(StoreError::Conflict);
         }
         let previous = (!expired).then_some(&**record);
-        *record = Self::next_record(session, expected + 1, previous, processed);
+        let next = self.next_record(session, expected + 1, previous, processed)?;
+        self.resized(record.len(), next.len());
+        *record = next;
         Ok(())
     }
 }
@@ -244,10 +353,18 @@ impl SessionStore for MemoryStore {
         processed: Option<Processed>,
     ) -> Result<(), StoreError> {
         let expected = session.version;
-        if expected == 0 {
-            // Before any shard lock is taken: eviction scans every shard.
-            self.make_room();
-        }
+        // A new session's record is made first, so room is made for its real size.
+        let mut created = if expected == 0 {
+            Some(self.next_record(session, 1, None, processed.as_ref())?)
+        } else {
+            None
+        };
+        // Before any shard lock is taken (eviction scans every shard): room for a new
+        // session, or for the sessions that grew past the budget.
+        let incoming = created
+            .as_ref()
+            .map_or(0, |record| cost(&session.id, record));
+        self.make_room(&session.id, expected == 0, incoming);
         // The common case, an existing session, needs no owned key.
         if let Some(mut slot) = self.sessions.get_mut(session.id.as_str()) {
             self.replace(slot.value_mut(), session, expected, processed.as_ref())?;
@@ -257,12 +374,13 @@ impl SessionStore for MemoryStore {
                     self.replace(slot.get_mut(), session, expected, processed.as_ref())?;
                 }
                 Entry::Vacant(slot) => {
-                    if expected != 0 {
+                    let Some(record) = created.take() else {
                         return Err(StoreError::Conflict);
-                    }
+                    };
                     // Counted before it is visible: no removal can come first.
                     self.live.fetch_add(1, Ordering::Relaxed);
-                    slot.insert(Self::next_record(session, 1, None, processed.as_ref()));
+                    self.bytes.fetch_add(incoming, Ordering::Relaxed);
+                    slot.insert(record);
                 }
             }
         }
@@ -271,11 +389,11 @@ impl SessionStore for MemoryStore {
     }
 
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        let removed = self.sessions.remove(id).is_some();
-        if removed {
-            self.forget_one();
+        let removed = self.sessions.remove(id);
+        if let Some((key, record)) = &removed {
+            self.forget_one(cost(key, record));
         }
-        Ok(removed)
+        Ok(removed.is_some())
     }
 
     async fn sweep(&self) -> Result<Swept, StoreError> {
@@ -283,6 +401,7 @@ impl SessionStore for MemoryStore {
         let now = self.clock.now();
         let horizon = now - self.idempotency_window;
         let mut abandoned = Vec::new();
+        let mut bytes = 0;
         self.sessions.retain(|id, record| {
             if self.expired_at(record, now) {
                 if let Some(left) =
@@ -304,10 +423,12 @@ impl SessionStore for MemoryStore {
                     codec::processed_key(bytes).is_some_and(|(_, at)| at > horizon)
                 });
             }
+            bytes += cost(id, record);
             true
         });
         let after = self.sessions.len();
         self.live.store(after, Ordering::Relaxed);
+        self.bytes.store(bytes, Ordering::Relaxed);
         let removed = before.saturating_sub(after);
         if removed > 0 {
             self.sessions.shrink_to_fit();
@@ -324,6 +445,13 @@ impl SessionStore for MemoryStore {
 
     fn evictions(&self) -> u64 {
         self.evictions.load(Ordering::Relaxed)
+    }
+
+    fn memory(&self) -> Option<MemoryUse> {
+        Some(MemoryUse {
+            bytes: self.bytes.load(Ordering::Relaxed),
+            budget: self.max_bytes,
+        })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -364,6 +492,155 @@ mod tests {
         );
         assert!(store.load("a").await.unwrap().is_some());
         assert_eq!(store.evictions(), 1);
+    }
+
+    fn store(clock: &Arc<ManualClock>) -> MemoryStore {
+        MemoryStore::new(
+            Duration::from_secs(3600),
+            Duration::from_secs(600),
+            clock.clone(),
+        )
+    }
+
+    fn waiting_for_a_code(id: &str, now: DateTime<Utc>) -> Session {
+        let mut session = Session::new(id, "d", 1, now);
+        session.state = crate::dialog::State::Waiting;
+        session.otp = Some(crate::otp::OtpState {
+            address: "a@example.com".into(),
+            tag: [0; 32],
+            length: 4,
+            alphabet: crate::otp::Alphabet::Digits,
+            issued_at: now,
+            expires_at: now + TimeDelta::minutes(5),
+            attempts: 0,
+            max_attempts: 3,
+            status: crate::otp::CodeStatus::Active,
+            sends: 1,
+            previous_tag: None,
+        });
+        session
+    }
+
+    #[tokio::test]
+    async fn a_session_too_large_loses_its_oldest_lines_then_is_refused() {
+        let clock = Arc::new(ManualClock::at_epoch());
+        let store = store(&clock).with_max_bytes(usize::MAX, 2_000);
+        let mut session = Session::new("s", "d", 1, clock.now());
+        for line in 0..10 {
+            let text = format!("{line}{}", "x".repeat(299));
+            session.record(
+                crate::dialog::session::Speaker::User,
+                &text,
+                clock.now(),
+                20,
+            );
+        }
+        store.save(&mut session, None).await.unwrap();
+        let kept = store.load("s").await.unwrap().unwrap();
+        assert!(
+            (1..10).contains(&kept.history.len()),
+            "{} lines kept",
+            kept.history.len()
+        );
+        assert!(
+            kept.history.back().unwrap().text.starts_with('9'),
+            "the newest lines stay"
+        );
+        assert!(store.memory().unwrap().bytes <= 2_000 + 64 + 1);
+        // A value no trimming can make fit is refused, and the stored session is unchanged.
+        let mut huge = kept.clone();
+        huge.context.set(
+            "answer",
+            crate::dialog::value::Value::Text("y".repeat(5_000)),
+        );
+        assert!(matches!(
+            store.save(&mut huge, None).await,
+            Err(StoreError::TooLarge { limit: 2_000, .. })
+        ));
+        assert_eq!(
+            store.load("s").await.unwrap().unwrap().version,
+            kept.version
+        );
+    }
+
+    /// Saves, oldest first, one session waiting for a code, one idle and one ended.
+    async fn three_kinds(store: &MemoryStore, clock: &ManualClock) {
+        let mut waiting = waiting_for_a_code("w", clock.now());
+        store.save(&mut waiting, None).await.unwrap();
+        clock.advance(Duration::from_secs(1));
+        let mut idle = Session::new("i", "d", 1, clock.now());
+        store.save(&mut idle, None).await.unwrap();
+        clock.advance(Duration::from_secs(1));
+        let mut ended = Session::new("e", "d", 1, clock.now());
+        ended.state = crate::dialog::State::Ended;
+        store.save(&mut ended, None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn room_is_made_from_ended_then_idle_sessions_before_one_waiting_for_a_code() {
+        let clock = Arc::new(ManualClock::at_epoch());
+        // A budget for the three and half of one more.
+        let probe = store(&clock);
+        three_kinds(&probe, &clock).await;
+        let three = probe.memory().unwrap().bytes;
+        let mut one = Session::new("n0", "d", 1, clock.now());
+        probe.save(&mut one, None).await.unwrap();
+        let each = probe.memory().unwrap().bytes - three;
+        let budget = three + each / 2;
+        let clock = Arc::new(ManualClock::at_epoch());
+        let store = store(&clock).with_max_bytes(budget, usize::MAX);
+        three_kinds(&store, &clock).await;
+        assert_eq!(store.evictions(), 0);
+        // A fourth evicts the ended one, though it is the newest.
+        clock.advance(Duration::from_secs(1));
+        let mut fourth = Session::new("n4", "d", 1, clock.now());
+        store.save(&mut fourth, None).await.unwrap();
+        assert!(store.load("e").await.unwrap().is_none());
+        assert!(store.load("i").await.unwrap().is_some());
+        // A fifth takes the idle one, not the older one waiting for a code.
+        clock.advance(Duration::from_secs(1));
+        let mut fifth = Session::new("n5", "d", 1, clock.now());
+        store.save(&mut fifth, None).await.unwrap();
+        assert!(store.load("i").await.unwrap().is_none());
+        assert!(store.load("w").await.unwrap().is_some());
+        assert_eq!(store.evictions(), 2);
+        assert!(store.memory().unwrap().bytes <= budget);
+        // Once its code has expired, it is just idle, and the oldest.
+        clock.advance(Duration::from_secs(600));
+        let mut sixth = Session::new("n6", "d", 1, clock.now());
+        store.save(&mut sixth, None).await.unwrap();
+        assert!(store.load("w").await.unwrap().is_none());
+        assert!(store.memory().unwrap().bytes <= budget);
+    }
+
+    #[tokio::test]
+    async fn bytes_follow_saves_deletes_and_sweeps() {
+        let clock = Arc::new(ManualClock::at_epoch());
+        let store = store(&clock);
+        let mut a = Session::new("a", "d", 1, clock.now());
+        store.save(&mut a, None).await.unwrap();
+        let one = store.memory().unwrap().bytes;
+        assert!(one > ENTRY_OVERHEAD, "{one}");
+        a.record(
+            crate::dialog::session::Speaker::User,
+            &"z".repeat(1000),
+            clock.now(),
+            20,
+        );
+        store.save(&mut a, None).await.unwrap();
+        let grown = store.memory().unwrap().bytes;
+        assert!(grown >= one + 1000, "{one} then {grown}");
+        let mut b = Session::new("b", "d", 1, clock.now());
+        store.save(&mut b, None).await.unwrap();
+        assert!(store.delete("a").await.unwrap());
+        assert_eq!(
+            store.memory().unwrap().bytes,
+            one,
+            "b costs what a first did"
+        );
+        clock.advance(Duration::from_secs(7200));
+        store.sweep().await.unwrap();
+        assert_eq!(store.memory().unwrap().bytes, 0);
     }
 
     #[tokio::test]

@@ -47,6 +47,13 @@ pub enum Durability {
     Unknown(String),
 }
 
+/// Bytes taken by sessions in memory, and the most they may take (`sessions.max_bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryUse {
+    pub bytes: usize,
+    pub budget: usize,
+}
+
 /// What a sweep freed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Swept {
@@ -105,6 +112,39 @@ pub enum StoreError {
     /// The backing service cannot be reached; nothing was written.
     #[error("session store unavailable: {0}")]
     Unavailable(String),
+    /// The session would take more than `sessions.max_session_bytes` even without its
+    /// transcript: a value too large to keep (a service's whole answer saved into a
+    /// variable, say). Nothing was written.
+    #[error("the session would take {bytes} bytes, more than the {limit} a session may")]
+    TooLarge { bytes: usize, limit: usize },
+}
+
+/// `session` encoded by `encode` within `limit` bytes: as it is, or without its oldest
+/// transcript lines (the one part of a session that only grows) until it fits.
+pub(crate) fn encode_within<T>(
+    session: &Session,
+    limit: usize,
+    encode: impl Fn(&Session) -> Result<T, StoreError>,
+    size: impl Fn(&T) -> usize,
+) -> Result<T, StoreError> {
+    let encoded = encode(session)?;
+    if size(&encoded) <= limit {
+        return Ok(encoded);
+    }
+    let mut trimmed = session.clone();
+    let mut encoded = encoded;
+    while size(&encoded) > limit && trimmed.history.pop_front().is_some() {
+        encoded = encode(&trimmed)?;
+    }
+    let bytes = size(&encoded);
+    if bytes > limit {
+        return Err(StoreError::TooLarge { bytes, limit });
+    }
+    tracing::debug!(
+        dropped = session.history.len() - trimmed.history.len(),
+        "session store: oldest transcript lines dropped to keep the session within its size"
+    );
+    Ok(encoded)
 }
 
 #[async_trait]
@@ -152,9 +192,15 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     /// Live sessions.
     async fn count(&self) -> Result<usize, StoreError>;
 
-    /// Sessions evicted so far to stay under the session cap.
+    /// Sessions evicted so far to stay under the session cap (and the memory budget).
     fn evictions(&self) -> u64 {
         0
+    }
+
+    /// What the sessions take in this process's memory, and the budget they must stay
+    /// under; `None` for stores that keep them elsewhere.
+    fn memory(&self) -> Option<MemoryUse> {
+        None
     }
 
     /// Whether the store can serve requests.

@@ -454,3 +454,32 @@ async fn conversations_left_waiting_are_counted_where_they_were_dropped() {
         "an ended conversation is not abandoned: {metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_flood_past_the_memory_budget_never_evicts_a_verification_in_progress() {
+    let mut config = test_config();
+    config.sessions.max_bytes = 40_000;
+    let app = spawn_app_with(config).await;
+    up_to_code(&app, "alice", ALICE).await;
+    let code = app.last_code(ALICE).await;
+    // Newer sessions that only said hello, far more than the budget holds.
+    for flood in 0..200 {
+        app.say(&format!("flood{flood}"), "hi").await;
+    }
+    let metrics = app.get_text("/metrics").await;
+    let gauge = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    };
+    assert!(gauge("colloquy_sessions_evicted_total") > 0, "{metrics}");
+    assert_eq!(gauge("colloquy_session_bytes_budget"), 40_000);
+    assert!(gauge("colloquy_session_bytes") <= 40_000, "{metrics}");
+    // The oldest session of all, but the only one waiting for a code: still there.
+    assert_eq!(
+        app.say("alice", &code).await.result.as_deref(),
+        Some("authenticated")
+    );
+}

@@ -8,7 +8,8 @@
 //! repeated inside. The layout is private to this process and has no version: nothing else
 //! ever reads it.
 //!
-//! Layout: `version: u64`, `updated_at` (12 bytes), the session's length (`u32`) and
+//! Layout: `version: u64`, `updated_at` (12 bytes), its standing for eviction (`ended: u8`,
+//! the instant its code stops being usable, 12 bytes), the session's length (`u32`) and
 //! encoding, then the processed records, oldest first, each preceded by its length (`u32`).
 //! Integers are little-endian; strings are a varint length and UTF-8 bytes. Encoders
 //! destructure every type whole, so a field added to `Session` (or to anything it holds)
@@ -26,8 +27,10 @@ use crate::store::Processed;
 
 use super::wire::{Reader, Writer};
 
+/// Byte offset of the session's standing.
+const STANDING_AT: usize = 8 + 12;
 /// Byte offset of the session's length in a record.
-const SESSION_LEN_AT: usize = 8 + 12;
+const SESSION_LEN_AT: usize = STANDING_AT + 1 + 12;
 /// Byte offset of the session's encoding.
 const SESSION_AT: usize = SESSION_LEN_AT + 4;
 
@@ -62,6 +65,8 @@ pub(super) fn record<'p>(
     let mut w = Writer(Vec::with_capacity(size_hint));
     w.u64(version);
     w.time(session.updated_at);
+    w.u8(u8::from(session.state == State::Ended));
+    w.time(code_until(session).unwrap_or_default());
     let start = w.start_len();
     session_body(&mut w, session);
     w.end_len(start);
@@ -75,6 +80,42 @@ pub(super) fn record<'p>(
         w.end_len(start);
     }
     w.0.into_boxed_slice()
+}
+
+/// Until when `session` waits for a code that can still be used (its own or, in a called
+/// dialog, a caller's).
+fn code_until(session: &Session) -> Option<DateTime<Utc>> {
+    let usable = |otp: &OtpState| (otp.status == CodeStatus::Active).then_some(otp.expires_at);
+    let frames = session.stack.iter().filter_map(|frame| frame.otp.as_ref());
+    session.otp.iter().chain(frames).filter_map(usable).max()
+}
+
+/// What eviction weighs, read without decoding the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Standing {
+    pub updated_at: DateTime<Utc>,
+    pub ended: bool,
+    /// The epoch when no code is waiting.
+    pub code_until: DateTime<Utc>,
+}
+
+pub(super) fn standing(record: &[u8]) -> Standing {
+    let mut r = Reader(record);
+    let read = |r: &mut Reader<'_>| {
+        r.take(8)?;
+        let updated_at = r.time()?;
+        let ended = r.u8()? != 0;
+        Some(Standing {
+            updated_at,
+            ended,
+            code_until: r.time()?,
+        })
+    };
+    read(&mut r).unwrap_or(Standing {
+        updated_at: DateTime::default(),
+        ended: true,
+        code_until: DateTime::default(),
+    })
 }
 
 pub(super) fn version(record: &[u8]) -> u64 {
@@ -127,6 +168,7 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
     let mut r = Reader(record);
     let version = r.u64()?;
     let updated_at = r.time()?;
+    r.take(SESSION_LEN_AT - STANDING_AT)?;
     r.u32()?;
     let dialog_id = r.string()?;
     let dialog_version = r.u32()?;

@@ -63,6 +63,8 @@ pub struct RedisStore {
     idle_ttl: Duration,
     idempotency_window: Duration,
     max_sessions: usize,
+    /// The most one session's document may take (`sessions.max_session_bytes`).
+    max_session_bytes: usize,
     evictions: AtomicU64,
 }
 
@@ -93,8 +95,17 @@ impl RedisStore {
             idle_ttl,
             idempotency_window,
             max_sessions: usize::MAX,
+            max_session_bytes: usize::MAX,
             evictions: AtomicU64::new(0),
         }
+    }
+
+    /// Bounds one session's document: past `max`, its oldest transcript lines are dropped,
+    /// and a session still too large is refused.
+    #[must_use]
+    pub fn with_max_session_bytes(mut self, max: usize) -> Self {
+        self.max_session_bytes = max.max(1);
+        self
     }
 
     /// Caps live sessions: beyond `max`, the longest-idle ones are evicted.
@@ -275,7 +286,14 @@ impl SessionStore for RedisStore {
         processed: Option<Processed>,
     ) -> Result<(), StoreError> {
         let expected = session.version;
-        let doc = format::encode_session(session).map_err(|error| unreadable("session", &error))?;
+        let doc = super::encode_within(
+            session,
+            self.max_session_bytes,
+            |session| {
+                format::encode_session(session).map_err(|error| unreadable("session", &error))
+            },
+            String::len,
+        )?;
         let (message_id, record) = match &processed {
             Some(processed) => (
                 processed.message_id.as_str(),

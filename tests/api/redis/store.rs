@@ -234,6 +234,46 @@ async fn a_lease_whose_release_met_a_stall_is_freed_once_redis_answers_again() {
 }
 
 #[tokio::test]
+async fn a_session_too_large_loses_its_oldest_lines_then_is_refused() {
+    let server = RedisServer::start();
+    let mut config = config(Some(&server.url()), usize::MAX);
+    config.sessions.max_session_bytes = 3_000;
+    let fx = fixture(&config);
+    let store = &fx.backends.store;
+    let mut session = Session::new("s", "otp_authentication", 1, fx.clock.now());
+    for line in 0..10 {
+        let text = format!("{line}{}", "x".repeat(299));
+        session.record(
+            colloquy::dialog::session::Speaker::User,
+            &text,
+            fx.clock.now(),
+            20,
+        );
+    }
+    store.save(&mut session, None).await.unwrap();
+    let kept = store.load("s").await.unwrap().unwrap();
+    assert!(
+        (1..10).contains(&kept.history.len()),
+        "{}",
+        kept.history.len()
+    );
+    assert!(kept.history.back().unwrap().text.starts_with('9'));
+    let mut huge = kept.clone();
+    huge.context.set(
+        "answer",
+        colloquy::dialog::value::Value::Text("y".repeat(5_000)),
+    );
+    assert!(matches!(
+        store.save(&mut huge, None).await,
+        Err(StoreError::TooLarge { limit: 3_000, .. })
+    ));
+    assert_eq!(
+        store.load("s").await.unwrap().unwrap().version,
+        kept.version
+    );
+}
+
+#[tokio::test]
 async fn the_archive_keeps_the_first_source_of_a_version() {
     let server = RedisServer::start();
     let fx = fixture(&config(Some(&server.url()), usize::MAX));
