@@ -195,6 +195,44 @@ pub struct Metrics {
     pub agent_messages: AtomicU64,
 }
 
+/// What the session store says when the metrics are rendered.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreReadings {
+    pub live_sessions: Option<usize>,
+    /// Bytes the sessions take in memory, and their budget.
+    pub memory: Option<(usize, usize)>,
+    /// Requests sent to Redis so far.
+    pub round_trips: Option<u64>,
+}
+
+impl StoreReadings {
+    fn render(&self, out: &mut String) {
+        let StoreReadings {
+            live_sessions,
+            memory,
+            round_trips,
+        } = *self;
+        if let Some(live) = live_sessions {
+            let _ = writeln!(
+                out,
+                "# HELP colloquy_sessions Live sessions in the store.\n# TYPE colloquy_sessions gauge\ncolloquy_sessions {live}"
+            );
+        }
+        if let Some(round_trips) = round_trips {
+            let _ = writeln!(
+                out,
+                "# HELP colloquy_redis_round_trips_total Requests sent to Redis (commands, scripts, pipelines), by every part of this instance.\n# TYPE colloquy_redis_round_trips_total counter\ncolloquy_redis_round_trips_total {round_trips}"
+            );
+        }
+        if let Some((bytes, budget)) = memory {
+            let _ = writeln!(
+                out,
+                "# HELP colloquy_session_bytes Bytes the sessions take in memory (records, keys and the map's cost per entry).\n# TYPE colloquy_session_bytes gauge\ncolloquy_session_bytes {bytes}\n# HELP colloquy_session_bytes_budget The most the sessions may take in memory (sessions.max_bytes).\n# TYPE colloquy_session_bytes_budget gauge\ncolloquy_session_bytes_budget {budget}"
+            );
+        }
+    }
+}
+
 impl Metrics {
     pub fn inc(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
@@ -281,9 +319,8 @@ colloquy_handoff_duration_seconds_count {}",
         );
     }
 
-    /// The Prometheus text exposition. `live_sessions` and `memory` (bytes the sessions take,
-    /// and their budget) come from the store at render time.
-    pub fn render(&self, live_sessions: Option<usize>, memory: Option<(usize, usize)>) -> String {
+    /// The Prometheus text exposition, with what the store says at render time.
+    pub fn render(&self, store: &StoreReadings) -> String {
         let mut out = String::with_capacity(4096);
         let counter = |out: &mut String, name: &str, help: &str, value: &AtomicU64| {
             let _ = writeln!(
@@ -369,18 +406,7 @@ colloquy_handoff_duration_seconds_count {}",
             "Sessions evicted to stay under limits.max_sessions or sessions.max_bytes.",
             &self.sessions_evicted,
         );
-        if let Some(live) = live_sessions {
-            let _ = writeln!(
-                out,
-                "# HELP colloquy_sessions Live sessions in the store.\n# TYPE colloquy_sessions gauge\ncolloquy_sessions {live}"
-            );
-        }
-        if let Some((bytes, budget)) = memory {
-            let _ = writeln!(
-                out,
-                "# HELP colloquy_session_bytes Bytes the sessions take in memory (records, keys and the map's cost per entry).\n# TYPE colloquy_session_bytes gauge\ncolloquy_session_bytes {bytes}\n# HELP colloquy_session_bytes_budget The most the sessions may take in memory (sessions.max_bytes).\n# TYPE colloquy_session_bytes_budget gauge\ncolloquy_session_bytes_budget {budget}"
-            );
-        }
+        store.render(&mut out);
         out
     }
 }
@@ -396,7 +422,11 @@ mod tests {
         metrics.turn_latency.observe(Duration::from_micros(300));
         metrics.errors.inc(&[("code", "invalid_json")]);
         metrics.errors.inc(&[("code", "invalid_json")]);
-        let text = metrics.render(Some(3), Some((2048, 4096)));
+        let text = metrics.render(&StoreReadings {
+            live_sessions: Some(3),
+            memory: Some((2048, 4096)),
+            round_trips: Some(17),
+        });
         assert!(text.contains("colloquy_turns_total 1\n"), "{text}");
         assert!(
             text.contains("colloquy_turn_duration_seconds_bucket{le=\"0.00025\"} 0\n"),
@@ -416,6 +446,10 @@ mod tests {
         );
         assert!(text.contains("colloquy_sessions 3\n"), "{text}");
         assert!(text.contains("colloquy_session_bytes 2048\n"), "{text}");
+        assert!(
+            text.contains("colloquy_redis_round_trips_total 17\n"),
+            "{text}"
+        );
         assert!(
             text.contains("colloquy_session_bytes_budget 4096\n"),
             "{text}"

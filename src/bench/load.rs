@@ -45,6 +45,9 @@ pub struct Measured {
     pub server_cpu_cores: Option<f64>,
     /// CPU cores the driver used on average inside the window.
     pub driver_cpu_cores: Option<f64>,
+    /// Requests the engine sent to Redis per turn inside the window (its
+    /// `colloquy_redis_round_trips_total`; none with the memory store).
+    pub redis_round_trips_per_turn: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -168,6 +171,8 @@ async fn measure(
     round: usize,
     target: Target,
 ) -> Result<Measured, String> {
+    let metrics_url = format!("{}/metrics", url.trim_end_matches('/'));
+    let engine = target == Target::Engine;
     let driver_options = driver::Options {
         url,
         users: options.users,
@@ -186,11 +191,28 @@ async fn measure(
     };
     let at_start = async {
         tokio::time::sleep(options.warmup).await;
-        sample()
+        let sampled = sample();
+        let counted = if engine {
+            engine_counts(&metrics_url).await
+        } else {
+            None
+        };
+        (sampled, counted)
     };
-    let (report, start) = tokio::join!(driver::run(&driver_options), at_start);
+    let (report, (start, counted_at_start)) = tokio::join!(driver::run(&driver_options), at_start);
     let report = report?;
     let end = sample();
+    let counted_at_end = if engine {
+        engine_counts(&metrics_url).await
+    } else {
+        None
+    };
+    let redis_round_trips_per_turn = match (counted_at_start, counted_at_end) {
+        (Some((turns_0, Some(trips_0))), Some((turns_1, Some(trips_1)))) if turns_1 > turns_0 => {
+            Some((trips_1 - trips_0) / (turns_1 - turns_0))
+        }
+        _ => None,
+    };
     let wall = (end.0 - start.0).as_secs_f64();
     let cores = |a: Option<f64>, b: Option<f64>| Some((b? - a?) / wall).filter(|_| wall > 0.0);
     Ok(Measured {
@@ -201,7 +223,23 @@ async fn measure(
             .map(|m| m.peak_rss_kib as f64 / 1024.0),
         server_cpu_cores: cores(start.1, end.1),
         driver_cpu_cores: cores(start.2, end.2),
+        redis_round_trips_per_turn,
     })
+}
+
+/// The engine's turns so far and, with Redis, the requests it sent there, from its
+/// `/metrics`; `None` when they cannot be read.
+async fn engine_counts(metrics_url: &str) -> Option<(f64, Option<f64>)> {
+    let text = reqwest::get(metrics_url).await.ok()?.text().await.ok()?;
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+    };
+    Some((
+        value("colloquy_turns_total")?,
+        value("colloquy_redis_round_trips_total"),
+    ))
 }
 
 /// Letters and digits unique to this run and round (session ids and addresses embed it).

@@ -90,6 +90,13 @@ pub fn load_table(report: &LoadReport) -> String {
             engine.conversation_latency.p50_ms,
             engine.conversation_latency.p99_ms,
         );
+        if let Some(trips) = round.engine.redis_round_trips_per_turn {
+            let _ = writeln!(
+                out,
+                "round {}: engine: {trips:.2} Redis round trips per turn (colloquy_redis_round_trips_total)",
+                i + 1
+            );
+        }
     }
     out
 }

@@ -489,11 +489,14 @@ pub async fn metrics(State(state): Shared) -> Response {
         engine.store().evictions(),
         std::sync::atomic::Ordering::Relaxed,
     );
-    let memory = engine
-        .store()
-        .memory()
-        .map(|memory| (memory.bytes, memory.budget));
-    let body = metrics.render(live, memory);
+    let body = metrics.render(&crate::metrics::StoreReadings {
+        live_sessions: live,
+        memory: engine
+            .store()
+            .memory()
+            .map(|memory| (memory.bytes, memory.budget)),
+        round_trips: engine.store().round_trips(),
+    });
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -203,6 +203,12 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// Requests sent to the store's server so far, by every adapter sharing its connections;
+    /// `None` for stores in this process.
+    fn round_trips(&self) -> Option<u64> {
+        None
+    }
+
     /// Whether the store can serve requests.
     async fn ping(&self) -> Result<(), StoreError>;
 

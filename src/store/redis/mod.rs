@@ -411,6 +411,10 @@ impl SessionStore for RedisStore {
         self.evictions.load(Ordering::Relaxed)
     }
 
+    fn round_trips(&self) -> Option<u64> {
+        Some(self.pool.round_trips())
+    }
+
     async fn durability(&self) -> crate::store::Durability {
         use crate::store::Durability;
         let config = |name: &'static str| {

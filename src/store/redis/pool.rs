@@ -6,7 +6,7 @@
 //! no Redis and no runtime: an instance started while Redis is down serves 503s and `/healthz`
 //! says so until Redis answers, then carries on by itself.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -25,6 +25,8 @@ pub struct RedisPool {
     command_timeout: Duration,
     prefix: String,
     url: String,
+    /// Requests sent to Redis (a command, a script or a pipeline each; a retry counts again).
+    round_trips: AtomicU64,
 }
 
 impl std::fmt::Debug for RedisPool {
@@ -66,6 +68,7 @@ impl RedisPool {
             command_timeout: config.command_timeout,
             prefix: config.key_prefix.clone(),
             url: redacted_url(url),
+            round_trips: AtomicU64::new(0),
         })
     }
 
@@ -99,6 +102,11 @@ impl RedisPool {
             .await
             .map_err(|error| unavailable(&error))?;
         Ok(manager.clone())
+    }
+
+    /// Requests sent to Redis so far, by every adapter sharing this pool.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     /// Runs a Lua script (EVALSHA, loading it when Redis does not know it yet).
@@ -153,6 +161,7 @@ impl RedisPool {
         &self,
         call: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, Failure> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
         let limit = self.command_timeout + self.connect_timeout;
         match tokio::time::timeout(limit, call).await {
             Ok(Ok(value)) => Ok(value),

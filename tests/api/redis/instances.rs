@@ -63,6 +63,19 @@ async fn a_conversation_alternating_between_instances_completes() {
     assert_eq!(done["turn"], 3);
     let (status, view) = get(&b, "/v1/sessions/s").await;
     assert_eq!((status, view["status"].as_str()), (200, Some("ended")));
+    // Each instance counts what it asked of Redis: a turn takes a handful of requests.
+    let round_trips = |metrics: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("colloquy_redis_round_trips_total "))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no round trips in {metrics}"))
+    };
+    let a_trips = round_trips(&a.get_text("/metrics").await);
+    assert!(
+        (8..=40).contains(&a_trips),
+        "{a_trips} for 2 turns and a retry"
+    );
 }
 
 #[tokio::test]
