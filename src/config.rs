@@ -18,6 +18,7 @@ use crate::otp::{Alphabet, Policy};
 use crate::yaml::{self, Pos};
 
 mod auth;
+mod digit_kafka;
 mod kafka;
 mod kore;
 mod limits;
@@ -29,6 +30,7 @@ mod sms;
 mod twilio;
 
 pub use auth::{AuthConfig, ClientConfig, ClientRole, WidgetConfig};
+pub use digit_kafka::{DigitEmailConfig, DigitSmsConfig, MobileNumberFormat, SmsCategory};
 pub use kafka::{FLOWX_TOPIC_VARS, KafkaConfig, KafkaTopics, Topic};
 pub use kore::{KoreClient, KoreConfig};
 pub use limits::{LimitsConfig, Rate, parse_network};
@@ -318,6 +320,9 @@ pub enum EmailProvider {
     Outbox,
     /// SendGrid's v3 Mail Send API (`email.sendgrid`, key in `SENDGRID_API_KEY`).
     Sendgrid,
+    /// eGov DIGIT's egov-notification-mail, through its Kafka topic (`email.kafka`, brokers
+    /// from `kafka.brokers`).
+    Kafka,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -330,6 +335,7 @@ pub struct EmailConfig {
     pub send_timeout: Duration,
     pub outbox: OutboxConfig,
     pub sendgrid: SendgridConfig,
+    pub kafka: DigitEmailConfig,
     /// Mail domains that are right as typed (a company's own), besides the built-in common
     /// ones: an address one letter away from one of them is offered corrected.
     pub suggest_domains: Vec<String>,
@@ -343,6 +349,7 @@ impl Default for EmailConfig {
             send_timeout: Duration::from_secs(10),
             outbox: OutboxConfig::default(),
             sendgrid: SendgridConfig::default(),
+            kafka: DigitEmailConfig::default(),
             suggest_domains: Vec::new(),
         }
     }
@@ -758,6 +765,12 @@ impl Config {
             }
         }
         self.email.sendgrid.validate(self.email.send_timeout)?;
+        self.email.kafka.validate(self.email.send_timeout)?;
+        if (self.email.provider == EmailProvider::Kafka || self.sms.provider == SmsProvider::Kafka)
+            && self.kafka.brokers.trim().is_empty()
+        {
+            return Err("the `kafka` email or SMS provider needs `kafka.brokers`".to_owned());
+        }
         self.sms.validate(self.dialogs.phone_region.as_deref())?;
         self.otp_api.validate()?;
         if self.server.max_text_chars == 0 || self.server.max_body_bytes < 256 {

@@ -177,7 +177,7 @@ impl KafkaConfig {
 }
 
 /// Kafka's rule for topic names.
-fn is_topic_name(name: &str) -> bool {
+pub(super) fn is_topic_name(name: &str) -> bool {
     (1..=249).contains(&name.len())
         && name != "."
         && name != ".."
