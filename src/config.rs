@@ -31,7 +31,10 @@ mod twilio;
 
 pub use auth::{AuthConfig, ClientConfig, ClientRole, WidgetConfig};
 pub use digit_kafka::{DigitEmailConfig, DigitSmsConfig, MobileNumberFormat, SmsCategory};
-pub use kafka::{FLOWX_TOPIC_VARS, KafkaConfig, KafkaTopics, Topic};
+pub use kafka::{
+    CODE_VARIABLES, FLOWX_TOPIC_VARS, KafkaConfig, KafkaEmailTemplate, KafkaTemplate, KafkaTopics,
+    Topic,
+};
 pub use kore::{KoreClient, KoreConfig};
 pub use limits::{LimitsConfig, Rate, parse_network};
 pub use otp_api::{

@@ -18,6 +18,7 @@ pub mod client;
 mod codes;
 mod records;
 mod status;
+mod templates;
 mod wire;
 mod worker;
 
@@ -44,6 +45,8 @@ pub enum KafkaError {
     },
     #[error("cannot subscribe to the request topics: {0}")]
     Subscribe(#[source] rdkafka::error::KafkaError),
+    #[error("{0}")]
+    Templates(String),
 }
 
 /// The running listener. Dropping it stops it (requests in flight are redelivered to
@@ -64,10 +67,13 @@ impl Listener {
         status: Arc<Status>,
         producer: Producer,
     ) -> Result<Self, KafkaError> {
+        let templates =
+            templates::Templates::from_config(&config.templates).map_err(KafkaError::Templates)?;
         let answerer = Answerer {
             engine,
             topics: config.topics.clone(),
             max_bytes: config.max_message_bytes,
+            templates: Arc::new(templates),
         };
         let clients = worker::Clients::new(config, status.clone(), producer)?;
         let (stop, stopped) = watch::channel(false);
