@@ -6,6 +6,7 @@
 mod broker;
 mod digit;
 mod failover;
+mod object_store;
 
 use std::time::Duration;
 
@@ -61,6 +62,15 @@ async fn flowx() -> Option<Flowx> {
 /// then `configure`.
 async fn flowx_with(more_topics: &[&str], configure: impl FnOnce(&mut Config)) -> Option<Flowx> {
     let broker = Broker::start()?;
+    Some(flowx_on(broker, more_topics, configure).await)
+}
+
+/// [`flowx_with`] on a broker the test started.
+async fn flowx_on(
+    broker: Broker,
+    more_topics: &[&str],
+    configure: impl FnOnce(&mut Config),
+) -> Flowx {
     let topics = KafkaTopics::default();
     let mut all = vec![
         topics.generate_in.as_str(),
@@ -81,7 +91,7 @@ async fn flowx_with(more_topics: &[&str], configure: impl FnOnce(&mut Config)) -
         .set("bootstrap.servers", broker.bootstrap())
         .create()
         .expect("producer");
-    Some(Flowx {
+    Flowx {
         generated: Replies::new(&broker, &topics.generate_out),
         validated: Replies::new(&broker, &topics.validate_out),
         dead: Replies::new(&broker, &topics.dead_letter),
@@ -90,7 +100,7 @@ async fn flowx_with(more_topics: &[&str], configure: impl FnOnce(&mut Config)) -
         producer,
         topics,
         broker: Some(broker),
-    })
+    }
 }
 
 fn kafka_config(broker: &Broker) -> Config {
@@ -134,32 +144,25 @@ impl Replies {
         Self { consumer }
     }
 
+    /// The next message; errors of a broker going away and coming back are passed over.
     async fn next(&self) -> OwnedMessage {
-        tokio::time::timeout(Duration::from_secs(60), self.consumer.recv())
+        let receive = async {
+            loop {
+                match self.consumer.recv().await {
+                    Ok(message) => return message.detach(),
+                    Err(error) => eprintln!("reader: {error}; reading on"),
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), receive)
             .await
             .expect("a message within 60s")
-            .expect("a message")
-            .detach()
     }
 }
 
 impl Flowx {
     async fn send(&self, topic: &str, key: &str, body: &[u8], headers: &[(&str, &str)]) {
-        let mut owned = OwnedHeaders::new();
-        for (name, value) in headers {
-            owned = owned.insert(Header {
-                key: name,
-                value: Some(*value),
-            });
-        }
-        let record = FutureRecord::to(topic)
-            .key(key)
-            .payload(body)
-            .headers(owned);
-        self.producer
-            .send(record, Duration::from_secs(10))
-            .await
-            .expect("request produced");
+        produce(&self.producer, topic, key, body, headers).await;
     }
 
     async fn generate(&self, key: &str, body: &Value) {
@@ -179,6 +182,31 @@ impl Flowx {
             .await;
         body_of(&self.validated.next().await)
     }
+}
+
+/// Produces one request as FlowX does, and waits until the broker took it.
+async fn produce(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) {
+    let mut owned = OwnedHeaders::new();
+    for (name, value) in headers {
+        owned = owned.insert(Header {
+            key: name,
+            value: Some(*value),
+        });
+    }
+    let record = FutureRecord::to(topic)
+        .key(key)
+        .payload(body)
+        .headers(owned);
+    producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .expect("request produced");
 }
 
 fn generate_request(pid: u64) -> Value {
