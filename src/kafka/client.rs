@@ -150,6 +150,10 @@ impl Producer {
         let inner = common_config(config)
             .set("message.timeout.ms", DELIVERY_TIMEOUT_MS)
             .set("acks", "all")
+            // Every record is awaited alone (a reply before its offset is committed, a code
+            // before the caller hears it): waiting 5 ms for a batch (librdkafka's default)
+            // would only add 5 ms to each.
+            .set("linger.ms", "0")
             .create_with_context(Context::new(status))?;
         Ok(Self { inner })
     }
