@@ -934,6 +934,51 @@ mod tests {
     }
 
     #[test]
+    fn kafka_templates_and_digit_providers_are_checked_when_read() {
+        let read = |yaml: &str| Config::from_source(yaml, "config.yaml", env(&[]));
+        let ok = read(
+            "kafka:\n  enabled: true\n  templates:\n    otpMail:\n      email: { subject: \"For {{ clientId }}\", text: \"{{ code }}\" }\n      sms: \"{{ code }}\"\n",
+        )
+        .unwrap();
+        assert!(ok.kafka.templates.contains_key("otpMail"));
+        for (yaml, says) in [
+            (
+                "kafka:\n  enabled: true\n  templates:\n    t: { sms: \"no code here\" }\n",
+                "kafka.templates.t.sms",
+            ),
+            (
+                "kafka:\n  enabled: true\n  templates:\n    t: {}\n",
+                "kafka.templates.t",
+            ),
+            (
+                "kafka:\n  enabled: true\n  templates:\n    t: { sms: \"{{ code\" }\n",
+                "never closed",
+            ),
+            (
+                "email:\n  provider: kafka\n  kafka: { topic: \"no spaces\" }\n",
+                "email.kafka.topic",
+            ),
+            (
+                "sms:\n  provider: kafka\n  guard: { countries: [IN] }\n  kafka: { delivery_timeout: 1m }\n",
+                "sms.kafka.delivery_timeout",
+            ),
+            (
+                "email:\n  provider: kafka\nkafka:\n  brokers: \" \"\n",
+                "kafka.brokers",
+            ),
+        ] {
+            let error = read(yaml).expect_err(yaml).message;
+            assert!(error.contains(says), "{yaml}: {error}");
+        }
+        let digit = read(
+            "sms:\n  provider: kafka\n  guard: { countries: [IN] }\n  kafka: { category: TRANSACTION, mobile_number: e164 }\n",
+        )
+        .unwrap();
+        assert_eq!(digit.sms.kafka.category, SmsCategory::Transaction);
+        assert_eq!(digit.sms.kafka.mobile_number, MobileNumberFormat::E164);
+    }
+
+    #[test]
     fn flowx_topic_variables_win_over_the_file_and_ours() {
         let config = Config::from_source(
             "kafka:\n  enabled: true\n  topics:\n    generate_in: from.file\n    validate_in: file.validate\n",
