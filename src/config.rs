@@ -966,6 +966,10 @@ mod tests {
                 "email:\n  provider: kafka\nkafka:\n  brokers: \" \"\n",
                 "kafka.brokers",
             ),
+            (
+                "kafka:\n  properties: { linger.ms: \"50\" }\n",
+                "may not set `linger.ms`",
+            ),
         ] {
             let error = read(yaml).expect_err(yaml).message;
             assert!(error.contains(says), "{yaml}: {error}");

@@ -133,9 +133,13 @@ impl Default for KafkaTopics {
     }
 }
 
-/// Properties the listener sets itself; `kafka.properties` may not hold them.
-const OWN_PROPERTIES: [&str; 7] = [
+/// Properties the listener and the producer set themselves; `kafka.properties` may not hold
+/// them.
+const OWN_PROPERTIES: [&str; 10] = [
     "bootstrap.servers",
+    "acks",
+    "linger.ms",
+    "message.timeout.ms",
     "group.id",
     "enable.auto.commit",
     "enable.auto.offset.store",
@@ -157,6 +161,16 @@ impl KafkaConfig {
     }
 
     pub(super) fn validate(&self) -> Result<(), String> {
+        // Checked even when the listener is off: the `kafka` email and SMS providers use them.
+        if let Some(own) = self
+            .properties
+            .keys()
+            .find(|key| OWN_PROPERTIES.contains(&key.as_str()))
+        {
+            return Err(format!(
+                "`kafka.properties` may not set `{own}`: the listener and the producer set it themselves"
+            ));
+        }
         if !self.enabled {
             return Ok(());
         }
@@ -196,15 +210,6 @@ impl KafkaConfig {
             || self.max_backoff < Duration::from_millis(100)
         {
             return Err("`kafka.heartbeat_interval` must be shorter than `kafka.session_timeout`, and `kafka.max_backoff` at least 100ms".to_owned());
-        }
-        if let Some(own) = self
-            .properties
-            .keys()
-            .find(|key| OWN_PROPERTIES.contains(&key.as_str()))
-        {
-            return Err(format!(
-                "`kafka.properties` may not set `{own}`: the listener sets it itself"
-            ));
         }
         Ok(())
     }
