@@ -6,12 +6,15 @@ use std::sync::Arc;
 use crate::agents::{AgentDesk, StreamOnly, WebhookDesk};
 use crate::clock::{Clock, OffsetClock};
 use crate::config::{Config, EmailProvider, SmsProvider};
-use crate::email::{ApiKey, EmailSender, OutboxSender, SendgridSender};
+use crate::email::{ApiKey, DigitEmailSender, EmailSender, OutboxSender, SendgridSender};
 use crate::engine::{DialogRegistry, Engine, EngineSettings, OtpSettings, Parts};
+use crate::kafka::Producer;
 use crate::metrics::Metrics;
 use crate::otp::OtpKey;
 use crate::services::{ServiceCaller, Services};
-use crate::sms::{HttpSmsSender, SmsGuard, SmsSender, TwilioCredentials, TwilioSender};
+use crate::sms::{
+    DigitSmsSender, HttpSmsSender, SmsGuard, SmsSender, TwilioCredentials, TwilioSender,
+};
 use crate::store::{Backends, RateLimit, RateLimiter};
 
 /// A built application: the engine and the adapters the HTTP layer exposes directly.
@@ -31,6 +34,9 @@ pub struct App {
     pub dev_clock: Option<Arc<OffsetClock>>,
     /// Where the Kafka listener stands, when `kafka.enabled` (`/healthz` shows it).
     pub kafka: Option<Arc<crate::kafka::Status>>,
+    /// The one Kafka producer, when the listener or a `kafka` email or SMS provider needs
+    /// one: replies, dead letters and DIGIT's notifications share it.
+    pub kafka_producer: Option<Producer>,
 }
 
 /// Builds the application from validated configuration and loaded dialogs.
@@ -66,8 +72,9 @@ pub fn build_with_services(
     };
     let backends = Backends::from_config(&config, &clock)?;
     let metrics = Arc::new(Metrics::default());
-    let (email, outbox) = email_sender(&config, &clock, &wall, &metrics)?;
-    let (sms, outbox) = sms_sender(&config, &clock, outbox)?;
+    let (kafka_status, kafka_producer) = kafka_clients(&config)?;
+    let (email, outbox) = email_sender(&config, &clock, &wall, &metrics, kafka_producer.as_ref())?;
+    let (sms, outbox) = sms_sender(&config, &clock, &wall, outbox, kafka_producer.as_ref())?;
     let sms_guard = SmsGuard::from_config(&config.sms, config.dialogs.phone_region.as_deref())?;
     if sms_guard.allows_any_country() && config.sms.provider != SmsProvider::Outbox {
         tracing::warn!(
@@ -139,10 +146,6 @@ pub fn build_with_services(
         settings,
         metrics,
     });
-    let config_kafka = config
-        .kafka
-        .enabled
-        .then(|| Arc::new(crate::kafka::Status::default()));
     Ok(App {
         engine: Arc::new(engine),
         outbox,
@@ -151,8 +154,36 @@ pub fn build_with_services(
         replay: backends.replay,
         random_otp_key,
         dev_clock,
-        kafka: config_kafka,
+        kafka: kafka_status,
+        kafka_producer,
     })
+}
+
+/// The listener's status when `kafka.enabled`, and the producer when the listener or a
+/// `kafka` provider will use it.
+type KafkaClients = (Option<Arc<crate::kafka::Status>>, Option<Producer>);
+
+fn kafka_clients(config: &Config) -> Result<KafkaClients, String> {
+    let status = config
+        .kafka
+        .enabled
+        .then(|| Arc::new(crate::kafka::Status::default()));
+    let needed = config.kafka.enabled
+        || config.email.provider == EmailProvider::Kafka
+        || config.sms.provider == SmsProvider::Kafka;
+    if !needed {
+        return Ok((status, None));
+    }
+    let producer = Producer::new(&config.kafka, status.clone())
+        .map_err(|error| format!("cannot create the Kafka producer: {error}"))?;
+    Ok((status, Some(producer)))
+}
+
+/// The producer a `kafka` provider was configured with.
+fn producer_for(producer: Option<&Producer>) -> Result<Producer, String> {
+    producer
+        .cloned()
+        .ok_or_else(|| "the Kafka producer was not built".to_owned())
 }
 
 /// The sender the engine uses, and the dev outbox again when that is it.
@@ -167,6 +198,7 @@ fn email_sender(
     clock: &Arc<dyn Clock>,
     wall: &Arc<dyn Clock>,
     metrics: &Arc<Metrics>,
+    producer: Option<&Producer>,
 ) -> Result<Senders, String> {
     match config.email.provider {
         EmailProvider::Outbox => {
@@ -198,6 +230,15 @@ fn email_sender(
             }
             Ok((Arc::new(sender), None))
         }
+        EmailProvider::Kafka => {
+            let sender = DigitEmailSender::new(producer_for(producer)?, &config.email.kafka);
+            tracing::info!(
+                brokers = %config.kafka.brokers,
+                topic = sender.topic(),
+                "email: handing emails to DIGIT's egov-notification-mail over Kafka"
+            );
+            Ok((Arc::new(sender), None))
+        }
     }
 }
 
@@ -212,7 +253,9 @@ type SmsSenders = (Arc<dyn SmsSender>, Option<Arc<OutboxSender>>);
 fn sms_sender(
     config: &Config,
     clock: &Arc<dyn Clock>,
+    wall: &Arc<dyn Clock>,
     outbox: Option<Arc<OutboxSender>>,
+    producer: Option<&Producer>,
 ) -> Result<SmsSenders, String> {
     Ok(match config.sms.provider {
         SmsProvider::Outbox => match outbox {
@@ -243,6 +286,16 @@ fn sms_sender(
             tracing::info!(
                 endpoint = sender.endpoint(),
                 "sms: sending through the HTTP gateway"
+            );
+            (Arc::new(sender), outbox)
+        }
+        SmsProvider::Kafka => {
+            let sender =
+                DigitSmsSender::new(producer_for(producer)?, &config.sms.kafka, wall.clone());
+            tracing::info!(
+                brokers = %config.kafka.brokers,
+                topic = sender.topic(),
+                "sms: handing texts to DIGIT's egov-notification-sms over Kafka"
             );
             (Arc::new(sender), outbox)
         }

@@ -18,6 +18,7 @@ use crate::otp::{Alphabet, Policy};
 use crate::yaml::{self, Pos};
 
 mod auth;
+mod digit_kafka;
 mod kafka;
 mod kore;
 mod limits;
@@ -29,7 +30,11 @@ mod sms;
 mod twilio;
 
 pub use auth::{AuthConfig, ClientConfig, ClientRole, WidgetConfig};
-pub use kafka::{FLOWX_TOPIC_VARS, KafkaConfig, KafkaTopics, Topic};
+pub use digit_kafka::{DigitEmailConfig, DigitSmsConfig, MobileNumberFormat, SmsCategory};
+pub use kafka::{
+    CODE_VARIABLES, FLOWX_TOPIC_VARS, KafkaConfig, KafkaEmailTemplate, KafkaTemplate, KafkaTopics,
+    Topic,
+};
 pub use kore::{KoreClient, KoreConfig};
 pub use limits::{LimitsConfig, Rate, parse_network};
 pub use otp_api::{
@@ -327,6 +332,9 @@ pub enum EmailProvider {
     Outbox,
     /// SendGrid's v3 Mail Send API (`email.sendgrid`, key in `SENDGRID_API_KEY`).
     Sendgrid,
+    /// eGov DIGIT's egov-notification-mail, through its Kafka topic (`email.kafka`, brokers
+    /// from `kafka.brokers`).
+    Kafka,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -339,6 +347,7 @@ pub struct EmailConfig {
     pub send_timeout: Duration,
     pub outbox: OutboxConfig,
     pub sendgrid: SendgridConfig,
+    pub kafka: DigitEmailConfig,
     /// Mail domains that are right as typed (a company's own), besides the built-in common
     /// ones: an address one letter away from one of them is offered corrected.
     pub suggest_domains: Vec<String>,
@@ -352,6 +361,7 @@ impl Default for EmailConfig {
             send_timeout: Duration::from_secs(10),
             outbox: OutboxConfig::default(),
             sendgrid: SendgridConfig::default(),
+            kafka: DigitEmailConfig::default(),
             suggest_domains: Vec::new(),
         }
     }
@@ -778,6 +788,12 @@ impl Config {
             }
         }
         self.email.sendgrid.validate(self.email.send_timeout)?;
+        self.email.kafka.validate(self.email.send_timeout)?;
+        if (self.email.provider == EmailProvider::Kafka || self.sms.provider == SmsProvider::Kafka)
+            && self.kafka.brokers.trim().is_empty()
+        {
+            return Err("the `kafka` email or SMS provider needs `kafka.brokers`".to_owned());
+        }
         self.sms.validate(self.dialogs.phone_region.as_deref())?;
         self.otp_api.validate()?;
         if self.server.max_text_chars == 0 || self.server.max_body_bytes < 256 {
@@ -935,6 +951,55 @@ mod tests {
         assert_eq!(config.otp.length, 8);
         assert_eq!(config.otp.ttl, Duration::from_secs(600));
         assert_eq!(config.otp.secret.unwrap().len(), 20);
+    }
+
+    #[test]
+    fn kafka_templates_and_digit_providers_are_checked_when_read() {
+        let read = |yaml: &str| Config::from_source(yaml, "config.yaml", env(&[]));
+        let ok = read(
+            "kafka:\n  enabled: true\n  templates:\n    otpMail:\n      email: { subject: \"For {{ clientId }}\", text: \"{{ code }}\" }\n      sms: \"{{ code }}\"\n",
+        )
+        .unwrap();
+        assert!(ok.kafka.templates.contains_key("otpMail"));
+        for (yaml, says) in [
+            (
+                "kafka:\n  enabled: true\n  templates:\n    t: { sms: \"no code here\" }\n",
+                "kafka.templates.t.sms",
+            ),
+            (
+                "kafka:\n  enabled: true\n  templates:\n    t: {}\n",
+                "kafka.templates.t",
+            ),
+            (
+                "kafka:\n  enabled: true\n  templates:\n    t: { sms: \"{{ code\" }\n",
+                "never closed",
+            ),
+            (
+                "email:\n  provider: kafka\n  kafka: { topic: \"no spaces\" }\n",
+                "email.kafka.topic",
+            ),
+            (
+                "sms:\n  provider: kafka\n  guard: { countries: [IN] }\n  kafka: { delivery_timeout: 1m }\n",
+                "sms.kafka.delivery_timeout",
+            ),
+            (
+                "email:\n  provider: kafka\nkafka:\n  brokers: \" \"\n",
+                "kafka.brokers",
+            ),
+            (
+                "kafka:\n  properties: { linger.ms: \"50\" }\n",
+                "may not set `linger.ms`",
+            ),
+        ] {
+            let error = read(yaml).expect_err(yaml).message;
+            assert!(error.contains(says), "{yaml}: {error}");
+        }
+        let digit = read(
+            "sms:\n  provider: kafka\n  guard: { countries: [IN] }\n  kafka: { category: TRANSACTION, mobile_number: e164 }\n",
+        )
+        .unwrap();
+        assert_eq!(digit.sms.kafka.category, SmsCategory::Transaction);
+        assert_eq!(digit.sms.kafka.mobile_number, MobileNumberFormat::E164);
     }
 
     #[test]

@@ -329,7 +329,7 @@ async fn read_code(
 }
 
 /// The first run of 4 to 10 digits in an email's text.
-fn code_in(text: &str) -> Option<&str> {
+pub(super) fn code_in(text: &str) -> Option<&str> {
     text.split(|c: char| !c.is_ascii_digit())
         .find(|word| (4..=10).contains(&word.len()))
 }

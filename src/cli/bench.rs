@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::bench::Target;
 use crate::bench::client::ClientKind;
+use crate::bench::kafka::{self, KafkaOptions};
 use crate::bench::load::{self, LoadOptions};
 use crate::bench::{baseline, report, scale};
 use crate::duration::parse_duration;
@@ -60,9 +61,62 @@ pub struct BenchArgs {
     /// For `--scale`: the dialogs directory.
     #[arg(long, default_value = "dialogs")]
     pub dialogs: PathBuf,
+    /// Instead of the load benchmark over HTTP: FlowX's generate + validate round trips
+    /// through the Kafka broker at this address (`host:port`), against an engine started
+    /// with the bench config and topics of the run's own.
+    #[arg(long, value_name = "BROKERS")]
+    pub kafka: Option<String>,
     /// Serve the bare baseline on this address (the benchmark starts itself this way).
     #[arg(long, hide = true, value_name = "ADDR")]
     pub serve_baseline: Option<String>,
+}
+
+/// FlowX's round trips through a broker (`--kafka`).
+fn run_kafka(args: &BenchArgs, brokers: &str, exe: PathBuf) -> u8 {
+    let options = KafkaOptions {
+        brokers: brokers.to_owned(),
+        users: args.users,
+        warmup: args.warmup,
+        duration: args.duration,
+        exe,
+        config: args.config.clone(),
+        work_dir: std::env::temp_dir().join(format!("colloquy-bench-{}", std::process::id())),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(usize::from(args.driver_threads))
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    eprintln!(
+        "FlowX round trips through {brokers}: {:?} warm-up + {:?} measured, {} users",
+        options.warmup, options.duration, options.users
+    );
+    let report = match runtime.block_on(kafka::run(&options)) {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!(
+                "error: {error}\n(the engine's config and log are in {})",
+                options.work_dir.display()
+            );
+            return EXIT_USAGE;
+        }
+    };
+    let _ = std::fs::remove_dir_all(&options.work_dir);
+    print!("{}", kafka::table(&report));
+    if !write_json(args.json.as_ref(), &report) {
+        return EXIT_USAGE;
+    }
+    if report.error_count + report.warmup_errors > 0 {
+        eprintln!("error: some round trips did not end otpValid: true");
+        return EXIT_FAILED;
+    }
+    EXIT_OK
 }
 
 pub fn run(args: &BenchArgs) -> u8 {
@@ -89,6 +143,9 @@ pub fn run(args: &BenchArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
+    if let Some(brokers) = &args.kafka {
+        return run_kafka(args, brokers, exe);
+    }
     let options = LoadOptions {
         users: args.users,
         warmup: args.warmup,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dialog::template::Template;
 use crate::duration::serde_human;
 
 /// FlowX's variables and the topic each sets.
@@ -55,7 +56,36 @@ pub struct KafkaConfig {
     /// (`security.protocol`, `sasl.mechanism`, …). Those the listener relies on
     /// (`enable.auto.commit`, `group.id`, …) cannot be changed here.
     pub properties: BTreeMap<String, String>,
+    /// The templates a generate request's `templateName` picks, by name. None configured:
+    /// every request gets the built-in email or text. Some configured: a name that is not
+    /// among them is answered `otpSent: false`.
+    pub templates: BTreeMap<String, KafkaTemplate>,
 }
+
+/// One named template: the email and the text, each with `{{ code }}`, optionally
+/// `{{ expires_in_minutes }}`, and any parameter of the request (`{{ clientId }}`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaTemplate {
+    #[serde(default)]
+    pub email: Option<KafkaEmailTemplate>,
+    /// The text of an SMS.
+    #[serde(default)]
+    pub sms: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaEmailTemplate {
+    pub subject: String,
+    pub text: String,
+    /// An HTML part; the request's parameters are HTML-escaped in it.
+    #[serde(default)]
+    pub html: Option<String>,
+}
+
+/// Variables a template gets from the code, never from a request.
+pub const CODE_VARIABLES: [&str; 3] = ["code", "expires_in_minutes", "email"];
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -84,6 +114,7 @@ impl Default for KafkaConfig {
             heartbeat_interval: Duration::from_secs(3),
             max_backoff: Duration::from_secs(10),
             properties: BTreeMap::new(),
+            templates: BTreeMap::new(),
         }
     }
 }
@@ -102,9 +133,13 @@ impl Default for KafkaTopics {
     }
 }
 
-/// Properties the listener sets itself; `kafka.properties` may not hold them.
-const OWN_PROPERTIES: [&str; 7] = [
+/// Properties the listener and the producer set themselves; `kafka.properties` may not hold
+/// them.
+const OWN_PROPERTIES: [&str; 10] = [
     "bootstrap.servers",
+    "acks",
+    "linger.ms",
+    "message.timeout.ms",
     "group.id",
     "enable.auto.commit",
     "enable.auto.offset.store",
@@ -126,8 +161,21 @@ impl KafkaConfig {
     }
 
     pub(super) fn validate(&self) -> Result<(), String> {
+        // Checked even when the listener is off: the `kafka` email and SMS providers use them.
+        if let Some(own) = self
+            .properties
+            .keys()
+            .find(|key| OWN_PROPERTIES.contains(&key.as_str()))
+        {
+            return Err(format!(
+                "`kafka.properties` may not set `{own}`: the listener and the producer set it themselves"
+            ));
+        }
         if !self.enabled {
             return Ok(());
+        }
+        for (name, template) in &self.templates {
+            template.validate(name)?;
         }
         if self.brokers.trim().is_empty() || self.group_id.trim().is_empty() {
             return Err("`kafka.brokers` and `kafka.group_id` must not be empty".to_owned());
@@ -163,21 +211,49 @@ impl KafkaConfig {
         {
             return Err("`kafka.heartbeat_interval` must be shorter than `kafka.session_timeout`, and `kafka.max_backoff` at least 100ms".to_owned());
         }
-        if let Some(own) = self
-            .properties
-            .keys()
-            .find(|key| OWN_PROPERTIES.contains(&key.as_str()))
-        {
+        Ok(())
+    }
+}
+
+impl KafkaTemplate {
+    fn validate(&self, name: &str) -> Result<(), String> {
+        if self.email.is_none() && self.sms.is_none() {
             return Err(format!(
-                "`kafka.properties` may not set `{own}`: the listener sets it itself"
+                "`kafka.templates.{name}` needs an `email`, an `sms` or both"
             ));
+        }
+        let mut texts: Vec<(&str, &str)> = Vec::new();
+        if let Some(email) = &self.email {
+            if email.subject.contains(['\n', '\r']) {
+                return Err(format!(
+                    "`kafka.templates.{name}.email.subject` must be one line"
+                ));
+            }
+            texts.push(("email.subject", &email.subject));
+            texts.push(("email.text", &email.text));
+            if let Some(html) = &email.html {
+                texts.push(("email.html", html));
+            }
+        }
+        if let Some(sms) = &self.sms {
+            texts.push(("sms", sms));
+        }
+        for (part, text) in texts {
+            let template = Template::compile(text)
+                .map_err(|error| format!("`kafka.templates.{name}.{part}`: {}", error.message))?;
+            let needs_code = matches!(part, "email.text" | "sms");
+            if needs_code && !template.variables().any(|v| v == "code") {
+                return Err(format!(
+                    "`kafka.templates.{name}.{part}` must hold `{{{{ code }}}}`: the message is the code"
+                ));
+            }
         }
         Ok(())
     }
 }
 
 /// Kafka's rule for topic names.
-fn is_topic_name(name: &str) -> bool {
+pub(super) fn is_topic_name(name: &str) -> bool {
     (1..=249).contains(&name.len())
         && name != "."
         && name != ".."

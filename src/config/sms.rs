@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Secret, TwilioConfig};
+use super::{DigitSmsConfig, Secret, TwilioConfig};
 use crate::dialog::entities::parse_region;
 use crate::duration::serde_human;
 
@@ -20,6 +20,9 @@ pub enum SmsProvider {
     Twilio,
     /// Any SMS gateway that takes one HTTP request per text (`sms.http`).
     Http,
+    /// eGov DIGIT's egov-notification-sms, through its Kafka topic (`sms.kafka`, brokers
+    /// from `kafka.brokers`).
+    Kafka,
 }
 
 /// `sms:` — how codes sent with `channel: sms` travel.
@@ -32,6 +35,7 @@ pub struct SmsConfig {
     pub send_timeout: Duration,
     pub twilio: TwilioConfig,
     pub http: HttpSmsConfig,
+    pub kafka: DigitSmsConfig,
     pub guard: SmsGuardConfig,
 }
 
@@ -42,6 +46,7 @@ impl Default for SmsConfig {
             send_timeout: Duration::from_secs(10),
             twilio: TwilioConfig::default(),
             http: HttpSmsConfig::default(),
+            kafka: DigitSmsConfig::default(),
             guard: SmsGuardConfig::default(),
         }
     }
@@ -54,6 +59,7 @@ impl SmsConfig {
             .validate(self.send_timeout, self.provider == SmsProvider::Twilio)?;
         self.http
             .validate(self.send_timeout, self.provider == SmsProvider::Http)?;
+        self.kafka.validate(self.send_timeout)?;
         self.guard.countries(self.provider, phone_region)?;
         self.guard.validate()
     }

@@ -115,17 +115,48 @@ impl Template {
                 Part::Var(name) => {
                     value.clear();
                     if lookup(name, &mut value) {
-                        match escape {
-                            Escape::None => out.push_str(&value),
-                            Escape::Html => push_html_escaped(&mut out, &value),
-                            Escape::UrlComponent => push_percent_encoded(&mut out, &value),
-                            Escape::JsonString => push_json_escaped(&mut out, &value),
-                        }
+                        push_escaped(&mut out, &value, escape);
                     }
                 }
             }
         }
         out
+    }
+
+    /// The template with the variables `lookup` knows replaced by their values (escaped as
+    /// `escape` says) and the others kept as variables: values known before the rest (a
+    /// request's parameters, before the code exists). A value becomes literal text and is
+    /// never read as template text again, so a `{{ code }}` inside one stays those characters.
+    #[must_use]
+    pub fn bind<F>(&self, escape: Escape, mut lookup: F) -> Self
+    where
+        F: FnMut(&str, &mut String) -> bool,
+    {
+        let mut parts: Vec<Part> = Vec::with_capacity(self.parts.len());
+        let mut value = String::new();
+        for part in &self.parts {
+            let literal = match part {
+                Part::Literal(text) => text.clone(),
+                Part::Var(name) => {
+                    value.clear();
+                    if !lookup(name, &mut value) {
+                        parts.push(part.clone());
+                        continue;
+                    }
+                    let mut escaped = String::with_capacity(value.len());
+                    push_escaped(&mut escaped, &value, escape);
+                    escaped
+                }
+            };
+            match parts.last_mut() {
+                Some(Part::Literal(previous)) => previous.push_str(&literal),
+                _ => parts.push(Part::Literal(literal)),
+            }
+        }
+        Self {
+            parts,
+            id: self.id.clone(),
+        }
     }
 
     /// The template as the text of message `id` (see `dialog::locale`).
@@ -191,6 +222,15 @@ fn push_html_escaped(out: &mut String, text: &str) {
     }
 }
 
+fn push_escaped(out: &mut String, value: &str, escape: Escape) {
+    match escape {
+        Escape::None => out.push_str(value),
+        Escape::Html => push_html_escaped(out, value),
+        Escape::UrlComponent => push_percent_encoded(out, value),
+        Escape::JsonString => push_json_escaped(out, value),
+    }
+}
+
 /// RFC 3986: everything but the unreserved characters, as UTF-8 bytes.
 fn push_percent_encoded(out: &mut String, text: &str) {
     for byte in text.bytes() {
@@ -235,6 +275,24 @@ pub fn write_number(out: &mut String, n: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binding_fixes_known_values_as_literal_text_and_keeps_the_rest() {
+        let template = Template::compile("Hi {{ name }} <{{ id }}>: {{ code }}").unwrap();
+        let bound = template.bind(Escape::Html, |name, out| match name {
+            "name" => {
+                out.push_str("{{ code }} & co");
+                true
+            }
+            _ => false,
+        });
+        assert_eq!(bound.variables().collect::<Vec<_>>(), ["id", "code"]);
+        let text = bound.render(Escape::None, |name, out| {
+            out.push_str(if name == "code" { "0420" } else { "7" });
+            true
+        });
+        assert_eq!(text, "Hi {{ code }} &amp; co <7>: 0420");
+    }
 
     fn render(t: &Template, escape: Escape) -> String {
         t.render(escape, |name, out| {

@@ -1,15 +1,18 @@
-//! Sending email. [`EmailSender`] is the port; the dev [`OutboxSender`] is the default adapter
-//! and [`SendgridSender`] the production one.
+//! Sending email. [`EmailSender`] is the port; the dev [`OutboxSender`] is the default adapter,
+//! [`SendgridSender`] the production one, and [`DigitEmailSender`] hands emails to eGov
+//! DIGIT's mail service over Kafka.
 //!
 //! A sender reports either a [`Delivery`] (with the provider's message id, when it gives one)
 //! or a [`SendError`] that says whether trying again could help, so a provider adapter can
 //! retry what is worth retrying and the dialog can tell the user something sensible.
 
+mod digit;
 mod outbox;
 mod sendgrid;
 
 /// How provider adapters wait between attempts (shared with the SMS senders).
 pub use crate::provider::{Sleeper, TokioSleeper};
+pub use digit::DigitEmailSender;
 pub use outbox::{Channel, OutboxEmail, OutboxSender};
 pub use sendgrid::{ApiKey, KeyError, SendgridSender};
 
@@ -105,6 +108,6 @@ impl SendError {
 pub trait EmailSender: Send + Sync + fmt::Debug {
     async fn send(&self, message: &EmailMessage) -> Result<Delivery, SendError>;
 
-    /// A short name for logs and metrics (`outbox`, `sendgrid`).
+    /// A short name for logs and metrics (`outbox`, `sendgrid`, `kafka`).
     fn name(&self) -> &'static str;
 }

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use crate::address::EmailAddr;
+use crate::address::{EmailAddr, PhoneAddr, Recipient};
 use crate::config::KafkaTopics;
 use crate::engine::{Engine, EngineError};
 
+use super::templates::Templates;
 use super::wire::{self, Channel, GenerateReply, Poison, ValidateReply};
 use super::{codes, records};
 
@@ -37,6 +38,8 @@ pub struct Answerer {
     pub engine: Arc<Engine>,
     pub topics: KafkaTopics,
     pub max_bytes: usize,
+    /// What `templateName` picks (`kafka.templates`).
+    pub templates: Arc<Templates>,
 }
 
 impl Answerer {
@@ -81,26 +84,30 @@ impl Answerer {
 
     async fn generate(&self, request: wire::Generate) -> Result<GenerateReply, EngineError> {
         let engine = &*self.engine;
-        let error = match request.channel {
-            Channel::Sms => {
-                Some("channel SMS is not offered over Kafka: codes go by MAIL only".to_owned())
-            }
-            Channel::Mail => match EmailAddr::parse(&request.recipient) {
-                Err(_) => Some("`recipient` is not an email address".to_owned()),
-                Ok(to) => {
-                    records::bind(engine, &request.client_id, Channel::Mail, to.as_str()).await?;
-                    codes::issue(engine, &request.client_id, to).await?
-                }
-            },
+        let channel = request.channel;
+        let to = match recipient(engine, channel, &request.recipient) {
+            Ok(to) => to,
+            Err(error) => return Ok(GenerateReply::new(request.correlation, Some(error))),
         };
+        let chosen = match self
+            .templates
+            .choose(&request.template_name, channel, &request.params)
+        {
+            Ok(chosen) => chosen,
+            Err(error) => return Ok(GenerateReply::new(request.correlation, Some(error))),
+        };
+        records::bind(engine, &request.client_id, channel, to.as_str()).await?;
+        let error = codes::issue(engine, &request.client_id, channel, to, &chosen).await?;
         Ok(GenerateReply::new(request.correlation, error))
     }
 
     async fn validate(&self, request: wire::Validate) -> Result<ValidateReply, EngineError> {
         let engine = &*self.engine;
         let bound = records::bound(engine, &request.client_id, request.channel).await?;
-        let valid = match bound.as_deref().map(EmailAddr::parse) {
-            Some(Ok(to)) => {
+        // The binding holds what `recipient` accepted (an address, or a number in E.164).
+        let to = bound.and_then(|text| recipient(engine, request.channel, &text).ok());
+        let valid = match to {
+            Some(to) => {
                 codes::check(
                     engine,
                     &request.client_id,
@@ -110,9 +117,22 @@ impl Answerer {
                 )
                 .await?
             }
-            _ => false,
+            None => false,
         };
         Ok(ValidateReply::new(request.correlation, valid, None))
+    }
+}
+
+/// The recipient of a code on `channel`: an email address for MAIL, a phone number for SMS
+/// (read as the HTTP API reads one: international, or national in `dialogs.phone_region`).
+fn recipient(engine: &Engine, channel: Channel, text: &str) -> Result<Recipient, String> {
+    match channel {
+        Channel::Mail => EmailAddr::parse(text)
+            .map(Recipient::Email)
+            .map_err(|_| "`recipient` is not an email address".to_owned()),
+        Channel::Sms => PhoneAddr::parse(text, engine.phone_region())
+            .map(Recipient::Phone)
+            .map_err(|error| format!("`recipient` is not a phone number: {error}")),
     }
 }
 

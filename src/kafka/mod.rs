@@ -10,12 +10,15 @@
 //! store — is retried with backoff on the same request; `/healthz` shows the listener's state.
 //!
 //! Only `codes.rs` calls `engine::codes`; `wire.rs` is the message format; `answer.rs` turns a
-//! request into a reply; `worker.rs` is the broker side.
+//! request into a reply; `worker.rs` is the broker side; `client.rs` is the client setup and
+//! the one producer the listener shares with the `kafka` email and SMS providers.
 
 mod answer;
+pub mod client;
 mod codes;
 mod records;
 mod status;
+mod templates;
 mod wire;
 mod worker;
 
@@ -28,6 +31,7 @@ use crate::config::KafkaConfig;
 use crate::engine::Engine;
 
 pub use answer::{Answer, Answerer, Incoming};
+pub use client::{Acked, ProduceError, Producer};
 pub use status::{Snapshot, State, Status};
 
 /// Why the listener could not start.
@@ -41,6 +45,8 @@ pub enum KafkaError {
     },
     #[error("cannot subscribe to the request topics: {0}")]
     Subscribe(#[source] rdkafka::error::KafkaError),
+    #[error("{0}")]
+    Templates(String),
 }
 
 /// The running listener. Dropping it stops it (requests in flight are redelivered to
@@ -53,19 +59,23 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Starts consuming both request topics of `config` for `engine`, reporting to `status`.
-    /// Needs a tokio runtime; the broker need not be up.
+    /// Starts consuming both request topics of `config` for `engine`, reporting to `status`
+    /// and replying through `producer`. Needs a tokio runtime; the broker need not be up.
     pub fn start(
         config: &KafkaConfig,
         engine: Arc<Engine>,
         status: Arc<Status>,
+        producer: Producer,
     ) -> Result<Self, KafkaError> {
+        let templates =
+            templates::Templates::from_config(&config.templates).map_err(KafkaError::Templates)?;
         let answerer = Answerer {
             engine,
             topics: config.topics.clone(),
             max_bytes: config.max_message_bytes,
+            templates: Arc::new(templates),
         };
-        let clients = worker::Clients::new(config, status.clone())?;
+        let clients = worker::Clients::new(config, status.clone(), producer)?;
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(worker::run(clients, answerer, stopped));
         tracing::info!(
@@ -85,11 +95,15 @@ impl Listener {
     /// The listener `app`'s configuration asks for, started; `None` when `kafka.enabled` is
     /// off.
     pub fn for_app(app: &crate::app::App) -> Result<Option<Self>, KafkaError> {
-        match &app.kafka {
-            Some(status) => {
-                Self::start(&app.config.kafka, app.engine.clone(), status.clone()).map(Some)
-            }
-            None => Ok(None),
+        match (&app.kafka, &app.kafka_producer) {
+            (Some(status), Some(producer)) => Self::start(
+                &app.config.kafka,
+                app.engine.clone(),
+                status.clone(),
+                producer.clone(),
+            )
+            .map(Some),
+            _ => Ok(None),
         }
     }
 

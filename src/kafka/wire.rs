@@ -1,8 +1,12 @@
 //! FlowX's message bodies: generate and validate requests read (every problem a
 //! [`Poison`]), replies written. Nothing here talks to a broker or the engine.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
+
+use crate::dialog::template::is_variable_name;
 
 /// The longest `clientId` accepted (FlowX's example is a 13-digit personal number).
 const MAX_CLIENT_ID_CHARS: usize = 128;
@@ -12,6 +16,9 @@ const MAX_OTP_CHARS: usize = 64;
 
 /// The longest `templateName`.
 const MAX_TEMPLATE_CHARS: usize = 256;
+
+/// The longest text parameter a template may be given.
+const MAX_PARAM_CHARS: usize = 1024;
 
 /// Where a code goes: FlowX's `channel`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +54,9 @@ pub struct Generate {
     /// The address or phone number, as given (checked where it is used).
     pub recipient: String,
     pub template_name: String,
+    /// The template parameters: text, number and boolean fields at the top level, in
+    /// `contentParams` and in `data` (a later place wins), by name.
+    pub params: BTreeMap<String, String>,
 }
 
 /// A validate request (`KAFKA_TOPIC_OTP_VALIDATE_IN`).
@@ -85,12 +95,16 @@ pub fn generate(payload: &[u8], max: usize, header_pid: Option<&str>) -> Result<
     let channel = channel(&body).map_err(poison)?;
     let recipient = text(&body, "recipient", 320).map_err(poison)?;
     let template_name = text(&body, "templateName", MAX_TEMPLATE_CHARS).map_err(poison)?;
+    let mut params = params(&body);
+    // The checked, trimmed form, wherever the request put it.
+    params.insert("clientId".to_owned(), client_id.clone());
     Ok(Generate {
         correlation,
         client_id,
         channel,
         recipient,
         template_name,
+        params,
     })
 }
 
@@ -167,6 +181,29 @@ fn param<'a>(body: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
             .iter()
             .find_map(|holder| body.get(*holder)?.get(name))
     })
+}
+
+/// The template parameters of a generate request (see [`Generate::params`]). Names that are
+/// no template variable, objects and arrays are left out.
+fn params(body: &Map<String, Value>) -> BTreeMap<String, String> {
+    let holders = ["contentParams", "data"]
+        .iter()
+        .filter_map(|holder| body.get(*holder)?.as_object());
+    let mut params = BTreeMap::new();
+    for fields in std::iter::once(body).chain(holders) {
+        for (name, value) in fields {
+            let text = match value {
+                Value::String(text) if text.chars().count() <= MAX_PARAM_CHARS => text.clone(),
+                Value::Number(number) => number.to_string(),
+                Value::Bool(flag) => flag.to_string(),
+                _ => continue,
+            };
+            if is_variable_name(name) {
+                params.insert(name.clone(), text);
+            }
+        }
+    }
+    params
 }
 
 /// `clientId`: text, or a number written as text.
@@ -270,7 +307,15 @@ mod tests {
         );
         let newer =
             br#"{"templateName":"t","channel":"SMS","recipient":"+44","data":{"clientId":7}}"#;
-        assert_eq!(generate(newer, 1024, Some("9")).unwrap().client_id, "7");
+        let newer = generate(newer, 1024, Some("9")).unwrap();
+        assert_eq!(newer.client_id, "7");
+        assert_eq!(newer.params["clientId"], "7");
+        assert_eq!(newer.params["channel"], "SMS");
+        let params = br#"{"templateName":"t","channel":"MAIL","recipient":"a@b.com","clientId":"1","name":"top","contentParams":{"name":"old","n":2},"data":{"name":"Ana","x":{"y":1}}}"#;
+        let params = generate(params, 1024, None).unwrap().params;
+        assert_eq!(params["name"], "Ana");
+        assert_eq!(params["n"], "2");
+        assert!(!params.contains_key("x"));
         let check = br#"{"processInstanceId": 12345, "clientId": "1871201460101", "channel": "MAIL", "otp": "1111"}"#;
         assert_eq!(validate(check, 1024, None).unwrap().otp, "1111");
     }

@@ -9,18 +9,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use crate::config::KafkaConfig;
 
 use super::KafkaError;
 use super::answer::{Answerer, Incoming};
+use super::client::{self, Context, Producer};
 use super::status::{State, Status};
 
 /// How often the broker is asked for metadata, to tell `/healthz` whether it answers.
@@ -29,61 +27,31 @@ const PROBE_EVERY: Duration = Duration::from_secs(2);
 /// The first wait after a failure; each next one doubles, up to `kafka.max_backoff`.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
-/// How long librdkafka tries to deliver one reply before reporting failure (then it is
-/// produced again, after a backoff).
-const DELIVERY_TIMEOUT_MS: &str = "10000";
+/// How long a reply's delivery report is waited for: longer than librdkafka's own delivery
+/// timeout, so its report (delivered or failed) always comes first and a reply is produced
+/// again only after librdkafka gave it up.
+const REPLY_ACK_WAIT: Duration = Duration::from_secs(15);
 
 /// The header naming the process instance a request belongs to.
 const PID_HEADER: &str = "processInstanceId";
 
-/// librdkafka's callbacks: its log lines into ours, its errors into the status.
-#[derive(Debug)]
-pub struct Context {
-    status: Arc<Status>,
-}
-
-impl ClientContext for Context {
-    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
-        use rdkafka::config::RDKafkaLogLevel as L;
-        match level {
-            L::Emerg | L::Alert | L::Critical | L::Error | L::Warning => {
-                tracing::warn!(target: "librdkafka", fac, "{message}");
-            }
-            _ => tracing::debug!(target: "librdkafka", fac, "{message}"),
-        }
-    }
-
-    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        use rdkafka::types::RDKafkaErrorCode as C;
-        if matches!(
-            error.rdkafka_error_code(),
-            Some(C::AllBrokersDown | C::BrokerTransportFailure)
-        ) {
-            self.status.set(State::Unreachable);
-        }
-        tracing::warn!(%error, reason, "kafka: client error");
-    }
-}
-
-impl ConsumerContext for Context {}
-
 /// The consumer and producer one listener uses.
 pub struct Clients {
     consumer: Arc<StreamConsumer<Context>>,
-    producer: FutureProducer<Context>,
+    producer: Producer,
     status: Arc<Status>,
     dead_letter: String,
     max_backoff: Duration,
 }
 
 impl Clients {
-    pub fn new(config: &KafkaConfig, status: Arc<Status>) -> Result<Self, KafkaError> {
-        let mut common = ClientConfig::new();
-        for (key, value) in &config.properties {
-            common.set(key, value);
-        }
-        common.set("bootstrap.servers", &config.brokers);
-        let mut consuming = common.clone();
+    /// The listener's consumer beside the server's `producer`.
+    pub fn new(
+        config: &KafkaConfig,
+        status: Arc<Status>,
+        producer: Producer,
+    ) -> Result<Self, KafkaError> {
+        let mut consuming = client::common_config(config);
         consuming
             .set("group.id", &config.group_id)
             .set("enable.auto.commit", "false")
@@ -92,9 +60,7 @@ impl Clients {
             .set("session.timeout.ms", millis(config.session_timeout))
             .set("heartbeat.interval.ms", millis(config.heartbeat_interval));
         let consumer: StreamConsumer<Context> = consuming
-            .create_with_context(Context {
-                status: status.clone(),
-            })
+            .create_with_context(Context::new(Some(status.clone())))
             .map_err(|source| KafkaError::Client {
                 what: "consumer",
                 source,
@@ -102,16 +68,6 @@ impl Clients {
         consumer
             .subscribe(&[&config.topics.generate_in, &config.topics.validate_in])
             .map_err(KafkaError::Subscribe)?;
-        let producer: FutureProducer<Context> = common
-            .set("message.timeout.ms", DELIVERY_TIMEOUT_MS)
-            .set("acks", "all")
-            .create_with_context(Context {
-                status: status.clone(),
-            })
-            .map_err(|source| KafkaError::Client {
-                what: "producer",
-                source,
-            })?;
         Ok(Self {
             consumer: Arc::new(consumer),
             producer,
@@ -266,19 +222,13 @@ impl Clients {
     ) -> bool {
         let mut backoff = Backoff::new(self.max_backoff);
         loop {
-            let mut record = FutureRecord::<[u8], [u8]>::to(topic)
-                .payload(payload)
-                .headers(headers.clone());
-            if let Some(key) = key {
-                record = record.key(key);
-            }
             match self
                 .producer
-                .send(record, Timeout::After(PROBE_EVERY))
+                .deliver(topic, key, payload, Some(headers), REPLY_ACK_WAIT)
                 .await
             {
                 Ok(_) => return true,
-                Err((error, _)) => {
+                Err(error) => {
                     tracing::warn!(%error, topic, "kafka: cannot produce; trying again");
                     if !backoff.wait(stopped).await {
                         return false;

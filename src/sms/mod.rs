@@ -1,15 +1,18 @@
 //! Sending text messages. [`SmsSender`] is the port; the dev outbox
 //! ([`crate::email::OutboxSender`]) records texts beside emails, [`TwilioSender`] sends
-//! them through Twilio Programmable Messaging and [`HttpSmsSender`] through any gateway that
-//! takes one HTTP request per text.
+//! them through Twilio Programmable Messaging, [`HttpSmsSender`] through any gateway that
+//! takes one HTTP request per text, and [`DigitSmsSender`] hands them to eGov DIGIT's SMS
+//! service over Kafka.
 //!
 //! A sender reports a [`Delivery`] or an [`SmsError`] naming what went wrong in terms the
 //! engine can act on (a number that cannot receive texts is not an outage), never the body.
 
+mod digit;
 mod guard;
 mod http;
 mod twilio;
 
+pub use digit::DigitSmsSender;
 pub use guard::{Admission, BlockReason, Blocked, SmsGuard};
 pub use http::HttpSmsSender;
 pub use twilio::{
@@ -86,6 +89,6 @@ impl SmsError {
 pub trait SmsSender: Send + Sync + fmt::Debug {
     async fn send(&self, message: &SmsMessage) -> Result<Delivery, SmsError>;
 
-    /// A short name for logs and metrics (`outbox`, `twilio`, `http`).
+    /// A short name for logs and metrics (`outbox`, `twilio`, `http`, `kafka`).
     fn name(&self) -> &'static str;
 }

@@ -1,9 +1,12 @@
 //! FlowX's OTP request/reply over Kafka against a real Kafka-protocol broker (`tansu`, one
 //! per test on a free port, `kafka/broker.rs`): generate → reply with the key and headers →
-//! the code from the dev outbox → validate; single use; redelivery; poison messages.
+//! the code from the dev outbox → validate; single use; redelivery; poison messages; codes
+//! by SMS; templates picked by `templateName`.
 
 mod broker;
+mod digit;
 mod failover;
+mod object_store;
 
 use std::time::Duration;
 
@@ -52,18 +55,35 @@ struct Flowx {
 }
 
 async fn flowx() -> Option<Flowx> {
+    flowx_with(&[], |_| {}).await
+}
+
+/// A broker with FlowX's topics and `more_topics`, and an app configured by `kafka_config`
+/// then `configure`.
+async fn flowx_with(more_topics: &[&str], configure: impl FnOnce(&mut Config)) -> Option<Flowx> {
     let broker = Broker::start()?;
+    Some(flowx_on(broker, more_topics, configure).await)
+}
+
+/// [`flowx_with`] on a broker the test started.
+async fn flowx_on(
+    broker: Broker,
+    more_topics: &[&str],
+    configure: impl FnOnce(&mut Config),
+) -> Flowx {
     let topics = KafkaTopics::default();
-    broker
-        .create_topics(&[
-            &topics.generate_in,
-            &topics.generate_out,
-            &topics.validate_in,
-            &topics.validate_out,
-            &topics.dead_letter,
-        ])
-        .await;
-    let app = spawn_app_with(kafka_config(&broker)).await;
+    let mut all = vec![
+        topics.generate_in.as_str(),
+        &topics.generate_out,
+        &topics.validate_in,
+        &topics.validate_out,
+        &topics.dead_letter,
+    ];
+    all.extend_from_slice(more_topics);
+    broker.create_topics(&all).await;
+    let mut config = kafka_config(&broker);
+    configure(&mut config);
+    let app = spawn_app_with(config).await;
     let listener = Listener::for_app(&app.app)
         .expect("listener starts")
         .expect("kafka is enabled");
@@ -71,7 +91,7 @@ async fn flowx() -> Option<Flowx> {
         .set("bootstrap.servers", broker.bootstrap())
         .create()
         .expect("producer");
-    Some(Flowx {
+    Flowx {
         generated: Replies::new(&broker, &topics.generate_out),
         validated: Replies::new(&broker, &topics.validate_out),
         dead: Replies::new(&broker, &topics.dead_letter),
@@ -80,7 +100,7 @@ async fn flowx() -> Option<Flowx> {
         producer,
         topics,
         broker: Some(broker),
-    })
+    }
 }
 
 fn kafka_config(broker: &Broker) -> Config {
@@ -124,32 +144,25 @@ impl Replies {
         Self { consumer }
     }
 
+    /// The next message; errors of a broker going away and coming back are passed over.
     async fn next(&self) -> OwnedMessage {
-        tokio::time::timeout(Duration::from_secs(60), self.consumer.recv())
+        let receive = async {
+            loop {
+                match self.consumer.recv().await {
+                    Ok(message) => return message.detach(),
+                    Err(error) => eprintln!("reader: {error}; reading on"),
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), receive)
             .await
             .expect("a message within 60s")
-            .expect("a message")
-            .detach()
     }
 }
 
 impl Flowx {
     async fn send(&self, topic: &str, key: &str, body: &[u8], headers: &[(&str, &str)]) {
-        let mut owned = OwnedHeaders::new();
-        for (name, value) in headers {
-            owned = owned.insert(Header {
-                key: name,
-                value: Some(*value),
-            });
-        }
-        let record = FutureRecord::to(topic)
-            .key(key)
-            .payload(body)
-            .headers(owned);
-        self.producer
-            .send(record, Duration::from_secs(10))
-            .await
-            .expect("request produced");
+        produce(&self.producer, topic, key, body, headers).await;
     }
 
     async fn generate(&self, key: &str, body: &Value) {
@@ -159,13 +172,41 @@ impl Flowx {
     }
 
     async fn validate(&self, key: &str, pid: u64, otp: &str) -> Value {
-        let body =
-            json!({"processInstanceId": pid, "clientId": CLIENT_ID, "channel": "MAIL", "otp": otp});
+        self.validate_on("MAIL", key, pid, otp).await
+    }
+
+    async fn validate_on(&self, channel: &str, key: &str, pid: u64, otp: &str) -> Value {
+        let body = json!({"processInstanceId": pid, "clientId": CLIENT_ID, "channel": channel, "otp": otp});
         let topic = self.topics.validate_in.clone();
         self.send(&topic, key, body.to_string().as_bytes(), &FLOWX_HEADERS)
             .await;
         body_of(&self.validated.next().await)
     }
+}
+
+/// Produces one request as FlowX does, and waits until the broker took it.
+async fn produce(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) {
+    let mut owned = OwnedHeaders::new();
+    for (name, value) in headers {
+        owned = owned.insert(Header {
+            key: name,
+            value: Some(*value),
+        });
+    }
+    let record = FutureRecord::to(topic)
+        .key(key)
+        .payload(body)
+        .headers(owned);
+    producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .expect("request produced");
 }
 
 fn generate_request(pid: u64) -> Value {
@@ -265,15 +306,110 @@ async fn the_code_belongs_to_the_client_and_channel_not_the_address() {
         assert_eq!(flowx.validate("3", 3, &first).await["otpValid"], false);
     }
     assert_eq!(flowx.validate("4", 4, &second).await["otpValid"], true);
-    // Over SMS nothing is sent, and FlowX is told why.
+}
+
+#[tokio::test]
+async fn codes_go_by_sms_to_numbers_read_as_the_http_api_reads_them() {
+    let Some(flowx) = flowx().await else { return };
     let mut sms = generate_request(5);
     sms["channel"] = json!("SMS");
-    sms["recipient"] = json!("+447700900123");
+    sms["recipient"] = json!("+44 7400 123456");
     flowx.generate("5", &sms).await;
+    let reply = body_of(&flowx.generated.next().await);
+    assert_eq!(reply["otpSent"], true, "{reply}");
+    assert_eq!(reply["channel"], "SMS");
+    let code = flowx.app.last_code("%2B447400123456").await;
+    assert_eq!(flowx.app.emails_to(ADDRESS), 0, "nothing went by email");
+    // The MAIL code of the same client is another code: SMS's is checked on SMS only.
+    assert_eq!(
+        flowx.validate_on("MAIL", "6", 6, &code).await["otpValid"],
+        false
+    );
+    assert_eq!(
+        flowx.validate_on("SMS", "7", 7, &code).await["otpValid"],
+        true
+    );
+    // Not a number: nothing sent, and FlowX is told why.
+    for (pid, bad) in [
+        (8, "call me"),
+        (9, "+44 12"),
+        (10, "0044 7400 123456 4567 89"),
+    ] {
+        sms["recipient"] = json!(bad);
+        sms["processInstanceId"] = json!(pid);
+        flowx.generate(&pid.to_string(), &sms).await;
+        let reply = body_of(&flowx.generated.next().await);
+        assert_eq!(reply["otpSent"], false, "{bad}: {reply}");
+        assert!(
+            reply["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("not a phone number")),
+            "{bad}: {reply}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn template_name_picks_a_configured_template_with_the_requests_parameters() {
+    let Some(flowx) = flowx_with(&[], |config| {
+        config.kafka.templates.insert(
+            "otpMail".to_owned(),
+            colloquy::config::KafkaTemplate {
+                email: Some(colloquy::config::KafkaEmailTemplate {
+                    subject: "Your code for {{ clientId }}".to_owned(),
+                    text: "Hello {{ firstName }}, your code is {{ code }} ({{ expires_in_minutes }} minutes).".to_owned(),
+                    html: None,
+                }),
+                sms: Some("{{ code }} is your code, {{ firstName }}".to_owned()),
+            },
+        );
+    })
+    .await
+    else {
+        return;
+    };
+    let mut request = generate_request(1);
+    request["data"] = json!({"firstName": "Ana {{ code }}"});
+    flowx.generate("1", &request).await;
+    assert_eq!(body_of(&flowx.generated.next().await)["otpSent"], true);
+    let outbox = flowx
+        .app
+        .get_json(&format!("/v1/dev/outbox?to={ADDRESS}"))
+        .await;
+    let email = &outbox["emails"][0];
+    assert_eq!(email["subject"], format!("Your code for {CLIENT_ID}"));
+    let text = email["text"].as_str().expect("a text part");
+    let code = flowx.app.last_code(ADDRESS).await;
+    assert_eq!(
+        text,
+        format!("Hello Ana {{{{ code }}}}, your code is {code} (5 minutes).")
+    );
+
+    // A name no template has: nothing sent, and the reply names the ones there are.
+    let mut unknown = generate_request(2);
+    unknown["templateName"] = json!("otpMial");
+    unknown["recipient"] = json!("other@example.com");
+    flowx.generate("2", &unknown).await;
+    let reply = body_of(&flowx.generated.next().await);
+    assert_eq!(reply["otpSent"], false);
+    let error = reply["error"].as_str().expect("an error");
+    assert!(
+        error.contains("otpMial") && error.contains("`otpMail`"),
+        "{error}"
+    );
+    assert_eq!(flowx.app.emails_to("other@example.com"), 0);
+
+    // A parameter the template needs and the request lacks.
+    let mut bare = generate_request(3);
+    bare["recipient"] = json!("+447400123456");
+    bare["channel"] = json!("SMS");
+    flowx.generate("3", &bare).await;
     let reply = body_of(&flowx.generated.next().await);
     assert_eq!(reply["otpSent"], false);
     assert!(
-        reply["error"].as_str().is_some_and(|e| e.contains("SMS")),
+        reply["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("`firstName`")),
         "{reply}"
     );
 }

@@ -1,5 +1,7 @@
-//! A Kafka-protocol broker of the test's own: `tansu` with in-memory storage on a free port
-//! of 127.0.0.1, killed when dropped. `.ci/run` installs it (`cargo install tansu`).
+//! A Kafka-protocol broker of the test's own: `tansu` on a free port of 127.0.0.1, killed
+//! when dropped, with in-memory storage, or with its storage in an S3 bucket
+//! (`object_store.rs`) so that it can be stopped and started again with its topics, messages
+//! and committed offsets. `.ci/run` installs it (`cargo install tansu`).
 //!
 //! Without `tansu` on the `PATH` the Kafka tests say so loudly and pass, except under CI
 //! (`CI` set), where they fail.
@@ -15,11 +17,25 @@ use rdkafka::config::ClientConfig;
 pub struct Broker {
     child: Option<Child>,
     port: u16,
+    /// Where it keeps its data: `memory://tansu/`, or an S3 bucket's URL and the variables
+    /// that point tansu at the store.
+    storage: String,
+    env: Vec<(String, String)>,
 }
 
 impl Broker {
     /// A broker, or `None` (after a loud message) when `tansu` is missing outside CI.
     pub fn start() -> Option<Self> {
+        Self::start_with("memory://tansu/".to_owned(), Vec::new())
+    }
+
+    /// A broker keeping its data in `store`, which outlives it: [`Broker::restart`] brings
+    /// the same topics, messages and offsets back.
+    pub fn start_persistent(store: &super::object_store::ObjectStore) -> Option<Self> {
+        Self::start_with(store.storage_url(), store.env())
+    }
+
+    fn start_with(storage: String, env: Vec<(String, String)>) -> Option<Self> {
         static LOUD: std::sync::Once = std::sync::Once::new();
         if !installed() {
             let ci = std::env::var_os("CI").is_some_and(|value| !value.is_empty());
@@ -44,10 +60,12 @@ impl Broker {
         // so a broker that exits at once is tried again on another port.
         for _ in 0..5 {
             let port = free_port();
-            if let Some(child) = launch(port) {
+            if let Some(child) = launch(port, &storage, &env) {
                 return Some(Self {
                     child: Some(child),
                     port,
+                    storage,
+                    env,
                 });
             }
         }
@@ -78,7 +96,21 @@ impl Broker {
         }
     }
 
-    /// Kills the broker (SIGKILL, as in a crash). Its memory storage is gone with it.
+    /// Starts the stopped broker again on its port, with its storage.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "the broker is running");
+        // The port was the broker's a moment ago; give the kernel a few tries to release it.
+        for _ in 0..50 {
+            if let Some(child) = launch(self.port, &self.storage, &self.env) {
+                self.child = Some(child);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("tansu did not start again on port {}", self.port);
+    }
+
+    /// Kills the broker (SIGKILL, as in a crash). Memory storage is gone with it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -103,7 +135,7 @@ fn installed() -> bool {
 }
 
 /// Starts tansu on `port`; `None` when it exited instead of accepting connections.
-fn launch(port: u16) -> Option<Child> {
+fn launch(port: u16, storage: &str, env: &[(String, String)]) -> Option<Child> {
     let url = format!("tcp://127.0.0.1:{port}");
     let mut child = Command::new("tansu")
         .args([
@@ -113,7 +145,8 @@ fn launch(port: u16) -> Option<Child> {
             "--advertised-listener-url",
             &url,
         ])
-        .args(["--storage-engine", "memory://tansu/"])
+        .args(["--storage-engine", storage])
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
