@@ -386,6 +386,22 @@ async fn wrong_guesses_make_codes_longer_and_never_lock_the_owner_out() {
 }
 
 #[tokio::test]
+async fn logging_in_often_keeps_codes_short() {
+    let app = spawn_app().await;
+    for login in 0..8 {
+        app.advance(Duration::from_secs(10 * 60));
+        let session = format!("login{login}");
+        up_to_code(&app, &session, ALICE).await;
+        let code = app.last_code(ALICE).await;
+        assert_eq!(code.len(), 4, "login {login}");
+        assert_eq!(
+            app.say(&session, &code).await.result.as_deref(),
+            Some("authenticated")
+        );
+    }
+}
+
+#[tokio::test]
 async fn past_the_failure_budget_guesses_are_refused_until_the_window_passes() {
     let mut config = test_config();
     config.otp.max_failures_per_address = 4;

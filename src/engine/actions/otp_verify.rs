@@ -1,8 +1,9 @@
 //! `otp.verify`: the address's failure count is charged *before* comparing, so no guess beyond
 //! the budget is ever evaluated. Failures make the address's later codes longer
 //! (`otp::Escalation`); a live code too short for the guesses made since it was sent is
-//! retired unchecked, and its owner asked to take a new one. A right code clears nothing: the
-//! guessing bound holds however many logins succeed in a window.
+//! retired unchecked, and its owner asked to take a new one. A right code takes back only its
+//! own charge, never earlier failures: the guessing bound holds however many logins succeed
+//! in a window, and logging in often makes no code longer.
 
 use std::time::Duration;
 
@@ -163,6 +164,11 @@ pub(crate) async fn check(
     let verdict = otp::verify(&engine.otp.key, owner, state, entered, now);
     match verdict {
         Verdict::Valid => {
+            // Charged before comparing like every attempt, but a right code is no failure:
+            // its own charge is given back (and only its own; the wrong guesses stay counted).
+            if let Err(error) = engine.counters.refund(&key, permit).await {
+                tracing::warn!(%error, "otp.verify: could not give back a right code's attempt");
+            }
             tracing::info!(to = %masked, "otp.verify: code accepted");
         }
         Verdict::Invalid {
