@@ -129,14 +129,23 @@ fn corrected_domain(domain: &str, configured: &[String]) -> Option<String> {
     if known().any(|d| d.eq_ignore_ascii_case(domain)) {
         return None;
     }
+    let letters = domain.is_ascii().then(|| Letters::of(domain));
     let nearest = known()
-        // A cheap length check first: this runs for every address typed.
+        // Cheap checks first, this runs for every address typed: the lengths, then the
+        // letters each has that the other lacks (each edit changes at most one on each side,
+        // a swap none), which rule out nearly every common domain before the distance.
         .filter(|d| d.len().abs_diff(domain.len()) <= 2)
         .filter_map(|d| {
+            let allowed = if d.len() >= 10 { 2 } else { 1 };
+            if let Some(letters) = &letters
+                && d.is_ascii()
+                && letters.differ_by_more_than(d, allowed)
+            {
+                return None;
+            }
             // Optimal string alignment: edits and adjacent swaps (`gmial`), no allocation
             // beyond its two rows.
             let distance = strsim::osa_distance(domain, d);
-            let allowed = if d.len() >= 10 { 2 } else { 1 };
             (distance <= allowed).then_some((distance, d))
         })
         .min_by_key(|(distance, _)| *distance);
@@ -145,6 +154,41 @@ fn corrected_domain(domain: &str, configured: &[String]) -> Option<String> {
     }
     let (name, tld) = domain.rsplit_once('.')?;
     COM_TYPOS.contains(&tld).then(|| format!("{name}.com"))
+}
+
+/// How often each byte occurs in an ASCII domain: the bag of its letters.
+struct Letters([u8; 128]);
+
+impl Letters {
+    fn of(ascii: &str) -> Self {
+        let mut counts = [0_u8; 128];
+        for byte in ascii.bytes() {
+            let count = &mut counts[usize::from(byte & 0x7f)];
+            *count = count.saturating_add(1);
+        }
+        Self(counts)
+    }
+
+    /// Whether the bag distance to `other` (ASCII) — the larger of the letters only this bag
+    /// has and those only `other` has — passes `limit`. It never exceeds the optimal string
+    /// alignment distance, so a pair it rules out is not within `limit` edits.
+    fn differ_by_more_than(&self, other: &str, limit: usize) -> bool {
+        let mut counts = self.0;
+        let mut only_other = 0;
+        for byte in other.bytes() {
+            let count = &mut counts[usize::from(byte & 0x7f)];
+            if *count == 0 {
+                only_other += 1;
+                if only_other > limit {
+                    return true;
+                }
+            } else {
+                *count -= 1;
+            }
+        }
+        let only_self: usize = counts.iter().map(|&n| usize::from(n)).sum();
+        only_self > limit
+    }
 }
 
 /// Every distinct email address written in `text`, in order. A token is stripped of quotes,
@@ -179,6 +223,34 @@ pub fn emails(text: &str) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_letters_check_never_rules_out_a_near_miss() {
+        // Every pair of short words over a small alphabet, where near misses abound: when
+        // the bag distance rules a pair out, the alignment distance agrees.
+        let words: Vec<String> = (0..3_usize.pow(5))
+            .flat_map(|n| {
+                (1..=5).map(move |len| {
+                    (0..len)
+                        .map(|i| ['a', 'b', 'c'][(n / 3_usize.pow(i)) % 3])
+                        .collect::<String>()
+                })
+            })
+            .collect();
+        let mut ruled_out = 0;
+        for a in &words {
+            let letters = Letters::of(a);
+            for b in words.iter().step_by(7) {
+                for limit in [1, 2] {
+                    if letters.differ_by_more_than(b, limit) {
+                        ruled_out += 1;
+                        assert!(strsim::osa_distance(a, b) > limit, "{a} {b} {limit}");
+                    }
+                }
+            }
+        }
+        assert!(ruled_out > 10_000, "{ruled_out}");
+    }
 
     #[test]
     fn near_misses_of_common_domains_are_corrected() {
