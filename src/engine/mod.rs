@@ -415,22 +415,23 @@ impl Engine {
         session.context.end_turn(now);
         session.turns = session.turns.saturating_add(1);
         session.updated_at = now;
-        let reply = reply_of(&dialog, &session, replies);
         let processed = Processed {
-            message_id: request.message_id.clone(),
+            message_id: request.message_id,
             text_digest: digest,
-            reply: reply.clone(),
+            reply: reply_of(&dialog, &session, replies),
             at: now,
         };
-        self.store.save(&mut session, Some(processed)).await?;
+        self.store.save(&mut session, Some(&processed)).await?;
         if with_agent.is_some() {
             let text = request.text;
             self.publish(&session.id, &SessionEvent::UserMessage { text }, now)
                 .await;
         } else {
-            self.publish(&session.id, &SessionEvent::Turn(reply.clone()), now)
-                .await;
+            let event = SessionEvent::Turn(processed.reply.clone());
+            self.publish(&session.id, &event, now).await;
         }
+        // The caller gets the answer as it was recorded.
+        let reply = processed.reply;
         Metrics::inc(&self.metrics.turns);
         self.metrics.turn_latency.observe(started.elapsed());
         self.count_conversation(&reply, starts_conversation);

@@ -350,12 +350,12 @@ impl SessionStore for MemoryStore {
     async fn save(
         &self,
         session: &mut Session,
-        processed: Option<Processed>,
+        processed: Option<&Processed>,
     ) -> Result<(), StoreError> {
         let expected = session.version;
         // A new session's record is made first, so room is made for its real size.
         let mut created = if expected == 0 {
-            Some(self.next_record(session, 1, None, processed.as_ref())?)
+            Some(self.next_record(session, 1, None, processed)?)
         } else {
             None
         };
@@ -367,11 +367,11 @@ impl SessionStore for MemoryStore {
         self.make_room(&session.id, expected == 0, incoming);
         // The common case, an existing session, needs no owned key.
         if let Some(mut slot) = self.sessions.get_mut(session.id.as_str()) {
-            self.replace(slot.value_mut(), session, expected, processed.as_ref())?;
+            self.replace(slot.value_mut(), session, expected, processed)?;
         } else {
             match self.sessions.entry(Box::from(session.id.as_str())) {
                 Entry::Occupied(mut slot) => {
-                    self.replace(slot.get_mut(), session, expected, processed.as_ref())?;
+                    self.replace(slot.get_mut(), session, expected, processed)?;
                 }
                 Entry::Vacant(slot) => {
                     let Some(record) = created.take() else {

@@ -179,7 +179,7 @@ pub trait SessionStore: Send + Sync + std::fmt::Debug {
     async fn save(
         &self,
         session: &mut Session,
-        processed: Option<Processed>,
+        processed: Option<&Processed>,
     ) -> Result<(), StoreError>;
 
     /// Removes a session; `true` if it existed.

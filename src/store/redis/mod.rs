@@ -283,7 +283,7 @@ impl SessionStore for RedisStore {
     async fn save(
         &self,
         session: &mut Session,
-        processed: Option<Processed>,
+        processed: Option<&Processed>,
     ) -> Result<(), StoreError> {
         let expected = session.version;
         let doc = super::encode_within(

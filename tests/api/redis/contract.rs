@@ -117,7 +117,7 @@ pub async fn saves_are_compare_and_set(fx: Fixture) {
     stale.node = "stale".into();
     let stale_record = record(&fx, &stale, "m-stale", "x");
     assert_eq!(
-        store.save(&mut stale, Some(stale_record)).await,
+        store.save(&mut stale, Some(&stale_record)).await,
         Err(StoreError::Conflict)
     );
     assert_eq!(stale.version, 1, "a refused save leaves the version alone");
@@ -144,7 +144,7 @@ pub async fn a_record_is_written_with_its_save(fx: Fixture) {
     let store = &fx.backends.store;
     let mut s = session(&fx, "s");
     let processed = record(&fx, &s, "m1", "hi");
-    store.save(&mut s, Some(processed.clone())).await.unwrap();
+    store.save(&mut s, Some(&processed)).await.unwrap();
     assert_eq!(
         store.processed("s", "m1").await.unwrap(),
         Some(processed.clone())
@@ -168,7 +168,7 @@ pub async fn a_turn_opens_with_the_record_or_the_session(fx: Fixture) {
     assert_eq!(store.open("s", "m1").await.unwrap(), (None, None));
     let mut s = session(&fx, "s");
     let processed = record(&fx, &s, "m1", "hi");
-    store.save(&mut s, Some(processed.clone())).await.unwrap();
+    store.save(&mut s, Some(&processed)).await.unwrap();
     assert_eq!(
         store.open("s", "m1").await.unwrap(),
         (Some(processed), None),
@@ -194,7 +194,7 @@ pub async fn the_newest_sixteen_records_are_kept(fx: Fixture) {
     let mut s = session(&fx, "s");
     for i in 0..20 {
         let processed = record(&fx, &s, &format!("m{i}"), "x");
-        store.save(&mut s, Some(processed)).await.unwrap();
+        store.save(&mut s, Some(&processed)).await.unwrap();
     }
     for i in 0..4 {
         assert_eq!(store.processed("s", &format!("m{i}")).await.unwrap(), None);
@@ -214,7 +214,7 @@ pub async fn idle_sessions_are_gone_and_free_their_id(fx: Fixture) {
     let store = &fx.backends.store;
     let mut s = session(&fx, "s");
     let processed = record(&fx, &s, "m1", "hi");
-    store.save(&mut s, Some(processed)).await.unwrap();
+    store.save(&mut s, Some(&processed)).await.unwrap();
     fx.clock
         .advance(IDLE.saturating_sub(Duration::from_secs(1)));
     assert!(store.load("s").await.unwrap().is_some(), "not idle yet");
@@ -259,7 +259,7 @@ pub async fn deleting_forgets_the_session_and_its_records(fx: Fixture) {
     let store = &fx.backends.store;
     let mut s = session(&fx, "s");
     let processed = record(&fx, &s, "m1", "hi");
-    store.save(&mut s, Some(processed)).await.unwrap();
+    store.save(&mut s, Some(&processed)).await.unwrap();
     assert!(store.delete("s").await.unwrap());
     assert_eq!(store.load("s").await.unwrap(), None);
     assert_eq!(store.processed("s", "m1").await.unwrap(), None);

@@ -57,7 +57,7 @@ async fn expiries_are_set_in_redis() {
     };
     fx.backends
         .store
-        .save(&mut session, Some(processed))
+        .save(&mut session, Some(&processed))
         .await
         .unwrap();
     let limit = colloquy::store::RateLimit {
