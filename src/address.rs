@@ -36,6 +36,9 @@ pub enum AddrError {
 
 const MAX_LEN: usize = 254;
 
+/// The longest label of a host name (RFC 1035).
+const MAX_LABEL: usize = 63;
+
 impl EmailAddr {
     pub fn parse(text: &str) -> Result<Self, AddrError> {
         let text = text.trim();
@@ -81,6 +84,9 @@ impl EmailAddr {
         }
         if domain.split('.').any(|label| {
             label.is_empty()
+                    // A label of a host name is at most 63 bytes, also once an international
+                    // one is written in ASCII (`xn--…`), which can make it longer than it was.
+                    || label.len() > MAX_LABEL
                     || label.starts_with('-')
                     || label.ends_with('-')
                     // Host names are letters, digits and hyphens (`exam_ple.com` is none).
@@ -422,6 +428,19 @@ mod tests {
             EmailAddr::parse("a@１２７.０.０.１").is_err(),
             "an IP address"
         );
+    }
+
+    #[test]
+    fn an_international_domain_too_long_in_ascii_is_refused() {
+        // 60 characters in Unicode, 71 once written in ASCII (`xn--…`): no host name. Taken,
+        // the address would be refused when read back (a stored recipient, a redelivery).
+        let label = format!("{}\u{cfe0}{}a", "b".repeat(40), "b".repeat(18));
+        assert_eq!(
+            EmailAddr::parse(&format!("x@{label}.com")),
+            Err(AddrError::Invalid)
+        );
+        let fits = EmailAddr::parse("x@b\u{cfe0}b.com").unwrap();
+        assert_eq!(EmailAddr::parse(fits.as_str()).unwrap(), fits);
     }
 
     #[test]
