@@ -248,7 +248,14 @@ impl PhoneAddr {
         if !number.is_valid() {
             return Err(PhoneError::Invalid);
         }
-        Ok(Self(number.format().mode(Mode::E164).to_string()))
+        // The E.164 form is what is kept, sent to and read back, so it must be a valid number
+        // on its own: a national number whose digits begin with an international prefix
+        // (`0)07808…` in the UK) can be valid as written and not once written in E.164.
+        let e164 = number.format().mode(Mode::E164).to_string();
+        if !phonenumber::parse(None, &e164).is_ok_and(|again| again.is_valid()) {
+            return Err(PhoneError::Invalid);
+        }
+        Ok(Self(e164))
     }
 
     /// E.164: `+447400123456`.
@@ -487,6 +494,18 @@ mod tests {
         assert_eq!(mask_recipient("+12015550123"), "+12******123");
         assert_eq!(mask_recipient("bob@example.com"), "b***@example.com");
         assert_eq!(mask_phone("+1234"), "***");
+    }
+
+    #[test]
+    fn a_number_is_only_taken_when_its_e164_form_reads_back() {
+        // Valid for libphonenumber as written in the UK, not in the E.164 form it gets.
+        let written = "0)078083578)980";
+        let parsed = PhoneAddr::parse(written, gb());
+        assert_eq!(parsed, Err(PhoneError::Invalid), "{written}");
+        for written in ["07400 123456", "0044 7400 123456", "+1 201 555 0123"] {
+            let number = PhoneAddr::parse(written, gb()).unwrap();
+            assert_eq!(PhoneAddr::parse(number.as_str(), None).unwrap(), number);
+        }
     }
 
     #[test]
