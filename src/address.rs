@@ -251,7 +251,11 @@ impl PhoneAddr {
         // The E.164 form is what is kept, sent to and read back, so it must be a valid number
         // on its own: a national number whose digits begin with an international prefix
         // (`0)07808…` in the UK) can be valid as written and not once written in E.164.
+        // Nor may it be shorter than a number is here: `00` counted among the digits above.
         let e164 = number.format().mode(Mode::E164).to_string();
+        if e164.len() - 1 < *PHONE_DIGITS.start() {
+            return Err(PhoneError::TooShort);
+        }
         if !phonenumber::parse(None, &e164).is_ok_and(|again| again.is_valid()) {
             return Err(PhoneError::Invalid);
         }
@@ -502,6 +506,11 @@ mod tests {
         let written = "0)078083578)980";
         let parsed = PhoneAddr::parse(written, gb());
         assert_eq!(parsed, Err(PhoneError::Invalid), "{written}");
+        // Seven digits with `00` in front, six in E.164: too short to be read back.
+        assert_eq!(
+            PhoneAddr::parse("0049164 2", None),
+            Err(PhoneError::TooShort)
+        );
         for written in ["07400 123456", "0044 7400 123456", "+1 201 555 0123"] {
             let number = PhoneAddr::parse(written, gb()).unwrap();
             assert_eq!(PhoneAddr::parse(number.as_str(), None).unwrap(), number);
