@@ -36,6 +36,9 @@ pub enum AddrError {
 
 const MAX_LEN: usize = 254;
 
+/// The longest label of a host name (RFC 1035).
+const MAX_LABEL: usize = 63;
+
 impl EmailAddr {
     pub fn parse(text: &str) -> Result<Self, AddrError> {
         let text = text.trim();
@@ -81,6 +84,9 @@ impl EmailAddr {
         }
         if domain.split('.').any(|label| {
             label.is_empty()
+                    // A label of a host name is at most 63 bytes, also once an international
+                    // one is written in ASCII (`xn--…`), which can make it longer than it was.
+                    || label.len() > MAX_LABEL
                     || label.starts_with('-')
                     || label.ends_with('-')
                     // Host names are letters, digits and hyphens (`exam_ple.com` is none).
@@ -242,7 +248,18 @@ impl PhoneAddr {
         if !number.is_valid() {
             return Err(PhoneError::Invalid);
         }
-        Ok(Self(number.format().mode(Mode::E164).to_string()))
+        // The E.164 form is what is kept, sent to and read back, so it must be a valid number
+        // on its own: a national number whose digits begin with an international prefix
+        // (`0)07808…` in the UK) can be valid as written and not once written in E.164.
+        // Nor may it be shorter than a number is here: `00` counted among the digits above.
+        let e164 = number.format().mode(Mode::E164).to_string();
+        if e164.len() - 1 < *PHONE_DIGITS.start() {
+            return Err(PhoneError::TooShort);
+        }
+        if !phonenumber::parse(None, &e164).is_ok_and(|again| again.is_valid()) {
+            return Err(PhoneError::Invalid);
+        }
+        Ok(Self(e164))
     }
 
     /// E.164: `+447400123456`.
@@ -425,6 +442,19 @@ mod tests {
     }
 
     #[test]
+    fn an_international_domain_too_long_in_ascii_is_refused() {
+        // 60 characters in Unicode, 71 once written in ASCII (`xn--…`): no host name. Taken,
+        // the address would be refused when read back (a stored recipient, a redelivery).
+        let label = format!("{}\u{cfe0}{}a", "b".repeat(40), "b".repeat(18));
+        assert_eq!(
+            EmailAddr::parse(&format!("x@{label}.com")),
+            Err(AddrError::Invalid)
+        );
+        let fits = EmailAddr::parse("x@b\u{cfe0}b.com").unwrap();
+        assert_eq!(EmailAddr::parse(fits.as_str()).unwrap(), fits);
+    }
+
+    #[test]
     fn accepts_common_addresses() {
         for good in [
             "a@b.co",
@@ -468,6 +498,23 @@ mod tests {
         assert_eq!(mask_recipient("+12015550123"), "+12******123");
         assert_eq!(mask_recipient("bob@example.com"), "b***@example.com");
         assert_eq!(mask_phone("+1234"), "***");
+    }
+
+    #[test]
+    fn a_number_is_only_taken_when_its_e164_form_reads_back() {
+        // Valid for libphonenumber as written in the UK, not in the E.164 form it gets.
+        let written = "0)078083578)980";
+        let parsed = PhoneAddr::parse(written, gb());
+        assert_eq!(parsed, Err(PhoneError::Invalid), "{written}");
+        // Seven digits with `00` in front, six in E.164: too short to be read back.
+        assert_eq!(
+            PhoneAddr::parse("0049164 2", None),
+            Err(PhoneError::TooShort)
+        );
+        for written in ["07400 123456", "0044 7400 123456", "+1 201 555 0123"] {
+            let number = PhoneAddr::parse(written, gb()).unwrap();
+            assert_eq!(PhoneAddr::parse(number.as_str(), None).unwrap(), number);
+        }
     }
 
     #[test]
