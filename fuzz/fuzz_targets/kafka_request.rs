@@ -24,12 +24,10 @@ fuzz_target!(|data: &[u8]| {
         (Some(pid), rest.get(at + 1..).unwrap_or_default())
     };
     let served = Served::get();
-    let config = &served.app.config.kafka;
-    let answerer = Answerer {
-        engine: served.app.engine.clone(),
-        topics: config.topics.clone(),
-        max_bytes: 4096,
-    };
+    let mut config = served.app.config.kafka.clone();
+    config.max_message_bytes = 4096;
+    let answerer =
+        Answerer::new(&config, served.app.engine.clone()).expect("the default templates load");
     let topic = if flags & 1 == 0 {
         &config.topics.generate_in
     } else {

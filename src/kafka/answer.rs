@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use crate::address::{EmailAddr, PhoneAddr, Recipient};
-use crate::config::KafkaTopics;
+use crate::config::{KafkaConfig, KafkaTopics};
 use crate::engine::{Engine, EngineError};
 
 use super::templates::Templates;
 use super::wire::{self, Channel, GenerateReply, Poison, ValidateReply};
-use super::{codes, records};
+use super::{KafkaError, codes, records};
 
 /// A request as read off a topic.
 #[derive(Debug)]
@@ -43,6 +43,17 @@ pub struct Answerer {
 }
 
 impl Answerer {
+    /// The answerer of `config`'s topics, sizes and templates over `engine`.
+    pub fn new(config: &KafkaConfig, engine: Arc<Engine>) -> Result<Self, KafkaError> {
+        let templates = Templates::from_config(&config.templates).map_err(KafkaError::Templates)?;
+        Ok(Self {
+            engine,
+            topics: config.topics.clone(),
+            max_bytes: config.max_message_bytes,
+            templates: Arc::new(templates),
+        })
+    }
+
     /// The answer to `request`. An `Err` is transient (the store did not answer): the request
     /// is tried again and nothing was answered or committed.
     pub async fn answer(&self, request: &Incoming<'_>) -> Result<Answer, EngineError> {

@@ -67,14 +67,7 @@ impl Listener {
         status: Arc<Status>,
         producer: Producer,
     ) -> Result<Self, KafkaError> {
-        let templates =
-            templates::Templates::from_config(&config.templates).map_err(KafkaError::Templates)?;
-        let answerer = Answerer {
-            engine,
-            topics: config.topics.clone(),
-            max_bytes: config.max_message_bytes,
-            templates: Arc::new(templates),
-        };
+        let answerer = Answerer::new(config, engine)?;
         let clients = worker::Clients::new(config, status.clone(), producer)?;
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(worker::run(clients, answerer, stopped));

@@ -275,18 +275,24 @@ pub fn choose(text: &str, options: &[ChoiceOption]) -> Found {
     }
     spans.sort_by_key(|&(_, start, _)| start);
     // A match inside a longer match of another option is part of that one: "beard trim" is
-    // the beard option, not also the haircut's "trim".
+    // the beard option, not also the haircut's "trim". Only spans starting at most the
+    // longest phrase's length before a span's end can hold it, so each span is checked
+    // against a few neighbours, not every span of a long message.
+    let longest = spans.iter().map(|&(_, s, e)| e - s).max().unwrap_or(0);
     let inside_another = |&(i, start, end): &(usize, usize, usize)| {
-        spans
+        let first = spans.partition_point(|&(_, s, _)| s + longest < end);
+        spans[first..]
             .iter()
-            .any(|&(j, s, e)| j != i && s <= start && end <= e && (e - s) > (end - start))
+            .take_while(|&&(_, s, _)| s <= start)
+            .any(|&(j, s, e)| j != i && end <= e && (e - s) > (end - start))
     };
     let mut named: Vec<&ChoiceOption> = Vec::new();
-    for span in spans.iter().filter(|span| !inside_another(span)) {
+    for span in &spans {
         let option = &options[span.0];
-        if !named.iter().any(|o| o.value == option.value) {
-            named.push(option);
+        if named.iter().any(|o| o.value == option.value) || inside_another(span) {
+            continue;
         }
+        named.push(option);
     }
     match named.as_slice() {
         [] => Found::Nothing,
