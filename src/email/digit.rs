@@ -84,33 +84,22 @@ pub(crate) fn request_body(message: &EmailMessage, tenant_id: Option<&str>) -> V
 impl EmailSender for DigitEmailSender {
     async fn send(&self, message: &EmailMessage) -> Result<Delivery, SendError> {
         let body = request_body(message, self.config.tenant_id.as_deref());
-        // Keyed by the address: one person's emails stay in order on one partition.
-        let key = message.to.as_str().as_bytes();
-        match self
+        let delivered = self
             .producer
-            .deliver(
+            .notify(
                 &self.config.topic,
-                Some(key),
+                message.to.as_str(),
                 &body,
-                None,
                 self.config.delivery_timeout,
             )
-            .await
-        {
-            Ok(acked) => Ok(Delivery {
-                provider_message_id: Some(format!(
-                    "{}/{}/{}",
-                    self.config.topic, acked.partition, acked.offset
-                )),
+            .await;
+        match delivered {
+            Ok(id) => Ok(Delivery {
+                provider_message_id: Some(id),
             }),
-            Err(error) => {
-                let text = format!("{error} (topic {})", self.config.topic);
-                Err(match error.failure() {
-                    Failure::Temporary => SendError::Temporary(text),
-                    Failure::Misconfigured => SendError::Misconfigured(text),
-                    Failure::Rejected => SendError::Rejected(text),
-                })
-            }
+            Err((Failure::Temporary, text)) => Err(SendError::Temporary(text)),
+            Err((Failure::Misconfigured, text)) => Err(SendError::Misconfigured(text)),
+            Err((Failure::Rejected, text)) => Err(SendError::Rejected(text)),
         }
     }
 

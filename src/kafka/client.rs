@@ -158,6 +158,26 @@ impl Producer {
         Ok(Self { inner })
     }
 
+    /// Hands a notification (an email or a text for DIGIT's notification services) to the
+    /// broker, keyed by its recipient so one person's messages stay in order on one
+    /// partition. `Ok` is where it landed (`topic/partition/offset`, the provider's message
+    /// id); `Err` is what kind of failure it was, and words for the log.
+    pub async fn notify(
+        &self,
+        topic: &str,
+        recipient: &str,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<String, (Failure, String)> {
+        match self
+            .deliver(topic, Some(recipient.as_bytes()), payload, None, timeout)
+            .await
+        {
+            Ok(acked) => Ok(format!("{topic}/{}/{}", acked.partition, acked.offset)),
+            Err(error) => Err((error.failure(), format!("{error} (topic {topic})"))),
+        }
+    }
+
     /// Produces one record and waits for the broker's acknowledgement (the delivery
     /// report), at most `timeout`. A record given up on here may still be delivered later
     /// by librdkafka, within its own delivery timeout.

@@ -87,33 +87,22 @@ fn mobile_number(to: &PhoneAddr, format: MobileNumberFormat) -> String {
 impl SmsSender for DigitSmsSender {
     async fn send(&self, message: &SmsMessage) -> Result<Delivery, SmsError> {
         let body = self.request_body(message);
-        // Keyed by the number: one person's texts stay in order on one partition.
-        let key = message.to.as_str().as_bytes();
-        match self
+        let delivered = self
             .producer
-            .deliver(
+            .notify(
                 &self.config.topic,
-                Some(key),
+                message.to.as_str(),
                 &body,
-                None,
                 self.config.delivery_timeout,
             )
-            .await
-        {
-            Ok(acked) => Ok(Delivery {
-                provider_message_id: Some(format!(
-                    "{}/{}/{}",
-                    self.config.topic, acked.partition, acked.offset
-                )),
+            .await;
+        match delivered {
+            Ok(id) => Ok(Delivery {
+                provider_message_id: Some(id),
             }),
-            Err(error) => {
-                let text = format!("{error} (topic {})", self.config.topic);
-                Err(match error.failure() {
-                    Failure::Temporary => SmsError::Temporary(text),
-                    Failure::Misconfigured => SmsError::Misconfigured(text),
-                    Failure::Rejected => SmsError::Rejected(text),
-                })
-            }
+            Err((Failure::Temporary, text)) => Err(SmsError::Temporary(text)),
+            Err((Failure::Misconfigured, text)) => Err(SmsError::Misconfigured(text)),
+            Err((Failure::Rejected, text)) => Err(SmsError::Rejected(text)),
         }
     }
 
