@@ -135,6 +135,7 @@ pub fn build_with_services(
         lease: backends.lease,
         archive: backends.archive,
         events: backends.events,
+        turns: backends.turns,
         email,
         sms,
         sms_guard,

@@ -2,6 +2,7 @@
 //! child process on a free port, each driven by the same driver for the same warm-up and
 //! window; their CPU time and peak memory read from `/proc` around the window.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,9 @@ pub struct Measured {
     /// Requests the engine sent to Redis per turn inside the window (its
     /// `colloquy_redis_round_trips_total`; none with the memory store).
     pub redis_round_trips_per_turn: Option<f64>,
+    /// Commands Redis ran per turn inside the window, by name, as its `INFO commandstats`
+    /// counts them (commands inside scripts included); none with the memory store.
+    pub redis_commands_per_turn: Option<BTreeMap<String, f64>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -85,6 +89,7 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport, String> {
         ),
         (None, None) => Some(process::BENCH_CONFIG.to_owned()),
     };
+    let redis = engine_config.as_deref().and_then(redis_of);
     let config_path = options.work_dir.join("engine-config.yaml");
     if let Some(text) = &engine_config {
         std::fs::write(&config_path, text)
@@ -107,6 +112,7 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport, String> {
                 options,
                 round,
                 Target::Baseline,
+                None,
             )
             .await?;
             drop(server);
@@ -115,7 +121,9 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport, String> {
             None
         };
         let engine = match &options.url {
-            Some(url) => measure(url.clone(), None, options, round, options.url_target).await?,
+            Some(url) => {
+                measure(url.clone(), None, options, round, options.url_target, None).await?
+            }
             None => {
                 let port = process::free_port()?;
                 let args = vec![
@@ -133,6 +141,7 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport, String> {
                     options,
                     round,
                     Target::Engine,
+                    redis.as_deref(),
                 )
                 .await?
             }
@@ -163,13 +172,15 @@ pub async fn run(options: &LoadOptions) -> Result<LoadReport, String> {
     })
 }
 
-/// Drives `url` and samples CPU time at the start and the end of the window.
+/// Drives `url` and samples CPU time (and the engine's counts, and those of its Redis at
+/// `redis` when it has one) at the start and the end of the window.
 async fn measure(
     url: String,
     server: Option<&Server>,
     options: &LoadOptions,
     round: usize,
     target: Target,
+    redis: Option<&str>,
 ) -> Result<Measured, String> {
     let metrics_url = format!("{}/metrics", url.trim_end_matches('/'));
     let engine = target == Target::Engine;
@@ -197,15 +208,41 @@ async fn measure(
         } else {
             None
         };
-        (sampled, counted)
+        let commands = match redis {
+            Some(url) => redis_commands(url).await,
+            None => None,
+        };
+        (sampled, counted, commands)
     };
-    let (report, (start, counted_at_start)) = tokio::join!(driver::run(&driver_options), at_start);
+    let (report, (start, counted_at_start, commands_at_start)) =
+        tokio::join!(driver::run(&driver_options), at_start);
     let report = report?;
     let end = sample();
     let counted_at_end = if engine {
         engine_counts(&metrics_url).await
     } else {
         None
+    };
+    let commands_at_end = match redis {
+        Some(url) => redis_commands(url).await,
+        None => None,
+    };
+    let turns = match (&counted_at_start, &counted_at_end) {
+        (Some((turns_0, _)), Some((turns_1, _))) if turns_1 > turns_0 => Some(turns_1 - turns_0),
+        _ => None,
+    };
+    let redis_commands_per_turn = match (commands_at_start, commands_at_end, turns) {
+        (Some(before), Some(after), Some(turns)) => Some(
+            after
+                .into_iter()
+                .filter_map(|(name, calls)| {
+                    let ran = calls.saturating_sub(before.get(&name).copied().unwrap_or(0));
+                    #[allow(clippy::cast_precision_loss)]
+                    (ran > 0).then(|| (name, ran as f64 / turns))
+                })
+                .collect(),
+        ),
+        _ => None,
     };
     let redis_round_trips_per_turn = match (counted_at_start, counted_at_end) {
         (Some((turns_0, Some(trips_0))), Some((turns_1, Some(trips_1)))) if turns_1 > turns_0 => {
@@ -224,7 +261,52 @@ async fn measure(
         server_cpu_cores: cores(start.1, end.1),
         driver_cpu_cores: cores(start.2, end.2),
         redis_round_trips_per_turn,
+        redis_commands_per_turn,
     })
+}
+
+/// The URL of the Redis an engine config keeps its sessions in, if it does.
+fn redis_of(config: &str) -> Option<String> {
+    use secrecy::ExposeSecret;
+    let config =
+        crate::config::Config::from_source(config, "engine config", std::env::vars()).ok()?;
+    (config.sessions.store == crate::config::StoreKind::Redis).then(|| {
+        config
+            .sessions
+            .redis
+            .url
+            .expose()
+            .expose_secret()
+            .to_owned()
+    })
+}
+
+/// The commands Redis at `url` has run, by name, from `INFO commandstats` (the bench's own
+/// `INFO` left out); `None` when it cannot be asked.
+async fn redis_commands(url: &str) -> Option<BTreeMap<String, u64>> {
+    let client = redis::Client::open(url).ok()?;
+    let mut connection = client.get_multiplexed_async_connection().await.ok()?;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut connection)
+        .await
+        .ok()?;
+    Some(command_counts(&info))
+}
+
+/// `cmdstat_NAME:calls=N,…` lines of `INFO commandstats` as name → calls.
+fn command_counts(info: &str) -> BTreeMap<String, u64> {
+    info.lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats
+                .split(',')
+                .find_map(|stat| stat.strip_prefix("calls="))?
+                .parse()
+                .ok()?;
+            (name != "info").then(|| (name.to_owned(), calls))
+        })
+        .collect()
 }
 
 /// The engine's turns so far and, with Redis, the requests it sent there, from its
@@ -262,6 +344,16 @@ fn median(sorted: &[f64]) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn command_counts_are_read_from_info_commandstats() {
+        let info = "# Commandstats\r\ncmdstat_evalsha:calls=200,usec=1,usec_per_call=0.01,rejected_calls=0,failed_calls=0\r\ncmdstat_hset:calls=7,usec=3\r\ncmdstat_info:calls=2,usec=9\r\n";
+        let counts = super::command_counts(info);
+        assert_eq!(
+            counts.into_iter().collect::<Vec<_>>(),
+            [("evalsha".to_owned(), 200), ("hset".to_owned(), 7)]
+        );
+    }
+
     #[test]
     fn medians() {
         assert_eq!(super::median(&[]), None);

@@ -97,6 +97,21 @@ pub fn load_table(report: &LoadReport) -> String {
                 i + 1
             );
         }
+        if let Some(commands) = &round.engine.redis_commands_per_turn {
+            let mut by_count: Vec<(&String, &f64)> = commands.iter().collect();
+            by_count.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
+            let listed: Vec<String> = by_count
+                .iter()
+                .map(|(name, per_turn)| format!("{name} {per_turn:.2}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "round {}: Redis: {:.2} commands per turn (INFO commandstats, inside scripts too): {}",
+                i + 1,
+                commands.values().sum::<f64>(),
+                listed.join(", ")
+            );
+        }
     }
     out
 }

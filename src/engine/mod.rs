@@ -33,6 +33,7 @@ use crate::services::ServiceCaller;
 use crate::sms::{BlockReason, SmsGuard, SmsSender};
 use crate::store::{
     Counters, DialogArchive, EventLog, Processed, RateLimit, SessionStore, StoreError, TurnLease,
+    TurnStore,
 };
 
 /// OTP rules and the key codes are MAC'd with.
@@ -185,6 +186,7 @@ pub struct Engine {
     lease: Arc<dyn TurnLease>,
     archive: Arc<dyn DialogArchive>,
     events: Arc<dyn EventLog>,
+    turns: Arc<dyn TurnStore>,
 }
 
 /// The ports and settings an engine is built from (see `app::build`).
@@ -199,6 +201,8 @@ pub struct Parts {
     pub archive: Arc<dyn DialogArchive>,
     /// What sessions' event streams read.
     pub events: Arc<dyn EventLog>,
+    /// A turn's lease, session and event in as few round trips as the store allows.
+    pub turns: Arc<dyn TurnStore>,
     pub email: Arc<dyn EmailSender>,
     pub sms: Arc<dyn SmsSender>,
     pub sms_guard: SmsGuard,
@@ -212,6 +216,23 @@ pub struct Parts {
     pub settings: EngineSettings,
     /// Shared with adapters that count their own work (the SendGrid sender).
     pub metrics: Arc<Metrics>,
+}
+
+/// How a turn's work under its lease ended.
+enum Ran {
+    /// A retry, answered from the first delivery's record: nothing to save.
+    Answered(TurnReply),
+    /// A turn taken: what to save.
+    Turned(Box<Turned>),
+}
+
+/// What a turn taken saves, and what it counts once saved.
+struct Turned {
+    session: Session,
+    processed: Processed,
+    event: SessionEvent,
+    started: std::time::Instant,
+    starts_conversation: bool,
 }
 
 impl Engine {
@@ -236,6 +257,7 @@ impl Engine {
             lease: parts.lease,
             archive: parts.archive,
             events: parts.events,
+            turns: parts.turns,
         }
     }
 
@@ -335,23 +357,60 @@ impl Engine {
             EngineError::SessionBusy
         })?;
         // Across instances: the lease, taken before the session (or its records) is read.
-        let lease = self.take_lease(&request.session_id, arrived).await?;
-        let result = self.leased_turn(request, trace).await;
-        self.lease.release(lease).await;
-        result
+        let wait = self
+            .settings
+            .queue_timeout
+            .saturating_sub(arrived.elapsed());
+        let Some(opened) = self
+            .turns
+            .begin(&request.session_id, &request.message_id, wait)
+            .await?
+        else {
+            tracing::warn!("session busy on another instance: turn refused");
+            return Err(EngineError::SessionBusy);
+        };
+        let ran = match self
+            .leased_turn(request, opened.earlier, opened.session, trace)
+            .await
+        {
+            Ok(Ran::Answered(reply)) => {
+                self.turns.abandon(opened.lease).await;
+                return Ok(reply);
+            }
+            Ok(Ran::Turned(ran)) => ran,
+            Err(error) => {
+                self.turns.abandon(opened.lease).await;
+                return Err(error);
+            }
+        };
+        let Turned {
+            mut session,
+            processed,
+            event,
+            started,
+            starts_conversation,
+        } = *ran;
+        self.turns
+            .finish(opened.lease, &mut session, &processed, &event)
+            .await?;
+        // The caller gets the answer as it was recorded.
+        let reply = processed.reply;
+        Metrics::inc(&self.metrics.turns);
+        self.metrics.turn_latency.observe(started.elapsed());
+        self.count_conversation(&reply, starts_conversation);
+        Ok(reply)
     }
 
-    /// The turn itself, under the session's lock and lease.
+    /// The turn itself, under the session's lock and lease, up to what it saves: `earlier`
+    /// and `stored` are what the turn's first step read.
     async fn leased_turn(
         &self,
         request: TurnRequest,
+        earlier: Option<Processed>,
+        stored: Option<Session>,
         trace: Option<&mut Vec<Traced>>,
-    ) -> Result<TurnReply, EngineError> {
+    ) -> Result<Ran, EngineError> {
         let digest = Processed::digest(&request.text);
-        let (earlier, stored) = self
-            .store
-            .open(&request.session_id, &request.message_id)
-            .await?;
         if let Some(earlier) = earlier {
             // A retry is answered only to whoever may use the session, or to its owner's
             // client retrying the message that started it: a widget whose first answer was
@@ -368,7 +427,7 @@ impl Engine {
             }
             tracing::info!(message_id = %request.message_id, "duplicate delivery: answering as the first time");
             Metrics::inc(&self.metrics.duplicate_deliveries);
-            return Ok(earlier.reply);
+            return Ok(Ran::Answered(earlier.reply));
         }
         let started = std::time::Instant::now();
         let now = self.clock.now();
@@ -421,21 +480,20 @@ impl Engine {
             reply: reply_of(&dialog, &session, replies),
             at: now,
         };
-        self.store.save(&mut session, Some(&processed)).await?;
-        if with_agent.is_some() {
-            let text = request.text;
-            self.publish(&session.id, &SessionEvent::UserMessage { text }, now)
-                .await;
+        // What the session's event stream says of the turn: the message, to the people who
+        // have the conversation; else the bot's answer.
+        let event = if with_agent.is_some() {
+            SessionEvent::UserMessage { text: request.text }
         } else {
-            let event = SessionEvent::Turn(processed.reply.clone());
-            self.publish(&session.id, &event, now).await;
-        }
-        // The caller gets the answer as it was recorded.
-        let reply = processed.reply;
-        Metrics::inc(&self.metrics.turns);
-        self.metrics.turn_latency.observe(started.elapsed());
-        self.count_conversation(&reply, starts_conversation);
-        Ok(reply)
+            SessionEvent::Turn(processed.reply.clone())
+        };
+        Ok(Ran::Turned(Box::new(Turned {
+            session,
+            processed,
+            event,
+            started,
+            starts_conversation,
+        })))
     }
 
     /// Puts an event on the session's stream. What it tells is saved already: a store that

@@ -8,11 +8,12 @@ use crate::config::{Config, StoreKind};
 
 use super::redis::{
     RedisArchive, RedisCounters, RedisEvents, RedisLease, RedisLimiter, RedisPool, RedisReplay,
-    RedisStore,
+    RedisStore, RedisTurns,
 };
 use super::{
     Counters, DialogArchive, EventLog, LocalLease, LocalLimiter, MemoryCounters, MemoryEvents,
-    MemoryReplay, MemoryStore, NoArchive, RateLimiter, ReplayGuard, SessionStore, TurnLease,
+    MemoryReplay, MemoryStore, NoArchive, RateLimiter, ReplayGuard, SeparateTurns, SessionStore,
+    TurnLease, TurnStore,
 };
 
 #[derive(Debug, Clone)]
@@ -23,6 +24,8 @@ pub struct Backends {
     pub lease: Arc<dyn TurnLease>,
     pub archive: Arc<dyn DialogArchive>,
     pub events: Arc<dyn EventLog>,
+    /// A turn's lease, session and event together, in as few round trips as the store allows.
+    pub turns: Arc<dyn TurnStore>,
     /// Signatures and tokens already used.
     pub replay: Arc<dyn ReplayGuard>,
 }
@@ -33,8 +36,8 @@ impl Backends {
     pub fn from_config(config: &Config, clock: &Arc<dyn Clock>) -> Result<Self, String> {
         let sessions = &config.sessions;
         match sessions.store {
-            StoreKind::Memory => Ok(Self {
-                store: Arc::new(
+            StoreKind::Memory => {
+                let store: Arc<dyn SessionStore> = Arc::new(
                     MemoryStore::new(
                         sessions.idle_ttl,
                         sessions.idempotency_window,
@@ -42,14 +45,25 @@ impl Backends {
                     )
                     .with_max_sessions(config.limits.max_sessions)
                     .with_max_bytes(sessions.max_bytes, sessions.max_session_bytes),
-                ),
-                counters: Arc::new(MemoryCounters::new(clock.clone())),
-                limiter: Arc::new(LocalLimiter::new(&config.limits, clock.clone())),
-                lease: Arc::new(LocalLease),
-                archive: Arc::new(NoArchive),
-                events: Arc::new(MemoryEvents::new(sessions.events.limits(), clock.clone())),
-                replay: Arc::new(MemoryReplay::new(clock.clone())),
-            }),
+                );
+                let lease: Arc<dyn TurnLease> = Arc::new(LocalLease);
+                let events: Arc<dyn EventLog> =
+                    Arc::new(MemoryEvents::new(sessions.events.limits(), clock.clone()));
+                Ok(Self {
+                    turns: Arc::new(SeparateTurns::new(
+                        store.clone(),
+                        lease.clone(),
+                        events.clone(),
+                    )),
+                    store,
+                    counters: Arc::new(MemoryCounters::new(clock.clone())),
+                    limiter: Arc::new(LocalLimiter::new(&config.limits, clock.clone())),
+                    lease,
+                    archive: Arc::new(NoArchive),
+                    events,
+                    replay: Arc::new(MemoryReplay::new(clock.clone())),
+                })
+            }
             StoreKind::Redis => {
                 let pool = Arc::new(RedisPool::new(&sessions.redis)?);
                 tracing::info!(
@@ -58,30 +72,39 @@ impl Backends {
                     pool_size = sessions.redis.pool_size,
                     "sessions: in Redis, shared with every instance that uses it"
                 );
+                let store = Arc::new(
+                    RedisStore::new(
+                        pool.clone(),
+                        sessions.idle_ttl,
+                        sessions.idempotency_window,
+                        clock.clone(),
+                    )
+                    .with_max_sessions(config.limits.max_sessions)
+                    .with_max_session_bytes(sessions.max_session_bytes),
+                );
+                let lease = Arc::new(RedisLease::new(pool.clone(), sessions.redis.lease_ttl));
+                let events = Arc::new(RedisEvents::new(
+                    pool.clone(),
+                    sessions.events.limits(),
+                    clock.clone(),
+                ));
                 Ok(Self {
-                    store: Arc::new(
-                        RedisStore::new(
-                            pool.clone(),
-                            sessions.idle_ttl,
-                            sessions.idempotency_window,
-                            clock.clone(),
-                        )
-                        .with_max_sessions(config.limits.max_sessions)
-                        .with_max_session_bytes(sessions.max_session_bytes),
-                    ),
+                    turns: Arc::new(RedisTurns::new(
+                        pool.clone(),
+                        store.clone(),
+                        lease.clone(),
+                        events.clone(),
+                    )),
+                    store,
                     counters: Arc::new(RedisCounters::new(pool.clone(), clock.clone())),
                     limiter: Arc::new(RedisLimiter::new(
                         pool.clone(),
                         &config.limits,
                         clock.clone(),
                     )),
-                    lease: Arc::new(RedisLease::new(pool.clone(), sessions.redis.lease_ttl)),
+                    lease,
                     archive: Arc::new(RedisArchive::new(pool.clone())),
-                    events: Arc::new(RedisEvents::new(
-                        pool.clone(),
-                        sessions.events.limits(),
-                        clock.clone(),
-                    )),
+                    events,
                     replay: Arc::new(RedisReplay::new(pool, clock.clone())),
                 })
             }

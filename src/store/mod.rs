@@ -4,7 +4,9 @@
 //! never silently overwrite each other: the loser gets [`StoreError::Conflict`]. Next to it
 //! are the other ports a shared store must back for several instances to act as one:
 //! [`Counters`] (per-address limits), [`RateLimiter`] (request buckets), [`TurnLease`] (one
-//! turn of a session at a time) and [`DialogArchive`] (dialog versions outlive restarts).
+//! turn of a session at a time), [`EventLog`] (sessions' event streams) and [`DialogArchive`]
+//! (dialog versions outlive restarts); [`TurnStore`] groups what a turn does with them into
+//! two steps, one round trip each on a shared store.
 //! Each has an in-process adapter and a Redis one (`redis/`).
 
 mod archive;
@@ -16,6 +18,7 @@ mod limiter;
 mod memory;
 pub mod redis;
 mod replay;
+mod turns;
 
 pub use archive::{DialogArchive, NoArchive};
 pub use backends::Backends;
@@ -27,6 +30,7 @@ pub use lease::{Lease, LocalLease, TurnLease};
 pub use limiter::{LocalLimiter, RateLimiter, Scope};
 pub use memory::{MAX_PROCESSED_PER_SESSION, MemoryStore};
 pub use replay::{MAX_REPLAY_RECORDS, MemoryReplay, ReplayGuard};
+pub use turns::{Opened, SeparateTurns, TurnStore};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -119,6 +119,64 @@ impl RedisEvents {
     }
 }
 
+/// The keys and arguments of the `append_event` script (see `scripts::APPEND_EVENT_FN`).
+pub(super) struct AppendArgs {
+    keys: [String; 2],
+    stream_only: bool,
+    before_first: String,
+    doc: String,
+    buffer: usize,
+    retention_ms: i64,
+}
+
+impl AppendArgs {
+    /// Adds the two keys and six arguments, in the order `append_event` reads them.
+    pub(super) fn add_to(&self, invocation: &mut redis::ScriptInvocation<'_>) {
+        let [last_key, stream] = &self.keys;
+        invocation
+            .key(last_key)
+            .key(stream)
+            .arg(if self.stream_only { "1" } else { "0" })
+            .arg(&self.before_first)
+            .arg(&self.doc)
+            .arg(self.buffer)
+            .arg(self.retention_ms)
+            .arg(stream);
+    }
+}
+
+impl RedisEvents {
+    /// What appending `event` to `session`'s stream takes; `None` when no event is kept
+    /// (`sessions.events.buffer: 0`).
+    pub(super) fn append_args(
+        &self,
+        session: &str,
+        event: &SessionEvent,
+        at: DateTime<Utc>,
+    ) -> Result<Option<AppendArgs>, StoreError> {
+        if self.limits.buffer == 0 {
+            return Ok(None);
+        }
+        let doc = format::encode_event(event, at).map_err(|error| {
+            StoreError::Unavailable(format!("an event cannot be stored: {error}"))
+        })?;
+        Ok(Some(AppendArgs {
+            keys: self.keys(session),
+            stream_only: event.is_stream_only(),
+            before_first: first_id(at, 0).saturating_sub(1).to_string(),
+            doc,
+            buffer: self.limits.buffer,
+            retention_ms: self.retention_ms(),
+        }))
+    }
+
+    /// After an event was kept: readers here hear it at once; Redis tells the other
+    /// instances' readers.
+    pub(super) fn appended(&self, session: &str) {
+        self.watchers.wake(session);
+    }
+}
+
 #[async_trait]
 impl EventLog for RedisEvents {
     async fn append(
@@ -127,32 +185,16 @@ impl EventLog for RedisEvents {
         event: &SessionEvent,
         at: DateTime<Utc>,
     ) -> Result<Option<u64>, StoreError> {
-        if self.limits.buffer == 0 {
+        let Some(append) = self.append_args(session, event, at)? else {
             return Ok(None);
-        }
-        let doc = format::encode_event(event, at).map_err(|error| {
-            StoreError::Unavailable(format!("an event cannot be stored: {error}"))
-        })?;
-        let [last_key, stream] = self.keys(session);
-        let id: u64 = self
-            .pool
-            .script(
-                scripts::APPEND_EVENT
-                    .key(&last_key)
-                    .key(&stream)
-                    .arg(if event.is_stream_only() { "1" } else { "0" })
-                    .arg(first_id(at, 0).saturating_sub(1).to_string())
-                    .arg(doc)
-                    .arg(self.limits.buffer)
-                    .arg(self.retention_ms())
-                    .arg(&stream),
-            )
-            .await?;
+        };
+        let mut invocation = scripts::APPEND_EVENT.prepare_invoke();
+        append.add_to(&mut invocation);
+        let id: u64 = self.pool.script(&invocation).await?;
         if id == 0 {
             return Ok(None);
         }
-        // Readers here hear it at once; Redis tells the other instances' readers.
-        self.watchers.wake(session);
+        self.appended(session);
         Ok(Some(id))
     }
 

@@ -2,7 +2,8 @@
 //! TTL while the turn runs, freed by a compare-and-delete script (tried again in the background
 //! when Redis does not answer, so a stall does not leave the session busy for the whole TTL).
 //! A turn waiting for another instance's lease polls (2 ms, doubling to 50 ms) until its wait
-//! is over.
+//! is over. A turn of a conversation takes and frees its lease inside the scripts that read and
+//! save its session (`super::turns`); the lease's own commands serve the other writers.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,7 +46,7 @@ impl RedisLease {
         Self { pool, ttl }
     }
 
-    fn ttl_ms(&self) -> u64 {
+    pub(super) fn ttl_ms(&self) -> u64 {
         u64::try_from(self.ttl.as_millis())
             .unwrap_or(u64::MAX)
             .max(1)
@@ -91,47 +92,95 @@ impl RedisLease {
     }
 }
 
+/// The pauses between tries at a lease that another instance holds: 2 ms, doubling to
+/// 50 ms, until the wait is over.
+pub(super) struct Polling {
+    deadline: Instant,
+    pause: Duration,
+}
+
+impl Polling {
+    pub(super) fn new(wait: Duration) -> Self {
+        Self {
+            deadline: Instant::now() + wait,
+            pause: FIRST_POLL,
+        }
+    }
+
+    /// Waits before the next try; `false` when the wait is over.
+    pub(super) async fn pause(&mut self) -> bool {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return false;
+        }
+        tokio::time::sleep(self.pause.min(self.deadline - now)).await;
+        self.pause = (self.pause * 2).min(LONGEST_POLL);
+        true
+    }
+}
+
+impl RedisLease {
+    /// The key of `session_id`'s lease and a fresh token to take it with.
+    pub(super) fn claim(&self, session_id: &str) -> (String, String) {
+        let key = self.pool.key(&format!("lease:{{{session_id}}}"));
+        let token = crate::hex::encode(&rand::rng().random::<[u8; 16]>());
+        (key, token)
+    }
+
+    /// A lease just taken with `key` and `token`, renewed until it is released or dropped.
+    pub(super) fn held(&self, key: String, token: String) -> Lease {
+        let renewal = self.renew(key.clone(), token.clone());
+        Lease {
+            key,
+            token,
+            renewal: Some(renewal),
+        }
+    }
+
+    /// Stops renewing `lease`; its key and token, for the script that frees it.
+    pub(super) fn stop_renewing(lease: &mut Lease) -> (String, String) {
+        if let Some(renewal) = lease.renewal.take() {
+            renewal.abort();
+        }
+        (
+            std::mem::take(&mut lease.key),
+            std::mem::take(&mut lease.token),
+        )
+    }
+
+    /// After a script that should have freed a lease failed: left alone, the lease would
+    /// keep the session busy for its whole TTL after Redis came back. Tried again until
+    /// Redis answers (at most a RETRY_PAUSE after it does) or the lease has expired anyway;
+    /// the token makes a late release harmless.
+    pub(super) fn release_in_background(&self, key: String, token: String) {
+        tokio::spawn(release_later(self.pool.clone(), key, token, self.ttl));
+    }
+}
+
 #[async_trait]
 impl TurnLease for RedisLease {
     async fn acquire(&self, session_id: &str, wait: Duration) -> Result<Option<Lease>, StoreError> {
-        let key = self.pool.key(&format!("lease:{{{session_id}}}"));
-        let token = crate::hex::encode(&rand::rng().random::<[u8; 16]>());
-        let deadline = Instant::now() + wait;
-        let mut pause = FIRST_POLL;
+        let (key, token) = self.claim(session_id);
+        let mut polling = Polling::new(wait);
         loop {
             if self.try_take(&key, &token).await? {
-                let renewal = self.renew(key.clone(), token.clone());
-                return Ok(Some(Lease {
-                    key,
-                    token,
-                    renewal: Some(renewal),
-                }));
+                return Ok(Some(self.held(key, token)));
             }
-            let now = Instant::now();
-            if now >= deadline {
+            if !polling.pause().await {
                 return Ok(None);
             }
-            tokio::time::sleep(pause.min(deadline - now)).await;
-            pause = (pause * 2).min(LONGEST_POLL);
         }
     }
 
     async fn release(&self, mut lease: Lease) {
-        if let Some(renewal) = lease.renewal.take() {
-            renewal.abort();
-        }
-        let key = std::mem::take(&mut lease.key);
-        let token = std::mem::take(&mut lease.token);
+        let (key, token) = Self::stop_renewing(&mut lease);
         let released: Result<i64, _> = self
             .pool
             .script(scripts::RELEASE.key(&key).arg(&token))
             .await;
         if let Err(error) = released {
-            // Left alone, the lease would keep the session busy for its whole TTL after Redis
-            // came back. Tried again until Redis answers (at most a RETRY_PAUSE after it
-            // does) or the lease has expired anyway; the token makes a late release harmless.
             tracing::warn!(%error, "turn lease: release failed; trying again in the background");
-            tokio::spawn(release_later(self.pool.clone(), key, token, self.ttl));
+            self.release_in_background(key, token);
         }
     }
 }

@@ -29,6 +29,7 @@ mod limiter;
 mod pool;
 mod replay;
 mod scripts;
+mod turns;
 
 pub use archive::RedisArchive;
 pub use counters::RedisCounters;
@@ -37,6 +38,7 @@ pub use lease::RedisLease;
 pub use limiter::RedisLimiter;
 pub use pool::RedisPool;
 pub use replay::RedisReplay;
+pub use turns::RedisTurns;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,6 +54,38 @@ use super::{Abandoned, MAX_PROCESSED_PER_SESSION, Processed, SessionStore, Store
 
 /// A session's hash as read: `version`, `updated` (ms), `doc`.
 type StoredSession = (Option<u64>, Option<i64>, Option<String>);
+
+/// The keys and arguments of the `save` script (see `scripts::SAVE_FN`).
+struct SaveArgs {
+    keys: [String; 4],
+    expected: u64,
+    updated: i64,
+    now: i64,
+    idle_ttl: i64,
+    doc: String,
+    session_id: String,
+    message_id: String,
+    record: String,
+}
+
+impl SaveArgs {
+    /// Adds the four keys and nine arguments, in the order `save` reads them.
+    fn add_to(&self, invocation: &mut redis::ScriptInvocation<'_>) {
+        for key in &self.keys {
+            invocation.key(key);
+        }
+        invocation
+            .arg(self.expected)
+            .arg(self.updated)
+            .arg(self.now)
+            .arg(self.idle_ttl)
+            .arg(&self.doc)
+            .arg(&self.session_id)
+            .arg(&self.message_id)
+            .arg(&self.record)
+            .arg(MAX_PROCESSED_PER_SESSION);
+    }
+}
 
 /// Index entries looked at per round trip when sweeping or evicting.
 const BATCH: usize = 256;
@@ -113,6 +147,85 @@ impl RedisStore {
     pub fn with_max_sessions(mut self, max: usize) -> Self {
         self.max_sessions = max.max(1);
         self
+    }
+
+    /// What a turn read first: the record of its message if the session processed it (then
+    /// the session is not decoded), else the session, unless it is gone or idle past the TTL.
+    fn opened(
+        &self,
+        (version, updated, doc): StoredSession,
+        record: Option<&str>,
+    ) -> Result<(Option<Processed>, Option<Session>), StoreError> {
+        let (Some(version), Some(updated), Some(doc)) = (version, updated, doc) else {
+            return Ok((None, None));
+        };
+        if self.is_expired(updated) {
+            return Ok((None, None));
+        }
+        if let Some(record) = self.fresh_record(record)? {
+            return Ok((Some(record), None));
+        }
+        format::decode_session(&doc, version)
+            .map(|session| (None, Some(session)))
+            .map_err(|error| unreadable("session", &error))
+    }
+
+    /// The keys and arguments of the `save` script for `session` (within its size limit)
+    /// and its record.
+    fn save_args(
+        &self,
+        session: &Session,
+        processed: Option<&Processed>,
+    ) -> Result<SaveArgs, StoreError> {
+        let doc = super::encode_within(
+            session,
+            self.max_session_bytes,
+            |session| {
+                format::encode_session(session).map_err(|error| unreadable("session", &error))
+            },
+            String::len,
+        )?;
+        let (message_id, record) = match processed {
+            Some(processed) => (
+                processed.message_id.clone(),
+                format::encode_record(processed)
+                    .map_err(|error| unreadable("idempotency record", &error))?,
+            ),
+            None => (String::new(), String::new()),
+        };
+        Ok(SaveArgs {
+            keys: self.keys(&session.id),
+            expected: session.version,
+            updated: millis(session.updated_at),
+            now: millis(self.clock.now()),
+            idle_ttl: millis_of(self.idle_ttl).max(1),
+            doc,
+            session_id: session.id.clone(),
+            message_id,
+            record,
+        })
+    }
+
+    /// After the `save` script answered `saved` (1, or 0 on conflict) and the live sessions:
+    /// the session's new version, and room made when a new session went past the cap.
+    async fn saved(
+        &self,
+        session: &mut Session,
+        saved: i64,
+        live: usize,
+    ) -> Result<(), StoreError> {
+        if saved != 1 {
+            return Err(StoreError::Conflict);
+        }
+        let expected = session.version;
+        session.version = expected + 1;
+        if expected == 0 && live > self.max_sessions {
+            // The session is saved; a failed eviction only delays freeing room.
+            if let Err(error) = self.make_room(live, &session.id).await {
+                tracing::warn!(%error, "redis store: could not evict idle sessions");
+            }
+        }
+        Ok(())
     }
 
     /// The keys of one session: hash, records, records order, and the shared index.
@@ -252,7 +365,7 @@ impl SessionStore for RedisStore {
         message_id: &str,
     ) -> Result<(Option<Processed>, Option<Session>), StoreError> {
         let [session, seen, ..] = self.keys(session_id);
-        let ((version, updated, doc), record): (StoredSession, Option<String>) = self
+        let (stored, record): (StoredSession, Option<String>) = self
             .pool
             .pipeline(
                 redis::pipe()
@@ -266,18 +379,7 @@ impl SessionStore for RedisStore {
                     .arg(message_id),
             )
             .await?;
-        let (Some(version), Some(updated), Some(doc)) = (version, updated, doc) else {
-            return Ok((None, None));
-        };
-        if self.is_expired(updated) {
-            return Ok((None, None));
-        }
-        if let Some(record) = self.fresh_record(record.as_deref())? {
-            return Ok((Some(record), None));
-        }
-        format::decode_session(&doc, version)
-            .map(|session| (None, Some(session)))
-            .map_err(|error| unreadable("session", &error))
+        self.opened(stored, record.as_deref())
     }
 
     async fn save(
@@ -285,54 +387,11 @@ impl SessionStore for RedisStore {
         session: &mut Session,
         processed: Option<&Processed>,
     ) -> Result<(), StoreError> {
-        let expected = session.version;
-        let doc = super::encode_within(
-            session,
-            self.max_session_bytes,
-            |session| {
-                format::encode_session(session).map_err(|error| unreadable("session", &error))
-            },
-            String::len,
-        )?;
-        let (message_id, record) = match &processed {
-            Some(processed) => (
-                processed.message_id.as_str(),
-                format::encode_record(processed)
-                    .map_err(|error| unreadable("idempotency record", &error))?,
-            ),
-            None => ("", String::new()),
-        };
-        let [session_key, seen, order, index] = self.keys(&session.id);
-        let (saved, live): (i64, usize) = self
-            .pool
-            .script(
-                scripts::SAVE
-                    .key(session_key)
-                    .key(seen)
-                    .key(order)
-                    .key(index)
-                    .arg(expected)
-                    .arg(millis(session.updated_at))
-                    .arg(millis(self.clock.now()))
-                    .arg(millis_of(self.idle_ttl).max(1))
-                    .arg(doc)
-                    .arg(&session.id)
-                    .arg(message_id)
-                    .arg(record)
-                    .arg(MAX_PROCESSED_PER_SESSION),
-            )
-            .await?;
-        if saved != 1 {
-            return Err(StoreError::Conflict);
-        }
-        session.version = expected + 1;
-        if expected == 0 && live > self.max_sessions {
-            // The session is saved; a failed eviction only delays freeing room.
-            if let Err(error) = self.make_room(live, &session.id).await {
-                tracing::warn!(%error, "redis store: could not evict idle sessions");
-            }
-        }
-        Ok(())
+        let save = self.save_args(session, processed)?;
+        let mut invocation = scripts::SAVE.prepare_invoke();
+        save.add_to(&mut invocation);
+        let (saved, live): (i64, usize) = self.pool.script(&invocation).await?;
+        self.saved(session, saved, live).await
     }
 
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {

@@ -11,46 +11,48 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// Compare-and-set save of a session with its idempotency record.
+/// `save(K, A)`: compare-and-set save of a session with its idempotency record.
 ///
-/// KEYS: session hash, records hash, records order list, sessions index.
-/// ARGV: expected version, updated (ms), now (ms), idle TTL (ms), doc, session id,
+/// K: session hash, records hash, records order list, sessions index.
+/// A: expected version, updated (ms), now (ms), idle TTL (ms), doc, session id,
 /// message id (empty: no record), record, most records kept.
 /// Returns `{1, live sessions in the index}` when saved, `{0, stored version}` on conflict.
-pub static SAVE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local current = redis.call('HMGET', KEYS[1], 'version', 'updated')
-local version = tonumber(current[1]) or 0
-local updated = tonumber(current[2])
-local idle = tonumber(ARGV[4])
-if version ~= 0 and updated and updated + idle <= tonumber(ARGV[3]) then
-  -- Idle past the TTL: absent, so a new conversation may take the id, without old records.
-  version = 0
-  redis.call('DEL', KEYS[2], KEYS[3])
-end
-local expected = tonumber(ARGV[1])
-if version ~= expected then
-  return {0, version}
-end
-redis.call('HSET', KEYS[1], 'version', string.format('%d', expected + 1), 'updated', ARGV[2], 'doc', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-if ARGV[7] ~= '' then
-  redis.call('HSET', KEYS[2], ARGV[7], ARGV[8])
-  redis.call('LREM', KEYS[3], 0, ARGV[7])
-  redis.call('RPUSH', KEYS[3], ARGV[7])
-  local keep = tonumber(ARGV[9])
-  while redis.call('LLEN', KEYS[3]) > keep do
-    redis.call('HDEL', KEYS[2], redis.call('LPOP', KEYS[3]))
+const SAVE_FN: &str = r"
+local function save(K, A)
+  local current = redis.call('HMGET', K[1], 'version', 'updated')
+  local version = tonumber(current[1]) or 0
+  local updated = tonumber(current[2])
+  local idle = tonumber(A[4])
+  if version ~= 0 and updated and updated + idle <= tonumber(A[3]) then
+    -- Idle past the TTL: absent, so a new conversation may take the id, without old records.
+    version = 0
+    redis.call('DEL', K[2], K[3])
   end
+  local expected = tonumber(A[1])
+  if version ~= expected then
+    return {0, version}
+  end
+  redis.call('HSET', K[1], 'version', string.format('%d', expected + 1), 'updated', A[2], 'doc', A[5])
+  redis.call('PEXPIRE', K[1], A[4])
+  if A[7] ~= '' then
+    redis.call('HSET', K[2], A[7], A[8])
+    redis.call('LREM', K[3], 0, A[7])
+    redis.call('RPUSH', K[3], A[7])
+    local keep = tonumber(A[9])
+    while redis.call('LLEN', K[3]) > keep do
+      redis.call('HDEL', K[2], redis.call('LPOP', K[3]))
+    end
+  end
+  redis.call('PEXPIRE', K[2], A[4])
+  redis.call('PEXPIRE', K[3], A[4])
+  redis.call('ZADD', K[4], A[2], A[6])
+  return {1, redis.call('ZCARD', K[4])}
 end
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call('PEXPIRE', KEYS[3], ARGV[4])
-redis.call('ZADD', KEYS[4], ARGV[2], ARGV[6])
-return {1, redis.call('ZCARD', KEYS[4])}
-",
-    )
-});
+";
+
+/// `save` on its own: KEYS and ARGV as its K and A.
+pub static SAVE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{SAVE_FN}return save(KEYS, ARGV)")));
 
 /// Forgets a session unless it was saved since the caller looked (eviction, sweeping).
 ///
@@ -142,45 +144,94 @@ return 0
     )
 });
 
-/// Frees a lease if it is still ours. KEYS: the lease. ARGV: token.
-pub static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+/// `release(K, A)`: frees a lease if it is still ours. K: the lease. A: token.
+const RELEASE_FN: &str = r"
+local function release(K, A)
+  if redis.call('GET', K[1]) == A[1] then
+    return redis.call('DEL', K[1])
+  end
+  return 0
+end
+";
+
+/// `release` on its own: KEYS and ARGV as its K and A.
+pub static RELEASE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{RELEASE_FN}return release(KEYS, ARGV)")));
+
+/// `append_event(K, A)`: keeps an event of a session's stream, if its log is open or the
+/// event is said only through the stream (then the log opens).
+///
+/// K: the log's last id (string), its events (stream, entry ids `<id>-1`).
+/// A: `1` when the event is said only through the stream, the id before the first of a
+/// log opened now, the event ([`super::format`]), events kept, retention (ms), the channel
+/// readers on other instances listen on.
+/// Returns the event's id, 0 when it was not kept.
+const APPEND_EVENT_FN: &str = r"
+local function append_event(K, A)
+  if redis.call('EXISTS', K[1]) == 0 then
+    if A[1] ~= '1' then
+      return 0
+    end
+    redis.call('SET', K[1], A[2])
+    redis.call('DEL', K[2])
+  end
+  local n = redis.call('INCR', K[1])
+  local id = string.format('%d', n)
+  redis.call('XADD', K[2], 'MAXLEN', A[4], id .. '-1', 'e', A[3])
+  redis.call('PEXPIRE', K[1], A[5])
+  redis.call('PEXPIRE', K[2], A[5])
+  redis.call('PUBLISH', A[6], id)
+  return n
+end
+";
+
+/// `append_event` on its own: KEYS and ARGV as its K and A.
+pub static APPEND_EVENT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{APPEND_EVENT_FN}return append_event(KEYS, ARGV)")));
+
+/// The first round trip of a turn: takes the session's lease and, when it got it, reads the
+/// session and the record of the message (a retry is answered from it).
+///
+/// KEYS: the lease, session hash, records hash. ARGV: token, lease TTL (ms), message id.
+/// Returns `{'0'}` while another holds the lease, else `{'1', version, updated (ms), doc,
+/// record}`, with `''` for what is not there.
+pub static BEGIN_TURN: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {'0'}
 end
-return 0
+local session = redis.call('HMGET', KEYS[2], 'version', 'updated', 'doc')
+local record = redis.call('HGET', KEYS[3], ARGV[3])
+return {'1', session[1] or '', session[2] or '', session[3] or '', record or ''}
 ",
     )
 });
 
-/// Keeps an event of a session's stream, if its log is open or the event is said only
-/// through the stream (then the log opens).
+/// The second round trip of a turn: `save`, then (when saved and the event log wants it)
+/// `append_event`, then `release` whatever the save did. A failing append cannot undo or fail
+/// the save: it is caught, and the event is not kept.
 ///
-/// KEYS: the log's last id (string), its events (stream, entry ids `<id>-1`).
-/// ARGV: `1` when the event is said only through the stream, the id before the first of a
-/// log opened now, the event ([`super::format`]), events kept, retention (ms), the channel
-/// readers on other instances listen on.
-/// Returns the event's id, 0 when it was not kept.
-pub static APPEND_EVENT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  if ARGV[1] ~= '1' then
-    return 0
+/// KEYS: `save`'s four, the lease, `append_event`'s two.
+/// ARGV: `save`'s nine, the lease's token, `1` to append an event (else the six that follow
+/// are absent), `append_event`'s six.
+/// Returns `{1, live sessions, event id or 0}` when saved, `{0, stored version, 0}` on
+/// conflict.
+pub static FINISH_TURN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{SAVE_FN}{APPEND_EVENT_FN}{RELEASE_FN}
+local saved = save({{KEYS[1], KEYS[2], KEYS[3], KEYS[4]}}, {{unpack(ARGV, 1, 9)}})
+local event = 0
+if saved[1] == 1 and ARGV[11] == '1' then
+  local ok, id = pcall(append_event, {{KEYS[6], KEYS[7]}}, {{unpack(ARGV, 12, 17)}})
+  if ok then
+    event = id
   end
-  redis.call('SET', KEYS[1], ARGV[2])
-  redis.call('DEL', KEYS[2])
 end
-local n = redis.call('INCR', KEYS[1])
-local id = string.format('%d', n)
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], id .. '-1', 'e', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-redis.call('PUBLISH', ARGV[6], id)
-return n
-",
-    )
+release({{KEYS[5]}}, {{ARGV[10]}})
+return {{saved[1], saved[2], event}}
+"
+    ))
 });
 
 /// Opens a session's event log (or keeps it open) and reads the events after an id.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use colloquy::clock::{Clock, ManualClock};
 use colloquy::config::{Config, Rate, Secret, StoreKind};
 use colloquy::dialog::Session;
-use colloquy::dialog::reply::TurnReply;
+use colloquy::dialog::reply::{SessionEvent, TurnReply};
 use colloquy::dialog::session::{Speaker, State};
 use colloquy::dialog::value::Value;
 use colloquy::store::{Backends, Processed, RateLimit, Scope, StoreError};
@@ -187,6 +187,141 @@ pub async fn a_turn_opens_with_the_record_or_the_session(fx: Fixture) {
     );
     fx.clock.advance(IDLE);
     assert_eq!(store.open("s", "m2").await.unwrap(), (None, None));
+}
+
+pub async fn a_turn_begins_under_its_lease_and_finishing_frees_it(fx: Fixture) {
+    let turns = &fx.backends.turns;
+    let opened = turns
+        .begin("s", "m1", Duration::ZERO)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((&opened.earlier, &opened.session), (&None, &None));
+    if fx.backends.store.round_trips().is_some() {
+        // Across instances the lease keeps a second turn of the session out (in one process
+        // the engine's per-session lock does).
+        assert!(
+            turns
+                .begin("s", "m2", Duration::from_millis(50))
+                .await
+                .unwrap()
+                .is_none(),
+            "the session's lease is taken: the wait ends empty-handed"
+        );
+    }
+    let other = turns
+        .begin("t", "m1", Duration::ZERO)
+        .await
+        .unwrap()
+        .unwrap();
+    turns.abandon(other.lease).await;
+
+    let mut s = session(&fx, "s");
+    let processed = record(&fx, &s, "m1", "hi");
+    let event = SessionEvent::Turn(processed.reply.clone());
+    turns
+        .finish(opened.lease, &mut s, &processed, &event)
+        .await
+        .unwrap();
+    assert_eq!(s.version, 1, "saved as a new session");
+
+    let retry = turns
+        .begin("s", "m1", Duration::ZERO)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (&retry.earlier, &retry.session),
+        (&Some(processed), &None),
+        "freed, and a retry reads the record"
+    );
+    turns.abandon(retry.lease).await;
+    let next = turns
+        .begin("s", "m2", Duration::ZERO)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.session, Some(s), "a new message reads the session");
+    turns.abandon(next.lease).await;
+}
+
+pub async fn a_turn_that_lost_a_race_saves_nothing_and_frees_its_lease(fx: Fixture) {
+    let (store, turns) = (&fx.backends.store, &fx.backends.turns);
+    let mut s = session(&fx, "s");
+    store.save(&mut s, None).await.unwrap();
+    let opened = turns
+        .begin("s", "m1", Duration::ZERO)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut stale = opened.session.unwrap();
+    // A writer whose lease ran out saved meanwhile: the version check fences this turn.
+    let mut other = s.clone();
+    store.save(&mut other, None).await.unwrap();
+    stale.node = "check_code".into();
+    let processed = record(&fx, &stale, "m1", "hi");
+    let event = SessionEvent::Turn(processed.reply.clone());
+    assert_eq!(
+        turns
+            .finish(opened.lease, &mut stale, &processed, &event)
+            .await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(
+        store.load("s").await.unwrap(),
+        Some(other),
+        "nothing written"
+    );
+    assert_eq!(
+        store.processed("s", "m1").await.unwrap(),
+        None,
+        "nor recorded"
+    );
+    let again = turns.begin("s", "m1", Duration::ZERO).await.unwrap();
+    assert!(again.is_some(), "the lease was freed");
+}
+
+pub async fn a_finished_turn_puts_its_answer_on_a_stream_someone_reads(fx: Fixture) {
+    let (events, turns) = (&fx.backends.events, &fx.backends.turns);
+    // Someone reads `s`'s stream; no one reads `t`'s.
+    assert!(events.read("s", None).await.unwrap().events.is_empty());
+    for id in ["s", "t"] {
+        let opened = turns
+            .begin(id, "m1", Duration::ZERO)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut s = session(&fx, id);
+        let processed = record(&fx, &s, "m1", "hi");
+        let event = SessionEvent::Turn(processed.reply.clone());
+        turns
+            .finish(opened.lease, &mut s, &processed, &event)
+            .await
+            .unwrap();
+    }
+    let read = events.read("s", None).await.unwrap();
+    assert_eq!(read.events.len(), 1, "{read:?}");
+    assert!(
+        matches!(&read.events[0].event, SessionEvent::Turn(reply) if reply.replies == ["answer to hi"])
+    );
+    assert!(
+        events.read("t", None).await.unwrap().events.is_empty(),
+        "a turn's answer went back to its sender: a stream no one reads keeps nothing"
+    );
+    // Said only through the stream, an event is kept even so.
+    let opened = turns
+        .begin("u", "m1", Duration::ZERO)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut u = session(&fx, "u");
+    let processed = record(&fx, &u, "m1", "hi");
+    let event = SessionEvent::UserMessage { text: "hi".into() };
+    turns
+        .finish(opened.lease, &mut u, &processed, &event)
+        .await
+        .unwrap();
+    assert_eq!(events.read("u", None).await.unwrap().events.len(), 1);
 }
 
 pub async fn the_newest_sixteen_records_are_kept(fx: Fixture) {
