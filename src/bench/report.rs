@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::load::{LoadReport, Measured};
-use super::scale::ScaleReport;
+use super::scale::{ScaleReport, SessionKind};
 
 fn opt(value: Option<f64>, decimals: usize) -> String {
     value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.decimals$}"))
@@ -121,8 +121,15 @@ pub fn scale_table(report: &ScaleReport) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "colloquy bench --scale: {} sessions, each after a real first turn (greeting sent, waiting at ask_email), ids of {} characters",
-        report.sessions, report.id_len
+        "colloquy bench --scale: {} sessions, {}, ids of {} characters",
+        report.sessions,
+        match report.kind {
+            SessionKind::Waiting =>
+                "each after a real first turn (greeting sent, waiting at ask_email)",
+            SessionKind::Ended =>
+                "each after a whole conversation (greeting, address, the emailed code: authenticated)",
+        },
+        report.id_len
     );
     let lines = [
         ("RSS before", format!("{:.1} MiB", report.rss_before_mib)),

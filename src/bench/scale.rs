@@ -1,7 +1,9 @@
-//! The scale benchmark: fill the memory store with idle sessions, each created by a real first
-//! turn through the engine (greeting sent, waiting at `ask_email`, its idempotency record
-//! kept), then measure what they cost: resident memory per session, the creation rate, and a
+//! The scale benchmark: fill the memory store with sessions made by real turns through the
+//! engine, then measure what they cost: resident memory per session, the creation rate, and a
 //! sweep when nothing has expired and when everything has (the clock moved past the TTL).
+//! Sessions are either waiting (a first turn: greeting sent, waiting at `ask_email`, its
+//! idempotency record kept) or ended (a whole conversation: greeting, address, the emailed
+//! code, authenticated, with its three records), each kind in a process of its own.
 //!
 //! In process, on a manual clock: the figures are the store's, not the HTTP layer's.
 
@@ -9,28 +11,42 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::app;
 use crate::clock::ManualClock;
 use crate::config::Config;
 use crate::dialog::State;
+use crate::dialog::reply::TurnReply;
+use crate::email::OutboxSender;
 use crate::engine::{Engine, TurnRequest};
 
 use super::process::{BENCH_CONFIG, own_memory};
 
+/// What the sessions have done when they are measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    /// One turn: greeted, waiting for the address.
+    Waiting,
+    /// A whole conversation, authenticated.
+    Ended,
+}
+
 #[derive(Clone, Debug)]
 pub struct ScaleOptions {
     pub sessions: usize,
+    pub kind: SessionKind,
     /// Tasks creating sessions at once (on as many runtime threads).
     pub threads: usize,
     /// Where the dialogs are (`dialogs` when run from the project).
     pub dialogs: PathBuf,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ScaleReport {
     pub sessions: usize,
+    pub kind: SessionKind,
     /// Length of the session ids used (as a widget's UUIDs would be).
     pub id_len: usize,
     pub threads: usize,
@@ -76,6 +92,7 @@ pub fn run(options: &ScaleOptions) -> Result<ScaleReport, String> {
     }
     let clock = Arc::new(ManualClock::at_epoch());
     let app = app::build(config, registry, clock.clone())?;
+    let outbox = app.outbox.clone();
     let threads = options.threads.max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -91,7 +108,7 @@ pub fn run(options: &ScaleOptions) -> Result<ScaleReport, String> {
         };
         let before = own_memory().map_or(0, |m| m.rss_kib);
         let started = Instant::now();
-        create(&engine, options.sessions, threads).await?;
+        create(&engine, outbox.as_ref(), options, threads).await?;
         let create_s = started.elapsed().as_secs_f64();
         let after = own_memory().unwrap_or_default();
         let count = engine.store().count().await.map_err(|e| e.to_string())?;
@@ -119,6 +136,7 @@ pub fn run(options: &ScaleOptions) -> Result<ScaleReport, String> {
         let sessions_per_s = options.sessions as f64 / create_s.max(1e-9);
         Ok(ScaleReport {
             sessions: options.sessions,
+            kind: options.kind,
             id_len: session_id(0).len(),
             threads,
             rss_before_mib: mib(before),
@@ -137,26 +155,23 @@ pub fn run(options: &ScaleOptions) -> Result<ScaleReport, String> {
     })
 }
 
-/// Creates `sessions` sessions with a first turn each, split over `tasks` tasks.
-async fn create(engine: &Arc<Engine>, sessions: usize, tasks: usize) -> Result<(), String> {
+/// Creates the sessions, split over `tasks` tasks.
+async fn create(
+    engine: &Arc<Engine>,
+    outbox: Option<&Arc<OutboxSender>>,
+    options: &ScaleOptions,
+    tasks: usize,
+) -> Result<(), String> {
+    let (sessions, kind) = (options.sessions, options.kind);
     let mut set = tokio::task::JoinSet::new();
     for task in 0..tasks {
         let engine = engine.clone();
+        let outbox = outbox.cloned();
         set.spawn(async move {
             for i in (task..sessions).step_by(tasks) {
-                let reply = engine
-                    .turn(TurnRequest {
-                        session_id: session_id(i),
-                        message_id: "m1".to_owned(),
-                        text: "hi".to_owned(),
-                        dialog: None,
-                        locale: None,
-                        access: crate::engine::Access::open(),
-                    })
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if reply.state != State::Waiting || reply.node != "ask_email" {
-                    return Err(format!("session {i} is not waiting at ask_email"));
+                match kind {
+                    SessionKind::Waiting => waiting(&engine, i).await?,
+                    SessionKind::Ended => ended(&engine, outbox.as_deref(), i).await?,
                 }
             }
             Ok::<(), String>(())
@@ -164,6 +179,48 @@ async fn create(engine: &Arc<Engine>, sessions: usize, tasks: usize) -> Result<(
     }
     while let Some(joined) = set.join_next().await {
         joined.map_err(|e| e.to_string())??;
+    }
+    Ok(())
+}
+
+async fn turn(engine: &Engine, i: usize, message: &str, text: &str) -> Result<TurnReply, String> {
+    engine
+        .turn(TurnRequest {
+            session_id: session_id(i),
+            message_id: message.to_owned(),
+            text: text.to_owned(),
+            dialog: None,
+            locale: None,
+            access: crate::engine::Access::open(),
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Session `i` greeted and waiting for the address.
+async fn waiting(engine: &Engine, i: usize) -> Result<(), String> {
+    let reply = turn(engine, i, "m1", "hi").await?;
+    if reply.state != State::Waiting || reply.node != "ask_email" {
+        return Err(format!("session {i} is not waiting at ask_email"));
+    }
+    Ok(())
+}
+
+/// Session `i` through a whole conversation, as a person types it, to `authenticated`.
+async fn ended(engine: &Engine, outbox: Option<&OutboxSender>, i: usize) -> Result<(), String> {
+    let outbox = outbox.ok_or("the bench config must send email to the dev outbox")?;
+    waiting(engine, i).await?;
+    let address = format!("user.{i}@scale.test");
+    turn(engine, i, "m2", &format!("sure, it's {address} thanks")).await?;
+    let email = outbox
+        .last_to(&address)
+        .ok_or_else(|| format!("no code was emailed to session {i}"))?;
+    let code = super::driver::code_in(&email.text)
+        .ok_or_else(|| format!("the email to session {i} has no code"))?
+        .to_owned();
+    let reply = turn(engine, i, "m3", &format!("ok it's {code}")).await?;
+    if reply.state != State::Ended || reply.result.as_deref() != Some("authenticated") {
+        return Err(format!("session {i} did not end authenticated"));
     }
     Ok(())
 }

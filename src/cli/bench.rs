@@ -51,10 +51,15 @@ pub struct BenchArgs {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Instead of the load benchmark: create this many idle sessions in the memory store and
-    /// report memory per session and sweep times.
+    /// Instead of the load benchmark: create this many sessions in the memory store and
+    /// report memory per session and sweep times, for sessions waiting at the first question
+    /// and for ended ones, each in a process of its own.
     #[arg(long, value_name = "SESSIONS")]
     pub scale: Option<usize>,
+    /// For `--scale`: only this kind of session (`waiting` after one turn, `ended` after a
+    /// whole conversation), in this process.
+    #[arg(long, value_enum)]
+    pub scale_kind: Option<scale::SessionKind>,
     /// For `--scale`: tasks (and runtime threads) creating sessions.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -207,8 +212,12 @@ pub fn run(args: &BenchArgs) -> u8 {
 }
 
 fn run_scale(args: &BenchArgs, sessions: usize) -> u8 {
+    let Some(kind) = args.scale_kind else {
+        return run_scale_kinds(args, sessions);
+    };
     let options = scale::ScaleOptions {
         sessions,
+        kind,
         threads: args.threads,
         dialogs: args.dialogs.clone(),
     };
@@ -225,6 +234,69 @@ fn run_scale(args: &BenchArgs, sessions: usize) -> u8 {
             eprintln!("error: {error}");
             EXIT_USAGE
         }
+    }
+}
+
+/// Each kind of session in a child process of its own (what one kind leaves in the allocator
+/// would hide what the other costs); their tables printed, their reports in one JSON list.
+fn run_scale_kinds(args: &BenchArgs, sessions: usize) -> u8 {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(error) => {
+            eprintln!("error: cannot find the colloquy binary: {error}");
+            return EXIT_USAGE;
+        }
+    };
+    let work_dir = std::env::temp_dir().join(format!("colloquy-scale-{}", std::process::id()));
+    if let Err(error) = std::fs::create_dir_all(&work_dir) {
+        eprintln!("error: cannot create {}: {error}", work_dir.display());
+        return EXIT_USAGE;
+    }
+    let mut reports = Vec::new();
+    for kind in [scale::SessionKind::Waiting, scale::SessionKind::Ended] {
+        let json = work_dir.join(format!("{kind:?}.json"));
+        let status = std::process::Command::new(&exe)
+            .arg("bench")
+            .arg("--scale")
+            .arg(sessions.to_string())
+            .arg("--scale-kind")
+            .arg(format!("{kind:?}").to_lowercase())
+            .arg("--threads")
+            .arg(args.threads.to_string())
+            .arg("--dialogs")
+            .arg(&args.dialogs)
+            .arg("--json")
+            .arg(&json)
+            .status();
+        match status {
+            Ok(status) if status.success() => {}
+            Ok(status) => {
+                eprintln!("error: the {kind:?} sessions' run failed ({status})");
+                return EXIT_FAILED;
+            }
+            Err(error) => {
+                eprintln!("error: cannot run {}: {error}", exe.display());
+                return EXIT_USAGE;
+            }
+        }
+        let report = std::fs::read(&json)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                serde_json::from_slice::<scale::ScaleReport>(&bytes).map_err(|e| e.to_string())
+            });
+        match report {
+            Ok(report) => reports.push(report),
+            Err(error) => {
+                eprintln!("error: cannot read {}: {error}", json.display());
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work_dir);
+    if write_json(args.json.as_ref(), &reports) {
+        EXIT_OK
+    } else {
+        EXIT_USAGE
     }
 }
 

@@ -189,6 +189,16 @@ pub struct OtpState {
     pub previous_tag: Option<[u8; 32]>,
 }
 
+impl OtpState {
+    /// Ends the code (used, or locked): it keeps no tag, since nothing will be compared with
+    /// it again, and a finished session then keeps 64 random bytes fewer.
+    pub fn retire(&mut self, status: CodeStatus) {
+        self.status = status;
+        self.tag = [0; 32];
+        self.previous_tag = None;
+    }
+}
+
 /// The outcome of checking an entered code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -275,7 +285,7 @@ pub fn verify(
         return Verdict::Expired;
     }
     if state.attempts >= state.max_attempts {
-        state.status = CodeStatus::Locked;
+        state.retire(CodeStatus::Locked);
         return Verdict::Locked;
     }
     state.attempts += 1;
@@ -286,12 +296,12 @@ pub fn verify(
         .collect();
     let candidate = key.tag(session_id, &state.address, &entered);
     if bool::from(candidate.ct_eq(&state.tag)) {
-        state.status = CodeStatus::Used;
+        state.retire(CodeStatus::Used);
         return Verdict::Valid;
     }
     let attempts_left = state.max_attempts - state.attempts;
     if attempts_left == 0 {
-        state.status = CodeStatus::Locked;
+        state.retire(CodeStatus::Locked);
         return Verdict::Locked;
     }
     let previous = state

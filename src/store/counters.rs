@@ -58,7 +58,9 @@ pub trait Counters: Send + Sync + std::fmt::Debug {
 /// In-memory counters: one short log of instants per key.
 #[derive(Debug)]
 pub struct MemoryCounters {
-    events: DashMap<String, VecDeque<DateTime<Utc>>>,
+    /// Most keys (an address) hold one event: each log starts with room for one, not the
+    /// default four.
+    events: DashMap<Box<str>, VecDeque<DateTime<Utc>>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -84,7 +86,10 @@ impl Counters for MemoryCounters {
     ) -> Result<Result<Permit, Duration>, StoreError> {
         let now = self.clock.now();
         let window = delta(limit.window);
-        let mut log = self.events.entry(key.to_owned()).or_default();
+        let mut log = self
+            .events
+            .entry(key.into())
+            .or_insert_with(|| VecDeque::with_capacity(1));
         while log.front().is_some_and(|&at| at + window <= now) {
             log.pop_front();
         }
@@ -115,6 +120,9 @@ impl Counters for MemoryCounters {
         {
             log.remove(position);
         }
+        // A right code refunds the only charge most addresses ever get: an empty log would
+        // hold its key until the next sweep.
+        self.events.remove_if(key, |_, log| log.is_empty());
         Ok(())
     }
 

@@ -222,8 +222,13 @@ impl MemoryStore {
         current: Option<&[u8]>,
         processed: Option<&Processed>,
     ) -> Result<Box<[u8]>, StoreError> {
-        let kept: Vec<&[u8]> = current
-            .map(|r| codec::processed(r).collect())
+        let tail = match current {
+            Some(record) => Some(codec::tail(record).ok_or_else(corrupt)?),
+            None => None,
+        };
+        let kept: Vec<&[u8]> = tail
+            .as_ref()
+            .map(|tail| tail.processed().collect())
             .unwrap_or_default();
         let room = MAX_PROCESSED_PER_SESSION - usize::from(processed.is_some());
         let skip = kept.len().saturating_sub(room);
@@ -264,7 +269,9 @@ impl MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Option<Processed>, StoreError> {
         let horizon = now - self.idempotency_window;
-        let found = codec::processed(record)
+        let tail = codec::tail(record).ok_or_else(corrupt)?;
+        let found = tail
+            .processed()
             .filter(|bytes| {
                 codec::processed_key(bytes).is_some_and(|(id, at)| id == message_id && at > horizon)
             })
@@ -404,24 +411,34 @@ impl SessionStore for MemoryStore {
         let mut bytes = 0;
         self.sessions.retain(|id, record| {
             if self.expired_at(record, now) {
-                if let Some(left) =
-                    codec::decode_session(id, record).and_then(|s| Abandoned::of(&s))
+                // Only a conversation still going can have been abandoned: an ended one is
+                // not decoded (nor decompressed).
+                if !codec::standing(record).ended
+                    && let Some(left) =
+                        codec::decode_session(id, record).and_then(|s| Abandoned::of(&s))
                 {
                     abandoned.push(left);
                 }
                 return false;
             }
             // Records are kept oldest first: when the oldest is inside the window, all are.
-            let stale = codec::processed(record)
-                .next()
-                .and_then(codec::processed_key)
-                .is_some_and(|(_, at)| at <= horizon);
-            if stale {
+            // An ended session's compressed records wait for their session's TTL instead:
+            // reading them would mean decompressing every ended session on every sweep.
+            let stale = !codec::is_compressed(record)
+                && codec::tail(record).is_some_and(|tail| {
+                    tail.processed()
+                        .next()
+                        .and_then(codec::processed_key)
+                        .is_some_and(|(_, at)| at <= horizon)
+                });
+            if stale
+                && let Some(trimmed) = codec::retain_processed(record, |bytes| {
+                    codec::processed_key(bytes).is_some_and(|(_, at)| at > horizon)
+                })
+            {
                 // Rewritten without the records past the window (rare: most sessions end
                 // or expire first).
-                *record = codec::retain_processed(record, |bytes| {
-                    codec::processed_key(bytes).is_some_and(|(_, at)| at > horizon)
-                });
+                *record = trimmed;
             }
             bytes += cost(id, record);
             true

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use colloquy::bench::driver::{self, Options, Target};
-use colloquy::bench::scale::{self, ScaleOptions};
+use colloquy::bench::scale::{self, ScaleOptions, SessionKind};
 use colloquy::bench::{ClientKind, baseline};
 use colloquy::config::Rate;
 
@@ -104,12 +104,16 @@ async fn the_engine_errors_are_reported_not_hidden() {
 
 #[test]
 fn the_scale_benchmark_creates_and_sweeps_sessions() {
-    let report = scale::run(&ScaleOptions {
-        sessions: 2_000,
-        threads: 2,
-        dialogs: dialogs_dir(),
-    })
-    .unwrap();
-    assert_eq!(report.sessions, 2_000);
-    assert_eq!(report.swept, 2_000, "every session expired after the TTL");
+    for kind in [SessionKind::Waiting, SessionKind::Ended] {
+        let report = scale::run(&ScaleOptions {
+            sessions: 2_000,
+            kind,
+            threads: 2,
+            dialogs: dialogs_dir(),
+        })
+        .unwrap();
+        assert_eq!(report.sessions, 2_000);
+        assert_eq!(report.swept, 2_000, "every session expired after the TTL");
+        assert!(report.counted_bytes_per_session > 0.0);
+    }
 }

@@ -134,7 +134,7 @@ pub(crate) async fn check(
     {
         Ok(permit) => permit,
         Err(retry_after) => {
-            state.status = CodeStatus::Locked;
+            state.retire(CodeStatus::Locked);
             tracing::warn!(to = %masked, "otp.verify: the failure budget of this address is spent");
             return Ok(Checked {
                 verdict: Verdict::Locked,

@@ -8,12 +8,21 @@
 //! repeated inside. The layout is private to this process and has no version: nothing else
 //! ever reads it.
 //!
-//! Layout: `version: u64`, `updated_at` (12 bytes), its standing for eviction (`ended: u8`,
-//! the instant its code stops being usable, 12 bytes), the session's length (`u32`) and
-//! encoding, then the processed records, oldest first, each preceded by its length (`u32`).
+//! Layout: a header of `version: u64`, `updated_at` (12 bytes) and its standing for eviction
+//! (flags `u8`: 1 ended, 2 tail compressed; the instant its code stops being usable, 12
+//! bytes); then the tail: the session's length (`u32`) and encoding, then the processed
+//! records, oldest first, each preceded by its length (`u32`; a record's message digest is
+//! kept as its 16 bytes, not their hex).
+//!
+//! An ended session's tail is compressed (LZ4, its length first): such a session waits out
+//! its idle TTL only for retries and the next conversation, and its bot's answers are in both
+//! its transcript and its records, which compression keeps once. That halves what it takes
+//! (BENCHMARKS.md), for a few microseconds once per conversation and on the rare read.
 //! Integers are little-endian; strings are a varint length and UTF-8 bytes. Encoders
 //! destructure every type whole, so a field added to `Session` (or to anything it holds)
 //! does not compile until it is encoded here.
+
+use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 
@@ -29,10 +38,12 @@ use super::wire::{Reader, Writer};
 
 /// Byte offset of the session's standing.
 const STANDING_AT: usize = 8 + 12;
-/// Byte offset of the session's length in a record.
-const SESSION_LEN_AT: usize = STANDING_AT + 1 + 12;
-/// Byte offset of the session's encoding.
-const SESSION_AT: usize = SESSION_LEN_AT + 4;
+/// Byte offset of the tail (the session's length, its encoding, the processed records).
+const TAIL_AT: usize = STANDING_AT + 1 + 12;
+
+/// Standing flags.
+const ENDED: u8 = 1;
+const COMPRESSED: u8 = 2;
 
 fn state_code(state: State) -> u8 {
     match state {
@@ -65,7 +76,11 @@ pub(super) fn record<'p>(
     let mut w = Writer(Vec::with_capacity(size_hint));
     w.u64(version);
     w.time(session.updated_at);
-    w.u8(u8::from(session.state == State::Ended));
+    w.u8(if session.state == State::Ended {
+        ENDED
+    } else {
+        0
+    });
     w.time(code_until(session).unwrap_or_default());
     let start = w.start_len();
     session_body(&mut w, session);
@@ -79,7 +94,66 @@ pub(super) fn record<'p>(
         processed_body(&mut w, new, &session.id);
         w.end_len(start);
     }
-    w.0.into_boxed_slice()
+    sealed(w.0)
+}
+
+/// `plain` (a record with its tail as it is) as stored: the tail of an ended session
+/// compressed, when that makes it smaller.
+fn sealed(mut plain: Vec<u8>) -> Box<[u8]> {
+    let ended = plain
+        .get(STANDING_AT)
+        .is_some_and(|flags| flags & ENDED != 0);
+    if ended && plain.len() > TAIL_AT {
+        let packed = lz4_flex::compress_prepend_size(&plain[TAIL_AT..]);
+        if packed.len() < plain.len() - TAIL_AT {
+            let mut record = Vec::with_capacity(TAIL_AT + packed.len());
+            record.extend_from_slice(&plain[..TAIL_AT]);
+            record[STANDING_AT] |= COMPRESSED;
+            record.extend_from_slice(&packed);
+            return record.into_boxed_slice();
+        }
+    }
+    if let Some(flags) = plain.get_mut(STANDING_AT) {
+        *flags &= !COMPRESSED;
+    }
+    plain.into_boxed_slice()
+}
+
+/// A record's tail: the session and its processed records, decompressed when stored
+/// compressed (else borrowed as it is).
+pub(super) struct Tail<'a>(Cow<'a, [u8]>);
+
+impl Tail<'_> {
+    /// The processed records' bytes (each without its length), oldest first.
+    pub(super) fn processed(&self) -> impl Iterator<Item = &[u8]> {
+        let mut r = Reader(&self.0);
+        let session_len = r.u32().and_then(|n| usize::try_from(n).ok());
+        let start = session_len.map_or(self.0.len(), |n| n.saturating_add(4).min(self.0.len()));
+        let mut rest = Reader(&self.0[start..]);
+        std::iter::from_fn(move || {
+            let n = usize::try_from(rest.u32()?).ok()?;
+            rest.take(n)
+        })
+    }
+}
+
+/// The tail of `record`; `None` when it is malformed.
+pub(super) fn tail(record: &[u8]) -> Option<Tail<'_>> {
+    let flags = *record.get(STANDING_AT)?;
+    let stored = record.get(TAIL_AT..)?;
+    if flags & COMPRESSED == 0 {
+        return Some(Tail(Cow::Borrowed(stored)));
+    }
+    lz4_flex::decompress_size_prepended(stored)
+        .ok()
+        .map(|tail| Tail(Cow::Owned(tail)))
+}
+
+/// Whether the tail is stored compressed (reading its records means decompressing it).
+pub(super) fn is_compressed(record: &[u8]) -> bool {
+    record
+        .get(STANDING_AT)
+        .is_some_and(|flags| flags & COMPRESSED != 0)
 }
 
 /// Until when `session` waits for a code that can still be used (its own or, in a called
@@ -104,7 +178,7 @@ pub(super) fn standing(record: &[u8]) -> Standing {
     let read = |r: &mut Reader<'_>| {
         r.take(8)?;
         let updated_at = r.time()?;
-        let ended = r.u8()? != 0;
+        let ended = r.u8()? & ENDED != 0;
         Some(Standing {
             updated_at,
             ended,
@@ -127,35 +201,23 @@ pub(super) fn updated_at(record: &[u8]) -> DateTime<Utc> {
     r.take(8).and_then(|_| r.time()).unwrap_or_default()
 }
 
-/// Where the processed records start (the end of the record when it is malformed).
-fn processed_at(record: &[u8]) -> usize {
-    let mut r = Reader(record);
-    let session_len = r
-        .take(SESSION_LEN_AT)
-        .and_then(|_| r.u32())
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(usize::MAX);
-    SESSION_AT.saturating_add(session_len).min(record.len())
-}
-
-/// The processed records' bytes (each without its length), oldest first.
-pub(super) fn processed(record: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = Reader(&record[processed_at(record)..]);
-    std::iter::from_fn(move || {
-        let n = usize::try_from(rest.u32()?).ok()?;
-        rest.take(n)
-    })
-}
-
-/// The record with only the processed records `keep` accepts.
-pub(super) fn retain_processed(record: &[u8], mut keep: impl FnMut(&[u8]) -> bool) -> Box<[u8]> {
-    let mut w = Writer(Vec::with_capacity(record.len()));
-    w.0.extend_from_slice(&record[..processed_at(record)]);
-    for bytes in processed(record).filter(|bytes| keep(bytes)) {
+/// The record with only the processed records `keep` accepts; `None` when it is malformed.
+pub(super) fn retain_processed(
+    record: &[u8],
+    mut keep: impl FnMut(&[u8]) -> bool,
+) -> Option<Box<[u8]>> {
+    let tail = tail(record)?;
+    let mut r = Reader(&tail.0);
+    let session_len = usize::try_from(r.u32()?).ok()?;
+    let session = tail.0.get(..session_len.checked_add(4)?)?;
+    let mut w = Writer(Vec::with_capacity(TAIL_AT + tail.0.len()));
+    w.0.extend_from_slice(record.get(..TAIL_AT)?);
+    w.0.extend_from_slice(session);
+    for bytes in tail.processed().filter(|bytes| keep(bytes)) {
         w.u32(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
         w.0.extend_from_slice(bytes);
     }
-    w.0.into_boxed_slice()
+    Some(sealed(w.0))
 }
 
 /// A processed record's message id and instant, read without decoding its reply.
@@ -168,7 +230,8 @@ pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
     let mut r = Reader(record);
     let version = r.u64()?;
     let updated_at = r.time()?;
-    r.take(SESSION_LEN_AT - STANDING_AT)?;
+    let tail = tail(record)?;
+    let mut r = Reader(&tail.0);
     r.u32()?;
     let dialog_id = r.string()?;
     let dialog_version = r.u32()?;
@@ -502,6 +565,31 @@ fn decode_otp(r: &mut Reader<'_>) -> Option<OtpState> {
     })
 }
 
+/// A message's digest as the 16 bytes its 32 hex digits stand for (every digest the engine
+/// makes, `Processed::digest`), else as the text it is: `1` and the bytes, or `0` and the text.
+fn encode_digest(w: &mut Writer, digest: &str) {
+    match crate::hex::decode(digest)
+        .filter(|bytes| bytes.len() == 16 && crate::hex::encode(bytes) == digest)
+    {
+        Some(bytes) => {
+            w.u8(1);
+            w.0.extend_from_slice(&bytes);
+        }
+        None => {
+            w.u8(0);
+            w.str(digest);
+        }
+    }
+}
+
+fn decode_digest(r: &mut Reader<'_>) -> Option<String> {
+    match r.u8()? {
+        1 => Some(crate::hex::encode(r.take(16)?)),
+        0 => r.string(),
+        _ => None,
+    }
+}
+
 /// A processed record; a reply to this very session (always, in practice) does not repeat
 /// the session id.
 fn processed_body(w: &mut Writer, processed: &Processed, session_id: &str) {
@@ -526,7 +614,7 @@ fn processed_body(w: &mut Writer, processed: &Processed, session_id: &str) {
     } = reply;
     w.str(message_id);
     w.time(*at);
-    w.str(text_digest);
+    encode_digest(w, text_digest);
     w.opt_str((reply_session != session_id).then_some(reply_session.as_str()));
     w.u32(*turn);
     w.str(dialog);
@@ -551,7 +639,7 @@ pub(super) fn decode_processed(bytes: &[u8], session_id: &str) -> Option<Process
     let mut r = Reader(bytes);
     let message_id = r.string()?;
     let at = r.time()?;
-    let text_digest = r.string()?;
+    let text_digest = decode_digest(&mut r)?;
     let session_id = r.opt_string()?.unwrap_or_else(|| session_id.to_owned());
     let turn = r.u32()?;
     let dialog = r.string()?;
