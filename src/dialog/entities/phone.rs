@@ -87,7 +87,7 @@ impl EntityKind for Phone {
         let mut found: Vec<Value> = Vec::new();
         for candidate in candidates(&visible(text)) {
             if let Some(number) = valid_number(&candidate, region) {
-                let value = Value::Text(number.format().mode(Mode::E164).to_string());
+                let value = Value::Text(number);
                 if !found.contains(&value) {
                     found.push(value);
                 }
@@ -143,7 +143,18 @@ fn candidates(text: &str) -> Vec<String> {
     runs
 }
 
-fn valid_number(candidate: &str, region: Option<Region>) -> Option<PhoneNumber> {
+/// The E.164 form of `candidate`, when it is a valid number both as written and in that form:
+/// the form is what is kept and read back, and a number written with a national prefix after
+/// its country code (`+370 0800…`) can be valid as written and not without it.
+fn valid_number(candidate: &str, region: Option<Region>) -> Option<String> {
+    let number = valid_as_written(candidate, region)?;
+    let e164 = number.format().mode(Mode::E164).to_string();
+    phonenumber::parse(None, &e164)
+        .is_ok_and(|again| again.is_valid())
+        .then_some(e164)
+}
+
+fn valid_as_written(candidate: &str, region: Option<Region>) -> Option<PhoneNumber> {
     // `00` is the international prefix in most of the world: `0044 …` is `+44 …`.
     let international = candidate
         .strip_prefix("00")
@@ -248,5 +259,20 @@ mod tests {
         }
         assert_eq!(parse_region("XX"), None);
         assert_eq!(parse_region("GBR"), None);
+    }
+
+    #[test]
+    fn a_number_valid_only_as_written_is_not_taken() {
+        // Valid with the national prefix after the country code, not in its E.164 form
+        // (+37080002016): it could not be read back, texted or found again.
+        assert_eq!(
+            heard("call me on +370080002016", Some("GB")),
+            Found::Nothing
+        );
+        assert_eq!(
+            heard("+370080002016", None),
+            Found::Nothing,
+            "the same without a region"
+        );
     }
 }
