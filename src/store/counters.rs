@@ -45,6 +45,19 @@ pub trait Counters: Send + Sync + std::fmt::Debug {
     /// How many events under `key` fall inside the last `window`, recording none.
     async fn count(&self, key: &str, window: Duration) -> Result<u32, StoreError>;
 
+    /// [`Counters::acquire`] on `key` and [`Counters::count`] of `counted` together: a
+    /// shared store answers both in one round trip.
+    async fn acquire_counting(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        counted: &str,
+        window: Duration,
+    ) -> Result<(Result<Permit, Duration>, u32), StoreError> {
+        let acquired = self.acquire(key, limit).await?;
+        Ok((acquired, self.count(counted, window).await?))
+    }
+
     /// Takes back an event (the work it paid for did not happen).
     async fn refund(&self, key: &str, permit: Permit) -> Result<(), StoreError>;
 

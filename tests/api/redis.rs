@@ -51,6 +51,7 @@ both_stores!(
     deleting_forgets_the_session_and_its_records,
     the_longest_idle_sessions_make_room with cap 3,
     counters_limit_refund_and_reset,
+    a_charge_and_another_count_come_together,
     events_at_one_instant_count_apart,
     rate_limits_allow_a_burst_then_say_when,
 );

@@ -42,6 +42,11 @@ pub(crate) enum Outgoing<'a> {
 }
 
 impl Outgoing<'_> {
+    /// The key of the recipient's send cap.
+    pub(crate) fn send_key(&self) -> String {
+        send_key(&self.limit_key())
+    }
+
     fn limit_key(&self) -> String {
         match self {
             Outgoing::Email(addr, _) => addr.limit_key(),
@@ -140,22 +145,6 @@ impl<'a> Email<'a> {
     }
 }
 
-/// Generates a code and delivers it (see [`deliver_code`]); the code leaves only when it
-/// went out.
-pub(crate) async fn deliver(
-    engine: &Engine,
-    out: Outgoing<'_>,
-    policy: &otp::Policy,
-    session: &Session,
-    now: DateTime<Utc>,
-) -> Result<Result<Code, Undelivered>, StoreError> {
-    // Generated in a block: the thread-local generator must not live across an await.
-    let code = { otp::generate(policy, &mut rand::rng()) };
-    Ok(deliver_code(engine, out, &code, policy, session, now)
-        .await?
-        .map(|()| code))
-}
-
 /// Send cap (this recipient, every session and the OTP API) → email or text (a text through
 /// the toll-fraud guard first), giving the cap back when the message does not go out.
 pub(crate) async fn deliver_code(
@@ -166,16 +155,35 @@ pub(crate) async fn deliver_code(
     session: &Session,
     now: DateTime<Utc>,
 ) -> Result<Result<(), Undelivered>, StoreError> {
-    let key = send_key(&out.limit_key());
+    let key = out.send_key();
     // A send limit that cannot be checked ends the request unsaved (503): nothing goes out
     // unchecked, and a retry finds the state as it was.
     let permit = match engine.counters.acquire(&key, engine.otp.send_limit).await? {
         Ok(permit) => permit,
         Err(retry_after) => {
-            tracing::info!(to = %out.masked(), "otp.send: send limit for this recipient reached");
+            log_limited(out);
             return Ok(Err(Undelivered::Limited(retry_after)));
         }
     };
+    deliver_charged(engine, out, code, policy, session, now, (&key, permit)).await
+}
+
+/// Logs a send the recipient's cap refused.
+pub(crate) fn log_limited(out: Outgoing<'_>) {
+    tracing::info!(to = %out.masked(), "otp.send: send limit for this recipient reached");
+}
+
+/// Email or text, once charged to the recipient's send cap (`charged`: the cap's key and
+/// the permit), giving the permit back when the message does not go out.
+pub(crate) async fn deliver_charged(
+    engine: &Engine,
+    out: Outgoing<'_>,
+    code: &Code,
+    policy: &otp::Policy,
+    session: &Session,
+    now: DateTime<Utc>,
+    (key, permit): (&str, crate::store::Permit),
+) -> Result<Result<(), Undelivered>, StoreError> {
     let minutes = ceil_minutes(policy.ttl);
     let action = crate::dialog::actions::otp_send::NAME;
     let sent = match out {
@@ -196,7 +204,7 @@ pub(crate) async fn deliver_code(
         }
     };
     if sent.is_err() {
-        refund(engine, &key, permit, action).await;
+        refund(engine, key, permit, action).await;
     }
     Ok(sent)
 }

@@ -1,4 +1,5 @@
-//! `otp.send`: cooldown (this session) → send cap (this recipient, all sessions) → generate →
+//! `otp.send`: cooldown (this session) → send cap (this recipient, all sessions, charged in the
+//! same round trip that counts the failed guesses at it, which set the code's length) → generate →
 //! email or text (through the toll-fraud guard) → keep the MAC. The code exists in memory
 //! only between generation and the message. Delivery itself is `deliver.rs`.
 
@@ -14,7 +15,10 @@ use crate::sms::Blocked;
 use crate::store::StoreError;
 
 use super::super::Engine;
-use super::deliver::{DEFAULT_TEMPLATE, Email, Outgoing, ceil_minutes, deliver};
+use super::deliver::{
+    DEFAULT_TEMPLATE, Email, Outgoing, ceil_minutes, deliver_charged, log_limited,
+};
+use super::failure_key;
 
 pub(super) async fn run(
     engine: &Engine,
@@ -41,23 +45,20 @@ async fn send(
             .map(Recipient::Phone)
             .ok(),
     };
-    let policy = call.overrides.apply(&engine.otp.policy);
-    let policy = match &to {
-        Some(to) => super::policy_for(engine, &policy, to.as_str()).await?,
-        None => policy,
-    };
-    let minutes = ceil_minutes(policy.ttl);
-    let outcome = |name| {
+    let base = call.overrides.apply(&engine.otp.policy);
+    let minutes = ceil_minutes(base.ttl);
+    let outcome = |name, length: u8| {
         Outcome::new(name)
-            .with("otp.length", Value::Number(f64::from(policy.length)))
+            .with("otp.length", Value::Number(f64::from(length)))
             .with("otp.expires_in_minutes", Value::Number(minutes))
     };
     let Some(to) = to else {
         tracing::warn!(node = %session.node, channel = ?call.channel, "otp.send: the rendered `to` is not a valid recipient for the channel");
-        return Ok(outcome("failed"));
+        return Ok(outcome("failed", base.length));
     };
-    if let Some(wait) = otp::cooldown_left(session.otp.as_ref(), to.as_str(), &policy, now) {
-        return Ok(outcome("cooldown").with(
+    // The cooldown is the same for a longer code: it is checked before anything is counted.
+    if let Some(wait) = otp::cooldown_left(session.otp.as_ref(), to.as_str(), &base, now) {
+        return Ok(outcome("cooldown", base.length).with(
             "otp.retry_after_seconds",
             Value::Number(wait.as_secs_f64().ceil()),
         ));
@@ -73,8 +74,37 @@ async fn send(
         }
         Recipient::Phone(number) => Outgoing::Sms(number, SmsText::Standard),
     };
-    match deliver(engine, out, &policy, session, now).await? {
-        Ok(code) => {
+    // One round trip: the recipient's send cap charged, and the failed guesses at it counted
+    // (they make the code longer). A cap that cannot be checked ends the turn unsaved (503):
+    // nothing goes out unchecked.
+    let key = out.send_key();
+    let (charged, failures) = engine
+        .counters
+        .acquire_counting(
+            &key,
+            engine.otp.send_limit,
+            &failure_key(&to.as_str().to_lowercase()),
+            engine.otp.failure_limit.window,
+        )
+        .await?;
+    let policy = engine.otp.escalation.policy_for(&base, failures);
+    let limited_for = |retry_after| {
+        Ok(outcome("limited", policy.length).with(
+            "otp.retry_after_minutes",
+            Value::Number(ceil_minutes(retry_after)),
+        ))
+    };
+    let permit = match charged {
+        Ok(permit) => permit,
+        Err(retry_after) => {
+            log_limited(out);
+            return limited_for(retry_after);
+        }
+    };
+    // Generated in a block: the thread-local generator must not live across an await.
+    let code = { otp::generate(&policy, &mut rand::rng()) };
+    match deliver_charged(engine, out, &code, &policy, session, now, (&key, permit)).await? {
+        Ok(()) => {
             session.otp = Some(otp::issue(
                 &engine.otp.key,
                 &session.id,
@@ -84,7 +114,7 @@ async fn send(
                 session.otp.as_ref(),
                 now,
             ));
-            Ok(outcome("sent"))
+            Ok(outcome("sent", policy.length))
         }
         Err(
             Undelivered::Limited(retry_after)
@@ -92,12 +122,9 @@ async fn send(
                 retry_after: Some(retry_after),
                 ..
             }),
-        ) => Ok(outcome("limited").with(
-            "otp.retry_after_minutes",
-            Value::Number(ceil_minutes(retry_after)),
-        )),
+        ) => limited_for(retry_after),
         // A number the toll-fraud guard refuses (its country, a premium rate) cannot be
         // texted however long the user waits: the dialog's `failed` path asks for another.
-        Err(Undelivered::Blocked(_) | Undelivered::Failed) => Ok(outcome("failed")),
+        Err(Undelivered::Blocked(_) | Undelivered::Failed) => Ok(outcome("failed", policy.length)),
     }
 }

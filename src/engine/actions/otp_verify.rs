@@ -86,7 +86,8 @@ impl Checked {
 }
 
 /// `policy`, made longer where the failed guesses at `address` in the failure window ask for
-/// it. Every path that issues a code asks here first.
+/// it. The OTP API asks here before it issues a code; `otp.send` counts the same guesses in
+/// the round trip that charges the send cap.
 pub(crate) async fn policy_for(
     engine: &Engine,
     policy: &Policy,

@@ -24,6 +24,23 @@ impl RedisCounters {
         Self { pool, clock }
     }
 
+    /// The key and four arguments of `acquire`, in its order.
+    fn acquire_args(
+        &self,
+        invocation: &mut redis::ScriptInvocation<'_>,
+        key: &str,
+        limit: RateLimit,
+        at: chrono::DateTime<chrono::Utc>,
+        id: u64,
+    ) {
+        invocation
+            .key(self.key(key))
+            .arg(millis(at))
+            .arg(window_ms(limit))
+            .arg(limit.max)
+            .arg(member(at, id));
+    }
+
     fn key(&self, key: &str) -> String {
         self.pool.key(&format!("count:{key}"))
     }
@@ -33,6 +50,31 @@ impl RedisCounters {
 /// millisecond stay apart and a refund removes exactly its own.
 fn member(at: chrono::DateTime<chrono::Utc>, id: u64) -> String {
     format!("{}-{id:016x}", millis(at))
+}
+
+/// The instant (ms) after which events fall inside `window` ending at `now`.
+fn counted_after(now: chrono::DateTime<chrono::Utc>, window: Duration) -> i64 {
+    let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+    millis(now).saturating_sub(window_ms)
+}
+
+/// What the `acquire` script answered: `{1, events}` granted, `{0, ms to wait}` refused.
+fn permit(
+    (granted, wait_or_count): (i64, i64),
+    at: chrono::DateTime<chrono::Utc>,
+    id: u64,
+) -> Result<Permit, Duration> {
+    if granted == 1 {
+        Ok(Permit {
+            at,
+            id,
+            count: u32::try_from(wait_or_count).unwrap_or(u32::MAX),
+        })
+    } else {
+        Err(Duration::from_millis(
+            u64::try_from(wait_or_count).unwrap_or(0),
+        ))
+    }
 }
 
 fn window_ms(limit: RateLimit) -> i64 {
@@ -48,35 +90,36 @@ impl Counters for RedisCounters {
         key: &str,
         limit: RateLimit,
     ) -> Result<Result<Permit, Duration>, StoreError> {
-        let at = self.clock.now();
-        let id = rand::rng().random();
-        let (granted, wait_or_count): (i64, i64) = self
-            .pool
-            .script(
-                scripts::ACQUIRE
-                    .key(self.key(key))
-                    .arg(millis(at))
-                    .arg(window_ms(limit))
-                    .arg(limit.max)
-                    .arg(member(at, id)),
-            )
-            .await?;
-        if granted == 1 {
-            Ok(Ok(Permit {
-                at,
-                id,
-                count: u32::try_from(wait_or_count).unwrap_or(u32::MAX),
-            }))
-        } else {
-            Ok(Err(Duration::from_millis(
-                u64::try_from(wait_or_count).unwrap_or(0),
-            )))
-        }
+        let (at, id) = (self.clock.now(), rand::rng().random());
+        let mut invocation = scripts::ACQUIRE.prepare_invoke();
+        self.acquire_args(&mut invocation, key, limit, at, id);
+        let answer: (i64, i64) = self.pool.script(&invocation).await?;
+        Ok(permit(answer, at, id))
+    }
+
+    async fn acquire_counting(
+        &self,
+        key: &str,
+        limit: RateLimit,
+        counted: &str,
+        window: Duration,
+    ) -> Result<(Result<Permit, Duration>, u32), StoreError> {
+        let (at, id) = (self.clock.now(), rand::rng().random());
+        let mut invocation = scripts::ACQUIRE_COUNTING.prepare_invoke();
+        self.acquire_args(&mut invocation, key, limit, at, id);
+        invocation
+            .key(self.key(counted))
+            .arg(counted_after(at, window));
+        let (granted, wait_or_count, count): (i64, i64, i64) =
+            self.pool.script(&invocation).await?;
+        Ok((
+            permit((granted, wait_or_count), at, id),
+            u32::try_from(count).unwrap_or(u32::MAX),
+        ))
     }
 
     async fn count(&self, key: &str, window: Duration) -> Result<u32, StoreError> {
-        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
-        let after = millis(self.clock.now()).saturating_sub(window_ms);
+        let after = counted_after(self.clock.now(), window);
         let count: i64 = self
             .pool
             .command(

@@ -88,26 +88,44 @@ return existed
     )
 });
 
-/// A sliding-window counter: drop events that left the window, count, add one if allowed.
+/// `acquire(K, A)`: a sliding-window counter: drop events that left the window, count, add
+/// one if allowed.
 ///
-/// KEYS: the counter's sorted set. ARGV: now (ms), window (ms), max, the event's member.
+/// K: the counter's sorted set. A: now (ms), window (ms), max, the event's member.
 /// Returns `{1, events in the window}` when recorded, `{0, ms until the oldest event leaves}`
 /// when full.
-pub static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%d', now - window))
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {0, tonumber(oldest[2]) + window - now}
+const ACQUIRE_FN: &str = r"
+local function acquire(K, A)
+  local now = tonumber(A[1])
+  local window = tonumber(A[2])
+  redis.call('ZREMRANGEBYSCORE', K[1], '-inf', string.format('%d', now - window))
+  if redis.call('ZCARD', K[1]) >= tonumber(A[3]) then
+    local oldest = redis.call('ZRANGE', K[1], 0, 0, 'WITHSCORES')
+    return {0, tonumber(oldest[2]) + window - now}
+  end
+  redis.call('ZADD', K[1], A[1], A[4])
+  redis.call('PEXPIRE', K[1], A[2])
+  return {1, redis.call('ZCARD', K[1])}
 end
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {1, redis.call('ZCARD', KEYS[1])}
-",
-    )
+";
+
+/// `acquire` on its own: KEYS and ARGV as its K and A.
+pub static ACQUIRE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{ACQUIRE_FN}return acquire(KEYS, ARGV)")));
+
+/// `acquire` on one counter and the events of another after an instant, in one round trip.
+///
+/// KEYS: the counter to charge, the counter to count. ARGV: `acquire`'s four, the instant
+/// (ms) after which events count.
+/// Returns `acquire`'s two and the count.
+pub static ACQUIRE_COUNTING: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{ACQUIRE_FN}
+local acquired = acquire({{KEYS[1]}}, {{unpack(ARGV, 1, 4)}})
+local counted = redis.call('ZCOUNT', KEYS[2], '(' .. ARGV[5], '+inf')
+return {{acquired[1], acquired[2], counted}}
+"
+    ))
 });
 
 /// GCRA (the algorithm governor uses) on one key holding the theoretical arrival time.

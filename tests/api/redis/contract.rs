@@ -465,6 +465,42 @@ pub async fn counters_limit_refund_and_reset(fx: Fixture) {
     assert!(counters.acquire("k", limit).await.unwrap().is_ok());
 }
 
+pub async fn a_charge_and_another_count_come_together(fx: Fixture) {
+    let counters = &fx.backends.counters;
+    let limit = RateLimit {
+        max: 1,
+        window: Duration::from_secs(600),
+    };
+    let day = Duration::from_secs(24 * 3600);
+    for _ in 0..3 {
+        assert!(
+            counters
+                .acquire("failures", limit_of(10, day))
+                .await
+                .unwrap()
+                .is_ok()
+        );
+        fx.clock.advance(Duration::from_secs(3600));
+    }
+    let (charged, counted) = counters
+        .acquire_counting("sends", limit, "failures", day)
+        .await
+        .unwrap();
+    assert_eq!(charged.unwrap().count, 1);
+    assert_eq!(counted, 3, "the other key counted, not charged");
+    assert_eq!(counters.count("failures", day).await.unwrap(), 3);
+    let (refused, counted) = counters
+        .acquire_counting("sends", limit, "failures", Duration::from_secs(3600 + 1))
+        .await
+        .unwrap();
+    assert_eq!(refused, Err(Duration::from_secs(600)), "the cap is full");
+    assert_eq!(counted, 1, "only what falls inside the window asked for");
+}
+
+fn limit_of(max: u32, window: Duration) -> RateLimit {
+    RateLimit { max, window }
+}
+
 pub async fn events_at_one_instant_count_apart(fx: Fixture) {
     let counters = &fx.backends.counters;
     let limit = RateLimit {
