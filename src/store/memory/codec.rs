@@ -568,9 +568,7 @@ fn decode_otp(r: &mut Reader<'_>) -> Option<OtpState> {
 /// A message's digest as the 16 bytes its 32 hex digits stand for (every digest the engine
 /// makes, `Processed::digest`), else as the text it is: `1` and the bytes, or `0` and the text.
 fn encode_digest(w: &mut Writer, digest: &str) {
-    match crate::hex::decode(digest)
-        .filter(|bytes| bytes.len() == 16 && crate::hex::encode(bytes) == digest)
-    {
+    match digest_bytes(digest) {
         Some(bytes) => {
             w.u8(1);
             w.0.extend_from_slice(&bytes);
@@ -580,6 +578,22 @@ fn encode_digest(w: &mut Writer, digest: &str) {
             w.str(digest);
         }
     }
+}
+
+/// The 16 bytes `digest` stands for when it is 32 lower-case hex digits (so that writing them
+/// back gives the same text), read without allocating: every save passes here.
+fn digest_bytes(digest: &str) -> Option<[u8; 16]> {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let hex: &[u8; 32] = digest.as_bytes().try_into().ok()?;
+    let mut bytes = [0; 16];
+    for (byte, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(bytes)
 }
 
 fn decode_digest(r: &mut Reader<'_>) -> Option<String> {

@@ -61,17 +61,24 @@ impl RedisTurns {
             )
             .await?;
         let malformed = || StoreError::Unavailable("Redis answered a turn's read oddly".into());
-        match answer.as_slice() {
-            [leased] if leased == "0" => Ok(None),
-            [leased, version, updated, doc, record] if leased == "1" => {
-                let present = |text: &String| (!text.is_empty()).then(|| text.clone());
-                let version = present(version)
-                    .map(|v| v.parse::<u64>().map_err(|_| malformed()))
-                    .transpose()?;
-                let updated = present(updated)
-                    .map(|u| u.parse::<i64>().map_err(|_| malformed()))
-                    .transpose()?;
-                Ok(Some(((version, updated, present(doc)), present(record))))
+        // Moved out of the answer, not copied: `doc` is the whole session.
+        let present = |text: String| (!text.is_empty()).then_some(text);
+        let mut fields = answer.into_iter();
+        match (fields.next().as_deref(), fields.len()) {
+            (Some("0"), 0) => Ok(None),
+            (Some("1"), 4) => {
+                let mut next = || fields.next().unwrap_or_default();
+                let version = present(next())
+                    .map(|version| version.parse::<u64>())
+                    .transpose()
+                    .map_err(|_| malformed())?;
+                let updated = present(next())
+                    .map(|updated| updated.parse::<i64>())
+                    .transpose()
+                    .map_err(|_| malformed())?;
+                let doc = present(next());
+                let record = present(next());
+                Ok(Some(((version, updated, doc), record)))
             }
             _ => Err(malformed()),
         }
