@@ -1,4 +1,5 @@
-//! Lower-case hexadecimal, for digests and signatures in headers, ids and stored records.
+//! Lower-case hexadecimal, for digests and signatures in headers, ids and stored records, and
+//! the UUIDs written with it.
 
 const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
@@ -10,6 +11,27 @@ pub fn encode(bytes: &[u8]) -> String {
         hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
     }
     hex
+}
+
+/// `bytes` as a UUID is written: lower-case hex in groups of 8-4-4-4-12.
+pub fn uuid(bytes: &[u8; 16]) -> String {
+    let hex = encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// A new random version-4 UUID, as `crypto.randomUUID()` makes them.
+pub fn random_uuid() -> String {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    uuid(&bytes)
 }
 
 /// Decodes hex (either case); `None` for odd lengths or other characters.

@@ -183,11 +183,13 @@ async fn create(
     Ok(())
 }
 
-async fn turn(engine: &Engine, i: usize, message: &str, text: &str) -> Result<TurnReply, String> {
+/// One message of session `i`, under a new random message id: a UUID, as chat widgets send
+/// (`crypto.randomUUID()`), since an ended session keeps the ids of its messages.
+async fn turn(engine: &Engine, i: usize, text: &str) -> Result<TurnReply, String> {
     engine
         .turn(TurnRequest {
             session_id: session_id(i),
-            message_id: message.to_owned(),
+            message_id: crate::hex::random_uuid(),
             text: text.to_owned(),
             dialog: None,
             locale: None,
@@ -199,7 +201,7 @@ async fn turn(engine: &Engine, i: usize, message: &str, text: &str) -> Result<Tu
 
 /// Session `i` greeted and waiting for the address.
 async fn waiting(engine: &Engine, i: usize) -> Result<(), String> {
-    let reply = turn(engine, i, "m1", "hi").await?;
+    let reply = turn(engine, i, "hi").await?;
     if reply.state != State::Waiting || reply.node != "ask_email" {
         return Err(format!("session {i} is not waiting at ask_email"));
     }
@@ -211,14 +213,14 @@ async fn ended(engine: &Engine, outbox: Option<&OutboxSender>, i: usize) -> Resu
     let outbox = outbox.ok_or("the bench config must send email to the dev outbox")?;
     waiting(engine, i).await?;
     let address = format!("user.{i}@scale.test");
-    turn(engine, i, "m2", &format!("sure, it's {address} thanks")).await?;
+    turn(engine, i, &format!("sure, it's {address} thanks")).await?;
     let email = outbox
         .last_to(&address)
         .ok_or_else(|| format!("no code was emailed to session {i}"))?;
     let code = super::driver::code_in(&email.text)
         .ok_or_else(|| format!("the email to session {i} has no code"))?
         .to_owned();
-    let reply = turn(engine, i, "m3", &format!("ok it's {code}")).await?;
+    let reply = turn(engine, i, &format!("ok it's {code}")).await?;
     if reply.state != State::Ended || reply.result.as_deref() != Some("authenticated") {
         return Err(format!("session {i} did not end authenticated"));
     }

@@ -143,6 +143,35 @@ impl DialogRegistry {
         (merged, refused)
     }
 
+    /// What sessions of these dialogs are likely to repeat, for a store that compresses
+    /// them: the latest version of every dialog's source and translations, without comment
+    /// lines or indentation. The YAML sources come last, since compressors that keep only a
+    /// dictionary's end keep them first, and the default locale is what most sessions speak.
+    pub fn dictionary(&self) -> Vec<u8> {
+        let latest: Vec<&Arc<Dialog>> = self
+            .dialogs
+            .values()
+            .filter_map(|versions| versions.values().next_back())
+            .collect();
+        let translations = latest.iter().flat_map(|dialog| {
+            dialog
+                .translation_sources
+                .iter()
+                .map(|translation| translation.source.as_str())
+        });
+        let sources = latest.iter().map(|dialog| &*dialog.source);
+        let mut dictionary = Vec::new();
+        for text in translations.chain(sources) {
+            for line in text.lines().map(str::trim) {
+                if !line.is_empty() && !line.starts_with('#') {
+                    dictionary.extend_from_slice(line.as_bytes());
+                    dictionary.push(b'\n');
+                }
+            }
+        }
+        dictionary
+    }
+
     pub fn summaries(&self) -> Vec<DialogSummary> {
         self.dialogs
             .iter()

@@ -32,8 +32,14 @@ pub struct Backends {
 
 impl Backends {
     /// Builds the configured adapters. Nothing connects yet: a Redis that is down at start-up
-    /// makes requests fail with 503 until it answers, not the start.
-    pub fn from_config(config: &Config, clock: &Arc<dyn Clock>) -> Result<Self, String> {
+    /// makes requests fail with 503 until it answers, not the start. `dictionary` is text the
+    /// sessions are likely to repeat (the dialogs'): the memory store compresses ended
+    /// sessions against it.
+    pub fn from_config(
+        config: &Config,
+        clock: &Arc<dyn Clock>,
+        dictionary: &[u8],
+    ) -> Result<Self, String> {
         let sessions = &config.sessions;
         match sessions.store {
             StoreKind::Memory => {
@@ -44,7 +50,8 @@ impl Backends {
                         clock.clone(),
                     )
                     .with_max_sessions(config.limits.max_sessions)
-                    .with_max_bytes(sessions.max_bytes, sessions.max_session_bytes),
+                    .with_max_bytes(sessions.max_bytes, sessions.max_session_bytes)
+                    .with_dictionary(dictionary),
                 );
                 let lease: Arc<dyn TurnLease> = Arc::new(LocalLease);
                 let events: Arc<dyn EventLog> =

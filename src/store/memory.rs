@@ -33,6 +33,10 @@ use super::{Abandoned, MemoryUse, Processed, SessionStore, StoreError, Swept};
 /// Idempotency records kept per session (the newest), on top of the time window.
 pub const MAX_PROCESSED_PER_SESSION: usize = 16;
 
+/// The most of a compression dictionary the store keeps: hashing it is part of every
+/// compression's cost, and 16 KiB holds the texts of a few dialogs.
+pub const MAX_DICTIONARY: usize = 16 * 1024;
+
 /// What an entry costs beyond its key's and record's bytes: the map's slot (two boxed
 /// slices, 32 bytes, and its control byte and hash) and the allocator's headers of the two
 /// allocations. An estimate, checked against resident memory by `colloquy bench --scale`.
@@ -77,6 +81,9 @@ pub struct MemoryStore {
     bytes: AtomicUsize,
     evictions: AtomicU64,
     clock: Arc<dyn Clock>,
+    /// What ended sessions' records are compressed against ([`MemoryStore::with_dictionary`]).
+    /// Never changed once the store holds records: they could not be read again.
+    dictionary: Box<[u8]>,
 }
 
 fn delta(duration: Duration) -> TimeDelta {
@@ -102,7 +109,20 @@ impl MemoryStore {
             bytes: AtomicUsize::new(0),
             evictions: AtomicU64::new(0),
             clock,
+            dictionary: Box::default(),
         }
+    }
+
+    /// Compresses ended sessions against `dictionary`: text their records are likely to
+    /// repeat, such as the dialogs' sources. What each session repeats from it takes a few
+    /// bytes instead of its length (BENCHMARKS.md). The dictionary stays the store's for
+    /// its life, through dialog reloads: it only has to be likely, not current. At most its
+    /// last [`MAX_DICTIONARY`] bytes are used, since every compression hashes it whole.
+    #[must_use]
+    pub fn with_dictionary(mut self, dictionary: &[u8]) -> Self {
+        let from = dictionary.len().saturating_sub(MAX_DICTIONARY);
+        self.dictionary = dictionary[from..].into();
+        self
     }
 
     /// Caps live sessions: creating one beyond `max` first evicts the longest-idle ones.
@@ -223,7 +243,7 @@ impl MemoryStore {
         processed: Option<&Processed>,
     ) -> Result<Box<[u8]>, StoreError> {
         let tail = match current {
-            Some(record) => Some(codec::tail(record).ok_or_else(corrupt)?),
+            Some(record) => Some(codec::tail(record, &self.dictionary).ok_or_else(corrupt)?),
             None => None,
         };
         let kept: Vec<&[u8]> = tail
@@ -239,6 +259,7 @@ impl MemoryStore {
             kept.into_iter().skip(skip),
             processed,
             hint,
+            &self.dictionary,
         );
         if record.len() <= self.max_session_bytes {
             return Ok(record);
@@ -253,6 +274,7 @@ impl MemoryStore {
                     std::iter::empty(),
                     processed,
                     hint,
+                    &self.dictionary,
                 ))
             },
             |record| record.len(),
@@ -269,11 +291,12 @@ impl MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Option<Processed>, StoreError> {
         let horizon = now - self.idempotency_window;
-        let tail = codec::tail(record).ok_or_else(corrupt)?;
+        let wanted = codec::StoredId::of(message_id);
+        let tail = codec::tail(record, &self.dictionary).ok_or_else(corrupt)?;
         let found = tail
             .processed()
             .filter(|bytes| {
-                codec::processed_key(bytes).is_some_and(|(id, at)| id == message_id && at > horizon)
+                codec::processed_key(bytes).is_some_and(|(id, at)| id == wanted && at > horizon)
             })
             .last();
         match found {
@@ -312,7 +335,7 @@ impl SessionStore for MemoryStore {
         let Some(record) = self.sessions.get(id).filter(|r| !self.is_expired(r)) else {
             return Ok(None);
         };
-        codec::decode_session(id, &record)
+        codec::decode_session(id, &record, &self.dictionary)
             .map(Some)
             .ok_or_else(corrupt)
     }
@@ -350,7 +373,8 @@ impl SessionStore for MemoryStore {
         if let Some(processed) = self.find_processed(&record, session_id, message_id, now)? {
             return Ok((Some(processed), None));
         }
-        let session = codec::decode_session(session_id, &record).ok_or_else(corrupt)?;
+        let session =
+            codec::decode_session(session_id, &record, &self.dictionary).ok_or_else(corrupt)?;
         Ok((None, Some(session)))
     }
 
@@ -414,8 +438,8 @@ impl SessionStore for MemoryStore {
                 // Only a conversation still going can have been abandoned: an ended one is
                 // not decoded (nor decompressed).
                 if !codec::standing(record).ended
-                    && let Some(left) =
-                        codec::decode_session(id, record).and_then(|s| Abandoned::of(&s))
+                    && let Some(left) = codec::decode_session(id, record, &self.dictionary)
+                        .and_then(|s| Abandoned::of(&s))
                 {
                     abandoned.push(left);
                 }
@@ -425,14 +449,14 @@ impl SessionStore for MemoryStore {
             // An ended session's compressed records wait for their session's TTL instead:
             // reading them would mean decompressing every ended session on every sweep.
             let stale = !codec::is_compressed(record)
-                && codec::tail(record).is_some_and(|tail| {
+                && codec::tail(record, &self.dictionary).is_some_and(|tail| {
                     tail.processed()
                         .next()
                         .and_then(codec::processed_key)
                         .is_some_and(|(_, at)| at <= horizon)
                 });
             if stale
-                && let Some(trimmed) = codec::retain_processed(record, |bytes| {
+                && let Some(trimmed) = codec::retain_processed(record, &self.dictionary, |bytes| {
                     codec::processed_key(bytes).is_some_and(|(_, at)| at > horizon)
                 })
             {
@@ -658,6 +682,41 @@ mod tests {
         clock.advance(Duration::from_secs(7200));
         store.sweep().await.unwrap();
         assert_eq!(store.memory().unwrap().bytes, 0);
+    }
+
+    #[tokio::test]
+    async fn ended_sessions_are_compressed_against_the_dictionary() {
+        let prompt = "I've emailed a 4-digit code to your address. It expires in 5 minutes. \
+                      Enter it here, or type 'resend' for a new one, 'change email' to use \
+                      another address, or 'cancel' to stop.";
+        let clock = Arc::new(ManualClock::at_epoch());
+        let ended = |id: &str| {
+            let mut session = Session::new(id, "d", 1, clock.now());
+            session.record(
+                crate::dialog::session::Speaker::Bot,
+                prompt,
+                clock.now(),
+                20,
+            );
+            session.state = crate::dialog::State::Ended;
+            session
+        };
+        let plain = store(&clock);
+        let with_prompts = store(&clock).with_dictionary(format!("say: {prompt}\n").as_bytes());
+        for store in [&plain, &with_prompts] {
+            store.save(&mut ended("s"), None).await.unwrap();
+            let mut read = store.load("s").await.unwrap().unwrap();
+            read.version = 0;
+            assert_eq!(read, ended("s"), "reads back whole");
+        }
+        let (without, with) = (
+            plain.memory().unwrap().bytes,
+            with_prompts.memory().unwrap().bytes,
+        );
+        assert!(
+            with + prompt.len() - 20 < without,
+            "{with} bytes with the dictionary, {without} without"
+        );
     }
 
     #[tokio::test]

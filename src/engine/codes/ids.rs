@@ -26,18 +26,7 @@ const IDENTITY: &str = "identity";
 
 /// A new random id: a version-4 UUID (`8-4-4-4-12` lower-case hex).
 pub(super) fn new_id() -> String {
-    let mut bytes: [u8; 16] = rand::random();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex = crate::hex::encode(&bytes);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    crate::hex::random_uuid()
 }
 
 /// Whether `text` is shaped like a UUID (any version): what is worth a look-up.

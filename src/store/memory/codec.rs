@@ -12,12 +12,16 @@
 //! (flags `u8`: 1 ended, 2 tail compressed; the instant its code stops being usable, 12
 //! bytes); then the tail: the session's length (`u32`) and encoding, then the processed
 //! records, oldest first, each preceded by its length (`u32`; a record's message digest is
-//! kept as its 16 bytes, not their hex).
+//! kept as its 16 bytes, not their hex, and so is a message id written as a UUID).
 //!
 //! An ended session's tail is compressed (LZ4, its length first): such a session waits out
 //! its idle TTL only for retries and the next conversation, and its bot's answers are in both
 //! its transcript and its records, which compression keeps once. That halves what it takes
-//! (BENCHMARKS.md), for a few microseconds once per conversation and on the rare read.
+//! (BENCHMARKS.md), for a few microseconds once per conversation and on the rare read. It
+//! is compressed against a dictionary of what such records repeat from one session to the
+//! next, the dialogs' own texts (see [`super::MemoryStore::with_dictionary`]): a transcript
+//! and its answers are mostly the dialog's prompts, which compression on its own would keep
+//! once per session.
 //! Integers are little-endian; strings are a varint length and UTF-8 bytes. Encoders
 //! destructure every type whole, so a field added to `Session` (or to anything it holds)
 //! does not compile until it is encoded here.
@@ -72,6 +76,7 @@ pub(super) fn record<'p>(
     kept: impl Iterator<Item = &'p [u8]>,
     new: Option<&Processed>,
     size_hint: usize,
+    dictionary: &[u8],
 ) -> Box<[u8]> {
     let mut w = Writer(Vec::with_capacity(size_hint));
     w.u64(version);
@@ -94,17 +99,18 @@ pub(super) fn record<'p>(
         processed_body(&mut w, new, &session.id);
         w.end_len(start);
     }
-    sealed(w.0)
+    sealed(w.0, dictionary)
 }
 
 /// `plain` (a record with its tail as it is) as stored: the tail of an ended session
-/// compressed, when that makes it smaller.
-fn sealed(mut plain: Vec<u8>) -> Box<[u8]> {
+/// compressed against `dictionary`, when that makes it smaller.
+fn sealed(mut plain: Vec<u8>, dictionary: &[u8]) -> Box<[u8]> {
     let ended = plain
         .get(STANDING_AT)
         .is_some_and(|flags| flags & ENDED != 0);
     if ended && plain.len() > TAIL_AT {
-        let packed = lz4_flex::compress_prepend_size(&plain[TAIL_AT..]);
+        let packed =
+            lz4_flex::block::compress_prepend_size_with_dict(&plain[TAIL_AT..], dictionary);
         if packed.len() < plain.len() - TAIL_AT {
             let mut record = Vec::with_capacity(TAIL_AT + packed.len());
             record.extend_from_slice(&plain[..TAIL_AT]);
@@ -137,14 +143,15 @@ impl Tail<'_> {
     }
 }
 
-/// The tail of `record`; `None` when it is malformed.
-pub(super) fn tail(record: &[u8]) -> Option<Tail<'_>> {
+/// The tail of `record` (compressed, if it is, against `dictionary`); `None` when it is
+/// malformed.
+pub(super) fn tail<'a>(record: &'a [u8], dictionary: &[u8]) -> Option<Tail<'a>> {
     let flags = *record.get(STANDING_AT)?;
     let stored = record.get(TAIL_AT..)?;
     if flags & COMPRESSED == 0 {
         return Some(Tail(Cow::Borrowed(stored)));
     }
-    lz4_flex::decompress_size_prepended(stored)
+    lz4_flex::block::decompress_size_prepended_with_dict(stored, dictionary)
         .ok()
         .map(|tail| Tail(Cow::Owned(tail)))
 }
@@ -204,9 +211,10 @@ pub(super) fn updated_at(record: &[u8]) -> DateTime<Utc> {
 /// The record with only the processed records `keep` accepts; `None` when it is malformed.
 pub(super) fn retain_processed(
     record: &[u8],
+    dictionary: &[u8],
     mut keep: impl FnMut(&[u8]) -> bool,
 ) -> Option<Box<[u8]>> {
-    let tail = tail(record)?;
+    let tail = tail(record, dictionary)?;
     let mut r = Reader(&tail.0);
     let session_len = usize::try_from(r.u32()?).ok()?;
     let session = tail.0.get(..session_len.checked_add(4)?)?;
@@ -217,20 +225,83 @@ pub(super) fn retain_processed(
         w.u32(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
         w.0.extend_from_slice(bytes);
     }
-    Some(sealed(w.0))
+    Some(sealed(w.0, dictionary))
 }
 
 /// A processed record's message id and instant, read without decoding its reply.
-pub(super) fn processed_key(bytes: &[u8]) -> Option<(&str, DateTime<Utc>)> {
+pub(super) fn processed_key(bytes: &[u8]) -> Option<(StoredId<'_>, DateTime<Utc>)> {
     let mut r = Reader(bytes);
-    Some((r.str()?, r.time()?))
+    Some((read_message_id(&mut r)?, r.time()?))
 }
 
-pub(super) fn decode_session(id: &str, record: &[u8]) -> Option<Session> {
+/// A message id as a record keeps it: a UUID in its canonical lower-case form (what chat
+/// widgets send, `crypto.randomUUID()`) as its 16 bytes, any other id as its text. Compare
+/// with [`StoredId::of`] the id looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StoredId<'a> {
+    Text(&'a str),
+    Uuid([u8; 16]),
+}
+
+impl<'a> StoredId<'a> {
+    /// How `id` is kept, worked out without allocating.
+    pub(super) fn of(id: &'a str) -> Self {
+        uuid_bytes(id).map_or(Self::Text(id), Self::Uuid)
+    }
+
+    fn to_text(self) -> String {
+        match self {
+            Self::Text(text) => text.to_owned(),
+            Self::Uuid(bytes) => crate::hex::uuid(&bytes),
+        }
+    }
+}
+
+/// The 16 bytes of `id` when it is a UUID written the canonical way (lower-case hex in groups
+/// of 8-4-4-4-12), so that writing them back gives the same text.
+fn uuid_bytes(id: &str) -> Option<[u8; 16]> {
+    let text: &[u8; 36] = id.as_bytes().try_into().ok()?;
+    let mut digits = [0_u8; 32];
+    let mut n = 0;
+    for (i, &c) in text.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            if c != b'-' {
+                return None;
+            }
+        } else {
+            digits[n] = c;
+            n += 1;
+        }
+    }
+    hex_bytes(&digits)
+}
+
+fn write_message_id(w: &mut Writer, id: &str) {
+    match StoredId::of(id) {
+        StoredId::Uuid(bytes) => {
+            w.u8(1);
+            w.0.extend_from_slice(&bytes);
+        }
+        StoredId::Text(text) => {
+            w.u8(0);
+            w.str(text);
+        }
+    }
+}
+
+fn read_message_id<'a>(r: &mut Reader<'a>) -> Option<StoredId<'a>> {
+    match r.u8()? {
+        1 => Some(StoredId::Uuid(r.take(16)?.try_into().ok()?)),
+        0 => Some(StoredId::Text(r.str()?)),
+        _ => None,
+    }
+}
+
+pub(super) fn decode_session(id: &str, record: &[u8], dictionary: &[u8]) -> Option<Session> {
     let mut r = Reader(record);
     let version = r.u64()?;
     let updated_at = r.time()?;
-    let tail = tail(record)?;
+    let tail = tail(record, dictionary)?;
     let mut r = Reader(&tail.0);
     r.u32()?;
     let dialog_id = r.string()?;
@@ -583,12 +654,16 @@ fn encode_digest(w: &mut Writer, digest: &str) {
 /// The 16 bytes `digest` stands for when it is 32 lower-case hex digits (so that writing them
 /// back gives the same text), read without allocating: every save passes here.
 fn digest_bytes(digest: &str) -> Option<[u8; 16]> {
+    hex_bytes(digest.as_bytes().try_into().ok()?)
+}
+
+/// The 16 bytes 32 lower-case hex digits stand for.
+fn hex_bytes(hex: &[u8; 32]) -> Option<[u8; 16]> {
     let digit = |c: u8| match c {
         b'0'..=b'9' => Some(c - b'0'),
         b'a'..=b'f' => Some(c - b'a' + 10),
         _ => None,
     };
-    let hex: &[u8; 32] = digest.as_bytes().try_into().ok()?;
     let mut bytes = [0; 16];
     for (byte, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
         *byte = digit(pair[0])? << 4 | digit(pair[1])?;
@@ -626,7 +701,7 @@ fn processed_body(w: &mut Writer, processed: &Processed, session_id: &str) {
         choices,
         with_agent,
     } = reply;
-    w.str(message_id);
+    write_message_id(w, message_id);
     w.time(*at);
     encode_digest(w, text_digest);
     w.opt_str((reply_session != session_id).then_some(reply_session.as_str()));
@@ -651,7 +726,7 @@ fn processed_body(w: &mut Writer, processed: &Processed, session_id: &str) {
 
 pub(super) fn decode_processed(bytes: &[u8], session_id: &str) -> Option<Processed> {
     let mut r = Reader(bytes);
-    let message_id = r.string()?;
+    let message_id = read_message_id(&mut r)?.to_text();
     let at = r.time()?;
     let text_digest = decode_digest(&mut r)?;
     let session_id = r.opt_string()?.unwrap_or_else(|| session_id.to_owned());

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::codec;
+use super::codec::{self, StoredId};
 use crate::dialog::entities::Entity;
 use crate::dialog::reply::TurnReply;
 use crate::dialog::session::Speaker;
@@ -105,13 +105,14 @@ fn a_session_and_its_records_round_trip() {
     other.text_digest = Processed::digest("hi").to_uppercase();
     let mut third = processed("m3", "s-1", None);
     third.text_digest = "not a digest".into();
-    let record = codec::record(&session, 9, std::iter::empty(), Some(&first), 0);
+    let record = codec::record(&session, 9, std::iter::empty(), Some(&first), 0, &[]);
     let record = codec::record(
         &session,
         9,
         kept(&record).iter().map(Vec::as_slice),
         Some(&other),
         0,
+        &[],
     );
     let record = codec::record(
         &session,
@@ -119,10 +120,11 @@ fn a_session_and_its_records_round_trip() {
         kept(&record).iter().map(Vec::as_slice),
         Some(&third),
         0,
+        &[],
     );
     assert_eq!(codec::version(&record), 9);
     assert_eq!(codec::updated_at(&record), session.updated_at);
-    assert_eq!(codec::decode_session("s-1", &record), Some(session));
+    assert_eq!(codec::decode_session("s-1", &record, &[]), Some(session));
     let kept: Vec<Processed> = kept(&record)
         .iter()
         .map(|bytes| codec::decode_processed(bytes, "s-1").unwrap())
@@ -133,7 +135,52 @@ fn a_session_and_its_records_round_trip() {
         .iter()
         .map(|bytes| codec::processed_key(bytes).unwrap())
         .collect();
-    assert_eq!(keys, [("m1", at(5)), ("m2", at(5)), ("m3", at(5))]);
+    assert_eq!(
+        keys,
+        [
+            (StoredId::Text("m1"), at(5)),
+            (StoredId::Text("m2"), at(5)),
+            (StoredId::Text("m3"), at(5))
+        ]
+    );
+}
+
+#[test]
+fn a_uuid_message_id_takes_its_16_bytes_and_reads_back_as_written() {
+    let session = full_session();
+    let uuid = "0f8e2c4a-9b1d-4e6f-a2c3-5d7e9f1b3a5c";
+    let upper = "0F8E2C4A-9B1D-4E6F-A2C3-5D7E9F1B3A5C";
+    let record = |id: &str| {
+        codec::record(
+            &session,
+            9,
+            std::iter::empty(),
+            Some(&processed(id, "s-1", None)),
+            0,
+            &[],
+        )
+    };
+    let (compact, as_text) = (record(uuid), record(upper));
+    // A tag, a length and 36 characters against a tag and 16 bytes.
+    assert_eq!(as_text.len() - compact.len(), (1 + 1 + 36) - (1 + 16));
+    for (record, id) in [(&compact, uuid), (&as_text, upper)] {
+        let records = kept(record);
+        assert_eq!(
+            codec::decode_processed(&records[0], "s-1"),
+            Some(processed(id, "s-1", None))
+        );
+        let (stored, _) = codec::processed_key(&records[0]).unwrap();
+        assert_eq!(stored, StoredId::of(id));
+    }
+    assert!(matches!(StoredId::of(uuid), StoredId::Uuid(_)));
+    // Only the canonical form is compacted: anything else would not read back the same.
+    for other in [
+        upper,
+        "0f8e2c4a9b1d4e6fa2c35d7e9f1b3a5c",
+        "0f8e2c4a-9b1d-4e6f-a2c3-5d7e9f1b3a5g",
+    ] {
+        assert_eq!(StoredId::of(other), StoredId::Text(other));
+    }
 }
 
 #[test]
@@ -145,28 +192,29 @@ fn a_new_session_round_trips_and_records_can_be_dropped() {
         std::iter::empty(),
         Some(&processed("m", "s", None)),
         64,
+        &[],
     );
-    assert_eq!(codec::decode_session("s", &record).unwrap().version, 1);
-    let none = codec::retain_processed(&record, |_| false).unwrap();
+    assert_eq!(codec::decode_session("s", &record, &[]).unwrap().version, 1);
+    let none = codec::retain_processed(&record, &[], |_| false).unwrap();
     assert!(kept(&none).is_empty());
     assert_eq!(
-        codec::decode_session("s", &none),
-        codec::decode_session("s", &record)
+        codec::decode_session("s", &none, &[]),
+        codec::decode_session("s", &record, &[])
     );
 }
 
 #[test]
 fn malformed_records_do_not_decode() {
     let session = full_session();
-    let record = codec::record(&session, 9, std::iter::empty(), None, 0);
+    let record = codec::record(&session, 9, std::iter::empty(), None, 0, &[]);
     for cut in [0, 7, 30, record.len() - 1] {
         assert_eq!(
-            codec::decode_session("s-1", &record[..cut]),
+            codec::decode_session("s-1", &record[..cut], &[]),
             None,
             "cut at {cut}"
         );
     }
-    assert!(codec::tail(&record[..3]).is_none());
+    assert!(codec::tail(&record[..3], &[]).is_none());
 }
 
 #[test]
@@ -180,13 +228,14 @@ fn an_ended_session_is_kept_compressed_and_reads_back_whole() {
     let mut first = processed("m1", "s-1", None);
     first.reply.replies = vec![answer.into()];
     let second = processed("m2", "s-1", None);
-    let record = codec::record(&session, 9, std::iter::empty(), Some(&first), 0);
+    let record = codec::record(&session, 9, std::iter::empty(), Some(&first), 0, &[]);
     let record = codec::record(
         &session,
         9,
         kept(&record).iter().map(Vec::as_slice),
         Some(&second),
         0,
+        &[],
     );
     assert!(codec::is_compressed(&record));
     let mut waiting = session.clone();
@@ -197,6 +246,7 @@ fn an_ended_session_is_kept_compressed_and_reads_back_whole() {
         kept(&record).iter().map(Vec::as_slice),
         None,
         0,
+        &[],
     );
     assert!(!codec::is_compressed(&plain));
     assert!(
@@ -207,18 +257,21 @@ fn an_ended_session_is_kept_compressed_and_reads_back_whole() {
     );
     assert!(codec::standing(&record).ended);
     assert_eq!(codec::version(&record), 9);
-    assert_eq!(codec::decode_session("s-1", &record), Some(session.clone()));
+    assert_eq!(
+        codec::decode_session("s-1", &record, &[]),
+        Some(session.clone())
+    );
     let records: Vec<Processed> = kept(&record)
         .iter()
         .map(|bytes| codec::decode_processed(bytes, "s-1").unwrap())
         .collect();
     assert_eq!(records, [first, second.clone()]);
-    let trimmed = codec::retain_processed(&record, |bytes| {
-        codec::processed_key(bytes).is_some_and(|(id, _)| id == "m2")
+    let trimmed = codec::retain_processed(&record, &[], |bytes| {
+        codec::processed_key(bytes).is_some_and(|(id, _)| id == StoredId::Text("m2"))
     })
     .unwrap();
     assert!(codec::is_compressed(&trimmed), "still compressed");
-    assert_eq!(codec::decode_session("s-1", &trimmed), Some(session));
+    assert_eq!(codec::decode_session("s-1", &trimmed, &[]), Some(session));
     assert_eq!(
         codec::decode_processed(&kept(&trimmed)[0], "s-1"),
         Some(second)
@@ -227,12 +280,12 @@ fn an_ended_session_is_kept_compressed_and_reads_back_whole() {
     let mut damaged = record.to_vec();
     let last = damaged.len() - 1;
     damaged.truncate(last);
-    assert_eq!(codec::decode_session("s-1", &damaged), None);
+    assert_eq!(codec::decode_session("s-1", &damaged, &[]), None);
 }
 
 /// The processed records of `record`, copied out of its tail.
 fn kept(record: &[u8]) -> Vec<Vec<u8>> {
-    codec::tail(record)
+    codec::tail(record, &[])
         .map(|tail| tail.processed().map(<[u8]>::to_vec).collect())
         .unwrap_or_default()
 }

@@ -47,7 +47,8 @@ pub fn config(redis_url: Option<&str>, max_sessions: usize) -> Config {
 pub fn fixture(config: &Config) -> Fixture {
     let clock = Arc::new(ManualClock::at_epoch());
     let dyn_clock: Arc<dyn Clock> = clock.clone();
-    let backends = Backends::from_config(config, &dyn_clock).expect("backends build");
+    // No dictionary: the contract holds whatever ended sessions are compressed against.
+    let backends = Backends::from_config(config, &dyn_clock, &[]).expect("backends build");
     Fixture { backends, clock }
 }
 
