@@ -32,8 +32,8 @@ use crate::otp::{OtpKey, Policy};
 use crate::services::ServiceCaller;
 use crate::sms::{BlockReason, SmsGuard, SmsSender};
 use crate::store::{
-    Counters, DialogArchive, EventLog, Processed, RateLimit, SessionStore, StoreError, TurnLease,
-    TurnStore,
+    Counters, DialogArchive, EventLog, Processed, RateLimit, Refund, SessionStore, StoreError,
+    TurnLease, TurnStore,
 };
 
 /// OTP rules and the key codes are MAC'd with.
@@ -369,17 +369,19 @@ impl Engine {
             tracing::warn!("session busy on another instance: turn refused");
             return Err(EngineError::SessionBusy);
         };
+        // Charges the turn gives back, sent with its last step.
+        let mut refunds = Vec::new();
         let ran = match self
-            .leased_turn(request, opened.earlier, opened.session, trace)
+            .leased_turn(request, opened.earlier, opened.session, trace, &mut refunds)
             .await
         {
             Ok(Ran::Answered(reply)) => {
-                self.turns.abandon(opened.lease).await;
+                self.turns.abandon(opened.lease, &refunds).await;
                 return Ok(reply);
             }
             Ok(Ran::Turned(ran)) => ran,
             Err(error) => {
-                self.turns.abandon(opened.lease).await;
+                self.turns.abandon(opened.lease, &refunds).await;
                 return Err(error);
             }
         };
@@ -391,7 +393,7 @@ impl Engine {
             starts_conversation,
         } = *ran;
         self.turns
-            .finish(opened.lease, &mut session, &processed, &event)
+            .finish(opened.lease, &mut session, &processed, &event, &refunds)
             .await?;
         // The caller gets the answer as it was recorded.
         let reply = processed.reply;
@@ -402,13 +404,15 @@ impl Engine {
     }
 
     /// The turn itself, under the session's lock and lease, up to what it saves: `earlier`
-    /// and `stored` are what the turn's first step read.
+    /// and `stored` are what the turn's first step read; charges to give back once it is
+    /// saved go to `refunds`.
     async fn leased_turn(
         &self,
         request: TurnRequest,
         earlier: Option<Processed>,
         stored: Option<Session>,
         trace: Option<&mut Vec<Traced>>,
+        refunds: &mut Vec<Refund>,
     ) -> Result<Ran, EngineError> {
         let digest = Processed::digest(&request.text);
         if let Some(earlier) = earlier {
@@ -450,7 +454,7 @@ impl Engine {
         };
         let with_agent = session.handoff.clone();
         let (dialog, replies) = self
-            .run_steps(dialog, &mut session, input, now, trace)
+            .run_steps(dialog, &mut session, input, now, trace, refunds)
             .await?;
         span.record("node", session.node.as_str());
         if let Some(handoff) = &with_agent {
@@ -599,6 +603,7 @@ impl Engine {
         input: Input<'_>,
         now: DateTime<Utc>,
         mut trace: Option<&mut Vec<Traced>>,
+        refunds: &mut Vec<Refund>,
     ) -> Result<(Arc<Dialog>, Vec<String>), EngineError> {
         /// What the next step is fed, owned across the awaits between steps.
         enum Next {
@@ -643,7 +648,7 @@ impl Engine {
             }
             next = if let Some(call) = stepped.call.take() {
                 Some(Next::Outcome(
-                    actions::run(self, &dialog, session, call, now).await?,
+                    actions::run(self, &dialog, session, call, now, refunds).await?,
                 ))
             } else if let Some(descend) = stepped.descend.take() {
                 match self.dialogs().latest(&descend.dialog).cloned() {
@@ -771,9 +776,19 @@ impl Engine {
             None => None,
         };
         let since = session.handoff.as_ref().map(|h| h.since);
-        let (dialog, replies) = self
-            .run_steps(dialog, &mut session, Input::Handback(to), now, None)
-            .await?;
+        let mut refunds = Vec::new();
+        let steps = self
+            .run_steps(
+                dialog,
+                &mut session,
+                Input::Handback(to),
+                now,
+                None,
+                &mut refunds,
+            )
+            .await;
+        self.counters.give_back(&refunds).await;
+        let (dialog, replies) = steps?;
         session.context.end_turn(now);
         session.turns = session.turns.saturating_add(1);
         session.updated_at = now;

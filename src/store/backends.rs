@@ -56,14 +56,16 @@ impl Backends {
                 let lease: Arc<dyn TurnLease> = Arc::new(LocalLease);
                 let events: Arc<dyn EventLog> =
                     Arc::new(MemoryEvents::new(sessions.events.limits(), clock.clone()));
+                let counters: Arc<dyn Counters> = Arc::new(MemoryCounters::new(clock.clone()));
                 Ok(Self {
                     turns: Arc::new(SeparateTurns::new(
                         store.clone(),
                         lease.clone(),
                         events.clone(),
+                        counters.clone(),
                     )),
                     store,
-                    counters: Arc::new(MemoryCounters::new(clock.clone())),
+                    counters,
                     limiter: Arc::new(LocalLimiter::new(&config.limits, clock.clone())),
                     lease,
                     archive: Arc::new(NoArchive),
@@ -95,15 +97,17 @@ impl Backends {
                     sessions.events.limits(),
                     clock.clone(),
                 ));
+                let counters = Arc::new(RedisCounters::new(pool.clone(), clock.clone()));
                 Ok(Self {
                     turns: Arc::new(RedisTurns::new(
                         pool.clone(),
                         store.clone(),
                         lease.clone(),
                         events.clone(),
+                        counters.clone(),
                     )),
                     store,
-                    counters: Arc::new(RedisCounters::new(pool.clone(), clock.clone())),
+                    counters,
                     limiter: Arc::new(RedisLimiter::new(
                         pool.clone(),
                         &config.limits,

@@ -31,6 +31,14 @@ pub struct Permit {
     pub count: u32,
 }
 
+/// A charge to give back once the turn that took it is over: a shared store sends it with the
+/// turn's last round trip ([`super::TurnStore::finish`]) instead of in one of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub key: String,
+    pub permit: Permit,
+}
+
 #[async_trait]
 pub trait Counters: Send + Sync + std::fmt::Debug {
     /// Records one event under `key` if the limit allows it; otherwise says how long until it
@@ -60,6 +68,16 @@ pub trait Counters: Send + Sync + std::fmt::Debug {
 
     /// Takes back an event (the work it paid for did not happen).
     async fn refund(&self, key: &str, permit: Permit) -> Result<(), StoreError>;
+
+    /// [`Counters::refund`] for each of `refunds`, logging those that fail: what the events
+    /// paid for is over, and its answer stands.
+    async fn give_back(&self, refunds: &[Refund]) {
+        for Refund { key, permit } in refunds {
+            if let Err(error) = self.refund(key, *permit).await {
+                tracing::warn!(%error, "a counted attempt could not be given back");
+            }
+        }
+    }
 
     /// Forgets every event under `key`.
     async fn reset(&self, key: &str) -> Result<(), StoreError>;

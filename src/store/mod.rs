@@ -22,7 +22,7 @@ mod turns;
 
 pub use archive::{DialogArchive, NoArchive};
 pub use backends::Backends;
-pub use counters::{Counters, MemoryCounters, Permit, RateLimit};
+pub use counters::{Counters, MemoryCounters, Permit, RateLimit, Refund};
 pub use events::{
     EventLimits, EventLog, EventWatch, EventsAfter, MemoryEvents, StoredEvent, Watchers,
 };

@@ -4,7 +4,8 @@
 //! Each of those is a port of its own ([`TurnLease`], [`SessionStore`], [`EventLog`]);
 //! [`TurnStore`] groups them into the two steps so that a shared store can do each in one
 //! round trip (the Redis store: one script each), while [`SeparateTurns`] calls the ports one
-//! after the other for stores in this process.
+//! after the other for stores in this process. Charges the turn gives back ([`Refund`]) go
+//! with its last step.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use async_trait::async_trait;
 use crate::dialog::Session;
 use crate::dialog::reply::SessionEvent;
 
-use super::{EventLog, Lease, Processed, SessionStore, StoreError, TurnLease};
+use super::{Counters, EventLog, Lease, Processed, Refund, SessionStore, StoreError, TurnLease};
 
 /// What the first step read, under the lease it took.
 #[derive(Debug)]
@@ -39,19 +40,21 @@ pub trait TurnStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<Opened>, StoreError>;
 
     /// Saves `session` with `processed` as [`SessionStore::save`] does, then (once saved)
-    /// puts `event` on the session's stream, and frees the lease whatever happened. Only the
-    /// save's failure is returned: the event's is logged, since what it tells is saved.
+    /// puts `event` on the session's stream, gives back `refunds` and frees the lease,
+    /// whatever happened. Only the save's failure is returned: the others are logged, since
+    /// the turn's answer stands without them.
     async fn finish(
         &self,
         lease: Lease,
         session: &mut Session,
         processed: &Processed,
         event: &SessionEvent,
+        refunds: &[Refund],
     ) -> Result<(), StoreError>;
 
-    /// Frees the lease of a turn that saves nothing (a retry answered from its record, or a
-    /// turn that failed).
-    async fn abandon(&self, lease: Lease);
+    /// Gives back `refunds` and frees the lease of a turn that saves nothing (a retry
+    /// answered from its record, or a turn that failed).
+    async fn abandon(&self, lease: Lease, refunds: &[Refund]);
 }
 
 /// The two steps as calls to the separate ports, in order: for the in-memory store, where a
@@ -61,6 +64,7 @@ pub struct SeparateTurns {
     store: Arc<dyn SessionStore>,
     lease: Arc<dyn TurnLease>,
     events: Arc<dyn EventLog>,
+    counters: Arc<dyn Counters>,
 }
 
 impl SeparateTurns {
@@ -68,11 +72,13 @@ impl SeparateTurns {
         store: Arc<dyn SessionStore>,
         lease: Arc<dyn TurnLease>,
         events: Arc<dyn EventLog>,
+        counters: Arc<dyn Counters>,
     ) -> Self {
         Self {
             store,
             lease,
             events,
+            counters,
         }
     }
 }
@@ -107,6 +113,7 @@ impl TurnStore for SeparateTurns {
         session: &mut Session,
         processed: &Processed,
         event: &SessionEvent,
+        refunds: &[Refund],
     ) -> Result<(), StoreError> {
         let saved = self.store.save(session, Some(processed)).await;
         if saved.is_ok()
@@ -114,11 +121,13 @@ impl TurnStore for SeparateTurns {
         {
             tracing::warn!(%error, "an event could not be put on the session's stream");
         }
+        self.counters.give_back(refunds).await;
         self.lease.release(lease).await;
         saved
     }
 
-    async fn abandon(&self, lease: Lease) {
+    async fn abandon(&self, lease: Lease, refunds: &[Refund]) {
+        self.counters.give_back(refunds).await;
         self.lease.release(lease).await;
     }
 }

@@ -14,7 +14,7 @@ pub(super) use otp_verify::{check, policy_for};
 use chrono::{DateTime, Utc};
 
 use crate::dialog::{ActionCall, Dialog, Outcome, Session};
-use crate::store::StoreError;
+use crate::store::{Refund, StoreError};
 
 use super::Engine;
 
@@ -24,10 +24,11 @@ pub(super) async fn run(
     session: &mut Session,
     call: ActionCall,
     now: DateTime<Utc>,
+    refunds: &mut Vec<Refund>,
 ) -> Result<Outcome, StoreError> {
     match call {
         ActionCall::OtpSend(call) => otp_send::run(engine, dialog, session, call, now).await,
-        ActionCall::OtpVerify(call) => otp_verify::run(engine, session, call, now).await,
+        ActionCall::OtpVerify(call) => otp_verify::run(engine, session, call, now, refunds).await,
         ActionCall::EmailSend(call) => email_send::run(engine, dialog, session, call, now).await,
         ActionCall::HttpRequest(call) => Ok(http_request::run(engine, call).await),
         ActionCall::Understand(call) => Ok(understand::run(engine, call).await),

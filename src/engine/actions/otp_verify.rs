@@ -3,7 +3,8 @@
 //! (`otp::Escalation`); a live code too short for the guesses made since it was sent is
 //! retired unchecked, and its owner asked to take a new one. A right code takes back only its
 //! own charge, never earlier failures: the guessing bound holds however many logins succeed
-//! in a window, and logging in often makes no code longer.
+//! in a window, and logging in often makes no code longer. A charge taken back goes with the
+//! turn's save (`refunds`), not in a round trip of its own.
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use crate::dialog::actions::otp_verify::Call;
 use crate::dialog::value::Value;
 use crate::dialog::{Outcome, Session};
 use crate::otp::{self, CodeStatus, OtpState, Policy, Verdict};
-use crate::store::StoreError;
+use crate::store::{Refund, StoreError};
 
 use super::super::Engine;
 use super::failure_key;
@@ -23,8 +24,9 @@ pub(super) async fn run(
     session: &mut Session,
     call: Call,
     now: DateTime<Utc>,
+    refunds: &mut Vec<Refund>,
 ) -> Result<Outcome, StoreError> {
-    let outcome = verify(engine, session, call, now).await?;
+    let outcome = verify(engine, session, call, now, refunds).await?;
     engine
         .metrics
         .otp_verifications
@@ -37,12 +39,21 @@ async fn verify(
     session: &mut Session,
     call: Call,
     now: DateTime<Utc>,
+    refunds: &mut Vec<Refund>,
 ) -> Result<Outcome, StoreError> {
     let Checked {
         verdict,
         budget_back_in,
         longer_code_needed,
-    } = check(engine, &session.id, session.otp.as_mut(), &call.code, now).await?;
+    } = check(
+        engine,
+        &session.id,
+        session.otp.as_mut(),
+        &call.code,
+        now,
+        refunds,
+    )
+    .await?;
     Ok(match verdict {
         Verdict::Valid => Outcome::new("valid"),
         Verdict::Invalid {
@@ -104,13 +115,16 @@ pub(crate) async fn policy_for(
 }
 
 /// Checks `entered` against the code `state` holds (MAC'd with `owner`, the id of the record
-/// that holds it), charging the address's failure count first.
+/// that holds it), charging the address's failure count first. A charge to give back (the
+/// code was right, or not compared) is put in `refunds`, for the caller to give back once
+/// what it saves is saved.
 pub(crate) async fn check(
     engine: &Engine,
     owner: &str,
     state: Option<&mut OtpState>,
     entered: &str,
     now: DateTime<Utc>,
+    refunds: &mut Vec<Refund>,
 ) -> Result<Checked, StoreError> {
     let Some(state) = state else {
         return Ok(Checked::plain(Verdict::NoCode));
@@ -151,9 +165,7 @@ pub(crate) async fn check(
         .admits(state.length, state.alphabet, failures_before)
     {
         // Not compared, so not a guess: the count is given back.
-        if let Err(error) = engine.counters.refund(&key, permit).await {
-            tracing::warn!(%error, "otp.verify: could not give back an unchecked attempt");
-        }
+        refunds.push(Refund { key, permit });
         state.expires_at = state.expires_at.min(now);
         tracing::info!(to = %masked, failures_before, "otp.verify: code retired unchecked: wrong guesses at this address ask for a longer one");
         return Ok(Checked {
@@ -167,9 +179,7 @@ pub(crate) async fn check(
         Verdict::Valid => {
             // Charged before comparing like every attempt, but a right code is no failure:
             // its own charge is given back (and only its own; the wrong guesses stay counted).
-            if let Err(error) = engine.counters.refund(&key, permit).await {
-                tracing::warn!(%error, "otp.verify: could not give back a right code's attempt");
-            }
+            refunds.push(Refund { key, permit });
             tracing::info!(to = %masked, "otp.verify: code accepted");
         }
         Verdict::Invalid {

@@ -362,13 +362,18 @@ impl Engine {
             });
         };
         let before = record.otp.clone();
-        let checked = check(self, id, record.otp.as_mut(), entered, now)
-            .await?
-            .verdict;
-        if record.otp != before {
-            record.updated_at = now;
-            self.store.save(&mut record, None).await?;
-        }
+        let mut refunds = Vec::new();
+        let checked = check(self, id, record.otp.as_mut(), entered, now, &mut refunds).await;
+        let saved = match checked {
+            Ok(_) if record.otp != before => {
+                record.updated_at = now;
+                self.store.save(&mut record, None).await
+            }
+            _ => Ok(()),
+        };
+        self.counters.give_back(&refunds).await;
+        saved?;
+        let checked = checked?.verdict;
         let otp_id = match record.context.get(OTP_ID, now) {
             Some(Value::Text(otp_id)) => Some(otp_id.clone()),
             _ => None,

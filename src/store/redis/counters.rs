@@ -44,6 +44,14 @@ impl RedisCounters {
     fn key(&self, key: &str) -> String {
         self.pool.key(&format!("count:{key}"))
     }
+
+    /// What gives back `permit`: removing its own event, so it can be sent twice, and ride
+    /// along another round trip ([`super::RedisTurns`]).
+    pub(super) fn refund_command(&self, key: &str, permit: Permit) -> redis::Cmd {
+        let mut command = redis::cmd("ZREM");
+        command.arg(self.key(key)).arg(member(permit.at, permit.id));
+        command
+    }
 }
 
 /// The member that stands for one event: its instant and a random id, so events at the same
@@ -134,11 +142,7 @@ impl Counters for RedisCounters {
 
     async fn refund(&self, key: &str, permit: Permit) -> Result<(), StoreError> {
         self.pool
-            .command::<i64>(
-                redis::cmd("ZREM")
-                    .arg(self.key(key))
-                    .arg(member(permit.at, permit.id)),
-            )
+            .command::<i64>(&self.refund_command(key, permit))
             .await
             .map(drop)
     }

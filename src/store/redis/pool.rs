@@ -10,7 +10,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, ProtocolVersion, ScriptInvocation};
+use redis::{
+    Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, ProtocolVersion, ScriptInvocation,
+    ServerErrorKind, Value,
+};
 use secrecy::ExposeSecret;
 use tokio::sync::OnceCell;
 
@@ -142,6 +145,40 @@ impl RedisPool {
     }
 
     /// A connection of its own for listening to channels (the event log's wake-ups).
+    /// `commands`, then the script, in one round trip; the script's answer. The commands'
+    /// answers are not read, so they must be worth sending whatever happens and safe to send
+    /// twice: a Redis that lost its scripts (a restart, `SCRIPT FLUSH`) answers the script
+    /// with NOSCRIPT, and then the script is sent again on its own, which loads it.
+    pub async fn script_after<T: FromRedisValue>(
+        &self,
+        commands: impl IntoIterator<Item = Cmd>,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let mut pipeline = redis::pipe();
+        for command in commands {
+            pipeline.add_command(command).ignore();
+        }
+        if pipeline.is_empty() {
+            return self.script(invocation).await;
+        }
+        // The script's error comes back as its answer, so that NOSCRIPT can be told apart.
+        pipeline.invoke_script(invocation).ignore_errors();
+        let answers: Vec<Value> = self.pipeline(&pipeline).await?;
+        match answers.into_iter().next_back() {
+            Some(Value::ServerError(error)) if error.kind() == Some(ServerErrorKind::NoScript) => {
+                self.script(invocation).await
+            }
+            Some(Value::ServerError(error)) => {
+                Err(StoreError::Unavailable(format!("Redis: {error}")))
+            }
+            Some(answer) => redis::from_redis_value(answer)
+                .map_err(|error| StoreError::Unavailable(format!("Redis: {error}"))),
+            None => Err(StoreError::Unavailable(
+                "Redis answered a pipeline with nothing".to_owned(),
+            )),
+        }
+    }
+
     pub async fn pubsub(&self) -> Result<redis::aio::PubSub, StoreError> {
         match tokio::time::timeout(self.connect_timeout, self.client.get_async_pubsub()).await {
             Ok(Ok(pubsub)) => Ok(pubsub),

@@ -2,7 +2,8 @@
 //! the lease and reads the session and the message's record; `FINISH_TURN` saves, appends the
 //! event and frees the lease. Each is one script, so what holds for the separate commands
 //! holds here: the lease is taken before anything is read, the save is a compare-and-set,
-//! and nothing is half-written.
+//! and nothing is half-written. Charges the turn gives back are sent in the same round trip
+//! as `FINISH_TURN`, ahead of it (they are counters of addresses, not the session's keys).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,10 +12,12 @@ use async_trait::async_trait;
 
 use crate::dialog::Session;
 use crate::dialog::reply::SessionEvent;
-use crate::store::{Lease, Opened, Processed, StoreError, TurnLease, TurnStore};
+use crate::store::{Counters, Lease, Opened, Processed, Refund, StoreError, TurnLease, TurnStore};
 
 use super::lease::Polling;
-use super::{RedisEvents, RedisLease, RedisPool, RedisStore, StoredSession, scripts};
+use super::{
+    RedisCounters, RedisEvents, RedisLease, RedisPool, RedisStore, StoredSession, scripts,
+};
 
 #[derive(Debug)]
 pub struct RedisTurns {
@@ -22,6 +25,7 @@ pub struct RedisTurns {
     store: Arc<RedisStore>,
     lease: Arc<RedisLease>,
     events: Arc<RedisEvents>,
+    counters: Arc<RedisCounters>,
 }
 
 impl RedisTurns {
@@ -30,12 +34,14 @@ impl RedisTurns {
         store: Arc<RedisStore>,
         lease: Arc<RedisLease>,
         events: Arc<RedisEvents>,
+        counters: Arc<RedisCounters>,
     ) -> Self {
         Self {
             pool,
             store,
             lease,
             events,
+            counters,
         }
     }
 
@@ -111,7 +117,7 @@ impl TurnStore for RedisTurns {
                 session,
             })),
             Err(error) => {
-                self.abandon(lease).await;
+                self.abandon(lease, &[]).await;
                 Err(error)
             }
         }
@@ -123,12 +129,13 @@ impl TurnStore for RedisTurns {
         session: &mut Session,
         processed: &Processed,
         event: &SessionEvent,
+        refunds: &[Refund],
     ) -> Result<(), StoreError> {
         let prepared = self.store.save_args(session, Some(processed));
         let save = match prepared {
             Ok(save) => save,
             Err(error) => {
-                self.abandon(lease).await;
+                self.abandon(lease, refunds).await;
                 return Err(error);
             }
         };
@@ -152,7 +159,11 @@ impl TurnStore for RedisTurns {
                 invocation.arg("0");
             }
         }
-        let answer: Result<(i64, usize, u64), StoreError> = self.pool.script(&invocation).await;
+        let refund_commands = refunds
+            .iter()
+            .map(|refund| self.counters.refund_command(&refund.key, refund.permit));
+        let answer: Result<(i64, usize, u64), StoreError> =
+            self.pool.script_after(refund_commands, &invocation).await;
         let (saved, live, event_id) = match answer {
             Ok(answer) => answer,
             Err(error) => {
@@ -167,7 +178,9 @@ impl TurnStore for RedisTurns {
         self.store.saved(session, saved, live).await
     }
 
-    async fn abandon(&self, lease: Lease) {
+    /// Rare (retries, failed turns): the refunds go one by one before the release.
+    async fn abandon(&self, lease: Lease, refunds: &[Refund]) {
+        self.counters.give_back(refunds).await;
         self.lease.release(lease).await;
     }
 }

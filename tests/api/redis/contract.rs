@@ -10,7 +10,7 @@ use colloquy::dialog::Session;
 use colloquy::dialog::reply::{SessionEvent, TurnReply};
 use colloquy::dialog::session::{Speaker, State};
 use colloquy::dialog::value::Value;
-use colloquy::store::{Backends, Processed, RateLimit, Scope, StoreError};
+use colloquy::store::{Backends, Processed, RateLimit, Refund, Scope, StoreError};
 
 /// The adapters under test and the clock they run on.
 pub struct Fixture {
@@ -190,6 +190,34 @@ pub async fn a_turn_opens_with_the_record_or_the_session(fx: Fixture) {
     assert_eq!(store.open("s", "m2").await.unwrap(), (None, None));
 }
 
+const CHARGES: RateLimit = RateLimit {
+    max: 5,
+    window: Duration::from_secs(600),
+};
+
+/// A charge under `key`, to give back.
+async fn charge(fx: &Fixture, key: &str) -> Refund {
+    let permit = fx
+        .backends
+        .counters
+        .acquire(key, CHARGES)
+        .await
+        .unwrap()
+        .unwrap();
+    Refund {
+        key: key.to_owned(),
+        permit,
+    }
+}
+
+async fn charges(fx: &Fixture, key: &str) -> u32 {
+    fx.backends
+        .counters
+        .count(key, CHARGES.window)
+        .await
+        .unwrap()
+}
+
 pub async fn a_turn_begins_under_its_lease_and_finishing_frees_it(fx: Fixture) {
     let turns = &fx.backends.turns;
     let opened = turns
@@ -215,16 +243,22 @@ pub async fn a_turn_begins_under_its_lease_and_finishing_frees_it(fx: Fixture) {
         .await
         .unwrap()
         .unwrap();
-    turns.abandon(other.lease).await;
+    turns.abandon(other.lease, &[]).await;
 
     let mut s = session(&fx, "s");
     let processed = record(&fx, &s, "m1", "hi");
     let event = SessionEvent::Turn(processed.reply.clone());
+    let refunds = [charge(&fx, "right code").await];
     turns
-        .finish(opened.lease, &mut s, &processed, &event)
+        .finish(opened.lease, &mut s, &processed, &event, &refunds)
         .await
         .unwrap();
     assert_eq!(s.version, 1, "saved as a new session");
+    assert_eq!(
+        charges(&fx, "right code").await,
+        0,
+        "the charge was given back with the save"
+    );
 
     let retry = turns
         .begin("s", "m1", Duration::ZERO)
@@ -236,14 +270,14 @@ pub async fn a_turn_begins_under_its_lease_and_finishing_frees_it(fx: Fixture) {
         (&Some(processed), &None),
         "freed, and a retry reads the record"
     );
-    turns.abandon(retry.lease).await;
+    turns.abandon(retry.lease, &[]).await;
     let next = turns
         .begin("s", "m2", Duration::ZERO)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(next.session, Some(s), "a new message reads the session");
-    turns.abandon(next.lease).await;
+    turns.abandon(next.lease, &[]).await;
 }
 
 pub async fn a_turn_that_lost_a_race_saves_nothing_and_frees_its_lease(fx: Fixture) {
@@ -262,11 +296,17 @@ pub async fn a_turn_that_lost_a_race_saves_nothing_and_frees_its_lease(fx: Fixtu
     stale.node = "check_code".into();
     let processed = record(&fx, &stale, "m1", "hi");
     let event = SessionEvent::Turn(processed.reply.clone());
+    let refunds = [charge(&fx, "lost").await];
     assert_eq!(
         turns
-            .finish(opened.lease, &mut stale, &processed, &event)
+            .finish(opened.lease, &mut stale, &processed, &event, &refunds)
             .await,
         Err(StoreError::Conflict)
+    );
+    assert_eq!(
+        charges(&fx, "lost").await,
+        0,
+        "a charge is given back though the save lost"
     );
     assert_eq!(
         store.load("s").await.unwrap(),
@@ -296,7 +336,7 @@ pub async fn a_finished_turn_puts_its_answer_on_a_stream_someone_reads(fx: Fixtu
         let processed = record(&fx, &s, "m1", "hi");
         let event = SessionEvent::Turn(processed.reply.clone());
         turns
-            .finish(opened.lease, &mut s, &processed, &event)
+            .finish(opened.lease, &mut s, &processed, &event, &[])
             .await
             .unwrap();
     }
@@ -319,7 +359,7 @@ pub async fn a_finished_turn_puts_its_answer_on_a_stream_someone_reads(fx: Fixtu
     let processed = record(&fx, &u, "m1", "hi");
     let event = SessionEvent::UserMessage { text: "hi".into() };
     turns
-        .finish(opened.lease, &mut u, &processed, &event)
+        .finish(opened.lease, &mut u, &processed, &event, &[])
         .await
         .unwrap();
     assert_eq!(events.read("u", None).await.unwrap().events.len(), 1);

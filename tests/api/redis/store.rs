@@ -357,3 +357,87 @@ async fn an_outage_is_unavailable_and_heals_by_itself() {
     store.save(&mut fresh, None).await.unwrap();
     assert!(store.load("t").await.unwrap().is_some());
 }
+
+/// A turn's refunds go in the round trip of its save; a Redis that forgot its scripts (a
+/// restart, `SCRIPT FLUSH`) answers that script with NOSCRIPT, and the save is sent again,
+/// loaded, with every refund given back once.
+#[tokio::test]
+async fn refunds_go_with_the_save_even_when_redis_forgot_its_scripts() {
+    use colloquy::dialog::reply::SessionEvent;
+    use colloquy::store::Refund;
+
+    let server = RedisServer::start();
+    let fx = fixture(&config(Some(&server.url()), usize::MAX));
+    let limit = colloquy::store::RateLimit {
+        max: 5,
+        window: WINDOW,
+    };
+    let counters = &fx.backends.counters;
+    let mut redis = raw(&server).await;
+    // The first finish meets a Redis without the script, as after a flush; the second, one
+    // that has it.
+    for (id, flush) in [("s", true), ("t", false)] {
+        let opened = fx
+            .backends
+            .turns
+            .begin(id, "m1", Duration::ZERO)
+            .await
+            .unwrap()
+            .unwrap();
+        let kept = counters.acquire("k", limit).await.unwrap().unwrap();
+        let given_back = counters.acquire("k", limit).await.unwrap().unwrap();
+        assert_eq!(given_back.count, 2);
+        if flush {
+            let _: () = redis::cmd("SCRIPT")
+                .arg("FLUSH")
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+        }
+        let mut session = Session::new(id, "otp_authentication", 1, fx.clock.now());
+        let processed = colloquy::store::Processed {
+            message_id: "m1".into(),
+            text_digest: colloquy::store::Processed::digest("hi"),
+            reply: colloquy::dialog::reply::TurnReply {
+                session_id: id.into(),
+                turn: 1,
+                dialog: "otp_authentication".into(),
+                dialog_version: 1,
+                replies: vec!["Hello".into()],
+                node: "greet".into(),
+                state: colloquy::dialog::State::Waiting,
+                result: None,
+                expecting: None,
+                choices: Vec::new(),
+                with_agent: false,
+            },
+            at: fx.clock.now(),
+        };
+        let event = SessionEvent::Turn(processed.reply.clone());
+        let round_trips = fx.backends.store.round_trips().unwrap();
+        let refunds = [Refund {
+            key: "k".into(),
+            permit: given_back,
+        }];
+        fx.backends
+            .turns
+            .finish(opened.lease, &mut session, &processed, &event, &refunds)
+            .await
+            .unwrap();
+        let took = fx.backends.store.round_trips().unwrap() - round_trips;
+        assert_eq!(
+            took,
+            if flush { 2 } else { 1 },
+            "the save and the refund in one round trip ({id})"
+        );
+        assert_eq!(
+            counters.count("k", WINDOW).await.unwrap(),
+            1,
+            "only the refunded charge went ({id})"
+        );
+        counters.refund("k", kept).await.unwrap();
+        assert!(fx.backends.store.load(id).await.unwrap().is_some());
+        let again = fx.backends.turns.begin(id, "m2", Duration::ZERO).await;
+        assert!(matches!(again, Ok(Some(_))), "the lease was freed ({id})");
+    }
+}
