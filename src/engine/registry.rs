@@ -3,7 +3,7 @@
 //! Sessions finish on the dialog version they started on, so the registry keeps old versions
 //! when a newer one is loaded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::diagnostic::{Diagnostic, FileDiagnostics};
 use crate::dialog::locale::TranslationSource;
 use crate::dialog::{Dialog, LoadEnv, load_translated};
+use crate::yaml::Value as YamlValue;
 
 /// Cloning is cheap and shares the dialogs (`Arc`): `colloquy test` gives each script an
 /// engine of its own over one loaded set.
@@ -143,33 +144,18 @@ impl DialogRegistry {
         (merged, refused)
     }
 
-    /// What sessions of these dialogs are likely to repeat, for a store that compresses
-    /// them: the latest version of every dialog's source and translations, without comment
-    /// lines or indentation. The YAML sources come last, since compressors that keep only a
-    /// dictionary's end keep them first, and the default locale is what most sessions speak.
-    pub fn dictionary(&self) -> Vec<u8> {
-        let latest: Vec<&Arc<Dialog>> = self
-            .dialogs
-            .values()
-            .filter_map(|versions| versions.values().next_back())
-            .collect();
-        let translations = latest.iter().flat_map(|dialog| {
-            dialog
-                .translation_sources
-                .iter()
-                .map(|translation| translation.source.as_str())
-        });
-        let sources = latest.iter().map(|dialog| &*dialog.source);
-        let mut dictionary = Vec::new();
-        for text in translations.chain(sources) {
-            for line in text.lines().map(str::trim) {
-                if !line.is_empty() && !line.starts_with('#') {
-                    dictionary.extend_from_slice(line.as_bytes());
-                    dictionary.push(b'\n');
-                }
-            }
-        }
-        dictionary
+    /// By dialog id, what its sessions are likely to repeat, for a store that compresses
+    /// them: every distinct text of at least four characters in the latest version's YAML
+    /// (prompts, messages, node ids, variable names), one per line. Each is what a
+    /// compression of one session hashes whole, so it holds the texts once, not the file.
+    pub fn dictionaries(&self) -> Vec<(String, Vec<u8>)> {
+        self.dialogs
+            .iter()
+            .filter_map(|(id, versions)| {
+                let latest = versions.values().next_back()?;
+                Some((id.clone(), texts_of(&latest.source)))
+            })
+            .collect()
     }
 
     pub fn summaries(&self) -> Vec<DialogSummary> {
@@ -196,6 +182,32 @@ impl DialogRegistry {
             })
             .collect()
     }
+}
+
+/// The distinct strings of at least four bytes in `yaml` (keys too), in order, one per line;
+/// nothing when it does not parse (it did, to be loaded).
+fn texts_of(yaml: &str) -> Vec<u8> {
+    fn walk<'a>(
+        node: &'a crate::yaml::Node,
+        texts: &mut Vec<&'a str>,
+        seen: &mut HashSet<&'a str>,
+    ) {
+        match &node.value {
+            YamlValue::Str(text) if text.len() >= 4 && seen.insert(text) => texts.push(text),
+            YamlValue::Seq(items) => items.iter().for_each(|item| walk(item, texts, seen)),
+            YamlValue::Map(entries) => entries.iter().for_each(|(key, value)| {
+                walk(key, texts, seen);
+                walk(value, texts, seen);
+            }),
+            _ => {}
+        }
+    }
+    let Ok(root) = crate::yaml::parse(yaml) else {
+        return Vec::new();
+    };
+    let mut texts = Vec::new();
+    walk(&root, &mut texts, &mut HashSet::new());
+    texts.join("\n").into_bytes()
 }
 
 /// The dialog files named by `paths`: files as given, directories expanded to their
@@ -329,4 +341,21 @@ pub fn load_paths(
         }
     }
     Ok((registry, reports))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_dictionary_holds_each_text_of_the_yaml_once_and_no_comment() {
+        let yaml = "# a comment no one reads\n\
+                    id: greeting\n\
+                    nodes:\n  start:\n    say: Hello there\n    next: done\n  \
+                    done:\n    say: Hello there\n    end: done\n";
+        let dictionary = String::from_utf8(super::texts_of(yaml)).unwrap();
+        assert_eq!(
+            dictionary,
+            "greeting\nnodes\nstart\nHello there\nnext\ndone"
+        );
+        assert!(super::texts_of("a: [unclosed").is_empty());
+    }
 }

@@ -33,10 +33,6 @@ use super::{Abandoned, MemoryUse, Processed, SessionStore, StoreError, Swept};
 /// Idempotency records kept per session (the newest), on top of the time window.
 pub const MAX_PROCESSED_PER_SESSION: usize = 16;
 
-/// The most of a compression dictionary the store keeps: hashing it is part of every
-/// compression's cost, and 16 KiB holds the texts of a few dialogs.
-pub const MAX_DICTIONARY: usize = 16 * 1024;
-
 /// What an entry costs beyond its key's and record's bytes: the map's slot (two boxed
 /// slices, 32 bytes, and its control byte and hash) and the allocator's headers of the two
 /// allocations. An estimate, checked against resident memory by `colloquy bench --scale`.
@@ -81,9 +77,10 @@ pub struct MemoryStore {
     bytes: AtomicUsize,
     evictions: AtomicU64,
     clock: Arc<dyn Clock>,
-    /// What ended sessions' records are compressed against ([`MemoryStore::with_dictionary`]).
-    /// Never changed once the store holds records: they could not be read again.
-    dictionary: Box<[u8]>,
+    /// What ended sessions' records are compressed against
+    /// ([`MemoryStore::with_dictionaries`]). Never changed once the store holds records:
+    /// they could not be read again.
+    dictionaries: codec::Dictionaries,
 }
 
 fn delta(duration: Duration) -> TimeDelta {
@@ -109,19 +106,21 @@ impl MemoryStore {
             bytes: AtomicUsize::new(0),
             evictions: AtomicU64::new(0),
             clock,
-            dictionary: Box::default(),
+            dictionaries: codec::Dictionaries::default(),
         }
     }
 
-    /// Compresses ended sessions against `dictionary`: text their records are likely to
-    /// repeat, such as the dialogs' sources. What each session repeats from it takes a few
-    /// bytes instead of its length (BENCHMARKS.md). The dictionary stays the store's for
-    /// its life, through dialog reloads: it only has to be likely, not current. At most its
-    /// last [`MAX_DICTIONARY`] bytes are used, since every compression hashes it whole.
+    /// Compresses each ended session against the dictionary of its dialog (`dictionaries`:
+    /// dialog id, text its sessions are likely to repeat, such as its prompts). What a
+    /// session repeats from it takes a few bytes instead of its length (BENCHMARKS.md). They
+    /// stay the store's for its life, through dialog reloads: they only have to be likely,
+    /// not current. Every compression hashes its dictionary whole: a few KiB are worth it.
     #[must_use]
-    pub fn with_dictionary(mut self, dictionary: &[u8]) -> Self {
-        let from = dictionary.len().saturating_sub(MAX_DICTIONARY);
-        self.dictionary = dictionary[from..].into();
+    pub fn with_dictionaries(
+        mut self,
+        dictionaries: impl IntoIterator<Item = (String, Vec<u8>)>,
+    ) -> Self {
+        self.dictionaries = codec::Dictionaries::new(dictionaries);
         self
     }
 
@@ -243,7 +242,7 @@ impl MemoryStore {
         processed: Option<&Processed>,
     ) -> Result<Box<[u8]>, StoreError> {
         let tail = match current {
-            Some(record) => Some(codec::tail(record, &self.dictionary).ok_or_else(corrupt)?),
+            Some(record) => Some(codec::tail(record, &self.dictionaries).ok_or_else(corrupt)?),
             None => None,
         };
         let kept: Vec<&[u8]> = tail
@@ -259,7 +258,7 @@ impl MemoryStore {
             kept.into_iter().skip(skip),
             processed,
             hint,
-            &self.dictionary,
+            &self.dictionaries,
         );
         if record.len() <= self.max_session_bytes {
             return Ok(record);
@@ -274,7 +273,7 @@ impl MemoryStore {
                     std::iter::empty(),
                     processed,
                     hint,
-                    &self.dictionary,
+                    &self.dictionaries,
                 ))
             },
             |record| record.len(),
@@ -292,7 +291,7 @@ impl MemoryStore {
     ) -> Result<Option<Processed>, StoreError> {
         let horizon = now - self.idempotency_window;
         let wanted = codec::StoredId::of(message_id);
-        let tail = codec::tail(record, &self.dictionary).ok_or_else(corrupt)?;
+        let tail = codec::tail(record, &self.dictionaries).ok_or_else(corrupt)?;
         let found = tail
             .processed()
             .filter(|bytes| {
@@ -335,7 +334,7 @@ impl SessionStore for MemoryStore {
         let Some(record) = self.sessions.get(id).filter(|r| !self.is_expired(r)) else {
             return Ok(None);
         };
-        codec::decode_session(id, &record, &self.dictionary)
+        codec::decode_session(id, &record, &self.dictionaries)
             .map(Some)
             .ok_or_else(corrupt)
     }
@@ -374,7 +373,7 @@ impl SessionStore for MemoryStore {
             return Ok((Some(processed), None));
         }
         let session =
-            codec::decode_session(session_id, &record, &self.dictionary).ok_or_else(corrupt)?;
+            codec::decode_session(session_id, &record, &self.dictionaries).ok_or_else(corrupt)?;
         Ok((None, Some(session)))
     }
 
@@ -438,7 +437,7 @@ impl SessionStore for MemoryStore {
                 // Only a conversation still going can have been abandoned: an ended one is
                 // not decoded (nor decompressed).
                 if !codec::standing(record).ended
-                    && let Some(left) = codec::decode_session(id, record, &self.dictionary)
+                    && let Some(left) = codec::decode_session(id, record, &self.dictionaries)
                         .and_then(|s| Abandoned::of(&s))
                 {
                     abandoned.push(left);
@@ -449,16 +448,17 @@ impl SessionStore for MemoryStore {
             // An ended session's compressed records wait for their session's TTL instead:
             // reading them would mean decompressing every ended session on every sweep.
             let stale = !codec::is_compressed(record)
-                && codec::tail(record, &self.dictionary).is_some_and(|tail| {
+                && codec::tail(record, &self.dictionaries).is_some_and(|tail| {
                     tail.processed()
                         .next()
                         .and_then(codec::processed_key)
                         .is_some_and(|(_, at)| at <= horizon)
                 });
             if stale
-                && let Some(trimmed) = codec::retain_processed(record, &self.dictionary, |bytes| {
-                    codec::processed_key(bytes).is_some_and(|(_, at)| at > horizon)
-                })
+                && let Some(trimmed) =
+                    codec::retain_processed(record, &self.dictionaries, |bytes| {
+                        codec::processed_key(bytes).is_some_and(|(_, at)| at > horizon)
+                    })
             {
                 // Rewritten without the records past the window (rare: most sessions end
                 // or expire first).
@@ -702,7 +702,13 @@ mod tests {
             session
         };
         let plain = store(&clock);
-        let with_prompts = store(&clock).with_dictionary(format!("say: {prompt}\n").as_bytes());
+        let with_prompts = store(&clock).with_dictionaries([
+            (
+                "other".to_owned(),
+                b"Hello there, how are you doing?".to_vec(),
+            ),
+            ("d".to_owned(), format!("say: {prompt}\n").into_bytes()),
+        ]);
         for store in [&plain, &with_prompts] {
             store.save(&mut ended("s"), None).await.unwrap();
             let mut read = store.load("s").await.unwrap().unwrap();

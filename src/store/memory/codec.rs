@@ -19,9 +19,9 @@
 //! its transcript and its records, which compression keeps once. That halves what it takes
 //! (BENCHMARKS.md), for a few microseconds once per conversation and on the rare read. It
 //! is compressed against a dictionary of what such records repeat from one session to the
-//! next, the dialogs' own texts (see [`super::MemoryStore::with_dictionary`]): a transcript
-//! and its answers are mostly the dialog's prompts, which compression on its own would keep
-//! once per session.
+//! next, its dialog's own texts ([`Dictionaries`]): a transcript and its answers are mostly
+//! the dialog's prompts, which compression on its own would keep once per session. The
+//! compressed tail is the dictionary's number (`u16`), the tail's length and the LZ4 block.
 //! Integers are little-endian; strings are a varint length and UTF-8 bytes. Encoders
 //! destructure every type whole, so a field added to `Session` (or to anything it holds)
 //! does not compile until it is encoded here.
@@ -76,7 +76,7 @@ pub(super) fn record<'p>(
     kept: impl Iterator<Item = &'p [u8]>,
     new: Option<&Processed>,
     size_hint: usize,
-    dictionary: &[u8],
+    dictionaries: &Dictionaries,
 ) -> Box<[u8]> {
     let mut w = Writer(Vec::with_capacity(size_hint));
     w.u64(version);
@@ -99,22 +99,76 @@ pub(super) fn record<'p>(
         processed_body(&mut w, new, &session.id);
         w.end_len(start);
     }
-    sealed(w.0, dictionary)
+    sealed(
+        w.0,
+        dictionaries.of_dialog(&session.dialog_id),
+        dictionaries,
+    )
+}
+
+/// The dictionaries ended sessions' tails are compressed against: one per dialog (the texts
+/// of its YAML), so that each compression hashes only its own dialog's. A compressed tail
+/// starts with its dictionary's number ([`NO_DICTIONARY`] for none).
+#[derive(Debug, Default)]
+pub(super) struct Dictionaries {
+    /// By dialog id, in order.
+    by_dialog: Vec<(Box<str>, Box<[u8]>)>,
+}
+
+/// The number of no dictionary.
+const NO_DICTIONARY: u16 = u16::MAX;
+
+impl Dictionaries {
+    /// At most `u16::MAX` of `dictionaries` (dialog id, text); a later one for an id
+    /// replaces an earlier one.
+    pub(super) fn new(dictionaries: impl IntoIterator<Item = (String, Vec<u8>)>) -> Self {
+        let mut by_dialog: Vec<(Box<str>, Box<[u8]>)> = dictionaries
+            .into_iter()
+            .map(|(id, text)| (id.into_boxed_str(), text.into_boxed_slice()))
+            .collect();
+        by_dialog.reverse();
+        by_dialog.sort_by(|a, b| a.0.cmp(&b.0));
+        by_dialog.dedup_by(|later, earlier| later.0 == earlier.0);
+        by_dialog.truncate(usize::from(NO_DICTIONARY));
+        Self { by_dialog }
+    }
+
+    fn of_dialog(&self, dialog_id: &str) -> u16 {
+        self.by_dialog
+            .binary_search_by(|(id, _)| (**id).cmp(dialog_id))
+            .ok()
+            .and_then(|index| u16::try_from(index).ok())
+            .unwrap_or(NO_DICTIONARY)
+    }
+
+    fn text(&self, number: u16) -> Option<&[u8]> {
+        if number == NO_DICTIONARY {
+            return Some(&[]);
+        }
+        self.by_dialog
+            .get(usize::from(number))
+            .map(|(_, text)| &**text)
+    }
 }
 
 /// `plain` (a record with its tail as it is) as stored: the tail of an ended session
-/// compressed against `dictionary`, when that makes it smaller.
-fn sealed(mut plain: Vec<u8>, dictionary: &[u8]) -> Box<[u8]> {
+/// compressed against dictionary `number`, when that makes it smaller.
+fn sealed(mut plain: Vec<u8>, number: u16, dictionaries: &Dictionaries) -> Box<[u8]> {
     let ended = plain
         .get(STANDING_AT)
         .is_some_and(|flags| flags & ENDED != 0);
-    if ended && plain.len() > TAIL_AT {
+    let dictionary = dictionaries.text(number);
+    if ended
+        && plain.len() > TAIL_AT
+        && let Some(dictionary) = dictionary
+    {
         let packed =
             lz4_flex::block::compress_prepend_size_with_dict(&plain[TAIL_AT..], dictionary);
-        if packed.len() < plain.len() - TAIL_AT {
-            let mut record = Vec::with_capacity(TAIL_AT + packed.len());
+        if packed.len() + 2 < plain.len() - TAIL_AT {
+            let mut record = Vec::with_capacity(TAIL_AT + 2 + packed.len());
             record.extend_from_slice(&plain[..TAIL_AT]);
             record[STANDING_AT] |= COMPRESSED;
+            record.extend_from_slice(&number.to_le_bytes());
             record.extend_from_slice(&packed);
             return record.into_boxed_slice();
         }
@@ -143,17 +197,23 @@ impl Tail<'_> {
     }
 }
 
-/// The tail of `record` (compressed, if it is, against `dictionary`); `None` when it is
-/// malformed.
-pub(super) fn tail<'a>(record: &'a [u8], dictionary: &[u8]) -> Option<Tail<'a>> {
+/// The tail of `record`; `None` when it is malformed.
+pub(super) fn tail<'a>(record: &'a [u8], dictionaries: &Dictionaries) -> Option<Tail<'a>> {
     let flags = *record.get(STANDING_AT)?;
     let stored = record.get(TAIL_AT..)?;
     if flags & COMPRESSED == 0 {
         return Some(Tail(Cow::Borrowed(stored)));
     }
-    lz4_flex::block::decompress_size_prepended_with_dict(stored, dictionary)
+    let (number, packed) = compressed(stored)?;
+    lz4_flex::block::decompress_size_prepended_with_dict(packed, dictionaries.text(number)?)
         .ok()
         .map(|tail| Tail(Cow::Owned(tail)))
+}
+
+/// A compressed tail's dictionary number and compressed bytes.
+fn compressed(stored: &[u8]) -> Option<(u16, &[u8])> {
+    let (number, packed) = stored.split_at_checked(2)?;
+    Some((u16::from_le_bytes(number.try_into().ok()?), packed))
 }
 
 /// Whether the tail is stored compressed (reading its records means decompressing it).
@@ -211,10 +271,16 @@ pub(super) fn updated_at(record: &[u8]) -> DateTime<Utc> {
 /// The record with only the processed records `keep` accepts; `None` when it is malformed.
 pub(super) fn retain_processed(
     record: &[u8],
-    dictionary: &[u8],
+    dictionaries: &Dictionaries,
     mut keep: impl FnMut(&[u8]) -> bool,
 ) -> Option<Box<[u8]>> {
-    let tail = tail(record, dictionary)?;
+    let tail = tail(record, dictionaries)?;
+    // Compressed again against the same dictionary.
+    let number = if is_compressed(record) {
+        compressed(record.get(TAIL_AT..)?)?.0
+    } else {
+        NO_DICTIONARY
+    };
     let mut r = Reader(&tail.0);
     let session_len = usize::try_from(r.u32()?).ok()?;
     let session = tail.0.get(..session_len.checked_add(4)?)?;
@@ -225,7 +291,7 @@ pub(super) fn retain_processed(
         w.u32(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
         w.0.extend_from_slice(bytes);
     }
-    Some(sealed(w.0, dictionary))
+    Some(sealed(w.0, number, dictionaries))
 }
 
 /// A processed record's message id and instant, read without decoding its reply.
@@ -297,11 +363,15 @@ fn read_message_id<'a>(r: &mut Reader<'a>) -> Option<StoredId<'a>> {
     }
 }
 
-pub(super) fn decode_session(id: &str, record: &[u8], dictionary: &[u8]) -> Option<Session> {
+pub(super) fn decode_session(
+    id: &str,
+    record: &[u8],
+    dictionaries: &Dictionaries,
+) -> Option<Session> {
     let mut r = Reader(record);
     let version = r.u64()?;
     let updated_at = r.time()?;
-    let tail = tail(record, dictionary)?;
+    let tail = tail(record, dictionaries)?;
     let mut r = Reader(&tail.0);
     r.u32()?;
     let dialog_id = r.string()?;

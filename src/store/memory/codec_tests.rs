@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::codec::{self, StoredId};
+use super::codec::{self, Dictionaries, StoredId};
 use crate::dialog::entities::Entity;
 use crate::dialog::reply::TurnReply;
 use crate::dialog::session::Speaker;
@@ -105,14 +105,21 @@ fn a_session_and_its_records_round_trip() {
     other.text_digest = Processed::digest("hi").to_uppercase();
     let mut third = processed("m3", "s-1", None);
     third.text_digest = "not a digest".into();
-    let record = codec::record(&session, 9, std::iter::empty(), Some(&first), 0, &[]);
+    let record = codec::record(
+        &session,
+        9,
+        std::iter::empty(),
+        Some(&first),
+        0,
+        &Dictionaries::default(),
+    );
     let record = codec::record(
         &session,
         9,
         kept(&record).iter().map(Vec::as_slice),
         Some(&other),
         0,
-        &[],
+        &Dictionaries::default(),
     );
     let record = codec::record(
         &session,
@@ -120,11 +127,14 @@ fn a_session_and_its_records_round_trip() {
         kept(&record).iter().map(Vec::as_slice),
         Some(&third),
         0,
-        &[],
+        &Dictionaries::default(),
     );
     assert_eq!(codec::version(&record), 9);
     assert_eq!(codec::updated_at(&record), session.updated_at);
-    assert_eq!(codec::decode_session("s-1", &record, &[]), Some(session));
+    assert_eq!(
+        codec::decode_session("s-1", &record, &Dictionaries::default()),
+        Some(session)
+    );
     let kept: Vec<Processed> = kept(&record)
         .iter()
         .map(|bytes| codec::decode_processed(bytes, "s-1").unwrap())
@@ -157,7 +167,7 @@ fn a_uuid_message_id_takes_its_16_bytes_and_reads_back_as_written() {
             std::iter::empty(),
             Some(&processed(id, "s-1", None)),
             0,
-            &[],
+            &Dictionaries::default(),
         )
     };
     let (compact, as_text) = (record(uuid), record(upper));
@@ -192,29 +202,41 @@ fn a_new_session_round_trips_and_records_can_be_dropped() {
         std::iter::empty(),
         Some(&processed("m", "s", None)),
         64,
-        &[],
+        &Dictionaries::default(),
     );
-    assert_eq!(codec::decode_session("s", &record, &[]).unwrap().version, 1);
-    let none = codec::retain_processed(&record, &[], |_| false).unwrap();
+    assert_eq!(
+        codec::decode_session("s", &record, &Dictionaries::default())
+            .unwrap()
+            .version,
+        1
+    );
+    let none = codec::retain_processed(&record, &Dictionaries::default(), |_| false).unwrap();
     assert!(kept(&none).is_empty());
     assert_eq!(
-        codec::decode_session("s", &none, &[]),
-        codec::decode_session("s", &record, &[])
+        codec::decode_session("s", &none, &Dictionaries::default()),
+        codec::decode_session("s", &record, &Dictionaries::default())
     );
 }
 
 #[test]
 fn malformed_records_do_not_decode() {
     let session = full_session();
-    let record = codec::record(&session, 9, std::iter::empty(), None, 0, &[]);
+    let record = codec::record(
+        &session,
+        9,
+        std::iter::empty(),
+        None,
+        0,
+        &Dictionaries::default(),
+    );
     for cut in [0, 7, 30, record.len() - 1] {
         assert_eq!(
-            codec::decode_session("s-1", &record[..cut], &[]),
+            codec::decode_session("s-1", &record[..cut], &Dictionaries::default()),
             None,
             "cut at {cut}"
         );
     }
-    assert!(codec::tail(&record[..3], &[]).is_none());
+    assert!(codec::tail(&record[..3], &Dictionaries::default()).is_none());
 }
 
 #[test]
@@ -228,14 +250,21 @@ fn an_ended_session_is_kept_compressed_and_reads_back_whole() {
     let mut first = processed("m1", "s-1", None);
     first.reply.replies = vec![answer.into()];
     let second = processed("m2", "s-1", None);
-    let record = codec::record(&session, 9, std::iter::empty(), Some(&first), 0, &[]);
+    let record = codec::record(
+        &session,
+        9,
+        std::iter::empty(),
+        Some(&first),
+        0,
+        &Dictionaries::default(),
+    );
     let record = codec::record(
         &session,
         9,
         kept(&record).iter().map(Vec::as_slice),
         Some(&second),
         0,
-        &[],
+        &Dictionaries::default(),
     );
     assert!(codec::is_compressed(&record));
     let mut waiting = session.clone();
@@ -246,7 +275,7 @@ fn an_ended_session_is_kept_compressed_and_reads_back_whole() {
         kept(&record).iter().map(Vec::as_slice),
         None,
         0,
-        &[],
+        &Dictionaries::default(),
     );
     assert!(!codec::is_compressed(&plain));
     assert!(
@@ -258,7 +287,7 @@ fn an_ended_session_is_kept_compressed_and_reads_back_whole() {
     assert!(codec::standing(&record).ended);
     assert_eq!(codec::version(&record), 9);
     assert_eq!(
-        codec::decode_session("s-1", &record, &[]),
+        codec::decode_session("s-1", &record, &Dictionaries::default()),
         Some(session.clone())
     );
     let records: Vec<Processed> = kept(&record)
@@ -266,12 +295,15 @@ fn an_ended_session_is_kept_compressed_and_reads_back_whole() {
         .map(|bytes| codec::decode_processed(bytes, "s-1").unwrap())
         .collect();
     assert_eq!(records, [first, second.clone()]);
-    let trimmed = codec::retain_processed(&record, &[], |bytes| {
+    let trimmed = codec::retain_processed(&record, &Dictionaries::default(), |bytes| {
         codec::processed_key(bytes).is_some_and(|(id, _)| id == StoredId::Text("m2"))
     })
     .unwrap();
     assert!(codec::is_compressed(&trimmed), "still compressed");
-    assert_eq!(codec::decode_session("s-1", &trimmed, &[]), Some(session));
+    assert_eq!(
+        codec::decode_session("s-1", &trimmed, &Dictionaries::default()),
+        Some(session)
+    );
     assert_eq!(
         codec::decode_processed(&kept(&trimmed)[0], "s-1"),
         Some(second)
@@ -280,12 +312,15 @@ fn an_ended_session_is_kept_compressed_and_reads_back_whole() {
     let mut damaged = record.to_vec();
     let last = damaged.len() - 1;
     damaged.truncate(last);
-    assert_eq!(codec::decode_session("s-1", &damaged, &[]), None);
+    assert_eq!(
+        codec::decode_session("s-1", &damaged, &Dictionaries::default()),
+        None
+    );
 }
 
 /// The processed records of `record`, copied out of its tail.
 fn kept(record: &[u8]) -> Vec<Vec<u8>> {
-    codec::tail(record, &[])
+    codec::tail(record, &Dictionaries::default())
         .map(|tail| tail.processed().map(<[u8]>::to_vec).collect())
         .unwrap_or_default()
 }
