@@ -52,7 +52,8 @@ pub fn fixture(config: &Config) -> Fixture {
     Fixture { backends, clock }
 }
 
-fn session(fx: &Fixture, id: &str) -> Session {
+/// A session waiting for its address, as the contract's tests save it.
+pub fn session(fx: &Fixture, id: &str) -> Session {
     let mut session = Session::new(id, "otp_authentication", 1, fx.clock.now());
     session.node = "ask_email".into();
     session.state = State::Waiting;
@@ -63,7 +64,8 @@ fn session(fx: &Fixture, id: &str) -> Session {
     session
 }
 
-fn record(fx: &Fixture, session: &Session, message_id: &str, text: &str) -> Processed {
+/// The record of `session` answering `text` under `message_id`.
+pub fn record(fx: &Fixture, session: &Session, message_id: &str, text: &str) -> Processed {
     Processed {
         message_id: message_id.into(),
         text_digest: Processed::digest(text),

@@ -9,7 +9,7 @@ use colloquy::store::{Scope, StoreError};
 use redis::aio::MultiplexedConnection;
 use serde_json::Value;
 
-use super::contract::{IDLE, WINDOW, config, fixture};
+use super::contract::{self, IDLE, WINDOW, config, fixture};
 use super::server::RedisServer;
 
 async fn raw(server: &RedisServer) -> MultiplexedConnection {
@@ -36,25 +36,8 @@ fn millis(duration: Duration) -> i64 {
 async fn expiries_are_set_in_redis() {
     let server = RedisServer::start();
     let fx = fixture(&config(Some(&server.url()), usize::MAX));
-    let mut session = Session::new("s", "otp_authentication", 1, fx.clock.now());
-    let processed = colloquy::store::Processed {
-        message_id: "m1".into(),
-        text_digest: colloquy::store::Processed::digest("hi"),
-        reply: colloquy::dialog::reply::TurnReply {
-            session_id: "s".into(),
-            turn: 1,
-            dialog: "otp_authentication".into(),
-            dialog_version: 1,
-            replies: vec![],
-            node: "greet".into(),
-            state: colloquy::dialog::State::Waiting,
-            result: None,
-            expecting: None,
-            choices: Vec::new(),
-            with_agent: false,
-        },
-        at: fx.clock.now(),
-    };
+    let mut session = contract::session(&fx, "s");
+    let processed = contract::record(&fx, &session, "m1", "hi");
     fx.backends
         .store
         .save(&mut session, Some(&processed))
@@ -394,25 +377,8 @@ async fn refunds_go_with_the_save_even_when_redis_forgot_its_scripts() {
                 .await
                 .unwrap();
         }
-        let mut session = Session::new(id, "otp_authentication", 1, fx.clock.now());
-        let processed = colloquy::store::Processed {
-            message_id: "m1".into(),
-            text_digest: colloquy::store::Processed::digest("hi"),
-            reply: colloquy::dialog::reply::TurnReply {
-                session_id: id.into(),
-                turn: 1,
-                dialog: "otp_authentication".into(),
-                dialog_version: 1,
-                replies: vec!["Hello".into()],
-                node: "greet".into(),
-                state: colloquy::dialog::State::Waiting,
-                result: None,
-                expecting: None,
-                choices: Vec::new(),
-                with_agent: false,
-            },
-            at: fx.clock.now(),
-        };
+        let mut session = contract::session(&fx, id);
+        let processed = contract::record(&fx, &session, "m1", "hi");
         let event = SessionEvent::Turn(processed.reply.clone());
         let round_trips = fx.backends.store.round_trips().unwrap();
         let refunds = [Refund {
