@@ -99,13 +99,15 @@ local function acquire(K, A)
   local now = tonumber(A[1])
   local window = tonumber(A[2])
   redis.call('ZREMRANGEBYSCORE', K[1], '-inf', string.format('%d', now - window))
-  if redis.call('ZCARD', K[1]) >= tonumber(A[3]) then
+  local count = redis.call('ZCARD', K[1])
+  if count >= tonumber(A[3]) then
     local oldest = redis.call('ZRANGE', K[1], 0, 0, 'WITHSCORES')
     return {0, tonumber(oldest[2]) + window - now}
   end
+  -- The member is new (its instant and a random id): the set grows by one.
   redis.call('ZADD', K[1], A[1], A[4])
   redis.call('PEXPIRE', K[1], A[2])
-  return {1, redis.call('ZCARD', K[1])}
+  return {1, count + 1}
 end
 ";
 
