@@ -89,7 +89,9 @@ struct SessionDoc {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     stack: Vec<FrameDoc>,
     history: Vec<LineDoc>,
+    #[serde(serialize_with = "super::instant::write")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::instant::write")]
     updated_at: DateTime<Utc>,
     turns: u32,
 }
@@ -97,6 +99,7 @@ struct SessionDoc {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HandoffDoc {
+    #[serde(serialize_with = "super::instant::write")]
     since: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     queue: Option<String>,
@@ -148,6 +151,7 @@ struct SlotDoc {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     sensitive: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "super::instant::write_option")]
     expires_at: Option<DateTime<Utc>>,
     /// Given before its question was reached; left out when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -162,7 +166,9 @@ struct OtpDoc {
     tag: String,
     length: u8,
     alphabet: AlphabetDoc,
+    #[serde(serialize_with = "super::instant::write")]
     issued_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::instant::write")]
     expires_at: DateTime<Utc>,
     attempts: u8,
     max_attempts: u8,
@@ -191,6 +197,7 @@ enum CodeStatusDoc {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LineDoc {
+    #[serde(serialize_with = "super::instant::write")]
     at: DateTime<Utc>,
     from: SpeakerDoc,
     text: String,
@@ -213,6 +220,7 @@ struct RecordDoc {
     message_id: String,
     /// SHA-256 of the text, first 16 bytes, hex.
     text_digest: String,
+    #[serde(serialize_with = "super::instant::write")]
     at: DateTime<Utc>,
     reply: ReplyDoc,
 }
@@ -415,6 +423,7 @@ pub fn decode_record(json: &str) -> Result<Processed, FormatError> {
 #[serde(deny_unknown_fields)]
 struct EventDoc {
     v: u32,
+    #[serde(serialize_with = "super::instant::write")]
     at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     turn: Option<ReplyDoc>,

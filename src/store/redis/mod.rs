@@ -24,6 +24,7 @@ mod archive;
 mod counters;
 mod events;
 pub mod format;
+mod instant;
 mod lease;
 mod limiter;
 mod pool;
