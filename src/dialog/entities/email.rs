@@ -191,6 +191,13 @@ impl Letters {
     }
 }
 
+/// What may wrap an address in a sentence, before and after it. Slices of characters, not
+/// strings: `"…".contains(c)` searches with `memchr` for every character of every token.
+const OPENING: &[char] = &['"', '\'', '“', '”', '‘', '’', '«', '»', '<', '(', '[', '{'];
+const CLOSING: &[char] = &[
+    '"', '\'', '“', '”', '‘', '’', '«', '»', '>', ')', ']', '}', ',', ';', ':', '!', '?', '.',
+];
+
 /// Every distinct email address written in `text`, in order. A token is stripped of quotes,
 /// brackets and punctuation around it, of `mailto:` and of a `label:` before the address.
 pub fn emails(text: &str) -> Vec<Value> {
@@ -199,9 +206,7 @@ pub fn emails(text: &str) -> Vec<Value> {
         if !token.contains('@') {
             continue;
         }
-        let token = token
-            .trim_start_matches(|c: char| "\"'“”‘’«»<([{".contains(c))
-            .trim_end_matches(|c: char| "\"'“”‘’«»>)]},;:!?.".contains(c));
+        let token = token.trim_start_matches(OPENING).trim_end_matches(CLOSING);
         let token = match token.get(..7) {
             Some(prefix) if prefix.eq_ignore_ascii_case("mailto:") => &token[7..],
             _ => token,

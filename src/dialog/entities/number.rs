@@ -158,8 +158,8 @@ pub fn numbers(text: &str) -> Vec<Value> {
     let mut i = 0;
     while i < chars.len() {
         // A number starts after a space or punctuation, not inside a word, `1-2` or `1.2.3`.
-        let starts =
-            i == 0 || !matches!(chars[i - 1].1, c if c.is_alphanumeric() || ".,-".contains(c));
+        let starts = i == 0
+            || !matches!(chars[i - 1].1, c if c.is_alphanumeric() || matches!(c, '.' | ',' | '-'));
         let minus = chars[i].1 == '-' && digit(i + 1);
         if !(starts && (digit(i) || minus)) {
             i += 1;

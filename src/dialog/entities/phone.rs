@@ -111,7 +111,10 @@ const DIGITS: std::ops::RangeInclusive<usize> = 7..=17;
 /// holding a phone number's count of digits, without the separators around them. Only
 /// these short, plain strings reach the phone-number parser.
 fn candidates(text: &str) -> Vec<String> {
-    let part = |c: char| c.is_ascii_digit() || " +-.()/\u{a0}".contains(c);
+    // `match`es, not `"…".contains(c)`: every character of every message passes here.
+    let part = |c: char| {
+        c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '.' | '(' | ')' | '/' | '\u{a0}')
+    };
     let mut runs: Vec<String> = Vec::new();
     let mut current = String::new();
     // A run glued to letters ("ab1234567890", "1234567890th") is part of a word.
@@ -133,7 +136,7 @@ fn candidates(text: &str) -> Vec<String> {
         let glued =
             glued || (c.is_alphanumeric() && current.ends_with(|c: char| c.is_ascii_digit()));
         let run = std::mem::take(&mut current);
-        let run = run.trim_matches(|c: char| " -./)".contains(c));
+        let run = run.trim_matches(|c: char| matches!(c, ' ' | '-' | '.' | '/' | ')'));
         let run = run.trim_end_matches('(');
         let digits = run.bytes().filter(u8::is_ascii_digit).count();
         if !glued && DIGITS.contains(&digits) && run.len() <= 32 {
