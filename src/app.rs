@@ -70,7 +70,7 @@ pub fn build_with_services(
         Some(dev) => dev.clone(),
         None => wall.clone(),
     };
-    let backends = Backends::from_config(&config, &clock, dialogs.dictionaries())?;
+    let backends = Backends::from_config(&config, &clock, || dialogs.dictionaries())?;
     let metrics = Arc::new(Metrics::default());
     let (kafka_status, kafka_producer) = kafka_clients(&config)?;
     let (email, outbox) = email_sender(&config, &clock, &wall, &metrics, kafka_producer.as_ref())?;

@@ -32,13 +32,13 @@ pub struct Backends {
 
 impl Backends {
     /// Builds the configured adapters. Nothing connects yet: a Redis that is down at start-up
-    /// makes requests fail with 503 until it answers, not the start. `dictionaries` are, by
+    /// makes requests fail with 503 until it answers, not the start. `dictionaries` gives, by
     /// dialog id, text its sessions are likely to repeat: the memory store compresses ended
-    /// sessions against their dialog's.
+    /// sessions against their dialog's (called only for the memory store).
     pub fn from_config(
         config: &Config,
         clock: &Arc<dyn Clock>,
-        dictionaries: Vec<(String, Vec<u8>)>,
+        dictionaries: impl FnOnce() -> Vec<(String, Vec<u8>)>,
     ) -> Result<Self, String> {
         let sessions = &config.sessions;
         match sessions.store {
@@ -51,7 +51,7 @@ impl Backends {
                     )
                     .with_max_sessions(config.limits.max_sessions)
                     .with_max_bytes(sessions.max_bytes, sessions.max_session_bytes)
-                    .with_dictionaries(dictionaries),
+                    .with_dictionaries(dictionaries()),
                 );
                 let lease: Arc<dyn TurnLease> = Arc::new(LocalLease);
                 let events: Arc<dyn EventLog> =

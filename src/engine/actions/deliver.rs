@@ -145,16 +145,24 @@ impl<'a> Email<'a> {
     }
 }
 
+/// A code to send: where and how (`out`), the code and its policy, for the session or record
+/// that holds it, at `now`.
+#[derive(Clone, Copy)]
+pub(crate) struct CodeMessage<'a> {
+    pub out: Outgoing<'a>,
+    pub code: &'a Code,
+    pub policy: &'a otp::Policy,
+    pub session: &'a Session,
+    pub now: DateTime<Utc>,
+}
+
 /// Send cap (this recipient, every session and the OTP API) → email or text (a text through
 /// the toll-fraud guard first), giving the cap back when the message does not go out.
 pub(crate) async fn deliver_code(
     engine: &Engine,
-    out: Outgoing<'_>,
-    code: &Code,
-    policy: &otp::Policy,
-    session: &Session,
-    now: DateTime<Utc>,
+    message: CodeMessage<'_>,
 ) -> Result<Result<(), Undelivered>, StoreError> {
+    let out = message.out;
     let key = out.send_key();
     // A send limit that cannot be checked ends the request unsaved (503): nothing goes out
     // unchecked, and a retry finds the state as it was.
@@ -165,7 +173,7 @@ pub(crate) async fn deliver_code(
             return Ok(Err(Undelivered::Limited(retry_after)));
         }
     };
-    deliver_charged(engine, out, code, policy, session, now, (&key, permit)).await
+    deliver_charged(engine, message, (&key, permit)).await
 }
 
 /// Logs a send the recipient's cap refused.
@@ -177,11 +185,13 @@ pub(crate) fn log_limited(out: Outgoing<'_>) {
 /// the permit), giving the permit back when the message does not go out.
 pub(crate) async fn deliver_charged(
     engine: &Engine,
-    out: Outgoing<'_>,
-    code: &Code,
-    policy: &otp::Policy,
-    session: &Session,
-    now: DateTime<Utc>,
+    CodeMessage {
+        out,
+        code,
+        policy,
+        session,
+        now,
+    }: CodeMessage<'_>,
     (key, permit): (&str, crate::store::Permit),
 ) -> Result<Result<(), Undelivered>, StoreError> {
     let minutes = ceil_minutes(policy.ttl);

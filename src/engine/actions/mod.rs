@@ -8,7 +8,7 @@ mod otp_send;
 mod otp_verify;
 mod understand;
 
-pub(super) use deliver::{DEFAULT_TEMPLATE, Email, Outgoing, deliver_code};
+pub(super) use deliver::{CodeMessage, DEFAULT_TEMPLATE, Email, Outgoing, deliver_code};
 pub(super) use otp_verify::{check, policy_for};
 
 use chrono::{DateTime, Utc};

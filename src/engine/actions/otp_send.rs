@@ -16,7 +16,7 @@ use crate::store::StoreError;
 
 use super::super::Engine;
 use super::deliver::{
-    DEFAULT_TEMPLATE, Email, Outgoing, ceil_minutes, deliver_charged, log_limited,
+    CodeMessage, DEFAULT_TEMPLATE, Email, Outgoing, ceil_minutes, deliver_charged, log_limited,
 };
 use super::failure_key;
 
@@ -103,7 +103,14 @@ async fn send(
     };
     // Generated in a block: the thread-local generator must not live across an await.
     let code = { otp::generate(&policy, &mut rand::rng()) };
-    match deliver_charged(engine, out, &code, &policy, session, now, (&key, permit)).await? {
+    let message = CodeMessage {
+        out,
+        code: &code,
+        policy: &policy,
+        session,
+        now,
+    };
+    match deliver_charged(engine, message, (&key, permit)).await? {
         Ok(()) => {
             session.otp = Some(otp::issue(
                 &engine.otp.key,

@@ -29,7 +29,9 @@ use crate::dialog::value::{Slot, Value};
 use crate::otp::{self, CodeStatus, Verdict};
 use crate::sms::Blocked;
 
-use super::actions::{DEFAULT_TEMPLATE, Email, Outgoing, check, deliver_code, policy_for};
+use super::actions::{
+    CodeMessage, DEFAULT_TEMPLATE, Email, Outgoing, check, deliver_code, policy_for,
+};
 use super::{Engine, EngineError};
 
 /// The id prefix of code records (and of the index records of their ids). Session ids from
@@ -288,7 +290,14 @@ impl Engine {
                 }
                 Destination::Sms { to, text } => Outgoing::Sms(to, *text),
             };
-            deliver_code(self, out, &code, &policy, &record, now)
+            let message = CodeMessage {
+                out,
+                code: &code,
+                policy: &policy,
+                session: &record,
+                now,
+            };
+            deliver_code(self, message)
         });
         let mut undelivered = Vec::new();
         for (index, sent) in futures_util::future::join_all(sends)

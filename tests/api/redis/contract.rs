@@ -48,7 +48,7 @@ pub fn fixture(config: &Config) -> Fixture {
     let clock = Arc::new(ManualClock::at_epoch());
     let dyn_clock: Arc<dyn Clock> = clock.clone();
     // No dictionary: the contract holds whatever ended sessions are compressed against.
-    let backends = Backends::from_config(config, &dyn_clock, Vec::new()).expect("backends build");
+    let backends = Backends::from_config(config, &dyn_clock, Vec::new).expect("backends build");
     Fixture { backends, clock }
 }
 
